@@ -1,0 +1,353 @@
+//! Datasets: the embedded 8x8 digits set and Fashion-MNIST from Debian's
+//! `dataset-fashion-mnist` package.
+//!
+//! Every sample is a flat row of `f32` features in [0, 1] (the raw pixel divided
+//! by [`Dataset::pixel_max`]), in ONNX order (channels, height, width), and a
+//! class label.
+
+mod idx;
+
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use ndarray::{Array2, ArrayView2, Axis};
+
+use crate::model::Shape;
+
+pub use idx::{parse_idx, IdxArray};
+
+/// The scikit-learn copy of the UCI 8x8 digits (1797 rows of 64 pixels 0..16 and a label).
+const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");
+
+/// Where Debian's `dataset-fashion-mnist` package installs its files.
+pub const FASHION_MNIST_DEFAULT_DIR: &str = "/usr/share/datasets/fashion-mnist";
+/// Environment variable that overrides the Fashion-MNIST directory.
+pub const DATA_DIR_ENV: &str = "SHIFTKIT_DATA_DIR";
+
+/// Errors of the data stage.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("unknown dataset `{0}`; choose `digits` or `fashion-mnist`")]
+    UnknownDataset(String),
+    #[error("{}: {reason}", path.display())]
+    Malformed { path: PathBuf, reason: String },
+    #[error(
+        "Fashion-MNIST not found: {} does not exist; install it with \
+         `apt-get install dataset-fashion-mnist`, or point --data-dir or {DATA_DIR_ENV} at a \
+         directory holding the four IDX files",
+        path.display()
+    )]
+    FashionMnistMissing { path: PathBuf },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The datasets shiftkit knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DatasetName {
+    Digits,
+    FashionMnist,
+}
+
+impl DatasetName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatasetName::Digits => "digits",
+            DatasetName::FashionMnist => "fashion-mnist",
+        }
+    }
+}
+
+impl fmt::Display for DatasetName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for DatasetName {
+    type Err = DataError;
+    fn from_str(s: &str) -> Result<Self, DataError> {
+        match s {
+            "digits" => Ok(DatasetName::Digits),
+            "fashion-mnist" | "fashion_mnist" | "fmnist" => Ok(DatasetName::FashionMnist),
+            other => Err(DataError::UnknownDataset(other.to_string())),
+        }
+    }
+}
+
+/// Samples and labels of one split.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Split {
+    /// One sample per row, features in [0, 1].
+    pub x: Array2<f32>,
+    pub y: Vec<u8>,
+}
+
+impl Split {
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+    /// The first `n` samples (all of them if there are fewer).
+    pub fn head(&self, n: usize) -> Split {
+        let n = n.min(self.len());
+        Split {
+            x: self.x.slice(ndarray::s![..n, ..]).to_owned(),
+            y: self.y[..n].to_vec(),
+        }
+    }
+    pub fn view(&self) -> (ArrayView2<'_, f32>, &[u8]) {
+        (self.x.view(), &self.y)
+    }
+}
+
+/// A dataset with its fixed train/test split.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub name: DatasetName,
+    /// Shape of one sample.
+    pub sample: Shape,
+    pub classes: usize,
+    /// Raw pixel values run from 0 to `pixel_max`; features are `pixel / pixel_max`.
+    pub pixel_max: u8,
+    pub train: Split,
+    pub test: Split,
+}
+
+/// Loads a dataset. `data_dir` (or the environment variable [`DATA_DIR_ENV`])
+/// overrides where Fashion-MNIST is read from.
+pub fn load(name: DatasetName, data_dir: Option<&Path>) -> Result<Dataset, DataError> {
+    match name {
+        DatasetName::Digits => load_digits(),
+        DatasetName::FashionMnist => {
+            let dir = match data_dir {
+                Some(d) => d.to_path_buf(),
+                None => std::env::var_os(DATA_DIR_ENV)
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from(FASHION_MNIST_DEFAULT_DIR)),
+            };
+            load_fashion_mnist(&dir)
+        }
+    }
+}
+
+/// The digits set, split deterministically: sample `i` is in the test split when
+/// `i % 5 == 4` (359 test, 1438 train samples), so both splits span all writers.
+pub fn load_digits() -> Result<Dataset, DataError> {
+    let path = Path::new("<embedded digits.csv.gz>");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(DIGITS_CSV_GZ)
+        .read_to_string(&mut text)
+        .map_err(|source| DataError::Io {
+            path: path.into(),
+            source,
+        })?;
+    let samples = parse_digits_csv(&text, path)?;
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for (i, s) in samples.into_iter().enumerate() {
+        if i % 5 == 4 {
+            test.push(s);
+        } else {
+            train.push(s);
+        }
+    }
+    Ok(Dataset {
+        name: DatasetName::Digits,
+        sample: Shape::Image { c: 1, h: 8, w: 8 },
+        classes: 10,
+        pixel_max: 16,
+        train: split_from_pixels(&train, 16),
+        test: split_from_pixels(&test, 16),
+    })
+}
+
+type Sample = (Vec<u8>, u8);
+
+fn parse_digits_csv(text: &str, path: &Path) -> Result<Vec<Sample>, DataError> {
+    let bad = |line: usize, reason: String| DataError::Malformed {
+        path: path.into(),
+        reason: format!("line {line}: {reason}"),
+    };
+    let mut out = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let values = line
+            .split(',')
+            .map(|v| {
+                v.trim()
+                    .parse::<f32>()
+                    .map_err(|e| bad(i + 1, format!("`{v}`: {e}")))
+            })
+            .collect::<Result<Vec<f32>, _>>()?;
+        if values.len() != 65 {
+            return Err(bad(
+                i + 1,
+                format!("expected 65 values, found {}", values.len()),
+            ));
+        }
+        let as_u8 = |v: f32, max: f32| -> Result<u8, DataError> {
+            if v.fract() == 0.0 && (0.0..=max).contains(&v) {
+                Ok(v as u8)
+            } else {
+                Err(bad(
+                    i + 1,
+                    format!("value {v} is not a whole number in 0..={max}"),
+                ))
+            }
+        };
+        let pixels = values[..64]
+            .iter()
+            .map(|&v| as_u8(v, 16.0))
+            .collect::<Result<_, _>>()?;
+        out.push((pixels, as_u8(values[64], 9.0)?));
+    }
+    Ok(out)
+}
+
+fn split_from_pixels(samples: &[Sample], pixel_max: u8) -> Split {
+    let features = samples.first().map_or(0, |s| s.0.len());
+    let scale = 1.0 / pixel_max as f32;
+    let x = Array2::from_shape_fn((samples.len(), features), |(i, j)| {
+        samples[i].0[j] as f32 * scale
+    });
+    Split {
+        x,
+        y: samples.iter().map(|s| s.1).collect(),
+    }
+}
+
+/// Fashion-MNIST from a directory holding the four IDX files (gzipped or not).
+pub fn load_fashion_mnist(dir: &Path) -> Result<Dataset, DataError> {
+    if !dir.is_dir() {
+        return Err(DataError::FashionMnistMissing {
+            path: dir.to_path_buf(),
+        });
+    }
+    let train = read_idx_split(dir, "train")?;
+    let test = read_idx_split(dir, "t10k")?;
+    Ok(Dataset {
+        name: DatasetName::FashionMnist,
+        sample: Shape::Image { c: 1, h: 28, w: 28 },
+        classes: 10,
+        pixel_max: 255,
+        train,
+        test,
+    })
+}
+
+fn read_idx_split(dir: &Path, prefix: &str) -> Result<Split, DataError> {
+    let (img_path, images) = read_idx_file(dir, &format!("{prefix}-images-idx3-ubyte"))?;
+    let (lbl_path, labels) = read_idx_file(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
+    let bad = |path: &Path, reason: String| DataError::Malformed {
+        path: path.into(),
+        reason,
+    };
+    if images.dims.len() != 3 || images.dims[1] != 28 || images.dims[2] != 28 {
+        return Err(bad(
+            &img_path,
+            format!("expected N x 28 x 28 images, found {:?}", images.dims),
+        ));
+    }
+    if labels.dims.len() != 1 || labels.dims[0] != images.dims[0] {
+        return Err(bad(
+            &lbl_path,
+            format!(
+                "expected {} labels, found dimensions {:?}",
+                images.dims[0], labels.dims
+            ),
+        ));
+    }
+    if let Some(l) = labels.data.iter().find(|&&l| l >= 10) {
+        return Err(bad(&lbl_path, format!("label {l} is not a class 0..9")));
+    }
+    let n = images.dims[0];
+    let x = Array2::from_shape_vec((n, 784), images.data)
+        .expect("parse_idx checked the size")
+        .mapv(|p| p as f32 / 255.0);
+    debug_assert_eq!(x.len_of(Axis(0)), n);
+    Ok(Split { x, y: labels.data })
+}
+
+/// Reads `dir/name.gz` or, failing that, `dir/name`.
+fn read_idx_file(dir: &Path, name: &str) -> Result<(PathBuf, IdxArray), DataError> {
+    let gz = dir.join(format!("{name}.gz"));
+    let plain = dir.join(name);
+    let (path, bytes) = if gz.exists() {
+        let file = std::fs::File::open(&gz).map_err(|source| DataError::Io {
+            path: gz.clone(),
+            source,
+        })?;
+        let mut bytes = Vec::new();
+        flate2::read::GzDecoder::new(file)
+            .read_to_end(&mut bytes)
+            .map_err(|source| DataError::Io {
+                path: gz.clone(),
+                source,
+            })?;
+        (gz, bytes)
+    } else if plain.exists() {
+        let bytes = std::fs::read(&plain).map_err(|source| DataError::Io {
+            path: plain.clone(),
+            source,
+        })?;
+        (plain, bytes)
+    } else {
+        return Err(DataError::FashionMnistMissing { path: gz });
+    };
+    let idx = parse_idx(&bytes).map_err(|reason| DataError::Malformed {
+        path: path.clone(),
+        reason,
+    })?;
+    Ok((path, idx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_split_is_fixed_and_complete() {
+        let d = load_digits().unwrap();
+        assert_eq!(d.train.len(), 1438);
+        assert_eq!(d.test.len(), 359);
+        assert_eq!(d.train.x.ncols(), 64);
+        assert!(d.train.x.iter().all(|&v| (0.0..=1.0).contains(&v)));
+        assert!(d.test.y.iter().all(|&l| l < 10));
+        // Every class appears in both splits.
+        for c in 0..10u8 {
+            assert!(d.train.y.contains(&c) && d.test.y.contains(&c));
+        }
+    }
+
+    #[test]
+    fn digits_csv_errors_name_the_line() {
+        let e = parse_digits_csv("1,2,3\n", Path::new("x.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 1") && e.contains("65"), "{e}");
+        let row = vec!["17"; 65].join(",");
+        let e = parse_digits_csv(&row, Path::new("x.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("17"), "{e}");
+    }
+
+    #[test]
+    fn missing_fashion_dir_says_what_to_install() {
+        let e = load_fashion_mnist(Path::new("/nonexistent/fmnist"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("apt-get install dataset-fashion-mnist"), "{e}");
+    }
+}

@@ -1,0 +1,310 @@
+//! The `shiftkit` command line: flags in, one library call per subcommand,
+//! outcomes printed. Error printing and exit codes live here only.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use shiftkit::app;
+use shiftkit::data::DatasetName;
+use shiftkit::train::{EpochReport, LrSchedule, Observer, OptimizerConfig, TrainConfig};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "shiftkit",
+    version,
+    about = "Compress neural networks into verified, multiplier-free FPGA datapaths"
+)]
+struct Cli {
+    /// More log output (repeat for more); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a float network from an architecture spec.
+    Train(TrainArgs),
+    /// Top-1 accuracy of a model on a dataset's test split.
+    Eval(EvalArgs),
+    /// Per-layer shapes, parameters, bytes and MACs of a model.
+    Info(InfoArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum OptimizerArg {
+    Sgd,
+    Adam,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ScheduleArg {
+    Constant,
+    Cosine,
+}
+
+#[derive(clap::Args, Debug)]
+struct DataArgs {
+    /// Directory holding the Fashion-MNIST IDX files (default: $SHIFTKIT_DATA_DIR, then
+    /// /usr/share/datasets/fashion-mnist).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct TrainArgs {
+    /// `mlp:N0-N1-...`, `lenet5`, or a JSON architecture file.
+    #[arg(long)]
+    arch: String,
+    /// Dataset: digits (embedded) or fashion-mnist.
+    #[arg(long, default_value = "digits")]
+    data: String,
+    #[command(flatten)]
+    data_args: DataArgs,
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Learning rate (default: 0.05 for sgd, 0.001 for adam).
+    #[arg(long)]
+    lr: Option<f32>,
+    #[arg(long, value_enum, default_value = "sgd")]
+    optimizer: OptimizerArg,
+    /// Learning-rate schedule over the epochs.
+    #[arg(long, value_enum, default_value = "cosine")]
+    schedule: ScheduleArg,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f32,
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f32,
+    /// Seed for the initial weights and the shuffling.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where to write the model (.skm).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct EvalArgs {
+    model: PathBuf,
+    /// Dataset (default: the one the model was trained on).
+    #[arg(long)]
+    data: Option<String>,
+    #[command(flatten)]
+    data_args: DataArgs,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct InfoArgs {
+    model: PathBuf,
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Train(args) => train(args),
+        Command::Eval(args) => eval(args),
+        Command::Info(args) => info(args),
+    }
+}
+
+fn parse_dataset(s: &str) -> Result<DatasetName> {
+    Ok(s.parse::<DatasetName>()?)
+}
+
+fn train(args: TrainArgs) -> Result<()> {
+    let optimizer = match args.optimizer {
+        OptimizerArg::Sgd => OptimizerConfig::Sgd {
+            lr: args.lr.unwrap_or(0.05),
+            momentum: args.momentum,
+            weight_decay: args.weight_decay,
+        },
+        OptimizerArg::Adam => {
+            OptimizerConfig::adam(args.lr.unwrap_or(0.001)).with_weight_decay(args.weight_decay)
+        }
+    };
+    if args.epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    let job = app::TrainJob {
+        arch: args.arch,
+        dataset: parse_dataset(&args.data)?,
+        data_dir: args.data_args.data_dir,
+        config: TrainConfig {
+            epochs: args.epochs,
+            batch_size: args.batch,
+            optimizer,
+            schedule: match args.schedule {
+                ScheduleArg::Constant => LrSchedule::Constant,
+                ScheduleArg::Cosine => LrSchedule::Cosine,
+            },
+            seed: args.seed,
+        },
+        init_seed: args.seed,
+        output: args.output,
+    };
+    let mut bars = EpochBars::new(job.config.epochs, args.json);
+    let outcome = app::run_train(&job, &mut bars)
+        .with_context(|| format!("training {} on {}", job.arch, job.dataset))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        println!(
+            "test accuracy {:.2}% ({} epochs, {:.1}s); model written to {}",
+            outcome.test_accuracy * 100.0,
+            outcome.epochs.len(),
+            outcome.seconds,
+            outcome.output.display()
+        );
+    }
+    Ok(())
+}
+
+fn eval(args: EvalArgs) -> Result<()> {
+    let dataset = args.data.as_deref().map(parse_dataset).transpose()?;
+    let outcome = app::run_eval(&args.model, dataset, args.data_args.data_dir.as_deref())
+        .with_context(|| format!("evaluating {}", args.model.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        println!(
+            "{}: float top-1 accuracy {:.2}% on the {} {} split ({} samples)",
+            outcome.model.display(),
+            outcome.float_accuracy * 100.0,
+            outcome.dataset,
+            outcome.split,
+            outcome.samples
+        );
+    }
+    Ok(())
+}
+
+fn info(args: InfoArgs) -> Result<()> {
+    let outcome = app::run_info(&args.model)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        print!("{}", outcome.to_text());
+    }
+    Ok(())
+}
+
+/// One progress bar per epoch, with the running loss and accuracy; a summary
+/// line per finished epoch.
+struct EpochBars {
+    epochs: usize,
+    quiet: bool,
+    bar: Option<ProgressBar>,
+    loss: f64,
+    acc: f64,
+    seen: usize,
+}
+
+impl EpochBars {
+    fn new(epochs: usize, quiet: bool) -> EpochBars {
+        EpochBars {
+            epochs,
+            quiet,
+            bar: None,
+            loss: 0.0,
+            acc: 0.0,
+            seen: 0,
+        }
+    }
+}
+
+impl Observer for EpochBars {
+    fn epoch_start(&mut self, epoch: usize, batches: usize) {
+        if self.quiet {
+            return;
+        }
+        let bar = ProgressBar::new(batches as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} batches {msg} ({elapsed})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("epoch {epoch}/{}", self.epochs));
+        self.bar = Some(bar);
+        (self.loss, self.acc, self.seen) = (0.0, 0.0, 0);
+    }
+
+    fn batch_end(&mut self, loss: f64, accuracy: f64) {
+        let Some(bar) = &self.bar else { return };
+        self.seen += 1;
+        self.loss += loss;
+        self.acc += accuracy;
+        bar.inc(1);
+        if self.seen % 10 == 0 || self.seen as u64 == bar.length().unwrap_or(0) {
+            let n = self.seen as f64;
+            bar.set_message(format!(
+                "loss {:.4} acc {:.2}%",
+                self.loss / n,
+                self.acc / n * 100.0
+            ));
+        }
+    }
+
+    fn epoch_end(&mut self, r: &EpochReport) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        if self.quiet {
+            return;
+        }
+        let test = r
+            .val_accuracy
+            .map_or(String::new(), |a| format!("  test {:.2}%", a * 100.0));
+        eprintln!(
+            "epoch {:>3}/{}  loss {:.4}  train {:.2}%{test}  {:.1}s",
+            r.epoch,
+            self.epochs,
+            r.loss,
+            r.train_accuracy * 100.0,
+            r.seconds
+        );
+    }
+}

@@ -1,0 +1,21 @@
+//! The float network IR, its architecture specs and its file format.
+//!
+//! A [`Network`] is a validated sequence of [`Layer`]s over an input
+//! [`Shape`]; every layer's output shape is inferred when the network is
+//! built, so a network that exists is a network whose shapes chain.
+
+mod error;
+mod file;
+mod info;
+mod network;
+mod shape;
+mod spec;
+
+pub use error::{ModelError, Result};
+pub use file::{
+    load, save, write_atomically, Container, ModelFile, Provenance, TensorData, FORMAT_VERSION,
+};
+pub use info::{summarize, LayerSummary, NetworkSummary};
+pub use network::{BatchNorm, Conv2d, Dense, Layer, MaxPool2d, Network, Op, ParamId, ParamKind};
+pub use shape::Shape;
+pub use spec::{ArchSpec, LayerSpec};

@@ -1,0 +1,627 @@
+//! The float engine: batched forward and backward passes of every layer.
+//!
+//! Activations are `(batch, features)` matrices, each row one sample flattened
+//! in ONNX order (channels, height, width), so `Flatten` costs nothing and a
+//! convolution reads its image straight from the row. Convolutions run as
+//! im2col followed by one matrix product; matrix products go to ndarray
+//! (matrixmultiply). The engine never mutates the network: batch-norm batch
+//! statistics are returned in the [`Tape`] for the trainer to fold into the
+//! running averages.
+
+use ndarray::{s, Array1, Array2, ArrayD, ArrayView2, Axis};
+
+use crate::model::{BatchNorm, Conv2d, Dense, MaxPool2d, Network, Op, ParamId, ParamKind, Shape};
+
+/// Whether batch norm uses batch statistics (training) or running ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Train,
+    Eval,
+}
+
+/// What backward needs of one layer's forward pass.
+#[derive(Debug)]
+enum Cache {
+    Dense {
+        x: Array2<f32>,
+    },
+    Conv {
+        cols: Array2<f32>,
+    },
+    Pool {
+        argmax: Vec<u32>,
+    },
+    Relu {
+        y: Array2<f32>,
+    },
+    Flatten,
+    /// Nothing kept: an inference-only pass.
+    Skipped,
+    BatchNorm {
+        xhat: Array2<f32>,
+        inv_std: Array1<f32>,
+    },
+    /// Eval-mode batch norm: normalized by the running statistics.
+    BatchNormEval {
+        xhat: Array2<f32>,
+    },
+}
+
+/// The batch statistics a training-mode batch norm saw.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchStats {
+    pub layer: usize,
+    pub mean: Array1<f32>,
+    /// Unbiased variance (as PyTorch folds into its running variance).
+    pub var: Array1<f32>,
+}
+
+/// The record of one forward pass.
+#[derive(Debug)]
+pub struct Tape {
+    caches: Vec<Cache>,
+    batch: usize,
+    pub batch_stats: Vec<BatchStats>,
+}
+
+/// Gradients of every trainable tensor, in [`Network::params`] order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grads {
+    pub items: Vec<(ParamId, ArrayD<f32>)>,
+}
+
+impl Grads {
+    /// Zero gradients shaped like `net`'s parameters.
+    pub fn zeros_like(net: &Network) -> Grads {
+        Grads {
+            items: net
+                .params()
+                .into_iter()
+                .map(|(id, p)| (id, ArrayD::zeros(p.raw_dim())))
+                .collect(),
+        }
+    }
+
+    pub fn get(&self, id: ParamId) -> Option<&ArrayD<f32>> {
+        self.items.iter().find(|(i, _)| *i == id).map(|(_, g)| g)
+    }
+
+    pub fn get_mut(&mut self, id: ParamId) -> Option<&mut ArrayD<f32>> {
+        self.items
+            .iter_mut()
+            .find(|(i, _)| *i == id)
+            .map(|(_, g)| g)
+    }
+
+    /// Adds `other` (same parameters, same order) into `self`.
+    pub fn add_assign(&mut self, other: &Grads) {
+        for ((a, ga), (b, gb)) in self.items.iter_mut().zip(&other.items) {
+            debug_assert_eq!(a, b);
+            *ga += gb;
+        }
+    }
+}
+
+/// Runs the network on a batch (one sample per row); returns the output rows
+/// and the tape backward needs.
+pub fn forward(net: &Network, x: ArrayView2<f32>, mode: Mode) -> (Array2<f32>, Tape) {
+    run(net, x, mode, true)
+}
+
+/// Inference only: the outputs, keeping nothing for backward.
+pub fn predict(net: &Network, x: ArrayView2<f32>) -> Array2<f32> {
+    run(net, x, Mode::Eval, false).0
+}
+
+fn run(net: &Network, x: ArrayView2<f32>, mode: Mode, record: bool) -> (Array2<f32>, Tape) {
+    assert_eq!(
+        x.ncols(),
+        net.input().numel(),
+        "engine input width must match the network input (callers check this)"
+    );
+    let batch = x.nrows();
+    let mut tape = Tape {
+        caches: Vec::new(),
+        batch,
+        batch_stats: Vec::new(),
+    };
+    let mut a = x.to_owned();
+    for (i, layer) in net.layers().iter().enumerate() {
+        let input = net.input_of(i);
+        let output = net.output_of(i);
+        let (y, cache) = match &layer.op {
+            Op::Dense(d) => {
+                let y = dense_forward(d, a.view());
+                (y, Cache::Dense { x: a })
+            }
+            Op::Conv2d(c) => {
+                let cols = im2col(c, a.view(), input, output);
+                let y = conv_forward(c, &cols, batch, output);
+                (y, Cache::Conv { cols })
+            }
+            Op::MaxPool2d(p) => {
+                let (y, argmax) = pool_forward(p, a.view(), input, output);
+                (y, Cache::Pool { argmax })
+            }
+            Op::Relu => {
+                a.mapv_inplace(|v| v.max(0.0));
+                let y = a;
+                let cache = if record {
+                    Cache::Relu { y: y.clone() }
+                } else {
+                    Cache::Skipped
+                };
+                (y, cache)
+            }
+            Op::Flatten => (a, Cache::Flatten),
+            Op::BatchNorm(bn) => match mode {
+                Mode::Eval => {
+                    let cache = if record {
+                        Cache::BatchNormEval {
+                            xhat: bn_normalize_eval(bn, a.view(), input),
+                        }
+                    } else {
+                        Cache::Skipped
+                    };
+                    (bn_eval(bn, a, input), cache)
+                }
+                Mode::Train => {
+                    let (y, xhat, inv_std, stats) = bn_train(bn, a.view(), input);
+                    tape.batch_stats.push(BatchStats {
+                        layer: i,
+                        mean: stats.0,
+                        var: stats.1,
+                    });
+                    (y, Cache::BatchNorm { xhat, inv_std })
+                }
+            },
+        };
+        if record {
+            tape.caches.push(cache);
+        }
+        a = y;
+    }
+    (a, tape)
+}
+
+/// Backpropagates `dy` (gradient of the loss with respect to the outputs) through
+/// the tape. Returns parameter gradients and, when `input_grad`, the gradient
+/// with respect to the input batch.
+pub fn backward(
+    net: &Network,
+    tape: &Tape,
+    dy: Array2<f32>,
+    input_grad: bool,
+) -> (Grads, Option<Array2<f32>>) {
+    assert_eq!(
+        tape.caches.len(),
+        net.layers().len(),
+        "tape belongs to this network"
+    );
+    let mut grads = Grads { items: Vec::new() };
+    let mut g = dy;
+    let batch = tape.batch;
+    for (i, layer) in net.layers().iter().enumerate().rev() {
+        let need_dx = i > 0 || input_grad;
+        let input = net.input_of(i);
+        let output = net.output_of(i);
+        let id = |kind| ParamId { layer: i, kind };
+        match (&layer.op, &tape.caches[i]) {
+            (Op::Dense(d), Cache::Dense { x }) => {
+                let dw = g.t().dot(x);
+                let db = g.sum_axis(Axis(0));
+                grads.items.push((id(ParamKind::Bias), db.into_dyn()));
+                grads.items.push((id(ParamKind::Weight), dw.into_dyn()));
+                if need_dx {
+                    g = g.dot(&d.weight);
+                }
+            }
+            (Op::Conv2d(c), Cache::Conv { cols }) => {
+                let (dw, db, dx) = conv_backward(c, cols, g.view(), batch, input, output, need_dx);
+                grads.items.push((id(ParamKind::Bias), db.into_dyn()));
+                grads.items.push((id(ParamKind::Weight), dw.into_dyn()));
+                if let Some(dx) = dx {
+                    g = dx;
+                }
+            }
+            (Op::MaxPool2d(_), Cache::Pool { argmax }) => {
+                if need_dx {
+                    g = pool_backward(argmax, g.view(), input, output);
+                }
+            }
+            (Op::Relu, Cache::Relu { y }) => {
+                g.zip_mut_with(y, |d, &v| {
+                    if v <= 0.0 {
+                        *d = 0.0
+                    }
+                });
+            }
+            (Op::Flatten, Cache::Flatten) => {}
+            (Op::BatchNorm(bn), Cache::BatchNorm { xhat, inv_std }) => {
+                let (dgamma, dbeta, dx) = bn_backward(bn, xhat, inv_std, g.view(), input);
+                grads.items.push((id(ParamKind::Beta), dbeta.into_dyn()));
+                grads.items.push((id(ParamKind::Gamma), dgamma.into_dyn()));
+                g = dx;
+            }
+            (Op::BatchNorm(bn), Cache::BatchNormEval { xhat }) => {
+                // Running statistics are constants here: y = gamma * xhat + beta.
+                let s = spatial(input);
+                let mut dgamma = Array1::<f32>::zeros(bn.channels());
+                let mut dbeta = Array1::<f32>::zeros(bn.channels());
+                for c in 0..bn.channels() {
+                    let cols = s![.., c * s..(c + 1) * s];
+                    dbeta[c] = g.slice(cols).sum();
+                    dgamma[c] = g
+                        .slice(cols)
+                        .iter()
+                        .zip(xhat.slice(cols))
+                        .map(|(a, b)| a * b)
+                        .sum();
+                    let k = bn.gamma[c] / (bn.running_var[c] + bn.eps).sqrt();
+                    g.slice_mut(cols).mapv_inplace(|v| v * k);
+                }
+                grads.items.push((id(ParamKind::Beta), dbeta.into_dyn()));
+                grads.items.push((id(ParamKind::Gamma), dgamma.into_dyn()));
+            }
+            (op, cache) => unreachable!("cache {cache:?} does not belong to {}", op.as_str()),
+        }
+    }
+    grads.items.reverse();
+    (grads, if input_grad { Some(g) } else { None })
+}
+
+fn dense_forward(d: &Dense, x: ArrayView2<f32>) -> Array2<f32> {
+    let mut y = x.dot(&d.weight.t());
+    y += &d.bias;
+    y
+}
+
+/// Number of positions per channel: h*w for images, 1 for flat vectors.
+fn spatial(shape: Shape) -> usize {
+    match shape {
+        Shape::Flat(_) => 1,
+        Shape::Image { h, w, .. } => h * w,
+    }
+}
+
+fn image_dims(shape: Shape) -> (usize, usize, usize) {
+    match shape {
+        Shape::Image { c, h, w } => (c, h, w),
+        Shape::Flat(_) => unreachable!("network validation guarantees an image here"),
+    }
+}
+
+/// Unfolds every receptive field into a row: `(batch * oh * ow, c * kh * kw)`.
+fn im2col(c: &Conv2d, x: ArrayView2<f32>, input: Shape, output: Shape) -> Array2<f32> {
+    let (ch, h, w) = image_dims(input);
+    let (_, oh, ow) = image_dims(output);
+    let [kh, kw] = c.kernel();
+    let [sh, sw] = c.stride;
+    let [ph, pw] = c.padding;
+    let k = ch * kh * kw;
+    let batch = x.nrows();
+    let mut cols = Array2::<f32>::zeros((batch * oh * ow, k));
+    let x = x.as_standard_layout();
+    let xs = x.as_slice().expect("standard layout");
+    let out = cols.as_slice_mut().expect("fresh array");
+    for b in 0..batch {
+        let img = &xs[b * ch * h * w..(b + 1) * ch * h * w];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let row = &mut out[((b * oh + oy) * ow + ox) * k..][..k];
+                let mut idx = 0;
+                for ci in 0..ch {
+                    let plane = &img[ci * h * w..(ci + 1) * h * w];
+                    for ky in 0..kh {
+                        let iy = (oy * sh + ky) as isize - ph as isize;
+                        if iy < 0 || iy >= h as isize {
+                            idx += kw;
+                            continue;
+                        }
+                        let line = &plane[iy as usize * w..(iy as usize + 1) * w];
+                        for kx in 0..kw {
+                            let ix = (ox * sw + kx) as isize - pw as isize;
+                            if ix >= 0 && ix < w as isize {
+                                row[idx] = line[ix as usize];
+                            }
+                            idx += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    cols
+}
+
+/// The weight as a `(oc, c * kh * kw)` matrix.
+fn conv_weight_matrix(c: &Conv2d) -> ArrayView2<'_, f32> {
+    let oc = c.out_channels();
+    let k = c.weight.len() / oc;
+    c.weight
+        .view()
+        .into_shape_with_order((oc, k))
+        .expect("weights are contiguous")
+}
+
+fn conv_forward(c: &Conv2d, cols: &Array2<f32>, batch: usize, output: Shape) -> Array2<f32> {
+    let (oc, oh, ow) = image_dims(output);
+    let p = oh * ow;
+    // (batch * p, oc): one row per output position.
+    let prod = cols.dot(&conv_weight_matrix(c).t());
+    let mut y = Array2::<f32>::zeros((batch, oc * p));
+    let ps = prod.as_slice().expect("fresh array");
+    let ys = y.as_slice_mut().expect("fresh array");
+    for b in 0..batch {
+        for pos in 0..p {
+            let src = &ps[(b * p + pos) * oc..][..oc];
+            for (o, &v) in src.iter().enumerate() {
+                ys[b * oc * p + o * p + pos] = v + c.bias[o];
+            }
+        }
+    }
+    y
+}
+
+fn conv_backward(
+    c: &Conv2d,
+    cols: &Array2<f32>,
+    dy: ArrayView2<f32>,
+    batch: usize,
+    input: Shape,
+    output: Shape,
+    need_dx: bool,
+) -> (ndarray::Array4<f32>, Array1<f32>, Option<Array2<f32>>) {
+    let (oc, oh, ow) = image_dims(output);
+    let p = oh * ow;
+    let dy = dy.as_standard_layout();
+    let dys = dy.as_slice().expect("standard layout");
+    // Rearrange to (batch * p, oc), matching the rows of `cols`.
+    let mut d2 = Array2::<f32>::zeros((batch * p, oc));
+    {
+        let ds = d2.as_slice_mut().expect("fresh array");
+        for b in 0..batch {
+            for o in 0..oc {
+                let src = &dys[b * oc * p + o * p..][..p];
+                for (pos, &v) in src.iter().enumerate() {
+                    ds[(b * p + pos) * oc + o] = v;
+                }
+            }
+        }
+    }
+    let db = d2.sum_axis(Axis(0));
+    let dw = d2.t().dot(cols);
+    let dw = dw
+        .into_shape_with_order(c.weight.raw_dim())
+        .expect("same number of values");
+    let dx = need_dx.then(|| {
+        let dcols = d2.dot(&conv_weight_matrix(c));
+        col2im(c, &dcols, batch, input, output)
+    });
+    (dw, db, dx)
+}
+
+/// The adjoint of [`im2col`]: adds every row back onto the pixels it came from.
+fn col2im(
+    c: &Conv2d,
+    dcols: &Array2<f32>,
+    batch: usize,
+    input: Shape,
+    output: Shape,
+) -> Array2<f32> {
+    let (ch, h, w) = image_dims(input);
+    let (_, oh, ow) = image_dims(output);
+    let [kh, kw] = c.kernel();
+    let [sh, sw] = c.stride;
+    let [ph, pw] = c.padding;
+    let k = ch * kh * kw;
+    let mut dx = Array2::<f32>::zeros((batch, ch * h * w));
+    let src = dcols.as_slice().expect("fresh array");
+    let out = dx.as_slice_mut().expect("fresh array");
+    for b in 0..batch {
+        let img = &mut out[b * ch * h * w..(b + 1) * ch * h * w];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let row = &src[((b * oh + oy) * ow + ox) * k..][..k];
+                let mut idx = 0;
+                for ci in 0..ch {
+                    for ky in 0..kh {
+                        let iy = (oy * sh + ky) as isize - ph as isize;
+                        if iy < 0 || iy >= h as isize {
+                            idx += kw;
+                            continue;
+                        }
+                        for kx in 0..kw {
+                            let ix = (ox * sw + kx) as isize - pw as isize;
+                            if ix >= 0 && ix < w as isize {
+                                img[ci * h * w + iy as usize * w + ix as usize] += row[idx];
+                            }
+                            idx += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    dx
+}
+
+/// Max pooling; ties go to the first maximum in raster order.
+fn pool_forward(
+    p: &MaxPool2d,
+    x: ArrayView2<f32>,
+    input: Shape,
+    output: Shape,
+) -> (Array2<f32>, Vec<u32>) {
+    let (ch, h, w) = image_dims(input);
+    let (_, oh, ow) = image_dims(output);
+    let batch = x.nrows();
+    let x = x.as_standard_layout();
+    let xs = x.as_slice().expect("standard layout");
+    let mut y = Array2::<f32>::zeros((batch, ch * oh * ow));
+    let mut argmax = vec![0u32; batch * ch * oh * ow];
+    let ys = y.as_slice_mut().expect("fresh array");
+    for b in 0..batch {
+        let img = &xs[b * ch * h * w..(b + 1) * ch * h * w];
+        for ci in 0..ch {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut best = f32::NEG_INFINITY;
+                    let mut best_i = 0usize;
+                    for ky in 0..p.kernel[0] {
+                        for kx in 0..p.kernel[1] {
+                            let i =
+                                ci * h * w + (oy * p.stride[0] + ky) * w + ox * p.stride[1] + kx;
+                            if img[i] > best || (ky == 0 && kx == 0) {
+                                best = img[i];
+                                best_i = i;
+                            }
+                        }
+                    }
+                    let o = b * ch * oh * ow + (ci * oh + oy) * ow + ox;
+                    ys[o] = best;
+                    argmax[o] = best_i as u32;
+                }
+            }
+        }
+    }
+    (y, argmax)
+}
+
+fn pool_backward(argmax: &[u32], dy: ArrayView2<f32>, input: Shape, output: Shape) -> Array2<f32> {
+    let batch = dy.nrows();
+    let n_in = input.numel();
+    let n_out = output.numel();
+    let mut dx = Array2::<f32>::zeros((batch, n_in));
+    let dy = dy.as_standard_layout();
+    let dys = dy.as_slice().expect("standard layout");
+    let out = dx.as_slice_mut().expect("fresh array");
+    for b in 0..batch {
+        for o in 0..n_out {
+            out[b * n_in + argmax[b * n_out + o] as usize] += dys[b * n_out + o];
+        }
+    }
+    dx
+}
+
+/// Eval-mode batch norm as a per-channel affine map `y = scale * x + shift`.
+pub fn bn_affine(bn: &BatchNorm) -> (Array1<f32>, Array1<f32>) {
+    let scale: Array1<f32> = bn
+        .gamma
+        .iter()
+        .zip(&bn.running_var)
+        .map(|(&g, &v)| g / (v + bn.eps).sqrt())
+        .collect();
+    let shift: Array1<f32> = (0..bn.channels())
+        .map(|c| bn.beta[c] - scale[c] * bn.running_mean[c])
+        .collect();
+    (scale, shift)
+}
+
+fn bn_eval(bn: &BatchNorm, mut x: Array2<f32>, input: Shape) -> Array2<f32> {
+    let (scale, shift) = bn_affine(bn);
+    let s = spatial(input);
+    for mut row in x.rows_mut() {
+        for c in 0..bn.channels() {
+            row.slice_mut(s![c * s..(c + 1) * s])
+                .mapv_inplace(|v| v * scale[c] + shift[c]);
+        }
+    }
+    x
+}
+
+/// `(x - running_mean) / sqrt(running_var + eps)`, per channel.
+fn bn_normalize_eval(bn: &BatchNorm, x: ArrayView2<f32>, input: Shape) -> Array2<f32> {
+    let s = spatial(input);
+    let mut xhat = x.to_owned();
+    for mut row in xhat.rows_mut() {
+        for c in 0..bn.channels() {
+            let (m, k) = (
+                bn.running_mean[c],
+                1.0 / (bn.running_var[c] + bn.eps).sqrt(),
+            );
+            row.slice_mut(s![c * s..(c + 1) * s])
+                .mapv_inplace(|v| (v - m) * k);
+        }
+    }
+    xhat
+}
+
+type BnTrainOut = (
+    Array2<f32>,
+    Array2<f32>,
+    Array1<f32>,
+    (Array1<f32>, Array1<f32>),
+);
+
+fn bn_train(bn: &BatchNorm, x: ArrayView2<f32>, input: Shape) -> BnTrainOut {
+    let s = spatial(input);
+    let chans = bn.channels();
+    let n = (x.nrows() * s) as f64;
+    let mut mean = Array1::<f32>::zeros(chans);
+    let mut var = Array1::<f32>::zeros(chans);
+    let mut var_unbiased = Array1::<f32>::zeros(chans);
+    for c in 0..chans {
+        let block = x.slice(s![.., c * s..(c + 1) * s]);
+        let m = block.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let v = block.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / n;
+        mean[c] = m as f32;
+        var[c] = v as f32;
+        var_unbiased[c] = if n > 1.0 {
+            (v * n / (n - 1.0)) as f32
+        } else {
+            v as f32
+        };
+    }
+    let inv_std = var.mapv(|v| 1.0 / (v + bn.eps).sqrt());
+    let mut xhat = x.to_owned();
+    for mut row in xhat.rows_mut() {
+        for c in 0..chans {
+            row.slice_mut(s![c * s..(c + 1) * s])
+                .mapv_inplace(|v| (v - mean[c]) * inv_std[c]);
+        }
+    }
+    let mut y = xhat.clone();
+    for mut row in y.rows_mut() {
+        for c in 0..chans {
+            row.slice_mut(s![c * s..(c + 1) * s])
+                .mapv_inplace(|v| v * bn.gamma[c] + bn.beta[c]);
+        }
+    }
+    (y, xhat, inv_std, (mean, var_unbiased))
+}
+
+fn bn_backward(
+    bn: &BatchNorm,
+    xhat: &Array2<f32>,
+    inv_std: &Array1<f32>,
+    dy: ArrayView2<f32>,
+    input: Shape,
+) -> (Array1<f32>, Array1<f32>, Array2<f32>) {
+    let s = spatial(input);
+    let chans = bn.channels();
+    let n = (dy.nrows() * s) as f32;
+    let mut dgamma = Array1::<f32>::zeros(chans);
+    let mut dbeta = Array1::<f32>::zeros(chans);
+    let mut dx = Array2::<f32>::zeros(dy.raw_dim());
+    for c in 0..chans {
+        let cols = s![.., c * s..(c + 1) * s];
+        let d = dy.slice(cols);
+        let xh = xhat.slice(cols);
+        let sum_d: f32 = d.sum();
+        let sum_dx: f32 = d.iter().zip(xh.iter()).map(|(a, b)| a * b).sum();
+        dbeta[c] = sum_d;
+        dgamma[c] = sum_dx;
+        // dxhat = dy * gamma; dx = inv_std / n * (n * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))
+        let g = bn.gamma[c];
+        let k = inv_std[c] / n;
+        let mut out = dx.slice_mut(cols);
+        ndarray::Zip::from(&mut out)
+            .and(&d)
+            .and(&xh)
+            .for_each(|o, &dv, &xv| {
+                *o = k * g * (n * dv - sum_d - xv * sum_dx);
+            });
+    }
+    (dgamma, dbeta, dx)
+}
