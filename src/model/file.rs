@@ -99,6 +99,10 @@ impl Container {
         self.tensors.insert(name, data);
     }
 
+    pub fn remove_tensor(&mut self, name: &str) -> Option<TensorData> {
+        self.tensors.remove(name)
+    }
+
     pub fn tensor(&self, name: &str) -> Option<&TensorData> {
         self.tensors.get(name)
     }

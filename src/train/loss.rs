@@ -29,9 +29,12 @@ impl Loss for SoftmaxCrossEntropy {
     ) -> (f64, Array2<f32>) {
         let mut grad = softmax(outputs, 1.0);
         let mut loss = 0.0f64;
-        for (mut row, &label) in grad.rows_mut().into_iter().zip(labels) {
-            let p = row[label as usize].max(f32::MIN_POSITIVE);
-            loss -= (p as f64).ln();
+        for ((z, mut row), &label) in outputs.rows().into_iter().zip(grad.rows_mut()).zip(labels) {
+            // -log softmax(z)[label] = logsumexp(z) - z[label]; a non-finite output
+            // gives a non-finite loss, which the trainer reports as divergence.
+            let max = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+            let lse = max + z.iter().map(|&v| (v as f64 - max).exp()).sum::<f64>().ln();
+            loss += lse - z[label as usize] as f64;
             row[label as usize] -= 1.0;
         }
         (loss, grad)
