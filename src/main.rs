@@ -278,7 +278,7 @@ impl Observer for EpochBars {
         self.loss += loss;
         self.acc += accuracy;
         bar.inc(1);
-        if self.seen % 10 == 0 || self.seen as u64 == bar.length().unwrap_or(0) {
+        if self.seen.is_multiple_of(10) || self.seen as u64 == bar.length().unwrap_or(0) {
             let n = self.seen as f64;
             bar.set_message(format!(
                 "loss {:.4} acc {:.2}%",

@@ -124,6 +124,23 @@ fn conv2d_with_stride_and_padding_matches_finite_differences() {
 }
 
 #[test]
+fn conv2d_with_column_stride_and_padding_matches_finite_differences() {
+    let mut rng = rng(19);
+    // Stride and padding along columns this time: stride (1, 2), padding (0, 2).
+    let weight = Array4::from_shape_simple_fn((2, 3, 2, 3), || rng.gen_range(-1.0..1.0));
+    let conv = Op::Conv2d(Conv2d {
+        weight,
+        bias: Array1::from_shape_simple_fn(2, || rng.gen_range(-1.0..1.0)),
+        stride: [1, 2],
+        padding: [0, 2],
+    });
+    let net = Network::new(Shape::Image { c: 3, h: 4, w: 5 }, vec![layer("conv", conv)]).unwrap();
+    assert_eq!(net.output(), Shape::Image { c: 2, h: 3, w: 4 });
+    let x = random_matrix(&mut rng, 2, 3 * 4 * 5);
+    check(&net, &x, Mode::Train, 1e-2, 20);
+}
+
+#[test]
 fn maxpool_backward_matches_finite_differences() {
     let mut rng = rng(5);
     let pool = Op::MaxPool2d(MaxPool2d {

@@ -203,7 +203,7 @@ impl Op {
                         "gamma, beta, mean and variance must have one value per channel".into(),
                     );
                 }
-                if !(bn.eps > 0.0) {
+                if bn.eps.is_nan() || bn.eps <= 0.0 {
                     return Err(format!("epsilon must be positive, got {}", bn.eps));
                 }
                 if s.channels() != bn.channels() {

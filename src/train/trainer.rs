@@ -72,6 +72,7 @@ pub struct EpochReport {
     pub train_accuracy: f64,
     /// Accuracy on the validation split, when one was given.
     pub val_accuracy: Option<f64>,
+    /// Wall time of the epoch's training steps (validation not included).
     pub seconds: f64,
 }
 
@@ -109,7 +110,7 @@ pub fn train(
         return Err(TrainError::Config("batch size must be at least 1".into()));
     }
     let lr = config.optimizer.lr();
-    if !(lr > 0.0 && lr.is_finite()) {
+    if lr.is_nan() || lr <= 0.0 || lr.is_infinite() {
         return Err(TrainError::Config(format!(
             "learning rate must be positive, got {lr}"
         )));
@@ -150,12 +151,13 @@ pub fn train(
                 step.correct as f64 / y.len() as f64,
             );
         }
+        let seconds = start.elapsed().as_secs_f64();
         let report = EpochReport {
             epoch,
             loss: loss_sum / data.len() as f64,
             train_accuracy: correct as f64 / data.len() as f64,
             val_accuracy: validation.map(|v| evaluate(net, v)),
-            seconds: start.elapsed().as_secs_f64(),
+            seconds,
         };
         tracing::debug!(?report, "epoch done");
         observer.epoch_end(&report);
