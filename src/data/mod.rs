@@ -40,7 +40,7 @@ pub enum DataError {
         path.display()
     )]
     FashionMnistMissing { path: PathBuf },
-    #[error("{}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         #[source]

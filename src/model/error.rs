@@ -22,7 +22,7 @@ pub enum ModelError {
     #[error("model file {}: {reason}", path.display())]
     File { path: PathBuf, reason: String },
     /// An I/O failure on a model file.
-    #[error("model file {}: {source}", path.display())]
+    #[error("model file {}", path.display())]
     Io {
         path: PathBuf,
         #[source]
