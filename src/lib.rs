@@ -12,4 +12,6 @@
 pub mod app;
 pub mod data;
 pub mod model;
+pub mod quant;
+pub mod sim;
 pub mod train;

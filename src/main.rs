@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use shiftkit::app;
 use shiftkit::data::DatasetName;
+use shiftkit::quant::QuantizeConfig;
 use shiftkit::train::{EpochReport, LrSchedule, Observer, OptimizerConfig, TrainConfig};
 
 #[derive(Parser, Debug)]
@@ -34,6 +35,60 @@ enum Command {
     Eval(EvalArgs),
     /// Per-layer shapes, parameters, bytes and MACs of a model.
     Info(InfoArgs),
+    /// Quantize a float model into an integer network (fixed-point weights).
+    Quantize(QuantizeArgs),
+    /// Run raw integer vectors through the bit-exact simulator.
+    Sim(SimArgs),
+    /// Print the whole integer network.
+    Dump(DumpArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct QuantizeArgs {
+    model: PathBuf,
+    /// Dataset for calibration and accuracy (default: the one the model was trained on).
+    #[arg(long)]
+    data: Option<String>,
+    #[command(flatten)]
+    data_args: DataArgs,
+    /// Weight quantization: fixedN (signed N-bit integers, one exponent per layer).
+    #[arg(long, default_value = "fixed8")]
+    weights: String,
+    /// Bits of every activation.
+    #[arg(long, default_value_t = 8)]
+    act_bits: u32,
+    /// Bits of the input.
+    #[arg(long, default_value_t = 8)]
+    input_bits: u32,
+    /// Training samples used to calibrate activation formats.
+    #[arg(long, default_value_t = 5000)]
+    calibration: usize,
+    #[arg(short, long)]
+    output: PathBuf,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct SimArgs {
+    model: PathBuf,
+    /// Raw input codes: one vector per line, decimal integers.
+    #[arg(long)]
+    input: PathBuf,
+    /// Where to write the raw output codes, one vector per line.
+    #[arg(long)]
+    output: PathBuf,
+    /// Also write every layer's raw outputs into this directory.
+    #[arg(long, value_name = "DIR")]
+    trace: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct DumpArgs {
+    model: PathBuf,
+    /// JSON output (the only form for now).
+    #[arg(long, default_value_t = true)]
+    json: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -135,10 +190,7 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -146,6 +198,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train(args),
         Command::Eval(args) => eval(args),
         Command::Info(args) => info(args),
+        Command::Quantize(args) => quantize(args),
+        Command::Sim(args) => sim(args),
+        Command::Dump(args) => dump(args),
     }
 }
 
@@ -208,8 +263,11 @@ fn eval(args: EvalArgs) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
+        let integer = outcome
+            .integer_accuracy
+            .map_or(String::new(), |a| format!(", integer {:.2}%", a * 100.0));
         println!(
-            "{}: float top-1 accuracy {:.2}% on the {} {} split ({} samples)",
+            "{}: top-1 accuracy float {:.2}%{integer} on the {} {} split ({} samples)",
             outcome.model.display(),
             outcome.float_accuracy * 100.0,
             outcome.dataset,
@@ -230,6 +288,43 @@ fn info(args: InfoArgs) -> Result<()> {
     Ok(())
 }
 
+fn quantize(args: QuantizeArgs) -> Result<()> {
+    let job = app::QuantizeJob {
+        dataset: args.data.as_deref().map(parse_dataset).transpose()?,
+        data_dir: args.data_args.data_dir,
+        config: QuantizeConfig {
+            weights: args.weights.parse()?,
+            act_bits: args.act_bits,
+            input_bits: args.input_bits,
+        },
+        calibration: args.calibration,
+        output: args.output,
+        model: args.model,
+    };
+    let outcome =
+        app::run_quantize(&job).with_context(|| format!("quantizing {}", job.model.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        print!("{}", outcome.to_text());
+    }
+    Ok(())
+}
+
+fn sim(args: SimArgs) -> Result<()> {
+    let outcome = app::run_sim(&args.model, &args.input, &args.output, args.trace.as_deref())
+        .with_context(|| format!("simulating {}", args.model.display()))?;
+    eprintln!("{} vectors simulated; outputs in {}", outcome.vectors, outcome.output.display());
+    Ok(())
+}
+
+fn dump(args: DumpArgs) -> Result<()> {
+    let _ = args.json;
+    let value = app::run_dump(&args.model)?;
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
 /// One progress bar per epoch, with the running loss and accuracy; a summary
 /// line per finished epoch.
 struct EpochBars {
@@ -243,14 +338,7 @@ struct EpochBars {
 
 impl EpochBars {
     fn new(epochs: usize, quiet: bool) -> EpochBars {
-        EpochBars {
-            epochs,
-            quiet,
-            bar: None,
-            loss: 0.0,
-            acc: 0.0,
-            seen: 0,
-        }
+        EpochBars { epochs, quiet, bar: None, loss: 0.0, acc: 0.0, seen: 0 }
     }
 }
 
@@ -280,11 +368,7 @@ impl Observer for EpochBars {
         bar.inc(1);
         if self.seen.is_multiple_of(10) || self.seen as u64 == bar.length().unwrap_or(0) {
             let n = self.seen as f64;
-            bar.set_message(format!(
-                "loss {:.4} acc {:.2}%",
-                self.loss / n,
-                self.acc / n * 100.0
-            ));
+            bar.set_message(format!("loss {:.4} acc {:.2}%", self.loss / n, self.acc / n * 100.0));
         }
     }
 
@@ -295,9 +379,7 @@ impl Observer for EpochBars {
         if self.quiet {
             return;
         }
-        let test = r
-            .val_accuracy
-            .map_or(String::new(), |a| format!("  test {:.2}%", a * 100.0));
+        let test = r.val_accuracy.map_or(String::new(), |a| format!("  test {:.2}%", a * 100.0));
         eprintln!(
             "epoch {:>3}/{}  loss {:.4}  train {:.2}%{test}  {:.1}s",
             r.epoch,

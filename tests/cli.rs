@@ -5,10 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn shiftkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shiftkit"))
-        .args(args)
-        .output()
-        .expect("binary runs")
+    Command::new(env!("CARGO_BIN_EXE_shiftkit")).args(args).output().expect("binary runs")
 }
 
 fn stdout(o: &Output) -> String {
@@ -24,16 +21,7 @@ fn train_info_eval_round_trip_on_digits() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("d.skm");
     let m = model.to_str().unwrap();
-    let o = shiftkit(&[
-        "train",
-        "--arch",
-        "mlp:64-16-10",
-        "--epochs",
-        "3",
-        "-o",
-        m,
-        "--json",
-    ]);
+    let o = shiftkit(&["train", "--arch", "mlp:64-16-10", "--epochs", "3", "-o", m, "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let outcome: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(outcome["epochs"].as_array().unwrap().len(), 3);
@@ -77,19 +65,10 @@ fn same_seed_gives_the_same_file() {
 fn a_bad_architecture_fails_with_a_message_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("x.skm");
-    let o = shiftkit(&[
-        "train",
-        "--arch",
-        "mlp:64-0-10",
-        "-o",
-        model.to_str().unwrap(),
-    ]);
+    let o = shiftkit(&["train", "--arch", "mlp:64-0-10", "-o", model.to_str().unwrap()]);
     assert!(!o.status.success());
     let err = stderr(&o);
-    assert!(
-        err.starts_with("error: ") && err.contains("mlp:64-0-10"),
-        "{err}"
-    );
+    assert!(err.starts_with("error: ") && err.contains("mlp:64-0-10"), "{err}");
     assert!(!model.exists());
 }
 
@@ -125,15 +104,7 @@ fn a_damaged_model_file_is_an_error_not_a_panic() {
 
 #[test]
 fn an_unknown_dataset_lists_the_known_ones() {
-    let o = shiftkit(&[
-        "train",
-        "--arch",
-        "lenet5",
-        "--data",
-        "cifar10",
-        "-o",
-        "/tmp/never.skm",
-    ]);
+    let o = shiftkit(&["train", "--arch", "lenet5", "--data", "cifar10", "-o", "/tmp/never.skm"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("fashion-mnist"), "{}", stderr(&o));
     assert!(!Path::new("/tmp/never.skm").exists());

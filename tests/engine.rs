@@ -83,10 +83,9 @@ fn conv_case() -> impl Strategy<Value = ConvCase> {
         [0usize..3, 0usize..3],
         any::<u64>(),
     )
-        .prop_filter(
-            "kernel fits the padded image",
-            |(_, h, w, _, k, _, p, _)| h + 2 * p[0] >= k[0] && w + 2 * p[1] >= k[1],
-        )
+        .prop_filter("kernel fits the padded image", |(_, h, w, _, k, _, p, _)| {
+            h + 2 * p[0] >= k[0] && w + 2 * p[1] >= k[1]
+        })
         .prop_map(|(ch, h, w, oc, kernel, stride, padding, seed)| ConvCase {
             ch,
             h,
@@ -151,14 +150,9 @@ fn batchnorm_eval_uses_running_statistics_and_train_uses_the_batch() {
         eps: 0.0001,
         momentum: 0.1,
     };
-    let net = Network::new(
-        Shape::Flat(2),
-        vec![Layer {
-            name: "bn".into(),
-            op: Op::BatchNorm(bn),
-        }],
-    )
-    .unwrap();
+    let net =
+        Network::new(Shape::Flat(2), vec![Layer { name: "bn".into(), op: Op::BatchNorm(bn) }])
+            .unwrap();
     let x = Array2::from_shape_vec((2, 2), vec![1.0, 0.0, 3.0, 1.0]).unwrap();
     let eval = predict(&net, x.view());
     let expect =

@@ -23,10 +23,7 @@ fn random_matrix(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Array2<f32> 
 /// `sum(r * f(x))`, accumulated in f64.
 fn projected(net: &Network, x: &Array2<f32>, r: &Array2<f32>, mode: Mode) -> f64 {
     let (y, _) = forward(net, x.view(), mode);
-    y.iter()
-        .zip(r.iter())
-        .map(|(&a, &b)| a as f64 * b as f64)
-        .sum()
+    y.iter().zip(r.iter()).map(|(&a, &b)| a as f64 * b as f64).sum()
 }
 
 fn close(analytic: f32, numeric: f64) -> bool {
@@ -92,10 +89,7 @@ fn dense(rng: &mut ChaCha8Rng, inputs: usize, outputs: usize) -> Op {
 }
 
 fn layer(name: &str, op: Op) -> Layer {
-    Layer {
-        name: name.into(),
-        op,
-    }
+    Layer { name: name.into(), op }
 }
 
 #[test]
@@ -143,10 +137,7 @@ fn conv2d_with_column_stride_and_padding_matches_finite_differences() {
 #[test]
 fn maxpool_backward_matches_finite_differences() {
     let mut rng = rng(5);
-    let pool = Op::MaxPool2d(MaxPool2d {
-        kernel: [2, 2],
-        stride: [2, 2],
-    });
+    let pool = Op::MaxPool2d(MaxPool2d { kernel: [2, 2], stride: [2, 2] });
     let net = Network::new(Shape::Image { c: 2, h: 5, w: 4 }, vec![layer("pool", pool)]).unwrap();
     // Distinct values 0.1 apart, so a small step never changes a window's maximum.
     let n = 2 * 2 * 5 * 4;
@@ -190,10 +181,7 @@ fn batchnorm_after_dense_matches_finite_differences_in_both_modes() {
     let mut rng = rng(9);
     let net = Network::new(
         Shape::Flat(4),
-        vec![
-            layer("fc", dense(&mut rng, 4, 3)),
-            layer("bn", random_batchnorm(&mut rng, 3)),
-        ],
+        vec![layer("fc", dense(&mut rng, 4, 3)), layer("bn", random_batchnorm(&mut rng, 3))],
     )
     .unwrap();
     let x = random_matrix(&mut rng, 6, 4);
@@ -212,10 +200,7 @@ fn batchnorm_after_conv_matches_finite_differences_in_both_modes() {
     });
     let net = Network::new(
         Shape::Image { c: 1, h: 4, w: 4 },
-        vec![
-            layer("conv", conv),
-            layer("bn", random_batchnorm(&mut rng, 2)),
-        ],
+        vec![layer("conv", conv), layer("bn", random_batchnorm(&mut rng, 2))],
     )
     .unwrap();
     let x = random_matrix(&mut rng, 3, 16);
@@ -254,10 +239,6 @@ fn softmax_cross_entropy_gradient_matches_finite_differences() {
         zp[[r, c]] += eps;
         zm[[r, c]] -= eps;
         let numeric = (loss(&zp) - loss(&zm)) / (2.0 * eps as f64);
-        assert!(
-            close(grad[[r, c]], numeric),
-            "[{r}, {c}]: {} vs {numeric}",
-            grad[[r, c]]
-        );
+        assert!(close(grad[[r, c]], numeric), "[{r}, {c}]: {} vs {numeric}", grad[[r, c]]);
     }
 }

@@ -52,10 +52,7 @@ fn the_same_model_always_gives_the_same_bytes() {
 fn unknown_sections_survive_a_load_save_cycle() {
     let mut c = sample_model().into_container();
     c.set_section("integer", serde_json::json!({"layers": []}));
-    c.insert_tensor(
-        "integer.fc1.w".into(),
-        TensorData::I32(ndarray::ArrayD::zeros(vec![2, 2])),
-    );
+    c.insert_tensor("integer.fc1.w".into(), TensorData::I32(ndarray::ArrayD::zeros(vec![2, 2])));
     let path = Path::new("mem.skm");
     let m = ModelFile::from_container(Container::from_bytes(&c.to_bytes(), path).unwrap(), path)
         .unwrap();
@@ -70,9 +67,7 @@ fn a_foreign_safetensors_file_is_refused_with_a_hint() {
     let view =
         safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2], &data).unwrap();
     let bytes = safetensors::serialize([("w", view)], &None).unwrap();
-    let e = Container::from_bytes(&bytes, Path::new("x.safetensors"))
-        .unwrap_err()
-        .to_string();
+    let e = Container::from_bytes(&bytes, Path::new("x.safetensors")).unwrap_err().to_string();
     assert!(e.contains("not a shiftkit model"), "{e}");
 }
 
@@ -80,14 +75,9 @@ fn a_foreign_safetensors_file_is_refused_with_a_hint() {
 fn a_newer_format_version_is_refused() {
     let mut bytes = sample_bytes();
     let needle = br#"\"version\":1"#;
-    let at = bytes
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .expect("version in header");
+    let at = bytes.windows(needle.len()).position(|w| w == needle).expect("version in header");
     bytes[at + needle.len() - 1] = b'9';
-    let e = Container::from_bytes(&bytes, Path::new("new.skm"))
-        .unwrap_err()
-        .to_string();
+    let e = Container::from_bytes(&bytes, Path::new("new.skm")).unwrap_err().to_string();
     assert!(e.contains("version 9"), "{e}");
 }
 
@@ -95,33 +85,21 @@ fn a_newer_format_version_is_refused() {
 fn a_missing_tensor_is_named() {
     let mut c = Container::from_bytes(&sample_bytes(), Path::new("a.skm")).unwrap();
     assert!(c.remove_tensor("float.bn1.running_mean").is_some());
-    let e = ModelFile::from_container(c, Path::new("a.skm"))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("float.bn1.running_mean") && e.contains("missing"),
-        "{e}"
-    );
+    let e = ModelFile::from_container(c, Path::new("a.skm")).unwrap_err().to_string();
+    assert!(e.contains("float.bn1.running_mean") && e.contains("missing"), "{e}");
 }
 
 #[test]
 fn a_tensor_of_the_wrong_shape_is_an_invalid_network() {
     let mut c = Container::from_bytes(&sample_bytes(), Path::new("a.skm")).unwrap();
-    c.insert_tensor(
-        "float.fc1.bias".into(),
-        TensorData::F32(ndarray::ArrayD::zeros(vec![3])),
-    );
-    let e = ModelFile::from_container(c, Path::new("a.skm"))
-        .unwrap_err()
-        .to_string();
+    c.insert_tensor("float.fc1.bias".into(), TensorData::F32(ndarray::ArrayD::zeros(vec![3])));
+    let e = ModelFile::from_container(c, Path::new("a.skm")).unwrap_err().to_string();
     assert!(e.contains("fc1") && e.contains("bias has 3 values"), "{e}");
 }
 
 #[test]
 fn loading_a_missing_file_names_it() {
-    let e = model::load(Path::new("/nonexistent/dir/m.skm"))
-        .unwrap_err()
-        .to_string();
+    let e = model::load(Path::new("/nonexistent/dir/m.skm")).unwrap_err().to_string();
     assert!(e.contains("/nonexistent/dir/m.skm"), "{e}");
 }
 
@@ -132,10 +110,8 @@ fn a_failed_save_leaves_nothing_behind() {
     let target = dir.path().join("taken");
     std::fs::create_dir(&target).unwrap();
     assert!(model::save(&target, &sample_model()).is_err());
-    let left: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let left: Vec<_> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, vec![std::ffi::OsString::from("taken")]);
 }
 

@@ -44,10 +44,7 @@ fn dense_after_an_image_names_the_layer_and_suggests_flatten() {
         serde_json::from_str(r#"{"input": [1, 4, 4], "layers": [{"op": "dense", "out": 3}]}"#)
             .unwrap();
     let e = spec.build(1).unwrap_err().to_string();
-    assert!(
-        e.contains("fc1") && e.contains("1x4x4") && e.contains("flatten"),
-        "{e}"
-    );
+    assert!(e.contains("fc1") && e.contains("1x4x4") && e.contains("flatten"), "{e}");
 }
 
 #[test]
@@ -68,13 +65,8 @@ fn layers_that_do_not_chain_are_an_error_naming_both_shapes() {
     let mut second = b.into_layers().remove(0);
     second.name = "fc2".into();
     layers.push(second);
-    let e = Network::new(Shape::Flat(4), layers)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("fc2") && e.contains("expects 5 inputs") && e.contains("gives 3"),
-        "{e}"
-    );
+    let e = Network::new(Shape::Flat(4), layers).unwrap_err().to_string();
+    assert!(e.contains("fc2") && e.contains("expects 5 inputs") && e.contains("gives 3"), "{e}");
 }
 
 #[test]
@@ -97,19 +89,9 @@ fn json_spec_rejects_unknown_fields() {
 
 #[test]
 fn duplicate_layer_names_are_an_error() {
-    let layers = vec![
-        Layer {
-            name: "a".into(),
-            op: Op::Relu,
-        },
-        Layer {
-            name: "a".into(),
-            op: Op::Relu,
-        },
-    ];
-    let e = Network::new(Shape::Flat(3), layers)
-        .unwrap_err()
-        .to_string();
+    let layers =
+        vec![Layer { name: "a".into(), op: Op::Relu }, Layer { name: "a".into(), op: Op::Relu }];
+    let e = Network::new(Shape::Flat(3), layers).unwrap_err().to_string();
     assert!(e.contains("duplicate"), "{e}");
 }
 
@@ -117,22 +99,14 @@ fn duplicate_layer_names_are_an_error() {
 fn pooling_a_flat_vector_is_an_error() {
     let layers = vec![Layer {
         name: "p".into(),
-        op: Op::MaxPool2d(MaxPool2d {
-            kernel: [2, 2],
-            stride: [2, 2],
-        }),
+        op: Op::MaxPool2d(MaxPool2d { kernel: [2, 2], stride: [2, 2] }),
     }];
-    let e = Network::new(Shape::Flat(16), layers)
-        .unwrap_err()
-        .to_string();
+    let e = Network::new(Shape::Flat(16), layers).unwrap_err().to_string();
     assert!(e.contains("needs an image"), "{e}");
 }
 
 #[test]
 fn an_empty_input_is_an_error() {
-    let layers = vec![Layer {
-        name: "r".into(),
-        op: Op::Relu,
-    }];
+    let layers = vec![Layer { name: "r".into(), op: Op::Relu }];
     assert!(Network::new(Shape::Flat(0), layers).is_err());
 }

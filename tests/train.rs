@@ -11,22 +11,12 @@ use shiftkit::train::{
 };
 
 fn config(epochs: usize, optimizer: OptimizerConfig) -> TrainConfig {
-    TrainConfig {
-        epochs,
-        batch_size: 32,
-        optimizer,
-        schedule: LrSchedule::Cosine,
-        seed: 5,
-    }
+    TrainConfig { epochs, batch_size: 32, optimizer, schedule: LrSchedule::Cosine, seed: 5 }
 }
 
 fn digits_mlp() -> (Network, Split, Split) {
     let d = load_digits().unwrap();
-    (
-        ArchSpec::parse("mlp:64-32-10").unwrap().build(1).unwrap(),
-        d.train,
-        d.test,
-    )
+    (ArchSpec::parse("mlp:64-32-10").unwrap().build(1).unwrap(), d.train, d.test)
 }
 
 #[test]
@@ -77,9 +67,7 @@ fn same_seed_gives_the_same_model_bytes() {
             &mut Quiet,
         )
         .unwrap();
-        ModelFile::new(net, Provenance::default())
-            .into_container()
-            .to_bytes()
+        ModelFile::new(net, Provenance::default()).into_container().to_bytes()
     };
     assert_eq!(run(), run());
 }
@@ -87,17 +75,8 @@ fn same_seed_gives_the_same_model_bytes() {
 #[test]
 fn masked_weights_never_change() {
     let (mut net, train_split, _) = digits_mlp();
-    let id = ParamId {
-        layer: 0,
-        kind: ParamKind::Weight,
-    };
-    let original = net
-        .params()
-        .into_iter()
-        .find(|(i, _)| *i == id)
-        .unwrap()
-        .1
-        .to_owned();
+    let id = ParamId { layer: 0, kind: ParamKind::Weight };
+    let original = net.params().into_iter().find(|(i, _)| *i == id).unwrap().1.to_owned();
     // Freeze every other weight of fc1 and zero some of the frozen ones, as pruning does.
     let mask = ArrayD::from_shape_fn(original.raw_dim(), |ix| ((ix[0] + ix[1]) % 2) as f32);
     for (i, mut p) in net.params_mut() {
@@ -109,36 +88,13 @@ fn masked_weights_never_change() {
             });
         }
     }
-    let frozen = net
-        .params()
-        .into_iter()
-        .find(|(i, _)| *i == id)
-        .unwrap()
-        .1
-        .to_owned();
+    let frozen = net.params().into_iter().find(|(i, _)| *i == id).unwrap().1.to_owned();
     let mut masks = Masks::new();
     masks.insert(id, mask.clone());
-    let hooks = Hooks {
-        masks,
-        ..Hooks::default()
-    };
+    let hooks = Hooks { masks, ..Hooks::default() };
     let sgd = OptimizerConfig::sgd(0.05).with_weight_decay(1e-3);
-    train(
-        &mut net,
-        &train_split,
-        None,
-        &config(2, sgd),
-        &hooks,
-        &mut Quiet,
-    )
-    .unwrap();
-    let after = net
-        .params()
-        .into_iter()
-        .find(|(i, _)| *i == id)
-        .unwrap()
-        .1
-        .to_owned();
+    train(&mut net, &train_split, None, &config(2, sgd), &hooks, &mut Quiet).unwrap();
+    let after = net.params().into_iter().find(|(i, _)| *i == id).unwrap().1.to_owned();
     let mut changed = 0;
     for ((a, b), m) in after.iter().zip(frozen.iter()).zip(mask.iter()) {
         if *m == 0.0 {
@@ -147,10 +103,7 @@ fn masked_weights_never_change() {
             changed += 1;
         }
     }
-    assert!(
-        changed > mask.len() / 4,
-        "free weights should train ({changed} changed)"
-    );
+    assert!(changed > mask.len() / 4, "free weights should train ({changed} changed)");
 }
 
 /// Binarization scaled by mean |w| (BWN), with a straight-through estimator and clipping.
@@ -170,10 +123,7 @@ impl WeightTransform for Sign {
 #[test]
 fn weight_transform_trains_through_the_straight_through_estimator() {
     let (mut net, train_split, test) = digits_mlp();
-    let hooks = Hooks {
-        transform: Some(&Sign),
-        ..Hooks::default()
-    };
+    let hooks = Hooks { transform: Some(&Sign), ..Hooks::default() };
     train(
         &mut net,
         &train_split,
@@ -185,10 +135,7 @@ fn weight_transform_trains_through_the_straight_through_estimator() {
     .unwrap();
     for l in net.layers() {
         if let Op::Dense(d) = &l.op {
-            assert!(
-                d.weight.iter().all(|w| (-1.0..=1.0).contains(w)),
-                "weights are clipped"
-            );
+            assert!(d.weight.iter().all(|w| (-1.0..=1.0).contains(w)), "weights are clipped");
         }
     }
     // Evaluate the binarized network the forward pass trained.
@@ -214,19 +161,9 @@ impl Loss for Flat {
 fn the_loss_is_pluggable() {
     let (mut net, train_split, _) = digits_mlp();
     let before = net.clone();
-    let hooks = Hooks {
-        loss: &Flat,
-        ..Hooks::default()
-    };
-    train(
-        &mut net,
-        &train_split,
-        None,
-        &config(1, OptimizerConfig::sgd(0.1)),
-        &hooks,
-        &mut Quiet,
-    )
-    .unwrap();
+    let hooks = Hooks { loss: &Flat, ..Hooks::default() };
+    train(&mut net, &train_split, None, &config(1, OptimizerConfig::sgd(0.1)), &hooks, &mut Quiet)
+        .unwrap();
     assert_eq!(net, before);
 }
 
@@ -248,9 +185,7 @@ fn batchnorm_running_statistics_follow_the_data() {
         &mut Quiet,
     )
     .unwrap();
-    let Op::BatchNorm(bn) = &net.layers()[1].op else {
-        panic!("layer 1 is batch norm")
-    };
+    let Op::BatchNorm(bn) = &net.layers()[1].op else { panic!("layer 1 is batch norm") };
     assert!(bn.running_mean.iter().any(|&m| m.abs() > 1e-3));
     assert!(bn.running_var.iter().any(|&v| (v - 1.0).abs() > 1e-3));
     assert!(evaluate(&net, &d.test) > 0.9);
@@ -268,47 +203,20 @@ fn data_that_does_not_fit_is_an_error() {
     assert!(e.to_string().contains("10 features"), "{e}");
     let mut bad_labels = train_split.head(5);
     bad_labels.y[2] = 12;
-    let e = train(
-        &mut net,
-        &bad_labels,
-        None,
-        &cfg,
-        &Hooks::default(),
-        &mut Quiet,
-    )
-    .unwrap_err();
+    let e = train(&mut net, &bad_labels, None, &cfg, &Hooks::default(), &mut Quiet).unwrap_err();
     assert!(e.to_string().contains("label 12"), "{e}");
-    let zero_batch = TrainConfig {
-        batch_size: 0,
-        ..cfg
-    };
-    assert!(train(
-        &mut net,
-        &train_split,
-        None,
-        &zero_batch,
-        &Hooks::default(),
-        &mut Quiet
-    )
-    .is_err());
+    let zero_batch = TrainConfig { batch_size: 0, ..cfg };
+    assert!(
+        train(&mut net, &train_split, None, &zero_batch, &Hooks::default(), &mut Quiet).is_err()
+    );
 }
 
 #[test]
 fn a_diverging_run_is_an_error_that_suggests_a_lower_rate() {
     let (mut net, train_split, _) = digits_mlp();
-    let cfg = TrainConfig {
-        schedule: LrSchedule::Constant,
-        ..config(3, OptimizerConfig::sgd(1e30))
-    };
-    let e = train(
-        &mut net,
-        &train_split,
-        None,
-        &cfg,
-        &Hooks::default(),
-        &mut Quiet,
-    )
-    .unwrap_err();
+    let cfg =
+        TrainConfig { schedule: LrSchedule::Constant, ..config(3, OptimizerConfig::sgd(1e30)) };
+    let e = train(&mut net, &train_split, None, &cfg, &Hooks::default(), &mut Quiet).unwrap_err();
     assert!(e.to_string().contains("lower the learning rate"), "{e}");
 }
 

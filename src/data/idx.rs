@@ -11,19 +11,13 @@ pub struct IdxArray {
 /// an error saying what is wrong; this never panics.
 pub fn parse_idx(bytes: &[u8]) -> Result<IdxArray, String> {
     if bytes.len() < 4 {
-        return Err(format!(
-            "too short for an IDX header ({} bytes)",
-            bytes.len()
-        ));
+        return Err(format!("too short for an IDX header ({} bytes)", bytes.len()));
     }
     if bytes[0] != 0 || bytes[1] != 0 {
         return Err("not an IDX file (the first two bytes must be zero)".into());
     }
     if bytes[2] != 0x08 {
-        return Err(format!(
-            "IDX data type 0x{:02x} is not unsigned bytes (0x08)",
-            bytes[2]
-        ));
+        return Err(format!("IDX data type 0x{:02x} is not unsigned bytes (0x08)", bytes[2]));
     }
     let ndims = bytes[3] as usize;
     if ndims == 0 {
@@ -31,9 +25,7 @@ pub fn parse_idx(bytes: &[u8]) -> Result<IdxArray, String> {
     }
     let header = 4 + 4 * ndims;
     if bytes.len() < header {
-        return Err(format!(
-            "header declares {ndims} dimensions but the file ends early"
-        ));
+        return Err(format!("header declares {ndims} dimensions but the file ends early"));
     }
     let dims: Vec<usize> = bytes[4..header]
         .chunks_exact(4)
@@ -50,10 +42,7 @@ pub fn parse_idx(bytes: &[u8]) -> Result<IdxArray, String> {
             body.len()
         ));
     }
-    Ok(IdxArray {
-        dims,
-        data: body.to_vec(),
-    })
+    Ok(IdxArray { dims, data: body.to_vec() })
 }
 
 #[cfg(test)]

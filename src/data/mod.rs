@@ -99,10 +99,7 @@ impl Split {
     /// The first `n` samples (all of them if there are fewer).
     pub fn head(&self, n: usize) -> Split {
         let n = n.min(self.len());
-        Split {
-            x: self.x.slice(ndarray::s![..n, ..]).to_owned(),
-            y: self.y[..n].to_vec(),
-        }
+        Split { x: self.x.slice(ndarray::s![..n, ..]).to_owned(), y: self.y[..n].to_vec() }
     }
     pub fn view(&self) -> (ArrayView2<'_, f32>, &[u8]) {
         (self.x.view(), &self.y)
@@ -146,10 +143,7 @@ pub fn load_digits() -> Result<Dataset, DataError> {
     let mut text = String::new();
     flate2::read::GzDecoder::new(DIGITS_CSV_GZ)
         .read_to_string(&mut text)
-        .map_err(|source| DataError::Io {
-            path: path.into(),
-            source,
-        })?;
+        .map_err(|source| DataError::Io { path: path.into(), source })?;
     let samples = parse_digits_csv(&text, path)?;
     let (mut train, mut test) = (Vec::new(), Vec::new());
     for (i, s) in samples.into_iter().enumerate() {
@@ -177,39 +171,22 @@ fn parse_digits_csv(text: &str, path: &Path) -> Result<Vec<Sample>, DataError> {
         reason: format!("line {line}: {reason}"),
     };
     let mut out = Vec::new();
-    for (i, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let values = line
             .split(',')
-            .map(|v| {
-                v.trim()
-                    .parse::<f32>()
-                    .map_err(|e| bad(i + 1, format!("`{v}`: {e}")))
-            })
+            .map(|v| v.trim().parse::<f32>().map_err(|e| bad(i + 1, format!("`{v}`: {e}"))))
             .collect::<Result<Vec<f32>, _>>()?;
         if values.len() != 65 {
-            return Err(bad(
-                i + 1,
-                format!("expected 65 values, found {}", values.len()),
-            ));
+            return Err(bad(i + 1, format!("expected 65 values, found {}", values.len())));
         }
         let as_u8 = |v: f32, max: f32| -> Result<u8, DataError> {
             if v.fract() == 0.0 && (0.0..=max).contains(&v) {
                 Ok(v as u8)
             } else {
-                Err(bad(
-                    i + 1,
-                    format!("value {v} is not a whole number in 0..={max}"),
-                ))
+                Err(bad(i + 1, format!("value {v} is not a whole number in 0..={max}")))
             }
         };
-        let pixels = values[..64]
-            .iter()
-            .map(|&v| as_u8(v, 16.0))
-            .collect::<Result<_, _>>()?;
+        let pixels = values[..64].iter().map(|&v| as_u8(v, 16.0)).collect::<Result<_, _>>()?;
         out.push((pixels, as_u8(values[64], 9.0)?));
     }
     Ok(out)
@@ -218,21 +195,15 @@ fn parse_digits_csv(text: &str, path: &Path) -> Result<Vec<Sample>, DataError> {
 fn split_from_pixels(samples: &[Sample], pixel_max: u8) -> Split {
     let features = samples.first().map_or(0, |s| s.0.len());
     let scale = 1.0 / pixel_max as f32;
-    let x = Array2::from_shape_fn((samples.len(), features), |(i, j)| {
-        samples[i].0[j] as f32 * scale
-    });
-    Split {
-        x,
-        y: samples.iter().map(|s| s.1).collect(),
-    }
+    let x =
+        Array2::from_shape_fn((samples.len(), features), |(i, j)| samples[i].0[j] as f32 * scale);
+    Split { x, y: samples.iter().map(|s| s.1).collect() }
 }
 
 /// Fashion-MNIST from a directory holding the four IDX files (gzipped or not).
 pub fn load_fashion_mnist(dir: &Path) -> Result<Dataset, DataError> {
     if !dir.is_dir() {
-        return Err(DataError::FashionMnistMissing {
-            path: dir.to_path_buf(),
-        });
+        return Err(DataError::FashionMnistMissing { path: dir.to_path_buf() });
     }
     let train = read_idx_split(dir, "train")?;
     let test = read_idx_split(dir, "t10k")?;
@@ -249,10 +220,7 @@ pub fn load_fashion_mnist(dir: &Path) -> Result<Dataset, DataError> {
 fn read_idx_split(dir: &Path, prefix: &str) -> Result<Split, DataError> {
     let (img_path, images) = read_idx_file(dir, &format!("{prefix}-images-idx3-ubyte"))?;
     let (lbl_path, labels) = read_idx_file(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
-    let bad = |path: &Path, reason: String| DataError::Malformed {
-        path: path.into(),
-        reason,
-    };
+    let bad = |path: &Path, reason: String| DataError::Malformed { path: path.into(), reason };
     if images.dims.len() != 3 || images.dims[1] != 28 || images.dims[2] != 28 {
         return Err(bad(
             &img_path,
@@ -262,10 +230,7 @@ fn read_idx_split(dir: &Path, prefix: &str) -> Result<Split, DataError> {
     if labels.dims.len() != 1 || labels.dims[0] != images.dims[0] {
         return Err(bad(
             &lbl_path,
-            format!(
-                "expected {} labels, found dimensions {:?}",
-                images.dims[0], labels.dims
-            ),
+            format!("expected {} labels, found dimensions {:?}", images.dims[0], labels.dims),
         ));
     }
     if let Some(l) = labels.data.iter().find(|&&l| l >= 10) {
@@ -284,31 +249,22 @@ fn read_idx_file(dir: &Path, name: &str) -> Result<(PathBuf, IdxArray), DataErro
     let gz = dir.join(format!("{name}.gz"));
     let plain = dir.join(name);
     let (path, bytes) = if gz.exists() {
-        let file = std::fs::File::open(&gz).map_err(|source| DataError::Io {
-            path: gz.clone(),
-            source,
-        })?;
+        let file = std::fs::File::open(&gz)
+            .map_err(|source| DataError::Io { path: gz.clone(), source })?;
         let mut bytes = Vec::new();
         flate2::read::GzDecoder::new(file)
             .read_to_end(&mut bytes)
-            .map_err(|source| DataError::Io {
-                path: gz.clone(),
-                source,
-            })?;
+            .map_err(|source| DataError::Io { path: gz.clone(), source })?;
         (gz, bytes)
     } else if plain.exists() {
-        let bytes = std::fs::read(&plain).map_err(|source| DataError::Io {
-            path: plain.clone(),
-            source,
-        })?;
+        let bytes = std::fs::read(&plain)
+            .map_err(|source| DataError::Io { path: plain.clone(), source })?;
         (plain, bytes)
     } else {
         return Err(DataError::FashionMnistMissing { path: gz });
     };
-    let idx = parse_idx(&bytes).map_err(|reason| DataError::Malformed {
-        path: path.clone(),
-        reason,
-    })?;
+    let idx =
+        parse_idx(&bytes).map_err(|reason| DataError::Malformed { path: path.clone(), reason })?;
     Ok((path, idx))
 }
 
@@ -332,22 +288,16 @@ mod tests {
 
     #[test]
     fn digits_csv_errors_name_the_line() {
-        let e = parse_digits_csv("1,2,3\n", Path::new("x.csv"))
-            .unwrap_err()
-            .to_string();
+        let e = parse_digits_csv("1,2,3\n", Path::new("x.csv")).unwrap_err().to_string();
         assert!(e.contains("line 1") && e.contains("65"), "{e}");
         let row = vec!["17"; 65].join(",");
-        let e = parse_digits_csv(&row, Path::new("x.csv"))
-            .unwrap_err()
-            .to_string();
+        let e = parse_digits_csv(&row, Path::new("x.csv")).unwrap_err().to_string();
         assert!(e.contains("17"), "{e}");
     }
 
     #[test]
     fn missing_fashion_dir_says_what_to_install() {
-        let e = load_fashion_mnist(Path::new("/nonexistent/fmnist"))
-            .unwrap_err()
-            .to_string();
+        let e = load_fashion_mnist(Path::new("/nonexistent/fmnist")).unwrap_err().to_string();
         assert!(e.contains("apt-get install dataset-fashion-mnist"), "{e}");
     }
 }

@@ -5,13 +5,7 @@ use std::path::PathBuf;
 pub enum ModelError {
     /// A layer that cannot follow the shape before it, or that is empty.
     #[error("layer {index} `{name}` ({op}) on input {input}: {reason}")]
-    InvalidLayer {
-        index: usize,
-        name: String,
-        op: &'static str,
-        input: String,
-        reason: String,
-    },
+    InvalidLayer { index: usize, name: String, op: &'static str, input: String, reason: String },
     /// A network-wide rule broken (duplicate names, empty network, bad input).
     #[error("invalid network: {0}")]
     InvalidNetwork(String),

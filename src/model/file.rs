@@ -134,22 +134,14 @@ impl Container {
 
     /// Parses safetensors bytes; `path` only names the file in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Container> {
-        let err = |reason: String| ModelError::File {
-            path: path.to_path_buf(),
-            reason,
-        };
+        let err = |reason: String| ModelError::File { path: path.to_path_buf(), reason };
         let (_, metadata) = SafeTensors::read_metadata(bytes)
             .map_err(|e| err(format!("not a shiftkit model file ({e})")))?;
-        let text = metadata
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get(METADATA_KEY))
-            .ok_or_else(|| {
-                err(
-                    "a safetensors file, but not a shiftkit model (no `shiftkit` metadata); \
+        let text =
+            metadata.metadata().as_ref().and_then(|m| m.get(METADATA_KEY)).ok_or_else(|| {
+                err("a safetensors file, but not a shiftkit model (no `shiftkit` metadata); \
                      import foreign networks with `shiftkit import`"
-                        .into(),
-                )
+                    .into())
             })?;
         let header: Header = serde_json::from_str(text)
             .map_err(|e| err(format!("the `shiftkit` metadata is not valid ({e})")))?;
@@ -181,10 +173,7 @@ impl Container {
             };
             tensors.insert(name, t);
         }
-        Ok(Container {
-            sections: header.sections,
-            tensors,
-        })
+        Ok(Container { sections: header.sections, tensors })
     }
 
     /// Writes the file atomically: a temporary file beside it, then a rename, so a
@@ -194,10 +183,8 @@ impl Container {
     }
 
     pub fn load(path: &Path) -> Result<Container> {
-        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
-            path: path.into(),
-            source,
-        })?;
+        let bytes =
+            std::fs::read(path).map_err(|source| ModelError::Io { path: path.into(), source })?;
         Container::from_bytes(&bytes, path)
     }
 }
@@ -217,10 +204,7 @@ fn array_from_le<T, const N: usize>(
 
 /// Writes `bytes` to `path` through a temporary file in the same directory.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| ModelError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| ModelError::Io { path: path.to_path_buf(), source };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -261,11 +245,7 @@ pub struct ModelFile {
 
 impl ModelFile {
     pub fn new(float: Network, provenance: Provenance) -> ModelFile {
-        ModelFile {
-            float,
-            provenance,
-            rest: Container::new(),
-        }
+        ModelFile { float, provenance, rest: Container::new() }
     }
 
     pub fn into_container(self) -> Container {
@@ -281,10 +261,7 @@ impl ModelFile {
     }
 
     pub fn from_container(c: Container, path: &Path) -> Result<ModelFile> {
-        let err = |reason: String| ModelError::File {
-            path: path.to_path_buf(),
-            reason,
-        };
+        let err = |reason: String| ModelError::File { path: path.to_path_buf(), reason };
         let graph = c
             .section("float")
             .ok_or_else(|| err("has no float network (section `float`)".into()))?;
@@ -297,11 +274,7 @@ impl ModelFile {
                 .map_err(|e| err(format!("section `provenance` is not valid ({e})")))?,
             None => Provenance::default(),
         };
-        Ok(ModelFile {
-            float,
-            provenance,
-            rest: c,
-        })
+        Ok(ModelFile { float, provenance, rest: c })
     }
 }
 
@@ -374,17 +347,11 @@ fn float_graph_to_json(net: &Network, c: &mut Container) -> Value {
                 Op::Conv2d(cv) => {
                     put(&name, "weight", cv.weight.clone().into_dyn());
                     put(&name, "bias", cv.bias.clone().into_dyn());
-                    LayerJson::Conv2d {
-                        name,
-                        stride: cv.stride,
-                        padding: cv.padding,
-                    }
+                    LayerJson::Conv2d { name, stride: cv.stride, padding: cv.padding }
                 }
-                Op::MaxPool2d(p) => LayerJson::MaxPool2d {
-                    name,
-                    kernel: p.kernel,
-                    stride: p.stride,
-                },
+                Op::MaxPool2d(p) => {
+                    LayerJson::MaxPool2d { name, kernel: p.kernel, stride: p.stride }
+                }
                 Op::Relu => LayerJson::Relu { name },
                 Op::Flatten => LayerJson::Flatten { name },
                 Op::BatchNorm(bn) => {
@@ -392,97 +359,60 @@ fn float_graph_to_json(net: &Network, c: &mut Container) -> Value {
                     put(&name, "beta", bn.beta.clone().into_dyn());
                     put(&name, "running_mean", bn.running_mean.clone().into_dyn());
                     put(&name, "running_var", bn.running_var.clone().into_dyn());
-                    LayerJson::BatchNorm {
-                        name,
-                        eps: bn.eps,
-                        momentum: bn.momentum,
-                    }
+                    LayerJson::BatchNorm { name, eps: bn.eps, momentum: bn.momentum }
                 }
             }
         })
         .collect();
-    let graph = GraphJson {
-        input: net.input().dims(),
-        layers,
-    };
+    let graph = GraphJson { input: net.input().dims(), layers };
     serde_json::to_value(graph).expect("graph serializes")
 }
 
 fn float_graph_from_json(v: &Value, c: &Container) -> Result<Network> {
-    let bad = |reason: String| ModelError::File {
-        path: PathBuf::new(),
-        reason,
-    };
+    let bad = |reason: String| ModelError::File { path: PathBuf::new(), reason };
     let graph: GraphJson = serde_json::from_value(v.clone())
         .map_err(|e| bad(format!("section `float` is not valid ({e})")))?;
-    let input = Shape::from_dims(&graph.input).ok_or_else(|| {
-        bad(format!(
-            "input shape {:?} is not [n] or [c, h, w]",
-            graph.input
-        ))
-    })?;
+    let input = Shape::from_dims(&graph.input)
+        .ok_or_else(|| bad(format!("input shape {:?} is not [n] or [c, h, w]", graph.input)))?;
     let get = |layer: &str, what: &str, rank: usize| -> Result<ArrayD<f32>> {
         let name = tensor_name(layer, what);
         match c.tensor(&name) {
             Some(TensorData::F32(a)) if a.ndim() == rank => Ok(a.clone()),
-            Some(TensorData::F32(a)) => Err(bad(format!(
-                "tensor `{name}` has rank {}, expected {rank}",
-                a.ndim()
-            ))),
+            Some(TensorData::F32(a)) => {
+                Err(bad(format!("tensor `{name}` has rank {}, expected {rank}", a.ndim())))
+            }
             Some(_) => Err(bad(format!("tensor `{name}` is not F32"))),
             None => Err(bad(format!("tensor `{name}` is missing"))),
         }
     };
     let vec1 = |layer: &str, what: &str| -> Result<Array1<f32>> {
-        Ok(get(layer, what, 1)?
-            .into_dimensionality()
-            .expect("rank checked"))
+        Ok(get(layer, what, 1)?.into_dimensionality().expect("rank checked"))
     };
     let mut layers = Vec::with_capacity(graph.layers.len());
     for l in graph.layers {
         let layer = match l {
             LayerJson::Dense { name } => Layer {
                 op: Op::Dense(Dense {
-                    weight: get(&name, "weight", 2)?
-                        .into_dimensionality()
-                        .expect("rank checked"),
+                    weight: get(&name, "weight", 2)?.into_dimensionality().expect("rank checked"),
                     bias: vec1(&name, "bias")?,
                 }),
                 name,
             },
-            LayerJson::Conv2d {
-                name,
-                stride,
-                padding,
-            } => Layer {
+            LayerJson::Conv2d { name, stride, padding } => Layer {
                 op: Op::Conv2d(Conv2d {
-                    weight: get(&name, "weight", 4)?
-                        .into_dimensionality()
-                        .expect("rank checked"),
+                    weight: get(&name, "weight", 4)?.into_dimensionality().expect("rank checked"),
                     bias: vec1(&name, "bias")?,
                     stride,
                     padding,
                 }),
                 name,
             },
-            LayerJson::MaxPool2d {
-                name,
-                kernel,
-                stride,
-            } => Layer {
-                name,
-                op: Op::MaxPool2d(MaxPool2d { kernel, stride }),
-            },
+            LayerJson::MaxPool2d { name, kernel, stride } => {
+                Layer { name, op: Op::MaxPool2d(MaxPool2d { kernel, stride }) }
+            }
             LayerJson::Relu { name } => Layer { name, op: Op::Relu },
-            LayerJson::Flatten { name } => Layer {
-                name,
-                op: Op::Flatten,
-            },
-            LayerJson::BatchNorm {
-                name,
-                eps,
-                momentum,
-            } => Layer {
+            LayerJson::Flatten { name } => Layer { name, op: Op::Flatten },
+            LayerJson::BatchNorm { name, eps, momentum } => Layer {
                 op: Op::BatchNorm(BatchNorm {
                     gamma: vec1(&name, "gamma")?,
                     beta: vec1(&name, "beta")?,

@@ -36,11 +36,8 @@ pub fn summarize(net: &Network) -> NetworkSummary {
         .iter()
         .enumerate()
         .map(|(i, l)| {
-            let count: usize = params
-                .iter()
-                .filter(|(id, _)| id.layer == i)
-                .map(|(_, p)| p.len())
-                .sum();
+            let count: usize =
+                params.iter().filter(|(id, _)| id.layer == i).map(|(_, p)| p.len()).sum();
             LayerSummary {
                 name: l.name.clone(),
                 op: l.op.as_str(),

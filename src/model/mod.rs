@@ -16,6 +16,8 @@ pub use file::{
     load, save, write_atomically, Container, ModelFile, Provenance, TensorData, FORMAT_VERSION,
 };
 pub use info::{summarize, LayerSummary, NetworkSummary};
-pub use network::{BatchNorm, Conv2d, Dense, Layer, MaxPool2d, Network, Op, ParamId, ParamKind};
+pub use network::{
+    window_count, BatchNorm, Conv2d, Dense, Layer, MaxPool2d, Network, Op, ParamId, ParamKind,
+};
 pub use shape::Shape;
 pub use spec::{ArchSpec, LayerSpec};

@@ -164,11 +164,7 @@ impl Op {
                 let oh = window_count(h, kh, cv.stride[0], cv.padding[0]);
                 let ow = window_count(w, kw, cv.stride[1], cv.padding[1]);
                 match (oh, ow) {
-                    (Some(oh), Some(ow)) => Ok(Shape::Image {
-                        c: cv.out_channels(),
-                        h: oh,
-                        w: ow,
-                    }),
+                    (Some(oh), Some(ow)) => Ok(Shape::Image { c: cv.out_channels(), h: oh, w: ow }),
                     _ => Err(format!(
                         "a {kh}x{kw} kernel with padding {}x{} does not fit a {h}x{w} image",
                         cv.padding[0], cv.padding[1]
@@ -200,7 +196,7 @@ impl Op {
                     && bn.running_var.len() == bn.channels();
                 if !ok {
                     return Err(
-                        "gamma, beta, mean and variance must have one value per channel".into(),
+                        "gamma, beta, mean and variance must have one value per channel".into()
                     );
                 }
                 if bn.eps.is_nan() || bn.eps <= 0.0 {
@@ -234,7 +230,7 @@ impl Op {
 }
 
 /// Number of window positions along one axis, or `None` when no window fits.
-fn window_count(size: usize, kernel: usize, stride: usize, padding: usize) -> Option<usize> {
+pub fn window_count(size: usize, kernel: usize, stride: usize, padding: usize) -> Option<usize> {
     let padded = size + 2 * padding;
     if padded < kernel {
         None
@@ -296,14 +292,10 @@ impl Network {
     /// Checks that the layers chain from `input` and infers every shape.
     pub fn new(input: Shape, layers: Vec<Layer>) -> Result<Network> {
         if input.numel() == 0 {
-            return Err(ModelError::InvalidNetwork(format!(
-                "input shape {input} has no values"
-            )));
+            return Err(ModelError::InvalidNetwork(format!("input shape {input} has no values")));
         }
         if layers.is_empty() {
-            return Err(ModelError::InvalidNetwork(
-                "the network has no layers".into(),
-            ));
+            return Err(ModelError::InvalidNetwork("the network has no layers".into()));
         }
         let mut names = BTreeSet::new();
         let mut shapes = Vec::with_capacity(layers.len());
@@ -315,23 +307,16 @@ impl Network {
                     layer.name
                 )));
             }
-            shape = layer
-                .op
-                .output_shape(shape)
-                .map_err(|reason| ModelError::InvalidLayer {
-                    index,
-                    name: layer.name.clone(),
-                    op: layer.op.as_str(),
-                    input: shape.to_string(),
-                    reason,
-                })?;
+            shape = layer.op.output_shape(shape).map_err(|reason| ModelError::InvalidLayer {
+                index,
+                name: layer.name.clone(),
+                op: layer.op.as_str(),
+                input: shape.to_string(),
+                reason,
+            })?;
             shapes.push(shape);
         }
-        Ok(Network {
-            input,
-            layers,
-            shapes,
-        })
+        Ok(Network { input, layers, shapes })
     }
 
     pub fn input(&self) -> Shape {
@@ -339,10 +324,7 @@ impl Network {
     }
 
     pub fn output(&self) -> Shape {
-        *self
-            .shapes
-            .last()
-            .expect("a network has at least one layer")
+        *self.shapes.last().expect("a network has at least one layer")
     }
 
     pub fn layers(&self) -> &[Layer] {

@@ -57,10 +57,7 @@ impl ArchSpec {
     /// Parses `mlp:N0-N1-...-Nk`, `lenet5`, or the path of a JSON file holding an
     /// [`ArchSpec`].
     pub fn parse(spec: &str) -> Result<ArchSpec> {
-        let err = |reason: String| ModelError::InvalidSpec {
-            spec: spec.to_string(),
-            reason,
-        };
+        let err = |reason: String| ModelError::InvalidSpec { spec: spec.to_string(), reason };
         if let Some(sizes) = spec.strip_prefix("mlp:") {
             let sizes = sizes
                 .split('-')
@@ -82,10 +79,7 @@ impl ArchSpec {
                 }
                 layers.push(LayerSpec::Dense { out });
             }
-            return Ok(ArchSpec {
-                input: vec![sizes[0]],
-                layers,
-            });
+            return Ok(ArchSpec { input: vec![sizes[0]], layers });
         }
         if spec == "lenet5" {
             return Ok(ArchSpec::lenet5());
@@ -97,11 +91,9 @@ impl ArchSpec {
             return serde_json::from_str(&text)
                 .map_err(|e| err(format!("not a valid architecture JSON file ({e})")));
         }
-        Err(err(
-            "expected `mlp:N0-N1-...`, `lenet5`, or the path of a JSON architecture \
+        Err(err("expected `mlp:N0-N1-...`, `lenet5`, or the path of a JSON architecture \
                  file"
-                .into(),
-        ))
+            .into()))
     }
 
     /// LeNet-5 on 1x28x28 images: conv5x5(6, pad 2)-pool-conv5x5(16)-pool-fc120-fc84-fc10,
@@ -111,28 +103,12 @@ impl ArchSpec {
         ArchSpec {
             input: vec![1, 28, 28],
             layers: vec![
-                Conv2d {
-                    out_channels: 6,
-                    kernel: 5,
-                    stride: 1,
-                    padding: 2,
-                },
+                Conv2d { out_channels: 6, kernel: 5, stride: 1, padding: 2 },
                 Relu,
-                MaxPool2d {
-                    kernel: 2,
-                    stride: None,
-                },
-                Conv2d {
-                    out_channels: 16,
-                    kernel: 5,
-                    stride: 1,
-                    padding: 0,
-                },
+                MaxPool2d { kernel: 2, stride: None },
+                Conv2d { out_channels: 16, kernel: 5, stride: 1, padding: 0 },
                 Relu,
-                MaxPool2d {
-                    kernel: 2,
-                    stride: None,
-                },
+                MaxPool2d { kernel: 2, stride: None },
                 Flatten,
                 Dense { out: 120 },
                 Relu,
@@ -173,12 +149,7 @@ impl ArchSpec {
                         bias: Array1::zeros(out),
                     })
                 }
-                LayerSpec::Conv2d {
-                    out_channels,
-                    kernel,
-                    stride,
-                    padding,
-                } => {
+                LayerSpec::Conv2d { out_channels, kernel, stride, padding } => {
                     let c = shape.channels();
                     let fan_in = c * kernel * kernel;
                     let w = he_uniform(&mut rng, [out_channels, fan_in], fan_in);
@@ -194,24 +165,19 @@ impl ArchSpec {
                 }
                 LayerSpec::MaxPool2d { kernel, stride } => {
                     let stride = stride.unwrap_or(kernel);
-                    Op::MaxPool2d(MaxPool2d {
-                        kernel: [kernel; 2],
-                        stride: [stride; 2],
-                    })
+                    Op::MaxPool2d(MaxPool2d { kernel: [kernel; 2], stride: [stride; 2] })
                 }
                 LayerSpec::Relu => Op::Relu,
                 LayerSpec::Flatten => Op::Flatten,
                 LayerSpec::BatchNorm => Op::BatchNorm(BatchNorm::identity(shape.channels())),
             };
-            shape = op
-                .output_shape(shape)
-                .map_err(|reason| ModelError::InvalidLayer {
-                    index,
-                    name: name.clone(),
-                    op: op.as_str(),
-                    input: shape.to_string(),
-                    reason,
-                })?;
+            shape = op.output_shape(shape).map_err(|reason| ModelError::InvalidLayer {
+                index,
+                name: name.clone(),
+                op: op.as_str(),
+                input: shape.to_string(),
+                reason,
+            })?;
             layers.push(Layer { name, op });
         }
         Network::new(input, layers)

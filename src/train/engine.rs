@@ -35,8 +35,6 @@ enum Cache {
         y: Array2<f32>,
     },
     Flatten,
-    /// Nothing kept: an inference-only pass.
-    Skipped,
     BatchNorm {
         xhat: Array2<f32>,
         inv_std: Array1<f32>,
@@ -87,10 +85,7 @@ impl Grads {
     }
 
     pub fn get_mut(&mut self, id: ParamId) -> Option<&mut ArrayD<f32>> {
-        self.items
-            .iter_mut()
-            .find(|(i, _)| *i == id)
-            .map(|(_, g)| g)
+        self.items.iter_mut().find(|(i, _)| *i == id).map(|(_, g)| g)
     }
 
     /// Adds `other` (same parameters, same order) into `self`.
@@ -105,26 +100,58 @@ impl Grads {
 /// Runs the network on a batch (one sample per row); returns the output rows
 /// and the tape backward needs.
 pub fn forward(net: &Network, x: ArrayView2<f32>, mode: Mode) -> (Array2<f32>, Tape) {
-    run(net, x, mode, true)
+    run(net, x, mode)
 }
 
 /// Inference only: the outputs, keeping nothing for backward.
 pub fn predict(net: &Network, x: ArrayView2<f32>) -> Array2<f32> {
-    run(net, x, Mode::Eval, false).0
+    run_layers(net, x, 0..net.layers().len())
 }
 
-fn run(net: &Network, x: ArrayView2<f32>, mode: Mode, record: bool) -> (Array2<f32>, Tape) {
+/// Inference that keeps every layer's output (for calibration and traces).
+pub fn trace(net: &Network, x: ArrayView2<f32>) -> Vec<Array2<f32>> {
+    let mut outs = Vec::with_capacity(net.layers().len());
+    let mut a = x.to_owned();
+    for i in 0..net.layers().len() {
+        a = run_layers(net, a.view(), i..i + 1);
+        outs.push(a.clone());
+    }
+    outs
+}
+
+/// Inference through a range of layers.
+fn run_layers(net: &Network, x: ArrayView2<f32>, layers: std::ops::Range<usize>) -> Array2<f32> {
+    let mut a = x.to_owned();
+    for i in layers {
+        a = layer_forward(net, i, a);
+    }
+    a
+}
+
+/// Inference through one layer.
+fn layer_forward(net: &Network, i: usize, a: Array2<f32>) -> Array2<f32> {
+    let (input, output) = (net.input_of(i), net.output_of(i));
+    match &net.layers()[i].op {
+        Op::Dense(d) => dense_forward(d, a.view()),
+        Op::Conv2d(c) => {
+            let batch = a.nrows();
+            conv_forward(c, &im2col(c, a.view(), input, output), batch, output)
+        }
+        Op::MaxPool2d(p) => pool_forward(p, a.view(), input, output).0,
+        Op::Relu => a.mapv(|v| v.max(0.0)),
+        Op::Flatten => a,
+        Op::BatchNorm(bn) => bn_eval(bn, a, input),
+    }
+}
+
+fn run(net: &Network, x: ArrayView2<f32>, mode: Mode) -> (Array2<f32>, Tape) {
     assert_eq!(
         x.ncols(),
         net.input().numel(),
         "engine input width must match the network input (callers check this)"
     );
     let batch = x.nrows();
-    let mut tape = Tape {
-        caches: Vec::new(),
-        batch,
-        batch_stats: Vec::new(),
-    };
+    let mut tape = Tape { caches: Vec::new(), batch, batch_stats: Vec::new() };
     let mut a = x.to_owned();
     for (i, layer) in net.layers().iter().enumerate() {
         let input = net.input_of(i);
@@ -145,40 +172,22 @@ fn run(net: &Network, x: ArrayView2<f32>, mode: Mode, record: bool) -> (Array2<f
             }
             Op::Relu => {
                 a.mapv_inplace(|v| v.max(0.0));
-                let y = a;
-                let cache = if record {
-                    Cache::Relu { y: y.clone() }
-                } else {
-                    Cache::Skipped
-                };
-                (y, cache)
+                (a.clone(), Cache::Relu { y: a })
             }
             Op::Flatten => (a, Cache::Flatten),
             Op::BatchNorm(bn) => match mode {
                 Mode::Eval => {
-                    let cache = if record {
-                        Cache::BatchNormEval {
-                            xhat: bn_normalize_eval(bn, a.view(), input),
-                        }
-                    } else {
-                        Cache::Skipped
-                    };
-                    (bn_eval(bn, a, input), cache)
+                    let xhat = bn_normalize_eval(bn, a.view(), input);
+                    (bn_eval(bn, a, input), Cache::BatchNormEval { xhat })
                 }
                 Mode::Train => {
                     let (y, xhat, inv_std, stats) = bn_train(bn, a.view(), input);
-                    tape.batch_stats.push(BatchStats {
-                        layer: i,
-                        mean: stats.0,
-                        var: stats.1,
-                    });
+                    tape.batch_stats.push(BatchStats { layer: i, mean: stats.0, var: stats.1 });
                     (y, Cache::BatchNorm { xhat, inv_std })
                 }
             },
         };
-        if record {
-            tape.caches.push(cache);
-        }
+        tape.caches.push(cache);
         a = y;
     }
     (a, tape)
@@ -193,11 +202,7 @@ pub fn backward(
     dy: Array2<f32>,
     input_grad: bool,
 ) -> (Grads, Option<Array2<f32>>) {
-    assert_eq!(
-        tape.caches.len(),
-        net.layers().len(),
-        "tape belongs to this network"
-    );
+    assert_eq!(tape.caches.len(), net.layers().len(), "tape belongs to this network");
     let mut grads = Grads { items: Vec::new() };
     let mut g = dy;
     let batch = tape.batch;
@@ -251,12 +256,8 @@ pub fn backward(
                 for c in 0..bn.channels() {
                     let cols = s![.., c * s..(c + 1) * s];
                     dbeta[c] = g.slice(cols).sum();
-                    dgamma[c] = g
-                        .slice(cols)
-                        .iter()
-                        .zip(xhat.slice(cols))
-                        .map(|(a, b)| a * b)
-                        .sum();
+                    dgamma[c] =
+                        g.slice(cols).iter().zip(xhat.slice(cols)).map(|(a, b)| a * b).sum();
                     let k = bn.gamma[c] / (bn.running_var[c] + bn.eps).sqrt();
                     g.slice_mut(cols).mapv_inplace(|v| v * k);
                 }
@@ -309,17 +310,7 @@ impl ConvGeom {
         let (ch, h, w) = image_dims(input);
         let (_, oh, ow) = image_dims(output);
         let [kh, kw] = c.kernel();
-        ConvGeom {
-            ch,
-            h,
-            w,
-            oh,
-            ow,
-            kh,
-            kw,
-            stride: c.stride,
-            pad: c.padding,
-        }
+        ConvGeom { ch, h, w, oh, ow, kh, kw, stride: c.stride, pad: c.padding }
     }
 
     /// For kernel offset `(ky, kx)` and output row `oy`: the input row, and the
@@ -332,9 +323,7 @@ impl ConvGeom {
         // Input column of output column ox: ox * sw + kx - pw, inside [0, w).
         let sw = self.stride[1];
         let lo = self.pad[1].saturating_sub(kx).div_ceil(sw);
-        let hi = ((self.w + self.pad[1]).saturating_sub(kx))
-            .div_ceil(sw)
-            .min(self.ow);
+        let hi = ((self.w + self.pad[1]).saturating_sub(kx)).div_ceil(sw).min(self.ow);
         (lo < hi).then_some((iy, lo, hi))
     }
 
@@ -424,10 +413,7 @@ fn col2im(
 fn conv_weight_matrix(c: &Conv2d) -> ArrayView2<'_, f32> {
     let oc = c.out_channels();
     let k = c.weight.len() / oc;
-    c.weight
-        .view()
-        .into_shape_with_order((oc, k))
-        .expect("weights are contiguous")
+    c.weight.view().into_shape_with_order((oc, k)).expect("weights are contiguous")
 }
 
 fn conv_forward(c: &Conv2d, cols: &Array2<f32>, batch: usize, output: Shape) -> Array2<f32> {
@@ -475,9 +461,7 @@ fn conv_backward(
     }
     let db = d2.sum_axis(Axis(1));
     let dw = d2.dot(&cols.t());
-    let dw = dw
-        .into_shape_with_order(c.weight.raw_dim())
-        .expect("same number of values");
+    let dw = dw.into_shape_with_order(c.weight.raw_dim()).expect("same number of values");
     let dx = need_dx.then(|| {
         let dcols = conv_weight_matrix(c).t().dot(&d2);
         col2im(c, &dcols, batch, input, output)
@@ -545,15 +529,10 @@ fn pool_backward(argmax: &[u32], dy: ArrayView2<f32>, input: Shape, output: Shap
 
 /// Eval-mode batch norm as a per-channel affine map `y = scale * x + shift`.
 pub fn bn_affine(bn: &BatchNorm) -> (Array1<f32>, Array1<f32>) {
-    let scale: Array1<f32> = bn
-        .gamma
-        .iter()
-        .zip(&bn.running_var)
-        .map(|(&g, &v)| g / (v + bn.eps).sqrt())
-        .collect();
-    let shift: Array1<f32> = (0..bn.channels())
-        .map(|c| bn.beta[c] - scale[c] * bn.running_mean[c])
-        .collect();
+    let scale: Array1<f32> =
+        bn.gamma.iter().zip(&bn.running_var).map(|(&g, &v)| g / (v + bn.eps).sqrt()).collect();
+    let shift: Array1<f32> =
+        (0..bn.channels()).map(|c| bn.beta[c] - scale[c] * bn.running_mean[c]).collect();
     (scale, shift)
 }
 
@@ -562,8 +541,7 @@ fn bn_eval(bn: &BatchNorm, mut x: Array2<f32>, input: Shape) -> Array2<f32> {
     let s = spatial(input);
     for mut row in x.rows_mut() {
         for c in 0..bn.channels() {
-            row.slice_mut(s![c * s..(c + 1) * s])
-                .mapv_inplace(|v| v * scale[c] + shift[c]);
+            row.slice_mut(s![c * s..(c + 1) * s]).mapv_inplace(|v| v * scale[c] + shift[c]);
         }
     }
     x
@@ -575,23 +553,14 @@ fn bn_normalize_eval(bn: &BatchNorm, x: ArrayView2<f32>, input: Shape) -> Array2
     let mut xhat = x.to_owned();
     for mut row in xhat.rows_mut() {
         for c in 0..bn.channels() {
-            let (m, k) = (
-                bn.running_mean[c],
-                1.0 / (bn.running_var[c] + bn.eps).sqrt(),
-            );
-            row.slice_mut(s![c * s..(c + 1) * s])
-                .mapv_inplace(|v| (v - m) * k);
+            let (m, k) = (bn.running_mean[c], 1.0 / (bn.running_var[c] + bn.eps).sqrt());
+            row.slice_mut(s![c * s..(c + 1) * s]).mapv_inplace(|v| (v - m) * k);
         }
     }
     xhat
 }
 
-type BnTrainOut = (
-    Array2<f32>,
-    Array2<f32>,
-    Array1<f32>,
-    (Array1<f32>, Array1<f32>),
-);
+type BnTrainOut = (Array2<f32>, Array2<f32>, Array1<f32>, (Array1<f32>, Array1<f32>));
 
 fn bn_train(bn: &BatchNorm, x: ArrayView2<f32>, input: Shape) -> BnTrainOut {
     let s = spatial(input);
@@ -606,25 +575,19 @@ fn bn_train(bn: &BatchNorm, x: ArrayView2<f32>, input: Shape) -> BnTrainOut {
         let v = block.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / n;
         mean[c] = m as f32;
         var[c] = v as f32;
-        var_unbiased[c] = if n > 1.0 {
-            (v * n / (n - 1.0)) as f32
-        } else {
-            v as f32
-        };
+        var_unbiased[c] = if n > 1.0 { (v * n / (n - 1.0)) as f32 } else { v as f32 };
     }
     let inv_std = var.mapv(|v| 1.0 / (v + bn.eps).sqrt());
     let mut xhat = x.to_owned();
     for mut row in xhat.rows_mut() {
         for c in 0..chans {
-            row.slice_mut(s![c * s..(c + 1) * s])
-                .mapv_inplace(|v| (v - mean[c]) * inv_std[c]);
+            row.slice_mut(s![c * s..(c + 1) * s]).mapv_inplace(|v| (v - mean[c]) * inv_std[c]);
         }
     }
     let mut y = xhat.clone();
     for mut row in y.rows_mut() {
         for c in 0..chans {
-            row.slice_mut(s![c * s..(c + 1) * s])
-                .mapv_inplace(|v| v * bn.gamma[c] + bn.beta[c]);
+            row.slice_mut(s![c * s..(c + 1) * s]).mapv_inplace(|v| v * bn.gamma[c] + bn.beta[c]);
         }
     }
     (y, xhat, inv_std, (mean, var_unbiased))
@@ -655,12 +618,9 @@ fn bn_backward(
         let g = bn.gamma[c];
         let k = inv_std[c] / n;
         let mut out = dx.slice_mut(cols);
-        ndarray::Zip::from(&mut out)
-            .and(&d)
-            .and(&xh)
-            .for_each(|o, &dv, &xv| {
-                *o = k * g * (n * dv - sum_d - xv * sum_dx);
-            });
+        ndarray::Zip::from(&mut out).and(&d).and(&xh).for_each(|o, &dv, &xv| {
+            *o = k * g * (n * dv - sum_d - xv * sum_dx);
+        });
     }
     (dgamma, dbeta, dx)
 }

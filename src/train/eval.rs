@@ -48,11 +48,8 @@ pub fn evaluate(net: &Network, split: &Split) -> f64 {
         return 0.0;
     }
     let out = predict_all(net, split.x.view());
-    let correct = argmax_rows(out.view())
-        .iter()
-        .zip(&split.y)
-        .filter(|(p, l)| **p == **l as usize)
-        .count();
+    let correct =
+        argmax_rows(out.view()).iter().zip(&split.y).filter(|(p, l)| **p == **l as usize).count();
     correct as f64 / split.len() as f64
 }
 

@@ -15,37 +15,17 @@ pub type Masks = BTreeMap<ParamId, ArrayD<f32>>;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum OptimizerConfig {
     /// PyTorch's SGD: `v = momentum * v + (g + wd * w)`, `w -= lr * v`.
-    Sgd {
-        lr: f32,
-        momentum: f32,
-        weight_decay: f32,
-    },
+    Sgd { lr: f32, momentum: f32, weight_decay: f32 },
     /// Adam with L2 weight decay added to the gradient (PyTorch's `Adam`).
-    Adam {
-        lr: f32,
-        beta1: f32,
-        beta2: f32,
-        eps: f32,
-        weight_decay: f32,
-    },
+    Adam { lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32 },
 }
 
 impl OptimizerConfig {
     pub fn sgd(lr: f32) -> OptimizerConfig {
-        OptimizerConfig::Sgd {
-            lr,
-            momentum: 0.9,
-            weight_decay: 0.0,
-        }
+        OptimizerConfig::Sgd { lr, momentum: 0.9, weight_decay: 0.0 }
     }
     pub fn adam(lr: f32) -> OptimizerConfig {
-        OptimizerConfig::Adam {
-            lr,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: 0.0,
-        }
+        OptimizerConfig::Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 }
     }
     pub fn lr(&self) -> f32 {
         match *self {
@@ -61,52 +41,24 @@ impl OptimizerConfig {
     /// The same optimizer with another learning rate.
     pub fn with_lr(self, lr: f32) -> OptimizerConfig {
         match self {
-            OptimizerConfig::Sgd {
-                momentum,
-                weight_decay,
-                ..
-            } => OptimizerConfig::Sgd {
-                lr,
-                momentum,
-                weight_decay,
-            },
-            OptimizerConfig::Adam {
-                beta1,
-                beta2,
-                eps,
-                weight_decay,
-                ..
-            } => OptimizerConfig::Adam {
-                lr,
-                beta1,
-                beta2,
-                eps,
-                weight_decay,
-            },
+            OptimizerConfig::Sgd { momentum, weight_decay, .. } => {
+                OptimizerConfig::Sgd { lr, momentum, weight_decay }
+            }
+            OptimizerConfig::Adam { beta1, beta2, eps, weight_decay, .. } => {
+                OptimizerConfig::Adam { lr, beta1, beta2, eps, weight_decay }
+            }
         }
     }
 
     /// The same optimizer with another weight decay.
     pub fn with_weight_decay(self, wd: f32) -> OptimizerConfig {
         match self {
-            OptimizerConfig::Sgd { lr, momentum, .. } => OptimizerConfig::Sgd {
-                lr,
-                momentum,
-                weight_decay: wd,
-            },
-            OptimizerConfig::Adam {
-                lr,
-                beta1,
-                beta2,
-                eps,
-                ..
-            } => OptimizerConfig::Adam {
-                lr,
-                beta1,
-                beta2,
-                eps,
-                weight_decay: wd,
-            },
+            OptimizerConfig::Sgd { lr, momentum, .. } => {
+                OptimizerConfig::Sgd { lr, momentum, weight_decay: wd }
+            }
+            OptimizerConfig::Adam { lr, beta1, beta2, eps, .. } => {
+                OptimizerConfig::Adam { lr, beta1, beta2, eps, weight_decay: wd }
+            }
         }
     }
 }
@@ -143,12 +95,7 @@ pub struct Optimizer {
 
 impl Optimizer {
     pub fn new(config: OptimizerConfig) -> Optimizer {
-        Optimizer {
-            config,
-            first: BTreeMap::new(),
-            second: BTreeMap::new(),
-            steps: 0,
-        }
+        Optimizer { config, first: BTreeMap::new(), second: BTreeMap::new(), steps: 0 }
     }
 
     /// Changes the learning rate, keeping the moment buffers.
@@ -165,11 +112,7 @@ impl Optimizer {
             let mask = masks.get(&id);
             let shape = w.raw_dim();
             match self.config {
-                OptimizerConfig::Sgd {
-                    lr,
-                    momentum,
-                    weight_decay,
-                } => {
+                OptimizerConfig::Sgd { lr, momentum, weight_decay } => {
                     let v = self.first.entry(id).or_insert_with(|| ArrayD::zeros(shape));
                     Zip::from(v).and(&w).and(g).for_each(|v, &w, &g| {
                         *v = momentum * *v + g + weight_decay * w;
@@ -184,21 +127,9 @@ impl Optimizer {
                         None => Zip::from(&mut w).and(v).for_each(|w, &v| *w -= lr * v),
                     }
                 }
-                OptimizerConfig::Adam {
-                    lr,
-                    beta1,
-                    beta2,
-                    eps,
-                    weight_decay,
-                } => {
-                    let m1 = self
-                        .first
-                        .entry(id)
-                        .or_insert_with(|| ArrayD::zeros(shape.clone()));
-                    let m2 = self
-                        .second
-                        .entry(id)
-                        .or_insert_with(|| ArrayD::zeros(shape));
+                OptimizerConfig::Adam { lr, beta1, beta2, eps, weight_decay } => {
+                    let m1 = self.first.entry(id).or_insert_with(|| ArrayD::zeros(shape.clone()));
+                    let m2 = self.second.entry(id).or_insert_with(|| ArrayD::zeros(shape));
                     let c1 = 1.0 - beta1.powi(t);
                     let c2 = 1.0 - beta2.powi(t);
                     let ones;

@@ -42,11 +42,7 @@ pub struct Hooks<'a> {
 
 impl Default for Hooks<'_> {
     fn default() -> Self {
-        Hooks {
-            masks: Masks::new(),
-            transform: None,
-            loss: &SoftmaxCrossEntropy,
-        }
+        Hooks { masks: Masks::new(), transform: None, loss: &SoftmaxCrossEntropy }
     }
 }
 
@@ -111,19 +107,12 @@ pub fn train(
     }
     let lr = config.optimizer.lr();
     if lr.is_nan() || lr <= 0.0 || lr.is_infinite() {
-        return Err(TrainError::Config(format!(
-            "learning rate must be positive, got {lr}"
-        )));
+        return Err(TrainError::Config(format!("learning rate must be positive, got {lr}")));
     }
     for (id, mask) in &hooks.masks {
-        let shape_ok = net
-            .params()
-            .iter()
-            .any(|(i, p)| i == id && p.shape() == mask.shape());
+        let shape_ok = net.params().iter().any(|(i, p)| i == id && p.shape() == mask.shape());
         if !shape_ok {
-            return Err(TrainError::Config(format!(
-                "mask for {id} does not match its tensor"
-            )));
+            return Err(TrainError::Config(format!("mask for {id} does not match its tensor")));
         }
     }
     let mut optimizer = Optimizer::new(config.optimizer);
@@ -146,10 +135,7 @@ pub fn train(
             }
             loss_sum += step.loss;
             correct += step.correct;
-            observer.batch_end(
-                step.loss / y.len() as f64,
-                step.correct as f64 / y.len() as f64,
-            );
+            observer.batch_end(step.loss / y.len() as f64, step.correct as f64 / y.len() as f64);
         }
         let seconds = start.elapsed().as_secs_f64();
         let report = EpochReport {
@@ -191,10 +177,8 @@ fn train_step(
     let eff: &Network = transformed.as_ref().unwrap_or(net);
     let rows = x.nrows();
     let shard_len = rows.div_ceil(SHARDS);
-    let ranges: Vec<(usize, usize)> = (0..rows)
-        .step_by(shard_len)
-        .map(|s| (s, (s + shard_len).min(rows)))
-        .collect();
+    let ranges: Vec<(usize, usize)> =
+        (0..rows).step_by(shard_len).map(|s| (s, (s + shard_len).min(rows))).collect();
     let results: Vec<ShardResult> = ranges
         .par_iter()
         .map(|&(a, b)| {
@@ -207,12 +191,7 @@ fn train_step(
                 .filter(|(p, l)| **p == **l as usize)
                 .count();
             let (grads, _) = backward(eff, &tape, dout, false);
-            ShardResult {
-                loss,
-                correct,
-                grads,
-                stats: tape.batch_stats,
-            }
+            ShardResult { loss, correct, grads, stats: tape.batch_stats }
         })
         .collect();
     let mut iter = results.into_iter();

@@ -1,0 +1,455 @@
+//! The integer network: every weight, bias, format and shift of the quantized
+//! network, and the bounds interval analysis proves for every value.
+
+use std::fmt;
+
+use ndarray::ArrayD;
+use serde::{Deserialize, Serialize};
+
+use super::contract::{FixedFormat, MAX_ACC_BITS};
+use super::interval::{dot_bounds, Interval};
+use super::QuantError;
+use crate::model::{window_count, MaxPool2d, Shape};
+
+/// What values a layer's integer weights may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WeightKind {
+    /// `{0, ±2^k}` with `k` in `0..=max_shift` (INQ).
+    Pow2 { max_shift: u32 },
+    /// `{-1, +1}`.
+    Binary,
+    /// `{-1, 0, +1}`.
+    Ternary,
+    /// Any integer of a signed `bits`-bit word.
+    Fixed { bits: u32 },
+}
+
+impl WeightKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WeightKind::Pow2 { .. } => "pow2",
+            WeightKind::Binary => "binary",
+            WeightKind::Ternary => "ternary",
+            WeightKind::Fixed { .. } => "fixed",
+        }
+    }
+
+    /// Whether `w` is a value of this kind.
+    pub fn admits(self, w: i32) -> bool {
+        match self {
+            WeightKind::Pow2 { max_shift } => {
+                w == 0
+                    || (w.unsigned_abs().is_power_of_two()
+                        && w.unsigned_abs().trailing_zeros() <= max_shift)
+            }
+            WeightKind::Binary => w == 1 || w == -1,
+            WeightKind::Ternary => (-1..=1).contains(&w),
+            WeightKind::Fixed { bits } => {
+                let half = 1i64 << (bits.clamp(2, 32) - 1);
+                (-half..half).contains(&(w as i64))
+            }
+        }
+    }
+
+    /// Bits of one stored weight code.
+    pub fn code_bits(self) -> u32 {
+        match self {
+            // Sign, zero flag and the shift.
+            WeightKind::Pow2 { max_shift } => 2 + (32 - max_shift.leading_zeros()),
+            WeightKind::Binary => 1,
+            WeightKind::Ternary => 2,
+            WeightKind::Fixed { bits } => bits,
+        }
+    }
+
+    fn check(self) -> Result<(), String> {
+        match self {
+            WeightKind::Pow2 { max_shift } if max_shift > 30 => {
+                Err(format!("power-of-two weights shift at most 30, got {max_shift}"))
+            }
+            WeightKind::Fixed { bits } if !(2..=16).contains(&bits) => {
+                Err(format!("fixed weights need 2 to 16 bits, got {bits}"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl fmt::Display for WeightKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WeightKind::Pow2 { max_shift } => write!(f, "pow2(2^0..2^{max_shift})"),
+            WeightKind::Binary => f.write_str("binary"),
+            WeightKind::Ternary => f.write_str("ternary"),
+            WeightKind::Fixed { bits } => write!(f, "fixed{bits}"),
+        }
+    }
+}
+
+/// A per-output-channel integer multiplier: `acc2 = acc * multipliers[j]`, with
+/// `frac` extra fraction bits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelScale {
+    pub multipliers: Vec<i64>,
+    pub frac: u32,
+}
+
+/// The integer arithmetic of a dense or convolution layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Weighted {
+    pub kind: WeightKind,
+    /// The real weight is `W_int * 2^exponent`.
+    pub exponent: i32,
+    /// `[out, in]` (dense) or `[oc, ic, kh, kw]` (convolution).
+    pub weights: ArrayD<i32>,
+    /// One per output channel, in the accumulator format.
+    pub bias: Vec<i64>,
+    pub scale: Option<ChannelScale>,
+    pub relu: bool,
+}
+
+impl Weighted {
+    pub fn out_channels(&self) -> usize {
+        self.weights.shape()[0]
+    }
+
+    /// Weights of one output channel, flattened in (ic, kh, kw) order.
+    pub fn row(&self, j: usize) -> ndarray::ArrayViewD<'_, i32> {
+        self.weights.index_axis(ndarray::Axis(0), j)
+    }
+
+    /// Fraction bits of the accumulator: `frac_x - exponent`.
+    pub fn acc_frac(&self, input: FixedFormat) -> i32 {
+        input.frac() - self.exponent
+    }
+
+    /// Fraction bits after the channel scale.
+    pub fn scaled_frac(&self, input: FixedFormat) -> i32 {
+        self.acc_frac(input) + self.scale.as_ref().map_or(0, |s| s.frac as i32)
+    }
+
+    /// The requantization shift: `frac(acc2) - frac_y`.
+    pub fn shift(&self, input: FixedFormat, output: FixedFormat) -> i32 {
+        self.scaled_frac(input) - output.frac()
+    }
+
+    /// The multiplier of channel `j` (1 without a scale).
+    pub fn multiplier(&self, j: usize) -> i64 {
+        self.scale.as_ref().map_or(1, |s| s.multipliers[j])
+    }
+}
+
+/// The operation of an integer layer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum IntOp {
+    Dense(Weighted),
+    Conv2d { layer: Weighted, stride: [usize; 2], padding: [usize; 2] },
+    MaxPool2d(MaxPool2d),
+    Relu,
+    Flatten,
+}
+
+impl IntOp {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            IntOp::Dense(_) => "dense",
+            IntOp::Conv2d { .. } => "conv2d",
+            IntOp::MaxPool2d(_) => "maxpool2d",
+            IntOp::Relu => "relu",
+            IntOp::Flatten => "flatten",
+        }
+    }
+
+    pub fn weighted(&self) -> Option<&Weighted> {
+        match self {
+            IntOp::Dense(w) | IntOp::Conv2d { layer: w, .. } => Some(w),
+            IntOp::MaxPool2d(_) | IntOp::Relu | IntOp::Flatten => None,
+        }
+    }
+}
+
+/// One layer as given to [`IntNetwork::new`]: the op and, for weighted layers,
+/// the output format (other layers keep their input's format).
+#[derive(Clone, Debug, PartialEq)]
+pub struct IntLayerSpec {
+    pub name: String,
+    pub op: IntOp,
+    pub format: Option<FixedFormat>,
+}
+
+/// A validated integer layer with its derived facts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IntLayer {
+    pub name: String,
+    pub op: IntOp,
+    pub input: Shape,
+    pub output: Shape,
+    pub input_format: FixedFormat,
+    pub format: FixedFormat,
+    /// Proven accumulator bounds (after the channel scale), one per output channel;
+    /// empty for layers without weights.
+    pub acc_bounds: Vec<Interval>,
+    /// Proven output bounds, one per output channel (per value for flat outputs).
+    pub bounds: Vec<Interval>,
+}
+
+impl IntLayer {
+    /// The channel a flat output index belongs to.
+    pub fn channel_of(&self, index: usize) -> usize {
+        match self.output {
+            Shape::Flat(_) => index,
+            Shape::Image { h, w, .. } => index / (h * w),
+        }
+    }
+}
+
+/// A validated integer network: input format, layers, and proven bounds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IntNetwork {
+    input: Shape,
+    input_format: FixedFormat,
+    layers: Vec<IntLayer>,
+}
+
+fn per_channel_count(s: Shape) -> usize {
+    match s {
+        Shape::Flat(n) => n,
+        Shape::Image { c, .. } => c,
+    }
+}
+
+impl IntNetwork {
+    /// Validates the layers (shapes, weight values, formats, widths) and proves
+    /// the bounds of every accumulator and output by interval analysis.
+    pub fn new(
+        input: Shape,
+        input_format: FixedFormat,
+        specs: Vec<IntLayerSpec>,
+    ) -> Result<IntNetwork, QuantError> {
+        if specs.is_empty() {
+            return Err(QuantError::Invalid("the integer network has no layers".into()));
+        }
+        let mut shape = input;
+        let mut format = input_format;
+        let mut bounds = vec![Interval::of_format(input_format); per_channel_count(input)];
+        let mut layers = Vec::with_capacity(specs.len());
+        for (index, spec) in specs.into_iter().enumerate() {
+            let err = |reason: String| QuantError::Layer {
+                index,
+                name: spec.name.clone(),
+                op: spec.op.as_str(),
+                reason,
+            };
+            let (output, out_format, acc_bounds, out_bounds) =
+                analyze(&spec.op, spec.format, shape, format, &bounds).map_err(err)?;
+            layers.push(IntLayer {
+                name: spec.name,
+                op: spec.op,
+                input: shape,
+                output,
+                input_format: format,
+                format: out_format,
+                acc_bounds,
+                bounds: out_bounds.clone(),
+            });
+            shape = output;
+            format = out_format;
+            bounds = out_bounds;
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for l in &layers {
+            if !names.insert(l.name.as_str()) {
+                return Err(QuantError::Invalid(format!("duplicate layer name `{}`", l.name)));
+            }
+        }
+        Ok(IntNetwork { input, input_format, layers })
+    }
+
+    pub fn input(&self) -> Shape {
+        self.input
+    }
+    pub fn input_format(&self) -> FixedFormat {
+        self.input_format
+    }
+    pub fn layers(&self) -> &[IntLayer] {
+        &self.layers
+    }
+    pub fn output(&self) -> Shape {
+        self.layers.last().expect("validated: at least one layer").output
+    }
+    pub fn output_format(&self) -> FixedFormat {
+        self.layers.last().expect("validated: at least one layer").format
+    }
+
+    /// The layers as specs again (to rebuild a changed network).
+    pub fn to_specs(&self) -> Vec<IntLayerSpec> {
+        self.layers
+            .iter()
+            .map(|l| IntLayerSpec {
+                name: l.name.clone(),
+                op: l.op.clone(),
+                format: l.op.weighted().map(|_| l.format),
+            })
+            .collect()
+    }
+}
+
+type Analysis = (Shape, FixedFormat, Vec<Interval>, Vec<Interval>);
+
+/// Shape, format and bounds of one layer's output, from its input's.
+fn analyze(
+    op: &IntOp,
+    format: Option<FixedFormat>,
+    shape: Shape,
+    in_format: FixedFormat,
+    in_bounds: &[Interval],
+) -> Result<Analysis, String> {
+    match op {
+        IntOp::Dense(w) => {
+            let Shape::Flat(n) = shape else {
+                return Err(format!("needs a flat input, got {shape}"));
+            };
+            if w.weights.ndim() != 2 || w.weights.shape()[1] != n {
+                return Err(format!("weights {:?} do not take {n} inputs", w.weights.shape()));
+            }
+            let out_format = format.ok_or("a dense layer needs an output format")?;
+            let acc = weighted_bounds(w, in_format, out_format, |j| {
+                w.row(j).iter().zip(in_bounds).map(|(&v, &b)| (v as i64, b)).collect::<Vec<_>>()
+            })?;
+            let out = output_bounds(w, in_format, out_format, &acc);
+            Ok((Shape::Flat(w.out_channels()), out_format, acc, out))
+        }
+        IntOp::Conv2d { layer: w, stride, padding } => {
+            let Shape::Image { c, h, w: width } = shape else {
+                return Err(format!("needs an image input, got {shape}"));
+            };
+            let dims = w.weights.shape().to_vec();
+            if dims.len() != 4 || dims[1] != c {
+                return Err(format!("weights {dims:?} do not take {c} input channels"));
+            }
+            if stride.contains(&0) || dims[2] == 0 || dims[3] == 0 {
+                return Err("kernel and stride must be at least 1".into());
+            }
+            let oh = window_count(h, dims[2], stride[0], padding[0]);
+            let ow = window_count(width, dims[3], stride[1], padding[1]);
+            let (Some(oh), Some(ow)) = (oh, ow) else {
+                return Err(format!(
+                    "a {}x{} kernel does not fit a {h}x{width} image",
+                    dims[2], dims[3]
+                ));
+            };
+            let out_format = format.ok_or("a convolution needs an output format")?;
+            // Zero padding feeds zeros: widen each input channel's interval to 0.
+            let padded = padding.iter().any(|&p| p > 0);
+            let taps = dims[2] * dims[3];
+            let acc = weighted_bounds(w, in_format, out_format, |j| {
+                w.row(j)
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &v)| {
+                        let b = in_bounds[k / taps];
+                        (v as i64, if padded { b.hull(Interval::point(0)) } else { b })
+                    })
+                    .collect::<Vec<_>>()
+            })?;
+            let out = output_bounds(w, in_format, out_format, &acc);
+            Ok((Shape::Image { c: dims[0], h: oh, w: ow }, out_format, acc, out))
+        }
+        IntOp::MaxPool2d(p) => {
+            let Shape::Image { c, h, w } = shape else {
+                return Err(format!("needs an image input, got {shape}"));
+            };
+            if p.kernel.contains(&0) || p.stride.contains(&0) {
+                return Err("pooling kernel and stride must be at least 1".into());
+            }
+            let (Some(oh), Some(ow)) = (
+                window_count(h, p.kernel[0], p.stride[0], 0),
+                window_count(w, p.kernel[1], p.stride[1], 0),
+            ) else {
+                return Err(format!("the pooling window does not fit a {h}x{w} image"));
+            };
+            no_format(format)?;
+            Ok((Shape::Image { c, h: oh, w: ow }, in_format, vec![], in_bounds.to_vec()))
+        }
+        IntOp::Relu => {
+            no_format(format)?;
+            Ok((shape, in_format, vec![], in_bounds.iter().map(|b| b.relu()).collect()))
+        }
+        IntOp::Flatten => {
+            no_format(format)?;
+            let per = shape.numel() / per_channel_count(shape).max(1);
+            let flat: Vec<Interval> =
+                in_bounds.iter().flat_map(|&b| std::iter::repeat_n(b, per)).collect();
+            Ok((Shape::Flat(shape.numel()), in_format, vec![], flat))
+        }
+    }
+}
+
+fn no_format(format: Option<FixedFormat>) -> Result<(), String> {
+    match format {
+        None => Ok(()),
+        Some(f) => Err(format!("keeps its input's format; an output format {f} was given")),
+    }
+}
+
+/// Accumulator bounds per output channel (after the channel scale), checked
+/// against the weight kind and the accumulator budget.
+fn weighted_bounds(
+    w: &Weighted,
+    in_format: FixedFormat,
+    out_format: FixedFormat,
+    taps: impl Fn(usize) -> Vec<(i64, Interval)>,
+) -> Result<Vec<Interval>, String> {
+    w.kind.check()?;
+    let outs = w.out_channels();
+    if outs == 0 || w.weights.is_empty() {
+        return Err("the layer has no weights".into());
+    }
+    if let Some(bad) = w.weights.iter().find(|&&v| !w.kind.admits(v)) {
+        return Err(format!("weight {bad} is not a {} value", w.kind));
+    }
+    if w.bias.len() != outs {
+        return Err(format!("{} biases for {outs} output channels", w.bias.len()));
+    }
+    if let Some(s) = &w.scale {
+        if s.multipliers.len() != outs {
+            return Err(format!("{} channel multipliers for {outs} channels", s.multipliers.len()));
+        }
+        if s.frac > 32 || s.multipliers.iter().any(|m| m.unsigned_abs() >= 1 << 32) {
+            return Err("channel multipliers must fit 32 bits with at most 32 fraction bits".into());
+        }
+    }
+    let shift = w.shift(in_format, out_format);
+    if shift.abs() > 62 {
+        return Err(format!("the requantization shift {shift} is out of range"));
+    }
+    let limit = 1i128 << MAX_ACC_BITS;
+    (0..outs)
+        .map(|j| {
+            let (lo, hi) = dot_bounds(taps(j), w.bias[j]);
+            let m = w.multiplier(j) as i128;
+            let (a, b) = (lo * m, hi * m);
+            let (lo, hi) = (a.min(b), a.max(b));
+            // A left shift must stay in range too.
+            let grow = if shift < 0 { 1i128 << (-shift) } else { 1 };
+            if lo.abs() * grow >= limit || hi.abs() * grow >= limit {
+                return Err(format!(
+                    "output channel {j} accumulates in [{lo}, {hi}], beyond the {MAX_ACC_BITS}-bit \
+                     accumulator budget; use narrower weights or activations"
+                ));
+            }
+            Ok(Interval::new(lo as i64, hi as i64))
+        })
+        .collect()
+}
+
+fn output_bounds(
+    w: &Weighted,
+    in_format: FixedFormat,
+    out_format: FixedFormat,
+    acc: &[Interval],
+) -> Vec<Interval> {
+    let shift = w.shift(in_format, out_format);
+    acc.iter().map(|a| a.requantize(shift, w.relu, out_format)).collect()
+}

@@ -1,0 +1,432 @@
+//! The integer network and the simulator: interval soundness and tightness,
+//! the simulator against a direct reference, batch-norm folding, calibration
+//! accuracy and the integer section of the model file.
+
+use ndarray::{Array1, Array2, ArrayD, IxDyn};
+use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use shiftkit::data::load_digits;
+use shiftkit::model::{self, ArchSpec, MaxPool2d, ModelFile, Op, Provenance, Shape};
+use shiftkit::quant::contract::requantize;
+use shiftkit::quant::{
+    self, fold_batchnorm, ChannelScale, FixedFormat, IntLayerSpec, IntNetwork, IntOp,
+    QuantizeConfig, WeightKind, WeightSpec, Weighted,
+};
+use shiftkit::sim::{self, SimError};
+use shiftkit::train::{
+    self, engine::predict, Hooks, LrSchedule, OptimizerConfig, Quiet, TrainConfig,
+};
+
+fn random_format(rng: &mut ChaCha8Rng, min_bits: u32) -> FixedFormat {
+    let signed = rng.gen_bool(0.5);
+    let bits = rng.gen_range(min_bits.max(2)..=12);
+    FixedFormat::new(signed, bits, rng.gen_range(-2..=8)).unwrap()
+}
+
+fn random_kind(rng: &mut ChaCha8Rng) -> WeightKind {
+    match rng.gen_range(0..4) {
+        0 => WeightKind::Pow2 { max_shift: rng.gen_range(0..=6) },
+        1 => WeightKind::Binary,
+        2 => WeightKind::Ternary,
+        _ => WeightKind::Fixed { bits: rng.gen_range(2..=8) },
+    }
+}
+
+fn random_weight(rng: &mut ChaCha8Rng, kind: WeightKind) -> i32 {
+    match kind {
+        WeightKind::Pow2 { max_shift } => {
+            if rng.gen_bool(0.2) {
+                0
+            } else {
+                let v = 1 << rng.gen_range(0..=max_shift);
+                if rng.gen() {
+                    v
+                } else {
+                    -v
+                }
+            }
+        }
+        WeightKind::Binary => {
+            if rng.gen() {
+                1
+            } else {
+                -1
+            }
+        }
+        WeightKind::Ternary => rng.gen_range(-1..=1),
+        WeightKind::Fixed { bits } => rng.gen_range(-(1 << (bits - 1))..(1 << (bits - 1))),
+    }
+}
+
+fn random_weighted(rng: &mut ChaCha8Rng, shape: &[usize]) -> Weighted {
+    let kind = random_kind(rng);
+    let weights = ArrayD::from_shape_simple_fn(IxDyn(shape), || random_weight(rng, kind));
+    let outs = shape[0];
+    let scale = rng.gen_bool(0.3).then(|| ChannelScale {
+        multipliers: (0..outs).map(|_| rng.gen_range(-9..=9)).collect(),
+        frac: rng.gen_range(0..=4),
+    });
+    Weighted {
+        kind,
+        exponent: rng.gen_range(-6..=2),
+        weights,
+        bias: (0..outs).map(|_| rng.gen_range(-300..=300)).collect(),
+        scale,
+        relu: rng.gen(),
+    }
+}
+
+/// A random network of every layer kind, from one seed.
+fn random_network(seed: u64) -> IntNetwork {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let input_format = random_format(&mut rng, 2);
+    let mut specs = Vec::new();
+    let shape;
+    if rng.gen_bool(0.5) {
+        let (c, h, w) = (rng.gen_range(1..=2), rng.gen_range(3..=6), rng.gen_range(3..=6));
+        let oc = rng.gen_range(1..=3);
+        let (kh, kw) = (rng.gen_range(1..=3), rng.gen_range(1..=3));
+        let stride = [rng.gen_range(1..=2), rng.gen_range(1..=2)];
+        let padding = [rng.gen_range(0..=1), rng.gen_range(0..=1)];
+        specs.push(IntLayerSpec {
+            name: "conv1".into(),
+            op: IntOp::Conv2d {
+                layer: random_weighted(&mut rng, &[oc, c, kh, kw]),
+                stride,
+                padding,
+            },
+            format: Some(random_format(&mut rng, 2)),
+        });
+        let oh = (h + 2 * padding[0] - kh) / stride[0] + 1;
+        let ow = (w + 2 * padding[1] - kw) / stride[1] + 1;
+        if oh >= 2 && ow >= 2 && rng.gen() {
+            specs.push(IntLayerSpec {
+                name: "pool1".into(),
+                op: IntOp::MaxPool2d(MaxPool2d { kernel: [2, 2], stride: [2, 1] }),
+                format: None,
+            });
+        }
+        if rng.gen() {
+            specs.push(IntLayerSpec { name: "relu1".into(), op: IntOp::Relu, format: None });
+        }
+        if rng.gen() {
+            // A second, padded convolution: its input bounds come from a layer, not a
+            // format, and need not contain the zeros of the padding.
+            let oc2 = rng.gen_range(1..=2);
+            let mut layer = random_weighted(&mut rng, &[oc2, oc, 1, 2]);
+            layer.bias.iter_mut().for_each(|b| *b = b.abs() * 40);
+            specs.push(IntLayerSpec {
+                name: "conv2".into(),
+                op: IntOp::Conv2d { layer, stride: [1, 1], padding: [1, 1] },
+                format: Some(random_format(&mut rng, 2)),
+            });
+        }
+        specs.push(IntLayerSpec { name: "flatten".into(), op: IntOp::Flatten, format: None });
+        let net = IntNetwork::new(Shape::Image { c, h, w }, input_format, specs.clone()).unwrap();
+        shape = net.output().numel();
+        return finish_dense(&mut rng, Shape::Image { c, h, w }, input_format, specs, shape);
+    }
+    shape = rng.gen_range(1..=8);
+    finish_dense(&mut rng, Shape::Flat(shape), input_format, specs, shape)
+}
+
+fn finish_dense(
+    rng: &mut ChaCha8Rng,
+    input: Shape,
+    input_format: FixedFormat,
+    mut specs: Vec<IntLayerSpec>,
+    mut width: usize,
+) -> IntNetwork {
+    for i in 0..rng.gen_range(1..=2) {
+        let out = rng.gen_range(1..=6);
+        specs.push(IntLayerSpec {
+            name: format!("fc{}", i + 1),
+            op: IntOp::Dense(random_weighted(rng, &[out, width])),
+            format: Some(random_format(rng, 2)),
+        });
+        width = out;
+    }
+    IntNetwork::new(input, input_format, specs).unwrap()
+}
+
+/// The layers computed directly from their definitions, one value at a time.
+fn reference(net: &IntNetwork, x: &[i64]) -> Vec<i64> {
+    let mut a = x.to_vec();
+    for l in net.layers() {
+        a = match (&l.op, l.input, l.output) {
+            (IntOp::Dense(w), _, _) => (0..w.out_channels())
+                .map(|j| {
+                    let acc: i64 = w.row(j).iter().zip(&a).map(|(&q, &v)| q as i64 * v).sum();
+                    let acc2 = (acc + w.bias[j]) * w.multiplier(j);
+                    requantize(acc2, w.shift(l.input_format, l.format), w.relu, l.format)
+                })
+                .collect(),
+            (
+                IntOp::Conv2d { layer: w, stride, padding },
+                Shape::Image { c, h, w: iw },
+                Shape::Image { c: oc, h: oh, w: ow },
+            ) => {
+                let (kh, kw) = (w.weights.shape()[2], w.weights.shape()[3]);
+                let mut out = vec![];
+                for o in 0..oc {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let mut acc = 0i64;
+                            for ci in 0..c {
+                                for ky in 0..kh {
+                                    for kx in 0..kw {
+                                        let iy = (oy * stride[0] + ky) as i64 - padding[0] as i64;
+                                        let ix = (ox * stride[1] + kx) as i64 - padding[1] as i64;
+                                        if iy >= 0 && ix >= 0 && iy < h as i64 && ix < iw as i64 {
+                                            let v = a[ci * h * iw + iy as usize * iw + ix as usize];
+                                            acc += w.weights[[o, ci, ky, kx]] as i64 * v;
+                                        }
+                                    }
+                                }
+                            }
+                            let acc2 = (acc + w.bias[o]) * w.multiplier(o);
+                            out.push(requantize(
+                                acc2,
+                                w.shift(l.input_format, l.format),
+                                w.relu,
+                                l.format,
+                            ));
+                        }
+                    }
+                }
+                out
+            }
+            (IntOp::MaxPool2d(p), Shape::Image { c, h, w }, Shape::Image { h: oh, w: ow, .. }) => {
+                let mut out = vec![];
+                for ci in 0..c {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let mut m = i64::MIN;
+                            for ky in 0..p.kernel[0] {
+                                for kx in 0..p.kernel[1] {
+                                    m = m.max(
+                                        a[ci * h * w
+                                            + (oy * p.stride[0] + ky) * w
+                                            + ox * p.stride[1]
+                                            + kx],
+                                    );
+                                }
+                            }
+                            out.push(m);
+                        }
+                    }
+                }
+                out
+            }
+            (IntOp::Relu, _, _) => a.iter().map(|&v| v.max(0)).collect(),
+            (IntOp::Flatten, _, _) => a,
+            (op, i, o) => panic!("unexpected {} from {i} to {o}", op.as_str()),
+        };
+    }
+    a
+}
+
+/// Random in-range vectors plus the extremes of the input range.
+fn vectors(net: &IntNetwork, seed: u64, count: usize) -> Array2<i64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let f = net.input_format();
+    let n = net.input().numel();
+    let mut x = Array2::from_shape_simple_fn((count, n), || rng.gen_range(f.min()..=f.max()));
+    if count >= 3 {
+        x.row_mut(0).fill(f.min());
+        x.row_mut(1).fill(f.max());
+        x.row_mut(2)
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, v)| *v = if i % 2 == 0 { f.min() } else { f.max() });
+    }
+    x
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Random networks and random inputs never leave the proven bounds (the
+    /// simulator checks every value), and the simulator equals the reference.
+    #[test]
+    fn simulator_stays_in_bounds_and_matches_the_reference(seed in any::<u64>()) {
+        let net = random_network(seed);
+        let x = vectors(&net, seed ^ 0x5eed, 40);
+        let y = sim::run(&net, x.view()).map_err(|e| TestCaseError::fail(format!("seed {seed}: {e}")))?;
+        for (row, out) in x.rows().into_iter().zip(y.rows()) {
+            prop_assert_eq!(out.to_vec(), reference(&net, &row.to_vec()), "seed {}", seed);
+        }
+    }
+}
+
+#[test]
+fn dense_bounds_are_reached_by_some_input() {
+    // One neuron with mixed-sign weights, a bias, and an identity requantization
+    // (wide signed output at the accumulator's fraction), so output = accumulator.
+    let input_format = FixedFormat::new(true, 6, 2).unwrap();
+    let w = Weighted {
+        kind: WeightKind::Fixed { bits: 5 },
+        exponent: 0,
+        weights: ArrayD::from_shape_vec(IxDyn(&[1, 4]), vec![3, -7, 0, 15]).unwrap(),
+        bias: vec![-11],
+        scale: None,
+        relu: false,
+    };
+    let out = FixedFormat::new(true, 20, 2).unwrap();
+    let net = IntNetwork::new(
+        Shape::Flat(4),
+        input_format,
+        vec![IntLayerSpec { name: "fc".into(), op: IntOp::Dense(w.clone()), format: Some(out) }],
+    )
+    .unwrap();
+    let acc = net.layers()[0].acc_bounds[0];
+    let (lo, hi) = (input_format.min(), input_format.max());
+    let pick = |high: bool| -> Vec<i64> {
+        w.row(0).iter().map(|&q| if (q > 0) == high { hi } else { lo }).collect()
+    };
+    let x = Array2::from_shape_vec((2, 4), [pick(true), pick(false)].concat()).unwrap();
+    let y = sim::run(&net, x.view()).unwrap();
+    assert_eq!((y[[0, 0]], y[[1, 0]]), (acc.hi, acc.lo));
+    assert_eq!(acc.hi, 3 * 31 + 7 * 32 + 15 * 31 - 11);
+}
+
+#[test]
+fn a_weight_outside_its_kind_is_refused_naming_the_layer() {
+    let w = Weighted {
+        kind: WeightKind::Binary,
+        exponent: 0,
+        weights: ArrayD::from_shape_vec(IxDyn(&[1, 2]), vec![1, 2]).unwrap(),
+        bias: vec![0],
+        scale: None,
+        relu: false,
+    };
+    let e = IntNetwork::new(
+        Shape::Flat(2),
+        FixedFormat::new(false, 4, 0).unwrap(),
+        vec![IntLayerSpec {
+            name: "fcx".into(),
+            op: IntOp::Dense(w),
+            format: Some(FixedFormat::new(true, 8, 0).unwrap()),
+        }],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("fcx") && e.contains("weight 2 is not a binary value"), "{e}");
+}
+
+#[test]
+fn the_simulator_refuses_inputs_outside_the_format() {
+    let net = random_network(3);
+    let mut x = vectors(&net, 1, 2);
+    x[[1, 0]] = net.input_format().max() + 1;
+    match sim::run(&net, x.view()) {
+        Err(SimError::InputRange { sample: 1, index: 0, .. }) => {}
+        other => panic!("expected an input range error, got {other:?}"),
+    }
+}
+
+#[test]
+fn batchnorm_folding_keeps_the_function() {
+    let spec: ArchSpec = serde_json::from_str(
+        r#"{"input": [1, 6, 6], "layers": [
+            {"op": "conv2d", "out_channels": 3, "kernel": 3, "padding": 1}, {"op": "batchnorm"},
+            {"op": "relu"}, {"op": "flatten"}, {"op": "dense", "out": 4}, {"op": "batchnorm"}
+        ]}"#,
+    )
+    .unwrap();
+    let mut net = spec.build(3).unwrap();
+    // Give the batch norms non-trivial statistics.
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let mut layers = net.clone().into_layers();
+    for l in &mut layers {
+        if let Op::BatchNorm(bn) = &mut l.op {
+            let n = bn.channels();
+            bn.gamma = Array1::from_shape_simple_fn(n, || rng.gen_range(-2.0..2.0));
+            bn.beta = Array1::from_shape_simple_fn(n, || rng.gen_range(-1.0..1.0));
+            bn.running_mean = Array1::from_shape_simple_fn(n, || rng.gen_range(-1.0..1.0));
+            bn.running_var = Array1::from_shape_simple_fn(n, || rng.gen_range(0.1..3.0));
+        }
+    }
+    net = model::Network::new(net.input(), layers).unwrap();
+    let folded = fold_batchnorm(&net).unwrap();
+    assert!(folded.layers().iter().all(|l| !matches!(l.op, Op::BatchNorm(_))));
+    let x = Array2::from_shape_simple_fn((5, 36), || rng.gen_range(-1.0f32..1.0));
+    let (a, b) = (predict(&net, x.view()), predict(&folded, x.view()));
+    for (p, q) in a.iter().zip(b.iter()) {
+        assert!((p - q).abs() <= 1e-4 * (1.0 + p.abs()), "{p} vs {q}");
+    }
+}
+
+#[test]
+fn a_batchnorm_that_cannot_fold_is_an_error() {
+    let spec: ArchSpec = serde_json::from_str(
+        r#"{"input": [4], "layers": [{"op": "dense", "out": 3}, {"op": "relu"}, {"op": "batchnorm"}]}"#,
+    )
+    .unwrap();
+    let e = fold_batchnorm(&spec.build(1).unwrap()).unwrap_err().to_string();
+    assert!(e.contains("bn1") && e.contains("folded"), "{e}");
+}
+
+fn trained_digits_mlp() -> (model::Network, shiftkit::data::Dataset) {
+    let d = load_digits().unwrap();
+    let mut net = ArchSpec::parse("mlp:64-32-10").unwrap().build(1).unwrap();
+    let cfg = TrainConfig {
+        epochs: 30,
+        batch_size: 32,
+        optimizer: OptimizerConfig::sgd(0.05),
+        schedule: LrSchedule::Cosine,
+        seed: 1,
+    };
+    train::train(&mut net, &d.train, None, &cfg, &Hooks::default(), &mut Quiet).unwrap();
+    (net, d)
+}
+
+#[test]
+fn fixed8_integer_accuracy_is_within_half_a_point_of_float_on_digits() {
+    let (net, d) = trained_digits_mlp();
+    let cfg = QuantizeConfig { weights: WeightSpec::Fixed { bits: 8 }, act_bits: 8, input_bits: 8 };
+    let q = quant::quantize(&net, d.train.x.view(), &cfg).unwrap();
+    let float = train::evaluate(&net, &d.test);
+    let integer = sim::accuracy(&q, &d.test).unwrap();
+    assert!(float > 0.95, "float {float}");
+    assert!((float - integer).abs() <= 0.005, "float {float}, integer {integer}");
+    // Dequantized outputs follow the float network.
+    let x = d.test.head(50);
+    let yq = sim::run(&q, sim::quantize_input(&q, x.x.view()).view()).unwrap();
+    let yf = predict(&net, x.x.view());
+    let f = q.output_format();
+    let err: f64 =
+        yq.iter().zip(yf.iter()).map(|(&a, &b)| (f.to_real(a) - b as f64).abs()).sum::<f64>()
+            / yq.len() as f64;
+    assert!(err < 0.5, "mean output error {err}");
+}
+
+#[test]
+fn the_integer_network_survives_the_model_file() {
+    let (net, d) = trained_digits_mlp();
+    let cfg = QuantizeConfig { weights: WeightSpec::Fixed { bits: 6 }, act_bits: 7, input_bits: 5 };
+    let q = quant::quantize(&net, d.train.x.view(), &cfg).unwrap();
+    let mut file = ModelFile::new(net, Provenance::default());
+    quant::write_integer(&q, &mut file.rest);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("q.skm");
+    model::save(&path, &file).unwrap();
+    let back = model::load(&path).unwrap();
+    assert_eq!(quant::read_integer(&back.rest).unwrap(), Some(q));
+}
+
+#[test]
+fn out_of_range_bit_widths_are_errors() {
+    let (net, d) = trained_digits_mlp();
+    for (w, a, i) in [(8, 1, 8), (8, 8, 17), (8, 40, 8)] {
+        let cfg =
+            QuantizeConfig { weights: WeightSpec::Fixed { bits: w }, act_bits: a, input_bits: i };
+        let e = quant::quantize(&net, d.train.x.view(), &cfg).unwrap_err().to_string();
+        assert!(e.contains("out of range"), "{e}");
+    }
+    for bad in ["fixed1", "fixed17", "fixed", "pow5", "fixedx"] {
+        assert!(bad.parse::<WeightSpec>().is_err(), "{bad}");
+    }
+}
