@@ -109,3 +109,145 @@ fn an_unknown_dataset_lists_the_known_ones() {
     assert!(stderr(&o).contains("fashion-mnist"), "{}", stderr(&o));
     assert!(!Path::new("/tmp/never.skm").exists());
 }
+
+/// Trains and quantizes a small digits model; returns its directory and path.
+fn quantized_digits() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let float = dir.path().join("f.skm");
+    let q = dir.path().join("q.skm");
+    let o = shiftkit(&[
+        "train",
+        "--arch",
+        "mlp:64-16-10",
+        "--epochs",
+        "5",
+        "-o",
+        float.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = shiftkit(&[
+        "quantize",
+        float.to_str().unwrap(),
+        "--weights",
+        "fixed6",
+        "-o",
+        q.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let outcome: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    // The ReLU fuses into fc1: two integer layers.
+    assert_eq!(outcome["layers"].as_array().unwrap().len(), 2);
+    let q = q.to_str().unwrap().to_string();
+    (dir, q)
+}
+
+#[test]
+fn quantize_then_eval_reports_integer_beside_float_accuracy() {
+    let (_dir, q) = quantized_digits();
+    let o = shiftkit(&["eval", &q, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let (f, i) = (e["float_accuracy"].as_f64().unwrap(), e["integer_accuracy"].as_f64().unwrap());
+    assert!(f > 0.8 && (f - i).abs() < 0.05, "float {f}, integer {i}");
+}
+
+#[test]
+fn dump_prints_weights_formats_and_bounds() {
+    let (_dir, q) = quantized_digits();
+    let o = shiftkit(&["dump", &q, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let d: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let fc1 = &d["layers"][0];
+    assert_eq!(fc1["name"], "fc1");
+    assert_eq!(fc1["weights"].as_array().unwrap().len(), 64 * 16);
+    assert_eq!(fc1["weight_kind"]["kind"], "fixed");
+    assert_eq!(fc1["acc_bounds"].as_array().unwrap().len(), 16);
+    assert!(fc1["weights"].as_array().unwrap().iter().all(|w| w.as_i64().unwrap().abs() <= 32));
+    assert_eq!(d["input_format"]["bits"], 8);
+}
+
+#[test]
+fn sim_runs_raw_vectors_and_writes_traces() {
+    let (dir, q) = quantized_digits();
+    let input = dir.path().join("in.txt");
+    let output = dir.path().join("out.txt");
+    let trace = dir.path().join("trace");
+    let zeros = vec!["0"; 64].join(" ");
+    let ramp: Vec<String> = (0..64).map(|i| (i * 4).to_string()).collect();
+    std::fs::write(&input, format!("# two vectors\n{zeros}\n{}\n", ramp.join(","))).unwrap();
+    let o = shiftkit(&[
+        "sim",
+        &q,
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = std::fs::read_to_string(&output).unwrap();
+    assert_eq!(out.lines().count(), 2);
+    assert!(out.lines().all(|l| l.split(' ').count() == 10), "{out}");
+    let mut names: Vec<_> = std::fs::read_dir(&trace)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["00_fc1.txt", "01_fc2.txt"]);
+    let hidden = std::fs::read_to_string(trace.join("00_fc1.txt")).unwrap();
+    assert!(hidden.lines().all(|l| l.split(' ').count() == 16), "{hidden}");
+    assert_eq!(std::fs::read_to_string(trace.join("01_fc2.txt")).unwrap(), out);
+}
+
+#[test]
+fn sim_input_errors_name_the_line() {
+    let (dir, q) = quantized_digits();
+    let input = dir.path().join("in.txt");
+    let output = dir.path().join("out.txt");
+    let good = vec!["1"; 64].join(" ");
+    let cases = [
+        (format!("{good}\n{}\n", vec!["1"; 63].join(" ")), "line 2", "63 values"),
+        (
+            format!("{good}\n\n{}\n", vec!["999"; 64].join(" ")),
+            "line 3",
+            "outside the input format",
+        ),
+        (format!("{}\n", vec!["1.5"; 64].join(" ")), "line 1", "not a decimal integer"),
+    ];
+    for (text, line, what) in cases {
+        std::fs::write(&input, text).unwrap();
+        let o = shiftkit(&[
+            "sim",
+            &q,
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(1));
+        let err = stderr(&o);
+        assert!(err.contains(line) && err.contains(what) && err.contains("in.txt"), "{err}");
+        assert!(!output.exists(), "no output is written on error");
+    }
+}
+
+#[test]
+fn sim_on_a_float_model_says_how_to_quantize() {
+    let dir = tempfile::tempdir().unwrap();
+    let float = dir.path().join("f.skm");
+    let o = shiftkit(&[
+        "train",
+        "--arch",
+        "mlp:64-8-10",
+        "--epochs",
+        "1",
+        "-o",
+        float.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let o = shiftkit(&["dump", float.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("shiftkit quantize"), "{}", stderr(&o));
+}

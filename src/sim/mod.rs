@@ -156,28 +156,42 @@ fn run_chunks(
 
 /// Per-layer facts the inner loops need, derived once per run.
 struct Plan {
-    /// Weights as `(out, taps)` rows.
-    rows: Option<Array2<i32>>,
-    /// Whether every partial sum provably fits `i32`.
-    narrow: bool,
+    /// Weights as `(out, taps)` rows, in the narrowest type the proof allows.
+    rows: Option<Rows>,
+}
+
+/// Weight rows and the integer type the dot products run in. Each choice is
+/// exact: it is taken only when interval analysis proves that every input,
+/// weight and partial sum fits.
+enum Rows {
+    /// Inputs and weights fit `i16`, partial sums fit `i32`.
+    I16(Array2<i16>),
+    /// Partial sums fit `i32`.
+    I32(Array2<i32>),
+    I64(Array2<i64>),
 }
 
 impl Plan {
     fn new(layer: &IntLayer) -> Plan {
-        let Some(w) = layer.op.weighted() else {
-            return Plan { rows: None, narrow: false };
-        };
+        let Some(w) = layer.op.weighted() else { return Plan { rows: None } };
         let outs = w.out_channels();
         let taps = w.weights.len() / outs;
         let rows = w.weights.to_shape((outs, taps)).expect("contiguous").to_owned();
-        // Inputs bounded by the input format; partial sums by sum |w| * max |x|.
         let x_max = Interval::of_format(layer.input_format).max_abs() as u128;
-        let narrow = x_max <= i32::MAX as u128
+        let w_max = rows.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0) as u128;
+        let sums_fit_i32 = x_max <= i32::MAX as u128
             && rows.rows().into_iter().all(|r| {
                 let s: u128 = r.iter().map(|&v| v.unsigned_abs() as u128).sum::<u128>() * x_max;
                 s <= i32::MAX as u128
             });
-        Plan { rows: Some(rows), narrow }
+        let rows = if sums_fit_i32 && x_max <= i16::MAX as u128 && w_max <= i16::MAX as u128 {
+            Rows::I16(rows.mapv(|v| v as i16))
+        } else if sums_fit_i32 {
+            Rows::I32(rows)
+        } else {
+            Rows::I64(rows.mapv(|v| v as i64))
+        };
+        Plan { rows: Some(rows) }
     }
 }
 
@@ -190,7 +204,7 @@ fn run_layer(
     match &layer.op {
         IntOp::Dense(w) => {
             let rows = plan.rows.as_ref().expect("weighted layer");
-            let acc = matmul(a.view(), rows.view(), plan.narrow);
+            let acc = matmul(a.view(), rows);
             finish(layer, w, acc, 1, first_sample)
         }
         IntOp::Conv2d { layer: w, stride, padding } => {
@@ -230,7 +244,7 @@ fn run_layer(
                     }
                 }
             }
-            let prod = matmul(cols.view(), rows.view(), plan.narrow); // (batch * p, oc)
+            let prod = matmul(cols.view(), rows); // (batch * p, oc)
             let oc = w.out_channels();
             let mut acc = Array2::<i64>::zeros((batch, oc * p));
             for b in 0..batch {
@@ -278,28 +292,29 @@ fn run_layer(
     }
 }
 
-/// `x · wᵀ` in integers: `(rows, taps) x (out, taps) -> (rows, out)`. With
-/// `narrow`, partial sums provably fit `i32` and the products run in `i32`.
-fn matmul(x: ArrayView2<i64>, w: ArrayView2<i32>, narrow: bool) -> Array2<i64> {
-    let (n, outs) = (x.nrows(), w.nrows());
-    let mut acc = Array2::<i64>::zeros((n, outs));
-    if narrow {
-        let x32: Array2<i32> = x.mapv(|v| v as i32);
-        for (xr, mut ar) in x32.rows().into_iter().zip(acc.rows_mut()) {
-            let xs = xr.as_slice().expect("standard layout");
-            for (wr, a) in w.rows().into_iter().zip(ar.iter_mut()) {
-                let ws = wr.as_slice().expect("standard layout");
-                *a = xs.iter().zip(ws).fold(0i32, |s, (&p, &q)| s.wrapping_add(p.wrapping_mul(q)))
-                    as i64;
-            }
+/// `x · wᵀ` in integers: `(rows, taps) x (out, taps) -> (rows, out)`, in the
+/// type the plan chose.
+fn matmul(x: ArrayView2<i64>, w: &Rows) -> Array2<i64> {
+    match w {
+        Rows::I16(w) => matmul_as(x.mapv(|v| v as i16), w, |a, b| {
+            a.iter().zip(b).map(|(&p, &q)| p as i32 * q as i32).sum::<i32>() as i64
+        }),
+        Rows::I32(w) => matmul_as(x.mapv(|v| v as i32), w, |a, b| {
+            a.iter().zip(b).map(|(&p, &q)| p * q).sum::<i32>() as i64
+        }),
+        Rows::I64(w) => {
+            matmul_as(x.to_owned(), w, |a, b| a.iter().zip(b).map(|(&p, &q)| p * q).sum::<i64>())
         }
-    } else {
-        let w64: Array2<i64> = w.mapv(|v| v as i64);
-        for (xr, mut ar) in x.rows().into_iter().zip(acc.rows_mut()) {
-            let xs = xr.to_vec();
-            for (wr, a) in w64.rows().into_iter().zip(ar.iter_mut()) {
-                *a = xs.iter().zip(wr.iter()).map(|(&p, &q)| p * q).sum();
-            }
+    }
+}
+
+fn matmul_as<T: Copy>(x: Array2<T>, w: &Array2<T>, dot: impl Fn(&[T], &[T]) -> i64) -> Array2<i64> {
+    let mut acc = Array2::<i64>::zeros((x.nrows(), w.nrows()));
+    let x = x.as_standard_layout();
+    for (xr, mut ar) in x.rows().into_iter().zip(acc.rows_mut()) {
+        let xs = xr.as_slice().expect("standard layout");
+        for (wr, a) in w.rows().into_iter().zip(ar.iter_mut()) {
+            *a = dot(xs, wr.as_slice().expect("standard layout"));
         }
     }
     acc
