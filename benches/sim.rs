@@ -49,8 +49,7 @@ fn main() {
             seed: 1,
         };
         train::train(&mut net, &data.train, None, &cfg, &Hooks::default(), &mut Quiet).unwrap();
-        let qcfg =
-            QuantizeConfig { weights: WeightSpec::Fixed { bits: 8 }, act_bits: 8, input_bits: 8 };
+        let qcfg = QuantizeConfig::new(WeightSpec::Fixed { bits: 8 }, 8, 8);
         let q = quantize(&net, data.train.head(5000).x.view(), &qcfg).unwrap();
         let xq = sim::quantize_input(&q, test.x.view());
         let (t_float, _) = best_of(3, || train::predict_all(&net, test.x.view()));

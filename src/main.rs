@@ -1,6 +1,7 @@
 //! The `shiftkit` command line: flags in, one library call per subcommand,
 //! outcomes printed. Error printing and exit codes live here only.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -9,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use shiftkit::app;
+use shiftkit::compress::{InqObserver, InqStep};
 use shiftkit::data::DatasetName;
 use shiftkit::quant::QuantizeConfig;
 use shiftkit::train::{EpochReport, LrSchedule, Observer, OptimizerConfig, TrainConfig};
@@ -37,6 +39,8 @@ enum Command {
     Info(InfoArgs),
     /// Quantize a float model into an integer network (fixed-point weights).
     Quantize(QuantizeArgs),
+    /// Compress with retraining: INQ powers of two, binary or ternary weights.
+    Compress(CompressArgs),
     /// Run raw integer vectors through the bit-exact simulator.
     Sim(SimArgs),
     /// Print the whole integer network.
@@ -61,6 +65,71 @@ struct QuantizeArgs {
     #[arg(long, default_value_t = 8)]
     input_bits: u32,
     /// Training samples used to calibrate activation formats.
+    #[arg(long, default_value_t = 5000)]
+    calibration: usize,
+    #[arg(short, long)]
+    output: PathBuf,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum MethodArg {
+    Inq,
+    Binary,
+    Ternary,
+}
+
+#[derive(clap::Args, Debug)]
+struct CompressArgs {
+    model: PathBuf,
+    #[arg(long, value_enum)]
+    method: MethodArg,
+    /// Dataset for retraining and accuracy (default: the one the model was trained on).
+    #[arg(long)]
+    data: Option<String>,
+    #[command(flatten)]
+    data_args: DataArgs,
+    /// INQ bits per weight, zero included (2..=8).
+    #[arg(long, default_value_t = 5)]
+    bits: u32,
+    /// INQ bits of single layers: `fc1=4,conv2=6`.
+    #[arg(long, value_name = "LAYER=BITS,...")]
+    layer_bits: Option<String>,
+    /// INQ accumulated portions: increasing, ending at 1.
+    #[arg(long, default_value = "0.5,0.75,0.875,1")]
+    schedule: String,
+    /// INQ retraining epochs after each portion (0: quantize without retraining).
+    #[arg(long, default_value_t = 2)]
+    epochs_per_step: usize,
+    /// Binary/ternary training epochs.
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    /// Keep the first and last weighted layers at this precision (e.g. fixed8).
+    #[arg(long, value_name = "SPEC")]
+    keep_first_last: Option<String>,
+    /// Binary/ternary without the per-channel scale.
+    #[arg(long)]
+    no_scale: bool,
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Learning rate, reset at each INQ step (default: 0.01 for sgd, 0.001 for adam).
+    #[arg(long)]
+    lr: Option<f32>,
+    #[arg(long, value_enum, default_value = "sgd")]
+    optimizer: OptimizerArg,
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f32,
+    #[arg(long, default_value_t = 5e-4)]
+    weight_decay: f32,
+    #[arg(long, value_enum, default_value = "cosine")]
+    schedule_lr: ScheduleArg,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, default_value_t = 8)]
+    act_bits: u32,
+    #[arg(long, default_value_t = 8)]
+    input_bits: u32,
     #[arg(long, default_value_t = 5000)]
     calibration: usize,
     #[arg(short, long)]
@@ -199,6 +268,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => eval(args),
         Command::Info(args) => info(args),
         Command::Quantize(args) => quantize(args),
+        Command::Compress(args) => compress(args),
         Command::Sim(args) => sim(args),
         Command::Dump(args) => dump(args),
     }
@@ -208,17 +278,32 @@ fn parse_dataset(s: &str) -> Result<DatasetName> {
     Ok(s.parse::<DatasetName>()?)
 }
 
-fn train(args: TrainArgs) -> Result<()> {
-    let optimizer = match args.optimizer {
-        OptimizerArg::Sgd => OptimizerConfig::Sgd {
-            lr: args.lr.unwrap_or(0.05),
-            momentum: args.momentum,
-            weight_decay: args.weight_decay,
-        },
-        OptimizerArg::Adam => {
-            OptimizerConfig::adam(args.lr.unwrap_or(0.001)).with_weight_decay(args.weight_decay)
+fn optimizer(
+    kind: OptimizerArg,
+    lr: Option<f32>,
+    sgd_lr: f32,
+    momentum: f32,
+    weight_decay: f32,
+) -> OptimizerConfig {
+    match kind {
+        OptimizerArg::Sgd => {
+            OptimizerConfig::Sgd { lr: lr.unwrap_or(sgd_lr), momentum, weight_decay }
         }
-    };
+        OptimizerArg::Adam => {
+            OptimizerConfig::adam(lr.unwrap_or(0.001)).with_weight_decay(weight_decay)
+        }
+    }
+}
+
+fn lr_schedule(arg: ScheduleArg) -> LrSchedule {
+    match arg {
+        ScheduleArg::Constant => LrSchedule::Constant,
+        ScheduleArg::Cosine => LrSchedule::Cosine,
+    }
+}
+
+fn train(args: TrainArgs) -> Result<()> {
+    let optimizer = optimizer(args.optimizer, args.lr, 0.05, args.momentum, args.weight_decay);
     if args.epochs == 0 {
         bail!("--epochs must be at least 1");
     }
@@ -230,10 +315,7 @@ fn train(args: TrainArgs) -> Result<()> {
             epochs: args.epochs,
             batch_size: args.batch,
             optimizer,
-            schedule: match args.schedule {
-                ScheduleArg::Constant => LrSchedule::Constant,
-                ScheduleArg::Cosine => LrSchedule::Cosine,
-            },
+            schedule: lr_schedule(args.schedule),
             seed: args.seed,
         },
         init_seed: args.seed,
@@ -294,6 +376,7 @@ fn quantize(args: QuantizeArgs) -> Result<()> {
         data_dir: args.data_args.data_dir,
         config: QuantizeConfig {
             weights: args.weights.parse()?,
+            layer_weights: BTreeMap::new(),
             act_bits: args.act_bits,
             input_bits: args.input_bits,
         },
@@ -303,6 +386,68 @@ fn quantize(args: QuantizeArgs) -> Result<()> {
     };
     let outcome =
         app::run_quantize(&job).with_context(|| format!("quantizing {}", job.model.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        print!("{}", outcome.to_text());
+    }
+    Ok(())
+}
+
+fn compress(args: CompressArgs) -> Result<()> {
+    let schedule = args
+        .schedule
+        .split(',')
+        .map(|p| p.trim().parse::<f32>())
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| {
+            format!("--schedule `{}`: expected numbers like 0.5,0.75,1", args.schedule)
+        })?;
+    let mut layer_bits = BTreeMap::new();
+    for item in args.layer_bits.iter().flat_map(|s| s.split(',')).filter(|s| !s.is_empty()) {
+        let (name, bits) = item
+            .split_once('=')
+            .with_context(|| format!("--layer-bits `{item}`: expected LAYER=BITS"))?;
+        let bits = bits
+            .parse()
+            .with_context(|| format!("--layer-bits `{item}`: `{bits}` is not a bit width"))?;
+        layer_bits.insert(name.to_string(), bits);
+    }
+    let job = app::CompressJob {
+        dataset: args.data.as_deref().map(parse_dataset).transpose()?,
+        data_dir: args.data_args.data_dir,
+        method: match args.method {
+            MethodArg::Inq => app::Method::Inq,
+            MethodArg::Binary => app::Method::Binary,
+            MethodArg::Ternary => app::Method::Ternary,
+        },
+        bits: args.bits,
+        layer_bits,
+        schedule,
+        epochs_per_step: args.epochs_per_step,
+        epochs: args.epochs,
+        keep_first_last: args.keep_first_last.as_deref().map(str::parse).transpose()?,
+        scale: !args.no_scale,
+        train: TrainConfig {
+            epochs: 0,
+            batch_size: args.batch,
+            optimizer: optimizer(args.optimizer, args.lr, 0.01, args.momentum, args.weight_decay),
+            schedule: lr_schedule(args.schedule_lr),
+            seed: args.seed,
+        },
+        act_bits: args.act_bits,
+        input_bits: args.input_bits,
+        calibration: args.calibration,
+        output: args.output,
+        model: args.model,
+    };
+    let epochs = match job.method {
+        app::Method::Inq => job.epochs_per_step,
+        app::Method::Binary | app::Method::Ternary => job.epochs,
+    };
+    let mut bars = EpochBars::new(epochs, args.json);
+    let outcome = app::run_compress(&job, &mut bars)
+        .with_context(|| format!("compressing {}", job.model.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
@@ -387,6 +532,22 @@ impl Observer for EpochBars {
             r.loss,
             r.train_accuracy * 100.0,
             r.seconds
+        );
+    }
+}
+
+impl InqObserver for EpochBars {
+    fn inq_step(&mut self, step: &InqStep, _net: &shiftkit::model::Network) {
+        if self.quiet {
+            return;
+        }
+        let acc = step
+            .train_accuracy
+            .map_or(String::new(), |a| format!("; retrained, train accuracy {:.2}%", a * 100.0));
+        eprintln!(
+            "INQ: {:.1}% of the weights quantized ({} this step){acc}",
+            step.portion * 100.0,
+            step.quantized
         );
     }
 }

@@ -386,7 +386,7 @@ fn trained_digits_mlp() -> (model::Network, shiftkit::data::Dataset) {
 #[test]
 fn fixed8_integer_accuracy_is_within_half_a_point_of_float_on_digits() {
     let (net, d) = trained_digits_mlp();
-    let cfg = QuantizeConfig { weights: WeightSpec::Fixed { bits: 8 }, act_bits: 8, input_bits: 8 };
+    let cfg = QuantizeConfig::new(WeightSpec::Fixed { bits: 8 }, 8, 8);
     let q = quant::quantize(&net, d.train.x.view(), &cfg).unwrap();
     let float = train::evaluate(&net, &d.test);
     let integer = sim::accuracy(&q, &d.test).unwrap();
@@ -406,7 +406,7 @@ fn fixed8_integer_accuracy_is_within_half_a_point_of_float_on_digits() {
 #[test]
 fn the_integer_network_survives_the_model_file() {
     let (net, d) = trained_digits_mlp();
-    let cfg = QuantizeConfig { weights: WeightSpec::Fixed { bits: 6 }, act_bits: 7, input_bits: 5 };
+    let cfg = QuantizeConfig::new(WeightSpec::Fixed { bits: 6 }, 7, 5);
     let q = quant::quantize(&net, d.train.x.view(), &cfg).unwrap();
     let mut file = ModelFile::new(net, Provenance::default());
     quant::write_integer(&q, &mut file.rest);
@@ -421,8 +421,7 @@ fn the_integer_network_survives_the_model_file() {
 fn out_of_range_bit_widths_are_errors() {
     let (net, d) = trained_digits_mlp();
     for (w, a, i) in [(8, 1, 8), (8, 8, 17), (8, 40, 8)] {
-        let cfg =
-            QuantizeConfig { weights: WeightSpec::Fixed { bits: w }, act_bits: a, input_bits: i };
+        let cfg = QuantizeConfig::new(WeightSpec::Fixed { bits: w }, a, i);
         let e = quant::quantize(&net, d.train.x.view(), &cfg).unwrap_err().to_string();
         assert!(e.contains("out of range"), "{e}");
     }

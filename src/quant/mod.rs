@@ -16,7 +16,7 @@ pub use file::{read_integer, write_integer};
 pub use fold::fold_batchnorm;
 pub use interval::{dot_bounds, Interval};
 pub use network::{ChannelScale, IntLayer, IntLayerSpec, IntNetwork, IntOp, WeightKind, Weighted};
-pub use quantize::{calibrate, quantize, QuantizeConfig, WeightSpec, ACT_BITS};
+pub use quantize::{calibrate, quantize, QuantizeConfig, WeightSpec, ACT_BITS, SCALE_BITS};
 
 use crate::model::ModelError;
 

@@ -1,15 +1,17 @@
 //! From a float network to an integer network: fold batch norms, calibrate
 //! activation formats on data, quantize weights and biases.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use ndarray::{ArrayD, ArrayView2};
+use ndarray::{ArrayView2, ArrayViewD};
 use serde::Serialize;
 
 use super::contract::{quantize_real, FixedFormat, MAX_FRAC};
 use super::fold::fold_batchnorm;
-use super::network::{IntLayerSpec, IntNetwork, IntOp, WeightKind, Weighted};
+use super::network::{ChannelScale, IntLayerSpec, IntNetwork, IntOp, WeightKind, Weighted};
 use super::QuantError;
+use crate::compress::{code, Levels, Pow2Range};
 use crate::model::{Network, Op};
 use crate::train::engine::trace;
 
@@ -18,23 +20,59 @@ use crate::train::engine::trace;
 pub enum WeightSpec {
     /// Plain fixed point: signed `bits`-bit integers with one exponent per layer.
     Fixed { bits: u32 },
+    /// INQ powers of two `{0, ±2^k}` of `bits` bits (the INQ rule, applied at once).
+    Pow2 { bits: u32 },
+    /// `{-1, +1}`, with a per-channel scale `α_j = mean|W_j|` when `scale`.
+    Binary { scale: bool },
+    /// `{-1, 0, +1}`, with a per-channel scale (TWN) when `scale`.
+    Ternary { scale: bool },
 }
 
 impl FromStr for WeightSpec {
     type Err = QuantError;
+    /// `fixedN` (N in 2..=16), `inqN` (N in 2..=8), `binary`, `ternary`; the last
+    /// two take `-noscale` to drop the per-channel scale.
     fn from_str(s: &str) -> Result<WeightSpec, QuantError> {
         let bad = || {
             QuantError::Config(format!(
-                "weight spec `{s}`: expected fixedN with N from 2 to 16, like fixed8"
+                "weight spec `{s}`: expected fixedN (N 2..=16), inqN (N 2..=8), binary, ternary, \
+                 binary-noscale or ternary-noscale"
             ))
         };
-        let bits: u32 = s.strip_prefix("fixed").ok_or_else(bad)?.parse().map_err(|_| bad())?;
-        if !(2..=16).contains(&bits) {
-            return Err(bad());
+        let number = |prefix: &str, range: std::ops::RangeInclusive<u32>| -> Option<u32> {
+            s.strip_prefix(prefix)?.parse().ok().filter(|b| range.contains(b))
+        };
+        match s {
+            "binary" => Ok(WeightSpec::Binary { scale: true }),
+            "binary-noscale" => Ok(WeightSpec::Binary { scale: false }),
+            "ternary" => Ok(WeightSpec::Ternary { scale: true }),
+            "ternary-noscale" => Ok(WeightSpec::Ternary { scale: false }),
+            _ if s.starts_with("fixed") => {
+                number("fixed", 2..=16).map(|bits| WeightSpec::Fixed { bits }).ok_or_else(bad)
+            }
+            _ if s.starts_with("inq") => {
+                number("inq", 2..=8).map(|bits| WeightSpec::Pow2 { bits }).ok_or_else(bad)
+            }
+            _ => Err(bad()),
         }
-        Ok(WeightSpec::Fixed { bits })
     }
 }
+
+impl std::fmt::Display for WeightSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WeightSpec::Fixed { bits } => write!(f, "fixed{bits}"),
+            WeightSpec::Pow2 { bits } => write!(f, "inq{bits}"),
+            WeightSpec::Binary { scale: true } => f.write_str("binary"),
+            WeightSpec::Binary { scale: false } => f.write_str("binary-noscale"),
+            WeightSpec::Ternary { scale: true } => f.write_str("ternary"),
+            WeightSpec::Ternary { scale: false } => f.write_str("ternary-noscale"),
+        }
+    }
+}
+
+/// Bits of the per-channel multipliers of binary and ternary layers.
+pub const SCALE_BITS: u32 = 12;
 
 /// Activation and input widths are limited to this range.
 pub const ACT_BITS: std::ops::RangeInclusive<u32> = 2..=16;
@@ -42,11 +80,21 @@ pub const ACT_BITS: std::ops::RangeInclusive<u32> = 2..=16;
 /// Settings of a quantization run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QuantizeConfig {
+    /// The weight quantization of every dense and convolution layer...
     pub weights: WeightSpec,
+    /// ...except these, by layer name.
+    pub layer_weights: BTreeMap<String, WeightSpec>,
     /// Width of every activation (layer output).
     pub act_bits: u32,
     /// Width of the input.
     pub input_bits: u32,
+}
+
+impl QuantizeConfig {
+    /// The same weight quantization for every layer.
+    pub fn new(weights: WeightSpec, act_bits: u32, input_bits: u32) -> QuantizeConfig {
+        QuantizeConfig { weights, layer_weights: BTreeMap::new(), act_bits, input_bits }
+    }
 }
 
 /// Quantizes `net` under the numeric contract, calibrating the input and
@@ -71,6 +119,42 @@ pub fn quantize(
             net.input().numel()
         )));
     }
+    for name in config.layer_weights.keys() {
+        let weighted = net
+            .layer_index(name)
+            .is_some_and(|i| matches!(net.layers()[i].op, Op::Dense(_) | Op::Conv2d(_)));
+        if !weighted {
+            return Err(QuantError::Config(format!(
+                "`{name}` is not a dense or convolution layer of the network"
+            )));
+        }
+    }
+    // A batch norm folds into its layer's weights: only fixed-point weights and
+    // per-channel-scaled binary/ternary codes stay what they are.
+    for (i, l) in net.layers().iter().enumerate().skip(1) {
+        if !matches!(l.op, Op::BatchNorm(_)) {
+            continue;
+        }
+        let prev = &net.layers()[i - 1];
+        let spec = config.layer_weights.get(&prev.name).unwrap_or(&config.weights);
+        let absorbs = match spec {
+            WeightSpec::Fixed { .. } => true,
+            WeightSpec::Binary { scale } | WeightSpec::Ternary { scale } => *scale,
+            WeightSpec::Pow2 { .. } => false,
+        };
+        if !absorbs {
+            return Err(layer_error(
+                i,
+                &l.name,
+                "batchnorm",
+                format!(
+                    "cannot fold into the {spec} weights of `{}`; quantize that layer as fixedN, \
+                     or binary/ternary with a per-channel scale",
+                    prev.name
+                ),
+            ));
+        }
+    }
     let folded = fold_batchnorm(net)?;
     let traces = trace(&folded, calibration);
     let input_format = calibrate(calibration.iter().copied(), config.input_bits, false);
@@ -87,24 +171,26 @@ pub fn quantize(
         let (op, out_format) = match &layer.op {
             Op::Dense(d) => {
                 let out = calibrate(traces[last].iter().copied(), config.act_bits, false);
+                let spec = config.layer_weights.get(&layer.name).unwrap_or(&config.weights);
                 let w = quantize_weights(
-                    &d.weight.clone().into_dyn(),
-                    &d.bias.to_vec(),
+                    *spec,
+                    d.weight.view().into_dyn(),
+                    d.bias.as_slice().expect("1-D"),
                     relu,
                     format,
-                    config,
                 )
                 .map_err(|reason| layer_error(i, &layer.name, "dense", reason))?;
                 (IntOp::Dense(w), Some(out))
             }
             Op::Conv2d(c) => {
                 let out = calibrate(traces[last].iter().copied(), config.act_bits, false);
+                let spec = config.layer_weights.get(&layer.name).unwrap_or(&config.weights);
                 let w = quantize_weights(
-                    &c.weight.clone().into_dyn(),
-                    &c.bias.to_vec(),
+                    *spec,
+                    c.weight.view().into_dyn(),
+                    c.bias.as_slice().expect("1-D"),
                     relu,
                     format,
-                    config,
                 )
                 .map_err(|reason| layer_error(i, &layer.name, "conv2d", reason))?;
                 (IntOp::Conv2d { layer: w, stride: c.stride, padding: c.padding }, Some(out))
@@ -128,29 +214,74 @@ fn layer_error(index: usize, name: &str, op: &'static str, reason: String) -> Qu
     QuantError::Layer { index, name: name.to_string(), op, reason }
 }
 
-/// Weights to signed fixed point with one exponent per layer, biases to the
+/// Weights to integers of the spec's kind with one exponent per layer (and, for
+/// scaled binary and ternary layers, one multiplier per channel); biases to the
 /// accumulator format.
 fn quantize_weights(
-    weight: &ArrayD<f32>,
+    spec: WeightSpec,
+    weight: ArrayViewD<f32>,
     bias: &[f32],
     relu: bool,
     input: FixedFormat,
-    config: &QuantizeConfig,
 ) -> Result<Weighted, String> {
-    let WeightSpec::Fixed { bits } = config.weights;
-    let wf = calibrate(weight.iter().copied(), bits, true);
-    let exponent = -wf.frac();
-    let weights = weight.mapv(|w| wf.quantize(w as f64) as i32);
+    let (kind, exponent, weights, scale) = match spec {
+        WeightSpec::Fixed { bits } => {
+            let wf = calibrate(weight.iter().copied(), bits, true);
+            let weights = weight.mapv(|w| wf.quantize(w as f64) as i32);
+            (WeightKind::Fixed { bits }, -wf.frac(), weights, None)
+        }
+        WeightSpec::Pow2 { bits } => {
+            let kind = WeightKind::Pow2 { max_shift: (1 << (bits - 2)) - 1 };
+            let s = weight.iter().fold(0f32, |m, v| m.max(v.abs()));
+            match Pow2Range::new(s, bits) {
+                // An all-zero layer stays zero.
+                None => (kind, 0, weight.mapv(|_| 0), None),
+                Some(r) => {
+                    let unit = (-r.n2 as f64).exp2();
+                    let weights = weight.mapv(|w| (r.quantize(w) as f64 * unit) as i32);
+                    (kind, r.n2, weights, None)
+                }
+            }
+        }
+        WeightSpec::Binary { scale } | WeightSpec::Ternary { scale } => {
+            let (levels, kind) = match spec {
+                WeightSpec::Binary { .. } => (Levels::Binary, WeightKind::Binary),
+                _ => (Levels::Ternary, WeightKind::Ternary),
+            };
+            let coded = code(weight, levels, scale);
+            let scale = scale.then(|| {
+                let f = calibrate(coded.alphas.iter().copied(), SCALE_BITS, false);
+                // Multipliers carry fraction bits; an integer part beyond the
+                // format's range saturates (alphas are far below 1 in practice).
+                let frac = f.frac().max(0);
+                let multipliers = coded.alphas.iter().map(|&a| {
+                    FixedFormat::new(false, SCALE_BITS, frac).expect("valid").quantize(a as f64)
+                });
+                ChannelScale { multipliers: multipliers.collect(), frac: frac as u32 }
+            });
+            (kind, 0, coded.codes, scale)
+        }
+    };
     let acc_frac = input.frac() - exponent;
     let bias = bias
         .iter()
-        .map(|&b| {
-            quantize_real(b as f64, acc_frac).ok_or_else(|| {
-                format!("bias {b} does not fit the accumulator format (2^-{acc_frac})")
+        .enumerate()
+        .map(|(j, &b)| {
+            // acc = sum(W x) + B is scaled by M_j afterwards: B carries b / alpha_j.
+            let alpha = match &scale {
+                Some(s) if s.multipliers[j] != 0 => {
+                    s.multipliers[j] as f64 / (s.frac as f64).exp2()
+                }
+                _ => 1.0,
+            };
+            quantize_real(b as f64 / alpha, acc_frac).ok_or_else(|| {
+                format!(
+                    "bias {b} of channel {j} does not fit the accumulator format (2^-{acc_frac})"
+                )
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Weighted { kind: WeightKind::Fixed { bits }, exponent, weights, bias, scale: None, relu })
+    Ok(Weighted { kind, exponent, weights, bias, scale, relu })
 }
 
 /// Values kept for the error estimate of a format choice.
