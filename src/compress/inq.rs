@@ -86,12 +86,20 @@ pub fn check_schedule(schedule: &[f32]) -> Result<(), CompressError> {
 /// magnitude first (ties by index), until `portion` of all entries are frozen.
 pub fn partition(w: ArrayViewD<f32>, frozen: &[bool], portion: f32) -> Vec<usize> {
     let n = w.len();
-    let target = ((portion as f64 * n as f64).ceil() as usize).min(n);
+    let target = portion_count(portion, n);
     let done = frozen.iter().filter(|&&f| f).count();
     let mut free: Vec<(usize, f32)> =
         w.iter().enumerate().filter(|(i, _)| !frozen[*i]).map(|(i, &v)| (i, v.abs())).collect();
     free.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     free.into_iter().take(target.saturating_sub(done)).map(|(i, _)| i).collect()
+}
+
+/// Entries frozen at `portion` of `n`: the smallest count reaching the portion,
+/// with a relative tolerance of 1e-6 so that an `f32` portion like 0.6 means 3
+/// of 5, not 4.
+pub fn portion_count(portion: f32, n: usize) -> usize {
+    let exact = portion as f64 * n as f64;
+    ((exact - 1e-6 * n as f64).ceil().max(0.0) as usize).min(n)
 }
 
 /// What one INQ step did.
@@ -242,6 +250,15 @@ mod tests {
     }
 
     #[test]
+    fn portions_count_decimal_fractions_exactly() {
+        assert_eq!(portion_count(0.6, 5), 3);
+        assert_eq!(portion_count(0.875, 8), 7);
+        assert_eq!(portion_count(0.5, 3), 2);
+        assert_eq!(portion_count(0.75, 235_200), 176_400);
+        assert_eq!(portion_count(1.0, 7), 7);
+    }
+
+    #[test]
     fn schedules_must_increase_and_end_at_one() {
         assert!(check_schedule(&[0.5, 0.75, 0.875, 1.0]).is_ok());
         assert!(check_schedule(&[0.5, 0.5, 1.0]).is_err());
@@ -283,7 +300,7 @@ mod tests {
             let w = ndarray::Array1::from(ws.clone()).into_dyn();
             let frozen = vec![false; ws.len()];
             let pick = partition(w.view(), &frozen, p);
-            prop_assert_eq!(pick.len(), ((p as f64 * ws.len() as f64).ceil() as usize).min(ws.len()));
+            prop_assert_eq!(pick.len(), portion_count(p, ws.len()));
             let smallest_picked = pick.iter().map(|&i| ws[i].abs()).fold(f32::INFINITY, f32::min);
             for (i, v) in ws.iter().enumerate() {
                 if !pick.contains(&i) {
