@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::codegen::{self, CodegenError, HdlConfig, Manifest};
 use crate::compress::{self, Binarizer, CompressError, InqConfig, Levels};
 use crate::data::{self, DataError, Dataset, DatasetName};
 use crate::model::{self, ArchSpec, ModelError, ModelFile, NetworkSummary, Provenance, Shape};
@@ -29,6 +30,8 @@ pub enum AppError {
     Quant(#[from] QuantError),
     #[error(transparent)]
     Compress(#[from] CompressError),
+    #[error(transparent)]
+    Codegen(#[from] CodegenError),
     #[error(transparent)]
     Sim(#[from] SimError),
     #[error("{}: {source}", path.display())]
@@ -728,6 +731,67 @@ impl CompressOutcome {
             self.float_bytes as f64 / self.bytes as f64,
             self.train_seconds,
             self.output.display()
+        );
+        s
+    }
+}
+
+/// What `shiftkit hdl` reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct HdlOutcome {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub seconds: f64,
+}
+
+/// `shiftkit hdl`: the Verilog of a quantized model's integer network.
+pub fn run_hdl(model_path: &Path, dir: &Path, config: &HdlConfig) -> Result<HdlOutcome, AppError> {
+    let (_, net) = load_integer(model_path)?;
+    let start = std::time::Instant::now();
+    let design = codegen::generate(&net, config)?;
+    codegen::write_design(&design, dir)?;
+    Ok(HdlOutcome {
+        dir: dir.to_path_buf(),
+        manifest: design.manifest,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+impl HdlOutcome {
+    pub fn to_text(&self) -> String {
+        let m = &self.manifest;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{:<12} {:>9} {:>11} {:>9} {:>11} {:>9} {:>8}",
+            "layer", "adders", "adder bits", "mux bits", "LUTs (est)", "FFs", "cycles"
+        );
+        for l in &m.layers {
+            let c = &l.cost;
+            let _ = writeln!(
+                s,
+                "{:<12} {:>9} {:>11} {:>9} {:>11} {:>9} {:>8}",
+                l.name, c.adders, c.adder_bits, c.mux_bits, c.luts, c.ffs, l.latency
+            );
+        }
+        let c = &m.cost;
+        let _ = writeln!(
+            s,
+            "{:<12} {:>9} {:>11} {:>9} {:>11} {:>9} {:>8}",
+            "total", c.adders, c.adder_bits, c.mux_bits, c.luts, c.ffs, m.latency
+        );
+        let _ = writeln!(
+            s,
+            "top `{}`: {} x {} in, {} x {} out, latency {} cycles; {} files in {} ({:.2}s)",
+            m.top,
+            m.inputs,
+            m.input_format,
+            m.outputs,
+            m.output_format,
+            m.latency,
+            m.files.len() + 3,
+            self.dir.display(),
+            self.seconds
         );
         s
     }

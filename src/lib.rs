@@ -10,6 +10,7 @@
 //!   the training loop with its hooks, and evaluation.
 
 pub mod app;
+pub mod codegen;
 pub mod compress;
 pub mod data;
 pub mod model;

@@ -41,6 +41,8 @@ enum Command {
     Quantize(QuantizeArgs),
     /// Compress with retraining: INQ powers of two, binary or ternary weights.
     Compress(CompressArgs),
+    /// Generate shift-add Verilog for a quantized dense network.
+    Hdl(HdlArgs),
     /// Run raw integer vectors through the bit-exact simulator.
     Sim(SimArgs),
     /// Print the whole integer network.
@@ -134,6 +136,25 @@ struct CompressArgs {
     calibration: usize,
     #[arg(short, long)]
     output: PathBuf,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct HdlArgs {
+    model: PathBuf,
+    /// Output directory.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Name of the top module.
+    #[arg(long, default_value = "shiftkit_top")]
+    top: String,
+    /// Adder levels between pipeline registers.
+    #[arg(long, default_value_t = shiftkit::codegen::DEFAULT_LEVELS_PER_STAGE)]
+    levels_per_stage: u32,
+    /// Add an m_axis_tuser port carrying the index of the largest output.
+    #[arg(long)]
+    argmax: bool,
     #[arg(long)]
     json: bool,
 }
@@ -269,6 +290,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Info(args) => info(args),
         Command::Quantize(args) => quantize(args),
         Command::Compress(args) => compress(args),
+        Command::Hdl(args) => hdl(args),
         Command::Sim(args) => sim(args),
         Command::Dump(args) => dump(args),
     }
@@ -448,6 +470,22 @@ fn compress(args: CompressArgs) -> Result<()> {
     let mut bars = EpochBars::new(epochs, args.json);
     let outcome = app::run_compress(&job, &mut bars)
         .with_context(|| format!("compressing {}", job.model.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        print!("{}", outcome.to_text());
+    }
+    Ok(())
+}
+
+fn hdl(args: HdlArgs) -> Result<()> {
+    let config = shiftkit::codegen::HdlConfig {
+        top: args.top,
+        levels_per_stage: args.levels_per_stage,
+        argmax: args.argmax,
+    };
+    let outcome = app::run_hdl(&args.model, &args.output, &config)
+        .with_context(|| format!("generating Verilog for {}", args.model.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {

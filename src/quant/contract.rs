@@ -163,14 +163,35 @@ pub fn quantize_real(x: f64, frac: i32) -> Option<i64> {
 }
 
 /// Shift with rounding: `s > 0` divides by `2^s` rounding half up (toward
-/// +inf); `s <= 0` multiplies by `2^-s`.
+/// +inf); `s <= 0` multiplies by `2^-s`. In hardware steps: add
+/// [`round_offset`]`(s)`, then [`shift_floor`] by `s`.
 ///
 /// The caller guarantees (by interval analysis) that the result fits `i64`.
 pub fn shift_round(v: i64, s: i32) -> i64 {
     if s > 0 {
-        let s = s as u32;
         // In i128 so that v + 2^(s-1) cannot overflow.
-        (((v as i128) + (1i128 << (s - 1))) >> s) as i64
+        shift_floor_wide(v as i128 + round_offset(s) as i128, s) as i64
+    } else {
+        shift_floor(v, s)
+    }
+}
+
+/// The constant added before a rounding right shift by `s > 0`: `2^(s-1)`.
+pub fn round_offset(s: i32) -> i64 {
+    debug_assert!(s > 0);
+    1i64 << (s - 1)
+}
+
+/// Shift without rounding: `s > 0` is an arithmetic right shift, `floor(v / 2^s)`
+/// (dropping the low `s` bits of the two's-complement word); `s <= 0` multiplies
+/// by `2^-s`.
+pub fn shift_floor(v: i64, s: i32) -> i64 {
+    shift_floor_wide(v as i128, s) as i64
+}
+
+fn shift_floor_wide(v: i128, s: i32) -> i128 {
+    if s >= 0 {
+        v >> s as u32
     } else {
         v << (-s) as u32
     }
@@ -337,6 +358,12 @@ mod tests {
         #[test]
         fn shift_round_matches_the_definition(v in -(1i64 << 40)..(1i64 << 40), s in -8i32..24) {
             prop_assert_eq!(shift_round(v, s), reference_shift(v, s));
+        }
+
+        #[test]
+        fn rounding_is_offset_then_floor(v in -(1i64 << 40)..(1i64 << 40), s in 1i32..24) {
+            prop_assert_eq!(shift_round(v, s), shift_floor(v + round_offset(s), s));
+            prop_assert_eq!(shift_floor(v, s), v.div_euclid(1i64 << s));
         }
 
         #[test]

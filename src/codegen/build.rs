@@ -1,0 +1,374 @@
+//! From the integer network to adder graphs: CSD terms, balanced adder trees,
+//! pipeline registers, requantization.
+
+use std::collections::HashMap;
+
+use super::graph::{LayerGraph, Node, NodeId, NodeKind, Operand};
+use super::CodegenError;
+use crate::quant::contract::{csd, round_offset, shift_floor, shift_round};
+use crate::quant::{FixedFormat, IntLayer, IntNetwork, IntOp, Interval, Weighted};
+
+/// Builds one graph per hardware layer. `levels_per_stage` adder levels run
+/// between two pipeline registers.
+pub fn build_graphs(
+    net: &IntNetwork,
+    levels_per_stage: u32,
+) -> Result<Vec<LayerGraph>, CodegenError> {
+    if levels_per_stage == 0 {
+        return Err(CodegenError::Config("--levels-per-stage must be at least 1".into()));
+    }
+    let mut graphs = Vec::new();
+    let mut bounds = vec![Interval::of_format(net.input_format()); net.input().numel()];
+    for layer in net.layers() {
+        let graph = match &layer.op {
+            IntOp::Dense(w) => Some(dense_graph(layer, w, &bounds, levels_per_stage)),
+            IntOp::Relu => Some(relu_graph(layer, &bounds)),
+            IntOp::Flatten => None,
+            IntOp::Conv2d { .. } | IntOp::MaxPool2d(_) => {
+                return Err(CodegenError::Unsupported {
+                    layer: layer.name.clone(),
+                    op: layer.op.as_str(),
+                })
+            }
+        };
+        graphs.extend(graph);
+        bounds = expand(layer);
+    }
+    Ok(graphs)
+}
+
+/// Output bounds of a layer, one per value.
+fn expand(layer: &IntLayer) -> Vec<Interval> {
+    (0..layer.output.numel()).map(|i| layer.bounds[layer.channel_of(i)]).collect()
+}
+
+/// Nodes under construction, with the delay registers already made.
+struct Builder {
+    nodes: Vec<Node>,
+    delays: HashMap<(NodeId, u32), NodeId>,
+    levels_per_stage: u32,
+}
+
+impl Builder {
+    fn push(&mut self, name: String, kind: NodeKind, bounds: Interval, stage: u32) -> NodeId {
+        self.nodes.push(Node { name, kind, bounds, stage });
+        NodeId(self.nodes.len() as u32 - 1)
+    }
+
+    fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.0 as usize]
+    }
+
+    fn is_const(&self, id: NodeId) -> bool {
+        matches!(self.node(id).kind, NodeKind::Const { .. })
+    }
+
+    fn constant(&mut self, name: String, value: i64) -> NodeId {
+        self.push(name, NodeKind::Const { value }, Interval::point(value), 0)
+    }
+
+    /// The interval of an operand's value.
+    fn bounds(&self, op: Operand) -> Interval {
+        let b = self.node(op.node).bounds;
+        let (lo, hi) = (shift_floor(b.lo, -op.shift), shift_floor(b.hi, -op.shift));
+        if op.negate {
+            Interval::new(-hi, -lo)
+        } else {
+            Interval::new(lo, hi)
+        }
+    }
+
+    /// A register of `src`, one stage later.
+    fn reg(&mut self, src: NodeId, name: String) -> NodeId {
+        let n = self.node(src);
+        let (bounds, stage) = (n.bounds, n.stage + 1);
+        self.push(name, NodeKind::Reg { src }, bounds, stage)
+    }
+
+    /// `op` delayed to `stage` through (shared) registers; constants need none.
+    fn delay(&mut self, mut op: Operand, stage: u32) -> Operand {
+        if self.is_const(op.node) {
+            return op;
+        }
+        while self.node(op.node).stage < stage {
+            let next = self.node(op.node).stage + 1;
+            let base = op.node;
+            op.node = match self.delays.get(&(base, next)) {
+                Some(&d) => d,
+                None => {
+                    let name = delay_name(&self.node(base).name);
+                    let d = self.reg(base, name);
+                    self.delays.insert((base, next), d);
+                    d
+                }
+            };
+        }
+        op
+    }
+
+    fn stage(&self, op: Operand) -> u32 {
+        if self.is_const(op.node) {
+            0
+        } else {
+            self.node(op.node).stage
+        }
+    }
+
+    /// `a ± b` as one adder: common shifts factored out, signs folded so that the
+    /// adder never negates (a result both of whose operands were negative is
+    /// returned negated).
+    fn combine(&mut self, a: Operand, b: Operand, name: String) -> Operand {
+        let stage = self.stage(a).max(self.stage(b));
+        let (a, b) = (self.delay(a, stage), self.delay(b, stage));
+        let common = a.shift.min(b.shift);
+        let (mut a, mut b) = (a, b);
+        a.shift -= common;
+        b.shift -= common;
+        let (x, y, sub, negate) = match (a.negate, b.negate) {
+            (false, false) => (a, b, false, false),
+            (false, true) => (a, b, true, false),
+            (true, false) => (b, a, true, false),
+            (true, true) => (a, b, false, true),
+        };
+        let x = Operand { negate: false, ..x };
+        let y = Operand { negate: false, ..y };
+        let (bx, by) = (self.bounds(x), self.bounds(y));
+        let bounds = if sub {
+            Interval::new(bx.lo - by.hi, bx.hi - by.lo)
+        } else {
+            Interval::new(bx.lo + by.lo, bx.hi + by.hi)
+        };
+        let id = self.push(name, NodeKind::Add { a: x, b: y, sub }, bounds, stage);
+        Operand { node: id, shift: common, negate }
+    }
+
+    /// Sums the operands in a balanced tree, registering every
+    /// `levels_per_stage` levels. Returns `None` for an empty sum.
+    fn tree(&mut self, mut ops: Vec<Operand>, prefix: &str) -> Option<Operand> {
+        let mut level = 0;
+        while ops.len() > 1 {
+            level += 1;
+            let mut next = Vec::with_capacity(ops.len().div_ceil(2));
+            for (k, pair) in ops.chunks(2).enumerate() {
+                match *pair {
+                    [a, b] => {
+                        let mut sum = self.combine(a, b, format!("{prefix}_a{level}_{k}"));
+                        if level % self.levels_per_stage == 0 {
+                            let name = format!("{}_q", self.node(sum.node).name);
+                            sum.node = self.reg(sum.node, name);
+                        }
+                        next.push(sum);
+                    }
+                    [a] => next.push(a),
+                    _ => unreachable!("chunks of two"),
+                }
+            }
+            ops = next;
+        }
+        ops.pop()
+    }
+
+    /// The operand as a non-negated node (a subtraction from zero if needed).
+    fn materialize(&mut self, op: Operand, name: String) -> Operand {
+        if !op.negate {
+            return op;
+        }
+        let zero = self.constant(format!("{name}_zero"), 0);
+        let pos = Operand { negate: false, ..op };
+        let b = self.bounds(pos);
+        let stage = self.stage(pos);
+        let id = self.push(
+            name,
+            NodeKind::Add { a: Operand::of(zero), b: pos, sub: true },
+            Interval::new(-b.hi, -b.lo),
+            stage,
+        );
+        Operand::of(id)
+    }
+
+    /// A wire holding exactly the operand's value.
+    fn pass(&mut self, src: Operand, name: String) -> NodeId {
+        if src.shift == 0 && !src.negate {
+            return src.node;
+        }
+        let src = self.materialize(src, format!("{name}_neg"));
+        let bounds = self.bounds(src);
+        let stage = self.stage(src);
+        self.push(name, NodeKind::Pass { src }, bounds, stage)
+    }
+}
+
+fn delay_name(base: &str) -> String {
+    // x3 -> x3_d1 -> x3_d2; n4_a2_0_q -> n4_a2_0_q_d1.
+    match base.rsplit_once("_d") {
+        Some((stem, n)) if n.parse::<u32>().is_ok() => {
+            format!("{stem}_d{}", n.parse::<u32>().expect("checked") + 1)
+        }
+        _ => format!("{base}_d1"),
+    }
+}
+
+fn input_nodes(b: &mut Builder, bounds: &[Interval], format: FixedFormat) -> Vec<NodeId> {
+    bounds
+        .iter()
+        .enumerate()
+        .map(|(lane, &bd)| b.push(format!("x{lane}"), NodeKind::Input { lane, format }, bd, 0))
+        .collect()
+}
+
+fn dense_graph(
+    layer: &IntLayer,
+    w: &Weighted,
+    in_bounds: &[Interval],
+    levels_per_stage: u32,
+) -> LayerGraph {
+    let mut b = Builder { nodes: Vec::new(), delays: HashMap::new(), levels_per_stage };
+    let inputs = input_nodes(&mut b, in_bounds, layer.input_format);
+    let shift = w.shift(layer.input_format, layer.format);
+    let mut ys = Vec::new();
+    let mut notes = Vec::new();
+    for j in 0..w.out_channels() {
+        let p = format!("n{j}");
+        let row = w.row(j);
+        let mut terms = Vec::new();
+        let mut listed = Vec::new();
+        for (i, &q) in row.iter().enumerate() {
+            let digits = csd(q as i64);
+            for t in &digits {
+                terms.push(Operand { node: inputs[i], shift: t.shift as i32, negate: t.negative });
+            }
+            if q != 0 {
+                let d: Vec<String> = digits.iter().map(|t| t.to_string()).collect();
+                listed.push(format!("x{i}*{q}({})", d.join("")));
+            }
+        }
+        let nonzero = listed.len();
+        if w.bias[j] != 0 {
+            terms.push(Operand::of(b.constant(format!("{p}_bias"), w.bias[j])));
+        }
+        let term_count = terms.len();
+        let acc =
+            b.tree(terms, &p).unwrap_or_else(|| Operand::of(b.constant(format!("{p}_zero"), 0)));
+        // Channel scale: acc * M_j as the sum of M_j's CSD terms of acc.
+        let acc2 = match &w.scale {
+            None => acc,
+            Some(_) => {
+                let m = w.multiplier(j);
+                let scaled: Vec<Operand> = csd(m)
+                    .into_iter()
+                    .map(|t| Operand {
+                        node: acc.node,
+                        shift: acc.shift + t.shift as i32,
+                        negate: acc.negate ^ t.negative,
+                    })
+                    .collect();
+                let name = format!("{p}_m");
+                b.tree(scaled, &name)
+                    .unwrap_or_else(|| Operand::of(b.constant(format!("{name}_zero"), 0)))
+            }
+        };
+        debug_assert_eq!(b.bounds(acc2), layer.acc_bounds[j], "graph and analysis agree");
+        let y = requantize(&mut b, acc2, shift, w.relu, layer.format, &p);
+        let acc_b = layer.acc_bounds[j];
+        let weights =
+            if nonzero <= 64 { listed.join(" ") } else { format!("{nonzero} nonzero weights") };
+        notes.push(format!(
+            "y{j} = requantize(sum + bias {}{}) >> {shift}: {term_count} terms; acc in [{}, {}]; \
+             {weights}",
+            w.bias[j],
+            w.scale.as_ref().map_or(String::new(), |s| format!(
+                ", * {} / 2^{}",
+                w.multiplier(j),
+                s.frac
+            )),
+            acc_b.lo,
+            acc_b.hi
+        ));
+        ys.push(y);
+    }
+    finish(b, layer, ys, notes, inputs.len())
+}
+
+/// `saturate(relu(shift_round(acc, s)))` in hardware steps.
+fn requantize(
+    b: &mut Builder,
+    acc: Operand,
+    s: i32,
+    relu: bool,
+    format: FixedFormat,
+    p: &str,
+) -> NodeId {
+    let acc = b.materialize(acc, format!("{p}_acc"));
+    let shifted = if s > 0 {
+        let offset = b.constant(format!("{p}_half"), round_offset(s));
+        let sum = b.combine(acc, Operand::of(offset), format!("{p}_rnd"));
+        b.pass(Operand { shift: sum.shift - s, ..sum }, format!("{p}_sh"))
+    } else {
+        b.pass(Operand { shift: acc.shift - s, ..acc }, format!("{p}_sh"))
+    };
+    let bounds = b.node(shifted).bounds;
+    debug_assert_eq!(bounds.lo, shift_round(b.bounds(acc).lo, s));
+    let stage = b.node(shifted).stage;
+    let mut y = shifted;
+    if relu && bounds.lo < 0 {
+        y = b.push(format!("{p}_relu"), NodeKind::Relu { src: y }, bounds.relu(), stage);
+    }
+    let yb = b.node(y).bounds;
+    if yb.lo < format.min() || yb.hi > format.max() {
+        let clamped = Interval::new(
+            yb.lo.clamp(format.min(), format.max()),
+            yb.hi.clamp(format.min(), format.max()),
+        );
+        y = b.push(format!("{p}_sat"), NodeKind::Saturate { src: y, format }, clamped, stage);
+    }
+    y
+}
+
+fn relu_graph(layer: &IntLayer, in_bounds: &[Interval]) -> LayerGraph {
+    let mut b = Builder { nodes: Vec::new(), delays: HashMap::new(), levels_per_stage: 1 };
+    let inputs = input_nodes(&mut b, in_bounds, layer.input_format);
+    let ys = inputs
+        .iter()
+        .enumerate()
+        .map(|(j, &x)| {
+            let bx = b.node(x).bounds;
+            if bx.lo < 0 {
+                b.push(format!("n{j}_relu"), NodeKind::Relu { src: x }, bx.relu(), 0)
+            } else {
+                x
+            }
+        })
+        .collect();
+    let notes = (0..inputs.len()).map(|j| format!("y{j} = max(0, x{j})")).collect();
+    let n = inputs.len();
+    finish(b, layer, ys, notes, n)
+}
+
+/// Aligns every output to the same stage and registers it.
+fn finish(
+    mut b: Builder,
+    layer: &IntLayer,
+    ys: Vec<NodeId>,
+    notes: Vec<String>,
+    inputs: usize,
+) -> LayerGraph {
+    let last = ys.iter().map(|&y| b.stage(Operand::of(y))).max().unwrap_or(0);
+    let outputs = ys
+        .into_iter()
+        .enumerate()
+        .map(|(j, y)| {
+            let aligned = b.delay(Operand::of(y), last).node;
+            b.reg(aligned, format!("y{j}_q"))
+        })
+        .collect();
+    LayerGraph {
+        name: layer.name.clone(),
+        inputs,
+        input_format: layer.input_format,
+        output_format: layer.format,
+        nodes: b.nodes,
+        outputs,
+        latency: last + 1,
+        notes,
+    }
+}

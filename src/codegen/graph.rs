@@ -1,0 +1,146 @@
+//! The adder graph: the mid-level IR between the integer network and Verilog.
+//!
+//! Every node is one wire or register of the generated RTL, with the bounds
+//! interval analysis proves for it and therefore its exact width. Operands
+//! carry a constant shift (left if positive, an arithmetic right shift — floor
+//! division — if negative) and a sign, so a weight's CSD terms cost no nodes of
+//! their own: `W·x` becomes operands `±(x << k)` of the adders of a tree.
+
+use serde::Serialize;
+
+use crate::quant::{FixedFormat, Interval};
+
+/// Index of a node in its layer graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct NodeId(pub u32);
+
+/// A node used as an operand: `(node << shift)` (or `>>` for negative shifts),
+/// negated when `negate`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Operand {
+    pub node: NodeId,
+    pub shift: i32,
+    pub negate: bool,
+}
+
+impl Operand {
+    pub fn of(node: NodeId) -> Operand {
+        Operand { node, shift: 0, negate: false }
+    }
+}
+
+/// What a node computes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NodeKind {
+    /// Lane `lane` of the layer's input bus, declared `format` wide.
+    Input { lane: usize, format: FixedFormat },
+    /// A constant.
+    Const { value: i64 },
+    /// `a + b` or `a - b` (operands non-negated; `sub` subtracts `b`).
+    Add { a: Operand, b: Operand, sub: bool },
+    /// The operand itself, materialized at the node's width (shifts, drops bits).
+    Pass { src: Operand },
+    /// `max(0, src)`.
+    Relu { src: NodeId },
+    /// `src` clamped to the format's range.
+    Saturate { src: NodeId, format: FixedFormat },
+    /// `src` one clock later (when the pipeline advances).
+    Reg { src: NodeId },
+}
+
+/// One wire or register.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Node {
+    pub name: String,
+    pub kind: NodeKind,
+    pub bounds: Interval,
+    /// Clock cycles after the layer input.
+    pub stage: u32,
+}
+
+impl Node {
+    /// `(signed, bits)` of the node's wire: the proven width, except inputs, which
+    /// are as wide as their bus lanes.
+    pub fn width(&self) -> (bool, u32) {
+        match &self.kind {
+            NodeKind::Input { format, .. } => (format.signed(), format.bits()),
+            _ => self.bounds.width(),
+        }
+    }
+
+    pub fn is_reg(&self) -> bool {
+        matches!(self.kind, NodeKind::Reg { .. })
+    }
+}
+
+/// The adder graph of one layer: nodes in topological order and the output
+/// node of every lane.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LayerGraph {
+    pub name: String,
+    /// Input lanes and their declared format.
+    pub inputs: usize,
+    pub input_format: FixedFormat,
+    pub output_format: FixedFormat,
+    pub nodes: Vec<Node>,
+    pub outputs: Vec<NodeId>,
+    /// Register stages from input to output (the output register included).
+    pub latency: u32,
+    /// One comment line per output lane: the arithmetic it implements.
+    pub notes: Vec<String>,
+}
+
+impl LayerGraph {
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.0 as usize]
+    }
+}
+
+/// The cost model of a graph, from its nodes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Cost {
+    /// Two-input adders and subtractors.
+    pub adders: u64,
+    /// Sum of adder widths: about one LUT per bit on 6-input-LUT FPGAs.
+    pub adder_bits: u64,
+    /// Sum of multiplexer widths (ReLU and saturation).
+    pub mux_bits: u64,
+    /// LUT estimate: adder bits plus multiplexer bits.
+    pub luts: u64,
+    /// Register bits.
+    pub ffs: u64,
+}
+
+impl Cost {
+    pub fn of(graph: &LayerGraph) -> Cost {
+        let mut c = Cost::default();
+        for n in &graph.nodes {
+            let bits = n.width().1 as u64;
+            match n.kind {
+                NodeKind::Add { .. } => {
+                    c.adders += 1;
+                    c.adder_bits += bits;
+                }
+                NodeKind::Relu { .. } | NodeKind::Saturate { .. } => c.mux_bits += bits,
+                NodeKind::Reg { .. } => c.ffs += bits,
+                NodeKind::Input { .. } | NodeKind::Const { .. } | NodeKind::Pass { .. } => {}
+            }
+        }
+        c.luts = c.adder_bits + c.mux_bits;
+        c
+    }
+}
+
+impl std::ops::Add for Cost {
+    type Output = Cost;
+    fn add(self, o: Cost) -> Cost {
+        Cost {
+            adders: self.adders + o.adders,
+            adder_bits: self.adder_bits + o.adder_bits,
+            mux_bits: self.mux_bits + o.mux_bits,
+            luts: self.luts + o.luts,
+            ffs: self.ffs + o.ffs,
+        }
+    }
+}
