@@ -17,3 +17,4 @@ pub mod model;
 pub mod quant;
 pub mod sim;
 pub mod train;
+pub mod verify;

@@ -43,6 +43,8 @@ enum Command {
     Compress(CompressArgs),
     /// Generate shift-add Verilog for a quantized dense network.
     Hdl(HdlArgs),
+    /// Run the generated RTL on Verilator and/or Icarus against the simulator.
+    Verify(VerifyArgs),
     /// Run raw integer vectors through the bit-exact simulator.
     Sim(SimArgs),
     /// Print the whole integer network.
@@ -155,6 +157,34 @@ struct HdlArgs {
     /// Add an m_axis_tuser port carrying the index of the largest output.
     #[arg(long)]
     argmax: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SimulatorArg {
+    Verilator,
+    Icarus,
+    Both,
+}
+
+#[derive(clap::Args, Debug)]
+struct VerifyArgs {
+    model: PathBuf,
+    /// The design directory written by `shiftkit hdl`.
+    dir: PathBuf,
+    #[arg(long, value_enum, default_value = "both")]
+    sim: SimulatorArg,
+    /// Random in-range vectors (the range's extremes are always added).
+    #[arg(long, default_value_t = 1000)]
+    vectors: usize,
+    /// Also run the test samples of this dataset (up to --vectors of them).
+    #[arg(long)]
+    data: Option<String>,
+    #[command(flatten)]
+    data_args: DataArgs,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
     #[arg(long)]
     json: bool,
 }
@@ -291,6 +321,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Quantize(args) => quantize(args),
         Command::Compress(args) => compress(args),
         Command::Hdl(args) => hdl(args),
+        Command::Verify(args) => verify(args),
         Command::Sim(args) => sim(args),
         Command::Dump(args) => dump(args),
     }
@@ -490,6 +521,35 @@ fn hdl(args: HdlArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
         print!("{}", outcome.to_text());
+    }
+    Ok(())
+}
+
+fn verify(args: VerifyArgs) -> Result<()> {
+    use shiftkit::verify::Simulator;
+    let simulators = match args.sim {
+        SimulatorArg::Verilator => vec![Simulator::Verilator],
+        SimulatorArg::Icarus => vec![Simulator::Icarus],
+        SimulatorArg::Both => vec![Simulator::Verilator, Simulator::Icarus],
+    };
+    let job = app::VerifyJob {
+        model: args.model,
+        dir: args.dir,
+        simulators,
+        vectors: args.vectors,
+        dataset: args.data.as_deref().map(parse_dataset).transpose()?,
+        data_dir: args.data_args.data_dir,
+        seed: args.seed,
+    };
+    let outcome =
+        app::run_verify(&job).with_context(|| format!("verifying {}", job.dir.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        print!("{}", outcome.to_text());
+    }
+    if !outcome.passed {
+        bail!("the RTL disagrees with the simulator");
     }
     Ok(())
 }

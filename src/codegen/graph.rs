@@ -98,7 +98,7 @@ impl LayerGraph {
 }
 
 /// The cost model of a graph, from its nodes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Cost {
     /// Two-input adders and subtractors.
     pub adders: u64,

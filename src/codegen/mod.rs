@@ -13,7 +13,7 @@ pub mod graph;
 use std::path::Path;
 
 use askama::Template;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use build::build_graphs;
 pub use graph::{Cost, LayerGraph};
@@ -53,7 +53,7 @@ pub struct HdlConfig {
 }
 
 /// Cost of one layer, as `manifest.json` and the table report it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerCost {
     pub name: String,
     pub module: String,
@@ -63,7 +63,7 @@ pub struct LayerCost {
 }
 
 /// `manifest.json`: what a user or a testbench generator needs to know.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub generator: String,
     /// FNV-1a hash of the integer network the design implements.
