@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::graph::{LayerGraph, Node, NodeId, NodeKind, Operand};
 use super::CodegenError;
 use crate::quant::contract::{csd, round_offset, shift_floor, shift_round};
-use crate::quant::{FixedFormat, IntLayer, IntNetwork, IntOp, Interval, Weighted};
+use crate::quant::{dot_bounds, FixedFormat, IntLayer, IntNetwork, IntOp, Interval, Weighted};
 
 /// Builds one graph per hardware layer. `levels_per_stage` adder levels run
 /// between two pipeline registers.
@@ -186,6 +186,36 @@ impl Builder {
         Operand::of(id)
     }
 
+    /// Narrows the bounds of the node behind `op` (a tree root whose value is
+    /// known to lie in `exact`): interval arithmetic over CSD terms treats the
+    /// terms of one weight as independent and overestimates; the analysis of
+    /// the whole dot product does not.
+    fn tighten(&mut self, op: Operand, exact: Interval) {
+        if op.shift < 0 {
+            return;
+        }
+        let e = if op.negate { Interval::new(-exact.hi, -exact.lo) } else { exact };
+        // The node's value times 2^shift lies in e: divide, rounding inward.
+        let unit = 1i64 << op.shift;
+        let (lo, hi) = (-((-e.lo).div_euclid(unit)), e.hi.div_euclid(unit));
+        // The root and the registers that carry it belong to this tree alone.
+        let mut id = op.node;
+        loop {
+            let node = &mut self.nodes[id.0 as usize];
+            let next = match node.kind {
+                NodeKind::Add { .. } => None,
+                NodeKind::Reg { src } => Some(src),
+                _ => return,
+            };
+            let b = node.bounds;
+            node.bounds = Interval::new(b.lo.max(lo), b.hi.min(hi));
+            match next {
+                Some(src) => id = src,
+                None => return,
+            }
+        }
+    }
+
     /// A wire holding exactly the operand's value.
     fn pass(&mut self, src: Operand, name: String) -> NodeId {
         if src.shift == 0 && !src.negate {
@@ -249,6 +279,9 @@ fn dense_graph(
         let term_count = terms.len();
         let acc =
             b.tree(terms, &p).unwrap_or_else(|| Operand::of(b.constant(format!("{p}_zero"), 0)));
+        let taps = row.iter().zip(in_bounds).map(|(&q, &x)| (q as i64, x));
+        let (lo, hi) = dot_bounds(taps, w.bias[j]);
+        b.tighten(acc, Interval::new(lo as i64, hi as i64));
         // Channel scale: acc * M_j as the sum of M_j's CSD terms of acc.
         let acc2 = match &w.scale {
             None => acc,
@@ -263,8 +296,11 @@ fn dense_graph(
                     })
                     .collect();
                 let name = format!("{p}_m");
-                b.tree(scaled, &name)
-                    .unwrap_or_else(|| Operand::of(b.constant(format!("{name}_zero"), 0)))
+                let acc2 = b
+                    .tree(scaled, &name)
+                    .unwrap_or_else(|| Operand::of(b.constant(format!("{name}_zero"), 0)));
+                b.tighten(acc2, layer.acc_bounds[j]);
+                acc2
             }
         };
         debug_assert_eq!(b.bounds(acc2), layer.acc_bounds[j], "graph and analysis agree");

@@ -1,0 +1,303 @@
+//! Generated Verilog: lint, synthesis, a snapshot, and the RTL against the
+//! simulator on Icarus and Verilator (random networks, back-pressure, a
+//! corrupted design, the digits INQ-5 MLP).
+//!
+//! Tests that need a tool skip, loudly, when it is not installed; .ci/run
+//! installs verilator, iverilog and yosys.
+
+use std::path::Path;
+use std::process::Command;
+
+use ndarray::{ArrayD, IxDyn};
+use proptest::prelude::*;
+
+use shiftkit::app::{self, VerifyJob};
+use shiftkit::codegen::{self, HdlConfig};
+use shiftkit::compress::{run_inq, InqConfig};
+use shiftkit::data::{load_digits, DatasetName};
+use shiftkit::model::{self, ArchSpec, ModelFile, Provenance, Shape};
+use shiftkit::quant::{
+    self, FixedFormat, IntLayerSpec, IntNetwork, IntOp, QuantizeConfig, WeightKind, WeightSpec,
+    Weighted,
+};
+use shiftkit::sim;
+use shiftkit::train::{self, Hooks, LrSchedule, OptimizerConfig, Quiet, TrainConfig};
+use shiftkit::verify::{self, Simulator, Traffic};
+
+mod common;
+use common::{random_dense_network, vectors};
+
+fn have(tool: &str, test: &str) -> bool {
+    let found = Command::new(tool).arg("--version").output().is_ok();
+    if !found {
+        eprintln!("SKIPPED {test}: {tool} is not installed");
+    }
+    found
+}
+
+fn config(argmax: bool, levels: u32) -> HdlConfig {
+    HdlConfig { top: "shiftkit_top".into(), levels_per_stage: levels, argmax }
+}
+
+fn generate(net: &IntNetwork, cfg: &HdlConfig, dir: &Path) -> codegen::Design {
+    let design = codegen::generate(net, cfg).unwrap();
+    codegen::write_design(&design, dir).unwrap();
+    design
+}
+
+fn lint(dir: &Path, design: &codegen::Design) {
+    let files: Vec<String> = design.files.iter().map(|(n, _)| n.clone()).collect();
+    let out = Command::new("verilator")
+        .current_dir(dir)
+        .args(["--lint-only", "-Wall", "--top-module", &design.manifest.top])
+        .args(&files)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && text.trim().is_empty(), "verilator -Wall:\n{text}");
+}
+
+/// A trained, quantized digits MLP with the given weights.
+fn digits_model(spec: WeightSpec) -> IntNetwork {
+    let d = load_digits().unwrap();
+    let mut net = ArchSpec::parse("mlp:64-12-10").unwrap().build(2).unwrap();
+    let cfg = TrainConfig {
+        epochs: 8,
+        batch_size: 32,
+        optimizer: OptimizerConfig::sgd(0.05),
+        schedule: LrSchedule::Cosine,
+        seed: 2,
+    };
+    train::train(&mut net, &d.train, None, &cfg, &Hooks::default(), &mut Quiet).unwrap();
+    quant::quantize(&net, d.train.x.view(), &QuantizeConfig::new(spec, 8, 8)).unwrap()
+}
+
+#[test]
+fn generated_designs_are_lint_clean() {
+    if !have("verilator", "generated_designs_are_lint_clean") {
+        return;
+    }
+    let specs = [
+        WeightSpec::Pow2 { bits: 5 },
+        WeightSpec::Binary { scale: true },
+        WeightSpec::Ternary { scale: false },
+        WeightSpec::Fixed { bits: 8 },
+    ];
+    let mut nets: Vec<IntNetwork> = specs.into_iter().map(digits_model).collect();
+    nets.extend((0..6).map(random_dense_network));
+    for (i, net) in nets.iter().enumerate() {
+        for argmax in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let design = generate(net, &config(argmax, 1 + i as u32 % 3), dir.path());
+            lint(dir.path(), &design);
+            let long = design.files.iter().flat_map(|(_, t)| t.lines()).find(|l| l.len() > 100);
+            assert_eq!(long, None, "lines stay within 100 columns");
+            assert!(design.files.iter().all(|(_, t)| t.is_ascii() && !t.contains('\t')));
+        }
+    }
+}
+
+#[test]
+fn a_design_synthesizes_with_yosys() {
+    if !have("yosys", "a_design_synthesizes_with_yosys") {
+        return;
+    }
+    let net = digits_model(WeightSpec::Pow2 { bits: 5 });
+    let dir = tempfile::tempdir().unwrap();
+    let design = generate(&net, &config(true, 3), dir.path());
+    let files: Vec<String> = design.files.iter().map(|(n, _)| n.clone()).collect();
+    let script = format!("read_verilog {}; synth -top shiftkit_top; stat", files.join(" "));
+    let out =
+        Command::new("yosys").current_dir(dir.path()).args(["-q", "-p", &script]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn the_same_network_gives_the_same_bytes() {
+    let net = random_dense_network(7);
+    let a = codegen::generate(&net, &config(true, 2)).unwrap();
+    let b = codegen::generate(&net, &config(true, 2)).unwrap();
+    assert_eq!(a.files, b.files);
+    assert_eq!(a.manifest, b.manifest);
+}
+
+/// Two inputs, two neurons, fixed4 weights: small enough to read.
+fn tiny() -> IntNetwork {
+    let w = Weighted {
+        kind: WeightKind::Fixed { bits: 4 },
+        exponent: -2,
+        weights: ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![3, -1, 0, 0, 4, -7]).unwrap(),
+        bias: vec![5, -2],
+        scale: None,
+        relu: true,
+    };
+    let specs = vec![IntLayerSpec {
+        name: "fc1".into(),
+        op: IntOp::Dense(w),
+        format: Some(FixedFormat::new(false, 4, 1).unwrap()),
+    }];
+    IntNetwork::new(Shape::Flat(3), FixedFormat::new(false, 4, 2).unwrap(), specs).unwrap()
+}
+
+#[test]
+fn tiny_network_verilog_snapshot() {
+    let design = codegen::generate(&tiny(), &config(false, 1)).unwrap();
+    for (name, text) in &design.files {
+        insta::assert_snapshot!(name.clone(), text);
+    }
+}
+
+#[test]
+fn convolutions_are_refused_with_a_clear_error() {
+    let spec: ArchSpec = serde_json::from_str(
+        r#"{"input": [1, 4, 4], "layers": [{"op": "conv2d", "out_channels": 2, "kernel": 3},
+            {"op": "flatten"}, {"op": "dense", "out": 3}]}"#,
+    )
+    .unwrap();
+    let net = spec.build(1).unwrap();
+    let x = ndarray::Array2::from_elem((4, 16), 0.5f32);
+    let q =
+        quant::quantize(&net, x.view(), &QuantizeConfig::new(WeightSpec::Fixed { bits: 8 }, 8, 8))
+            .unwrap();
+    let e = codegen::generate(&q, &config(false, 3)).unwrap_err().to_string();
+    assert!(e.contains("conv1") && e.contains("dense networks"), "{e}");
+    let bad = HdlConfig { top: "1top".into(), ..config(false, 3) };
+    assert!(codegen::generate(&tiny(), &bad).unwrap_err().to_string().contains("identifier"));
+}
+
+/// Builds, runs and compares one random network on one simulator.
+fn check_random(sim_kind: Simulator, seed: u64, count: usize) -> Result<(), String> {
+    let net = random_dense_network(seed);
+    let argmax = seed.is_multiple_of(2);
+    let cfg = config(argmax, 1 + (seed % 3) as u32);
+    let dir = tempfile::tempdir().unwrap();
+    let design = generate(&net, &cfg, dir.path());
+    let built =
+        verify::build(sim_kind, dir.path(), &design.manifest, &dir.path().join("build"), count)
+            .map_err(|e| e.to_string())?;
+    let x = vectors(&net, seed, count);
+    let expected = sim::run(&net, x.view()).unwrap();
+    // No gaps: latency is the manifest's. Then gaps and back-pressure.
+    for (traffic, latency) in [
+        (Traffic { seed: seed as u32, valid: 16, ready: 16 }, Some(design.manifest.latency)),
+        (Traffic { seed: seed as u32 + 1, valid: 9, ready: 7 }, None),
+    ] {
+        let (beats, _) = verify::run(&built, &x, traffic).map_err(|e| e.to_string())?;
+        verify::compare(&expected, &beats, argmax, latency)
+            .map_err(|m| format!("seed {seed}, {traffic:?}: {m}"))?;
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn icarus_agrees_with_the_simulator_on_random_networks(seed in 0u64..1_000_000) {
+        if Simulator::Icarus.available() {
+            check_random(Simulator::Icarus, seed, 150).map_err(TestCaseError::fail)?;
+        } else {
+            eprintln!("SKIPPED: iverilog is not installed");
+        }
+    }
+}
+
+#[test]
+fn verilator_agrees_with_the_simulator_on_random_networks() {
+    if !have("verilator", "verilator_agrees_with_the_simulator_on_random_networks") {
+        return;
+    }
+    for seed in [11, 24] {
+        check_random(Simulator::Verilator, seed, 1500).unwrap();
+    }
+}
+
+/// Trains the digits MLP, compresses it with INQ-5 and writes model and design.
+fn digits_inq5(dir: &Path) -> std::path::PathBuf {
+    let d = load_digits().unwrap();
+    let mut net = ArchSpec::parse("mlp:64-32-10").unwrap().build(1).unwrap();
+    let cfg = TrainConfig {
+        epochs: 30,
+        batch_size: 32,
+        optimizer: OptimizerConfig::sgd(0.05),
+        schedule: LrSchedule::Cosine,
+        seed: 1,
+    };
+    train::train(&mut net, &d.train, None, &cfg, &Hooks::default(), &mut Quiet).unwrap();
+    let inq = InqConfig {
+        bits: vec![(0, 5), (2, 5)],
+        schedule: vec![0.5, 0.75, 0.875, 1.0],
+        epochs_per_step: 1,
+        train: TrainConfig { optimizer: OptimizerConfig::sgd(0.01).with_weight_decay(5e-4), ..cfg },
+    };
+    run_inq(&mut net, &d.train, &inq, &mut Quiet).unwrap();
+    let q = quant::quantize(
+        &net,
+        d.train.x.view(),
+        &QuantizeConfig::new(WeightSpec::Pow2 { bits: 5 }, 8, 8),
+    )
+    .unwrap();
+    let mut file =
+        ModelFile::new(net, Provenance { dataset: Some("digits".into()), ..Provenance::default() });
+    quant::write_integer(&q, &mut file.rest);
+    let path = dir.join("q.skm");
+    model::save(&path, &file).unwrap();
+    generate(&q, &config(true, 3), &dir.join("hdl"));
+    path
+}
+
+#[test]
+fn digits_inq5_mlp_verifies_on_verilator_with_the_test_split_and_10000_random_vectors() {
+    if !have("verilator", "digits_inq5_mlp_verifies_on_verilator") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = digits_inq5(dir.path());
+    let job = VerifyJob {
+        model,
+        dir: dir.path().join("hdl"),
+        simulators: vec![Simulator::Verilator],
+        vectors: 10_000,
+        dataset: Some(DatasetName::Digits),
+        data_dir: None,
+        seed: 5,
+    };
+    let outcome = app::run_verify(&job).unwrap();
+    // 3 extremes + 10,000 random + the 359 test images.
+    assert_eq!(outcome.vectors, 3 + 10_000 + 359);
+    assert!(outcome.passed, "{}", outcome.to_text());
+}
+
+#[test]
+fn a_corrupted_weight_shift_is_caught() {
+    if !have("iverilog", "a_corrupted_weight_shift_is_caught") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = digits_inq5(dir.path());
+    let hdl = dir.path().join("hdl");
+    // Double one weight: `{1'b0, x7, 3'b0}` (x7 * 8) becomes `{x7, 4'b0}` (x7 * 16).
+    let layer = hdl.join("shiftkit_top_fc1.v");
+    let text = std::fs::read_to_string(&layer).unwrap();
+    let re_start = text.find("{1'b0, x").expect("a shifted unsigned input term");
+    let end = re_start + text[re_start..].find('}').unwrap();
+    let term = &text[re_start..=end];
+    let parts: Vec<&str> = term.trim_matches(|c| c == '{' || c == '}').split(", ").collect();
+    assert_eq!(parts.len(), 3, "{term}");
+    let shift: u32 = parts[2].trim_end_matches("'b0").parse().unwrap();
+    let corrupted = format!("{{{}, {}'b0}}", parts[1], shift + 1);
+    std::fs::write(&layer, text.replacen(term, &corrupted, 1)).unwrap();
+    let job = VerifyJob {
+        model,
+        dir: hdl,
+        simulators: vec![Simulator::Icarus],
+        vectors: 500,
+        dataset: Some(DatasetName::Digits),
+        data_dir: None,
+        seed: 3,
+    };
+    let outcome = app::run_verify(&job).unwrap();
+    assert!(!outcome.passed, "the corruption {term} -> {corrupted} went unnoticed");
+    let text = outcome.to_text();
+    assert!(text.contains("MISMATCH") && text.contains("output lane"), "{text}");
+}
