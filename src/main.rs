@@ -31,6 +31,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// The whole flow on the embedded digits data: train, INQ 5-bit, Verilog, verify.
+    Flow(FlowArgs),
     /// Train a float network from an architecture spec.
     Train(TrainArgs),
     /// Top-1 accuracy of a model on a dataset's test split.
@@ -190,6 +192,32 @@ struct VerifyArgs {
 }
 
 #[derive(clap::Args, Debug)]
+struct FlowArgs {
+    #[arg(long, default_value = "digits")]
+    data: String,
+    #[command(flatten)]
+    data_args: DataArgs,
+    /// Architecture (default: mlp:64-32-10 on digits, mlp:784-64-10 on fashion-mnist).
+    #[arg(long)]
+    arch: Option<String>,
+    #[arg(long, value_enum, default_value = "inq")]
+    method: MethodArg,
+    /// INQ bits per weight.
+    #[arg(long, default_value_t = 5)]
+    bits: u32,
+    /// Output directory.
+    #[arg(short, long, default_value = "shiftkit-out")]
+    output: PathBuf,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Random vectors for verification (the test split is added).
+    #[arg(long, default_value_t = 2000)]
+    vectors: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
 struct SimArgs {
     model: PathBuf,
     /// Raw input codes: one vector per line, decimal integers.
@@ -315,6 +343,7 @@ fn init_logging(verbose: u8) {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Flow(args) => flow(args),
         Command::Train(args) => train(args),
         Command::Eval(args) => eval(args),
         Command::Info(args) => info(args),
@@ -554,6 +583,35 @@ fn verify(args: VerifyArgs) -> Result<()> {
     Ok(())
 }
 
+fn flow(args: FlowArgs) -> Result<()> {
+    let dataset = parse_dataset(&args.data)?;
+    let job = app::FlowJob {
+        dataset,
+        data_dir: args.data_args.data_dir,
+        arch: args.arch.unwrap_or_else(|| app::FlowJob::default_arch(dataset).to_string()),
+        method: match args.method {
+            MethodArg::Inq => app::Method::Inq,
+            MethodArg::Binary => app::Method::Binary,
+            MethodArg::Ternary => app::Method::Ternary,
+        },
+        bits: args.bits,
+        dir: args.output,
+        seed: args.seed,
+        vectors: args.vectors,
+    };
+    let mut bars = EpochBars::new(0, args.json);
+    let outcome = app::run_flow(&job, &mut bars).context("running the flow")?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        print!("{}", outcome.to_text());
+    }
+    if !outcome.passed() {
+        bail!("the RTL disagrees with the simulator");
+    }
+    Ok(())
+}
+
 fn sim(args: SimArgs) -> Result<()> {
     let outcome = app::run_sim(&args.model, &args.input, &args.output, args.trace.as_deref())
         .with_context(|| format!("simulating {}", args.model.display()))?;
@@ -585,6 +643,16 @@ impl EpochBars {
     }
 }
 
+impl EpochBars {
+    fn epoch_label(&self, epoch: usize) -> String {
+        if self.epochs == 0 {
+            format!("epoch {epoch:>3}")
+        } else {
+            format!("epoch {epoch:>3}/{}", self.epochs)
+        }
+    }
+}
+
 impl Observer for EpochBars {
     fn epoch_start(&mut self, epoch: usize, batches: usize) {
         if self.quiet {
@@ -598,7 +666,7 @@ impl Observer for EpochBars {
             .expect("valid template")
             .progress_chars("=> "),
         );
-        bar.set_prefix(format!("epoch {epoch}/{}", self.epochs));
+        bar.set_prefix(self.epoch_label(epoch));
         self.bar = Some(bar);
         (self.loss, self.acc, self.seen) = (0.0, 0.0, 0);
     }
@@ -624,9 +692,8 @@ impl Observer for EpochBars {
         }
         let test = r.val_accuracy.map_or(String::new(), |a| format!("  test {:.2}%", a * 100.0));
         eprintln!(
-            "epoch {:>3}/{}  loss {:.4}  train {:.2}%{test}  {:.1}s",
-            r.epoch,
-            self.epochs,
+            "{}  loss {:.4}  train {:.2}%{test}  {:.1}s",
+            self.epoch_label(r.epoch),
             r.loss,
             r.train_accuracy * 100.0,
             r.seconds
