@@ -770,6 +770,15 @@ pub fn run_hdl(model_path: &Path, dir: &Path, config: &HdlConfig) -> Result<HdlO
     })
 }
 
+/// Writes the multiplier baseline of a quantized model (for resource
+/// comparisons; see `codegen::multiplier_baseline`).
+pub fn run_baseline(model_path: &Path, output: &Path, top: &str) -> Result<(), AppError> {
+    let (_, net) = load_integer(model_path)?;
+    let text = codegen::multiplier_baseline(&net, top, 8)?;
+    model::write_atomically(output, text.as_bytes())?;
+    Ok(())
+}
+
 impl HdlOutcome {
     pub fn to_text(&self) -> String {
         let m = &self.manifest;
@@ -1155,7 +1164,7 @@ impl FlowOutcome {
             None => row(&mut s, "verification", "skipped: no simulator installed".into()),
         }
         for sim in &self.skipped {
-            row(&mut s, &format!("{sim}"), "not installed, skipped".into());
+            row(&mut s, sim, "not installed, skipped".into());
         }
         row(&mut s, "outputs", format!("{}", self.dir.display()));
         s

@@ -159,6 +159,10 @@ struct HdlArgs {
     /// Add an m_axis_tuser port carrying the index of the largest output.
     #[arg(long)]
     argmax: bool,
+    /// Also write a baseline with true multipliers on loadable 8-bit weights to this
+    /// file (module `<top>_mult`; for resource comparisons only, not verified).
+    #[arg(long, value_name = "FILE")]
+    multiplier_baseline: Option<PathBuf>,
     #[arg(long)]
     json: bool,
 }
@@ -546,6 +550,10 @@ fn hdl(args: HdlArgs) -> Result<()> {
     };
     let outcome = app::run_hdl(&args.model, &args.output, &config)
         .with_context(|| format!("generating Verilog for {}", args.model.display()))?;
+    if let Some(path) = &args.multiplier_baseline {
+        app::run_baseline(&args.model, path, &format!("{}_mult", config.top))
+            .with_context(|| format!("writing the multiplier baseline {}", path.display()))?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {

@@ -6,6 +6,7 @@
 //! [`emit`] prints graphs as Verilog through askama templates. Widths, names,
 //! order and stages are all decided in the graph.
 
+mod baseline;
 mod build;
 mod emit;
 pub mod graph;
@@ -15,6 +16,7 @@ use std::path::Path;
 use askama::Template;
 use serde::{Deserialize, Serialize};
 
+pub use baseline::multiplier_baseline;
 pub use build::build_graphs;
 pub use graph::{Cost, LayerGraph};
 
