@@ -842,6 +842,9 @@ pub struct VerifyRun {
     pub seconds: f64,
     /// The first disagreement, if any.
     pub mismatch: Option<String>,
+    /// For a mismatch: the first layer whose output differs when the vector
+    /// runs alone, from per-layer traces.
+    pub diagnosis: Option<String>,
 }
 
 /// The runs of one simulator.
@@ -928,21 +931,25 @@ pub fn run_verify(job: &VerifyJob) -> Result<VerifyOutcome, AppError> {
         let (beats, seconds) = verify::run(&built, &head, plain)?;
         let exp_head = expected.slice(ndarray::s![..steady, ..]).to_owned();
         let mismatch = verify::compare(&exp_head, &beats, argmax, Some(manifest.latency)).err();
+        let diagnosis = mismatch.as_ref().and_then(|m| diagnose(&built, &net, &x, m));
         runs.push(VerifyRun {
             traffic: plain,
             vectors: steady,
             seconds,
             mismatch: mismatch.map(|m| m.to_string()),
+            diagnosis,
         });
         // Random valid gaps and back-pressure, every vector.
         let random = Traffic { seed: job.seed as u32 ^ 0x9e37_79b9, valid: 11, ready: 9 };
         let (beats, seconds) = verify::run(&built, &x, random)?;
         let mismatch = verify::compare(&expected, &beats, argmax, None).err();
+        let diagnosis = mismatch.as_ref().and_then(|m| diagnose(&built, &net, &x, m));
         runs.push(VerifyRun {
             traffic: random,
             vectors: x.nrows(),
             seconds,
             mismatch: mismatch.map(|m| m.to_string()),
+            diagnosis,
         });
         reports.push(SimulatorReport { simulator, build_seconds: built.seconds, runs });
     }
@@ -954,6 +961,43 @@ pub fn run_verify(job: &VerifyJob) -> Result<VerifyOutcome, AppError> {
         reports,
         passed,
     })
+}
+
+/// Runs the mismatching vector alone with per-layer traces and names the first
+/// layer whose output differs from the simulator's.
+fn diagnose(
+    built: &verify::Built,
+    net: &IntNetwork,
+    x: &ndarray::Array2<i64>,
+    mismatch: &verify::Mismatch,
+) -> Option<String> {
+    let vector = match mismatch {
+        verify::Mismatch::Lane { vector, .. } | verify::Mismatch::Argmax { vector, .. } => *vector,
+        verify::Mismatch::Count { .. } | verify::Mismatch::Latency { .. } => return None,
+    };
+    let row = x.row(vector).to_vec();
+    let traces = match verify::trace_layers(built, &row) {
+        Ok(t) => t,
+        Err(e) => return Some(format!("no per-layer trace: {e}")),
+    };
+    let one = ndarray::Array2::from_shape_vec((1, row.len()), row).expect("one row");
+    let expected = sim::run_traced(net, one.view()).ok()?;
+    for (name, hex) in traces {
+        let k = net.layers().iter().position(|l| l.name == name)?;
+        let layer = &net.layers()[k];
+        let got = verify::unpack_hex(&hex, layer.output.numel(), layer.format)?;
+        let want = expected[k].row(0).to_vec();
+        if let Some(lane) = (0..want.len()).find(|&i| got[i] != want[i]) {
+            return Some(format!(
+                "first differing layer: `{name}`, lane {lane}: expected {}, got {}",
+                want[lane], got[lane]
+            ));
+        }
+    }
+    Some(
+        "every layer agrees when the vector runs alone: the mismatch depends on the stream timing"
+            .into(),
+    )
 }
 
 impl VerifyOutcome {
@@ -969,9 +1013,10 @@ impl VerifyOutcome {
                         run.traffic.valid, run.traffic.ready, run.traffic.seed
                     )
                 };
-                let verdict = match &run.mismatch {
-                    None => "all outputs equal the simulator's".to_string(),
-                    Some(m) => format!("MISMATCH: {m}"),
+                let verdict = match (&run.mismatch, &run.diagnosis) {
+                    (None, _) => "all outputs equal the simulator's".to_string(),
+                    (Some(m), None) => format!("MISMATCH: {m}"),
+                    (Some(m), Some(d)) => format!("MISMATCH: {m}; {d}"),
                 };
                 let _ = writeln!(
                     s,

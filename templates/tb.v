@@ -45,6 +45,8 @@ module {{ top }}_tb;
     reg [63:0] in_cycle [0:MAX_N-1];
     reg [1023:0] inputs_path;
     reg [1023:0] outputs_path;
+    reg [1023:0] trace_path;
+    integer trace_file;
     integer n;
     integer seed;
     reg [31:0] valid_chance;
@@ -80,6 +82,8 @@ module {{ top }}_tb;
         end
         $readmemh(inputs_path, vectors, 0, n - 1);
         out_file = $fopen(outputs_path, "w");
+        trace_file = 0;
+        if ($value$plusargs("trace=%s", trace_path)) trace_file = $fopen(trace_path, "w");
         rng = seed == 0 ? 32'h1234_5678 : seed;
         sent = 0;
         received = 0;
@@ -106,6 +110,12 @@ module {{ top }}_tb;
             if (s_axis_tvalid && s_axis_tready) begin
                 in_cycle[sent] <= cycle;
                 next_sent = sent + 1;
+                if (trace_file != 0) $fwrite(trace_file, "in %0d\n", cycle);
+            end
+            if (trace_file != 0) begin
+{%- for (name, inst) in traces %}
+                $fwrite(trace_file, "{{ name }} %0d %h\n", cycle, dut.{{ inst }}.y);
+{%- endfor %}
             end
             sent <= next_sent;
             if (!s_axis_tvalid || s_axis_tready) begin
@@ -123,6 +133,7 @@ module {{ top }}_tb;
                 received <= received + 1;
                 if (received + 1 == n) begin
                     $fclose(out_file);
+                    if (trace_file != 0) $fclose(trace_file);
                     $display("DONE %0d beats in %0d cycles", n, cycle);
                     $finish;
                 end

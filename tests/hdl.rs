@@ -300,4 +300,38 @@ fn a_corrupted_weight_shift_is_caught() {
     assert!(!outcome.passed, "the corruption {term} -> {corrupted} went unnoticed");
     let text = outcome.to_text();
     assert!(text.contains("MISMATCH") && text.contains("output lane"), "{text}");
+    assert!(text.contains("first differing layer: `fc1`"), "{text}");
+}
+
+#[test]
+fn layer_traces_match_the_simulator_layer_by_layer() {
+    if !have("iverilog", "layer_traces_match_the_simulator_layer_by_layer") {
+        return;
+    }
+    for seed in [3, 8, 21] {
+        let net = random_dense_network(seed);
+        let dir = tempfile::tempdir().unwrap();
+        let design = generate(&net, &config(seed == 8, 2), dir.path());
+        let built = verify::build(
+            Simulator::Icarus,
+            dir.path(),
+            &design.manifest,
+            &dir.path().join("b"),
+            4,
+        )
+        .unwrap();
+        let x = vectors(&net, seed, 4);
+        for row in x.rows() {
+            let traces = verify::trace_layers(&built, &row.to_vec()).unwrap();
+            let one = ndarray::Array2::from_shape_vec((1, row.len()), row.to_vec()).unwrap();
+            let expected = sim::run_traced(&net, one.view()).unwrap();
+            assert_eq!(traces.len(), design.manifest.layers.len());
+            for (name, hex) in traces {
+                let k = net.layers().iter().position(|l| l.name == name).unwrap();
+                let l = &net.layers()[k];
+                let got = verify::unpack_hex(&hex, l.output.numel(), l.format).unwrap();
+                assert_eq!(got, expected[k].row(0).to_vec(), "seed {seed}, layer {name}");
+            }
+        }
+    }
 }

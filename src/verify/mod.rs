@@ -86,6 +86,8 @@ struct TbTemplate<'a> {
     has_user: bool,
     max_vectors: usize,
     latency: u32,
+    /// (layer name, instance name) of every layer, for per-layer traces.
+    traces: Vec<(String, String)>,
 }
 
 /// The testbench of a design, for at most `max_vectors` vectors per run.
@@ -103,6 +105,16 @@ pub fn testbench(m: &Manifest, max_vectors: usize) -> String {
         has_user: m.argmax_bits > 0,
         max_vectors: max_vectors.max(1),
         latency: m.latency,
+        traces: m
+            .layers
+            .iter()
+            .map(|l| {
+                (
+                    l.name.clone(),
+                    format!("u_{}", l.module.trim_start_matches(&format!("{}_", m.top))),
+                )
+            })
+            .collect(),
     }
     .render()
     .expect("templates render plain strings")
@@ -284,6 +296,15 @@ pub fn run(
     inputs: &Array2<i64>,
     traffic: Traffic,
 ) -> Result<(Vec<Beat>, f64), VerifyError> {
+    run_with(built, inputs, traffic, &[])
+}
+
+fn run_with(
+    built: &Built,
+    inputs: &Array2<i64>,
+    traffic: Traffic,
+    extra: &[String],
+) -> Result<(Vec<Beat>, f64), VerifyError> {
     let m = &built.manifest;
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -307,6 +328,7 @@ pub fn run(
         format!("+valid={}", traffic.valid),
         format!("+ready={}", traffic.ready),
     ]);
+    cmd.args(extra);
     let start = std::time::Instant::now();
     let log = run_tool(&mut cmd, &format!("{} run", built.simulator))?;
     let seconds = start.elapsed().as_secs_f64();
@@ -336,6 +358,54 @@ pub fn run(
         });
     }
     Ok((beats, seconds))
+}
+
+/// Runs one vector alone, without gaps, logging every layer's output bus each
+/// cycle, and returns each layer's output for that vector (taken when it
+/// leaves the layer's output register).
+pub fn trace_layers(built: &Built, vector: &[i64]) -> Result<Vec<(String, String)>, VerifyError> {
+    let m = &built.manifest;
+    let x = Array2::from_shape_vec((1, vector.len()), vector.to_vec()).expect("one row");
+    let trace_path = built.dir.join("trace.txt");
+    let _ = std::fs::remove_file(&trace_path);
+    run_with(built, &x, Traffic { seed: 1, valid: 16, ready: 16 }, &["+trace=trace.txt".into()])?;
+    let text = std::fs::read_to_string(&trace_path)
+        .map_err(|source| VerifyError::Io { path: trace_path.clone(), source })?;
+    let mut start = None;
+    let mut lines: Vec<(&str, u64, &str)> = Vec::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f.as_slice() {
+            ["in", c] => start = c.parse::<u64>().ok(),
+            [name, c, hex] => {
+                if let Ok(c) = c.parse() {
+                    lines.push((name, c, hex));
+                }
+            }
+            _ => {}
+        }
+    }
+    let start = start.ok_or_else(|| VerifyError::Output {
+        path: trace_path.clone(),
+        reason: "no input handshake".into(),
+    })?;
+    // in_q loads at the handshake; layer k's output register holds the vector
+    // from edge start + sum of latencies up to k, seen one cycle later.
+    let mut at = start;
+    let mut out = Vec::new();
+    for l in &m.layers {
+        at += l.latency as u64;
+        let hex = lines
+            .iter()
+            .find(|(n, c, _)| *n == l.name && *c == at + 1)
+            .map(|(_, _, h)| h.to_string())
+            .ok_or_else(|| VerifyError::Output {
+                path: trace_path.clone(),
+                reason: format!("no trace of `{}` at cycle {}", l.name, at + 1),
+            })?;
+        out.push((l.name.clone(), hex));
+    }
+    Ok(out)
 }
 
 /// The first disagreement between the RTL and the simulator.
