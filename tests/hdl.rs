@@ -14,14 +14,14 @@ use proptest::prelude::*;
 use shiftkit::app::{self, VerifyJob};
 use shiftkit::codegen::{self, HdlConfig};
 use shiftkit::compress::{run_inq, InqConfig};
-use shiftkit::data::{load_digits, DatasetName};
+use shiftkit::data::DatasetName;
 use shiftkit::model::{self, ArchSpec, ModelFile, Provenance, Shape};
 use shiftkit::quant::{
     self, FixedFormat, IntLayerSpec, IntNetwork, IntOp, QuantizeConfig, WeightKind, WeightSpec,
     Weighted,
 };
 use shiftkit::sim;
-use shiftkit::train::{self, Hooks, LrSchedule, OptimizerConfig, Quiet, TrainConfig};
+use shiftkit::train::{OptimizerConfig, Quiet, TrainConfig};
 use shiftkit::verify::{self, Simulator, Traffic};
 
 mod common;
@@ -59,16 +59,7 @@ fn lint(dir: &Path, design: &codegen::Design) {
 
 /// A trained, quantized digits MLP with the given weights.
 fn digits_model(spec: WeightSpec) -> IntNetwork {
-    let d = load_digits().unwrap();
-    let mut net = ArchSpec::parse("mlp:64-12-10").unwrap().build(2).unwrap();
-    let cfg = TrainConfig {
-        epochs: 8,
-        batch_size: 32,
-        optimizer: OptimizerConfig::sgd(0.05),
-        schedule: LrSchedule::Cosine,
-        seed: 2,
-    };
-    train::train(&mut net, &d.train, None, &cfg, &Hooks::default(), &mut Quiet).unwrap();
+    let (net, d) = common::trained_digits("mlp:64-12-10", 8, 2);
     quant::quantize(&net, d.train.x.view(), &QuantizeConfig::new(spec, 8, 8)).unwrap()
 }
 
@@ -214,16 +205,8 @@ fn verilator_agrees_with_the_simulator_on_random_networks() {
 
 /// Trains the digits MLP, compresses it with INQ-5 and writes model and design.
 fn digits_inq5(dir: &Path) -> std::path::PathBuf {
-    let d = load_digits().unwrap();
-    let mut net = ArchSpec::parse("mlp:64-32-10").unwrap().build(1).unwrap();
-    let cfg = TrainConfig {
-        epochs: 30,
-        batch_size: 32,
-        optimizer: OptimizerConfig::sgd(0.05),
-        schedule: LrSchedule::Cosine,
-        seed: 1,
-    };
-    train::train(&mut net, &d.train, None, &cfg, &Hooks::default(), &mut Quiet).unwrap();
+    let (mut net, d) = common::trained_digits("mlp:64-32-10", 30, 1);
+    let cfg = common::digits_config(30, 1);
     let inq = InqConfig {
         bits: vec![(0, 5), (2, 5)],
         schedule: vec![0.5, 0.75, 0.875, 1.0],

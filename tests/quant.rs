@@ -7,7 +7,6 @@ use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use shiftkit::data::load_digits;
 use shiftkit::model::{self, ArchSpec, ModelFile, Op, Provenance, Shape};
 use shiftkit::quant::contract::requantize;
 use shiftkit::quant::{
@@ -18,9 +17,7 @@ use shiftkit::sim::{self, SimError};
 
 mod common;
 use common::{random_network, vectors};
-use shiftkit::train::{
-    self, engine::predict, Hooks, LrSchedule, OptimizerConfig, Quiet, TrainConfig,
-};
+use shiftkit::train::{self, engine::predict};
 
 /// The layers computed directly from their definitions, one value at a time.
 fn reference(net: &IntNetwork, x: &[i64]) -> Vec<i64> {
@@ -224,17 +221,7 @@ fn a_batchnorm_that_cannot_fold_is_an_error() {
 }
 
 fn trained_digits_mlp() -> (model::Network, shiftkit::data::Dataset) {
-    let d = load_digits().unwrap();
-    let mut net = ArchSpec::parse("mlp:64-32-10").unwrap().build(1).unwrap();
-    let cfg = TrainConfig {
-        epochs: 30,
-        batch_size: 32,
-        optimizer: OptimizerConfig::sgd(0.05),
-        schedule: LrSchedule::Cosine,
-        seed: 1,
-    };
-    train::train(&mut net, &d.train, None, &cfg, &Hooks::default(), &mut Quiet).unwrap();
-    (net, d)
+    common::trained_digits("mlp:64-32-10", 30, 1)
 }
 
 #[test]

@@ -5,10 +5,12 @@ use ndarray::{Array2, ArrayD, IxDyn};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use shiftkit::model::{MaxPool2d, Shape};
+use shiftkit::data::{load_digits, Dataset};
+use shiftkit::model::{ArchSpec, MaxPool2d, Network, Shape};
 use shiftkit::quant::{
     ChannelScale, FixedFormat, IntLayerSpec, IntNetwork, IntOp, WeightKind, Weighted,
 };
+use shiftkit::train::{self, Hooks, LrSchedule, OptimizerConfig, Quiet, TrainConfig};
 
 pub fn random_format(rng: &mut ChaCha8Rng, min_bits: u32) -> FixedFormat {
     let signed = rng.gen_bool(0.5);
@@ -166,4 +168,31 @@ pub fn vectors(net: &IntNetwork, seed: u64, count: usize) -> Array2<i64> {
             .for_each(|(i, v)| *v = if i % 2 == 0 { f.min() } else { f.max() });
     }
     x
+}
+
+/// SGD with momentum, batch 32, cosine schedule: the digits recipe.
+pub fn digits_config(epochs: usize, seed: u64) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size: 32,
+        optimizer: OptimizerConfig::sgd(0.05),
+        schedule: LrSchedule::Cosine,
+        seed,
+    }
+}
+
+/// A network of `arch` trained on the digits for `epochs` epochs.
+pub fn trained_digits(arch: &str, epochs: usize, seed: u64) -> (Network, Dataset) {
+    let d = load_digits().unwrap();
+    let mut net = ArchSpec::parse(arch).unwrap().build(seed).unwrap();
+    train::train(
+        &mut net,
+        &d.train,
+        None,
+        &digits_config(epochs, seed),
+        &Hooks::default(),
+        &mut Quiet,
+    )
+    .unwrap();
+    (net, d)
 }
