@@ -102,7 +102,10 @@ impl LayerGraph {
 pub struct Cost {
     /// Two-input adders and subtractors.
     pub adders: u64,
-    /// Sum of adder widths: about one LUT per bit on 6-input-LUT FPGAs.
+    /// Sum of adder widths.
+    pub adder_width: u64,
+    /// Adder bits where both operands can be set (shifted-in zeros and zero
+    /// extensions pass through on the carry chain): about one LUT each.
     pub adder_bits: u64,
     /// Sum of multiplexer widths (ReLU and saturation).
     pub mux_bits: u64,
@@ -113,14 +116,38 @@ pub struct Cost {
 }
 
 impl Cost {
+    /// Bits `[lo, hi)` of an adder of width `width` where the operand can be set:
+    /// above its shift, and below its top unless it is sign-extended.
+    fn active(graph: &LayerGraph, op: Operand, width: u32) -> (u32, u32) {
+        let n = graph.node(op.node);
+        if let NodeKind::Const { value } = n.kind {
+            let v = if op.shift >= 0 { value << op.shift } else { value >> -op.shift };
+            return if v == 0 { (0, 0) } else { (v.trailing_zeros().min(width), width) };
+        }
+        let (signed, w) = n.width();
+        let lo = op.shift.max(0) as u32;
+        let top = (op.shift + w as i32).max(0) as u32;
+        let hi = if signed { width } else { top.min(width) };
+        (lo.min(width), hi.max(lo.min(width)))
+    }
+
     pub fn of(graph: &LayerGraph) -> Cost {
         let mut c = Cost::default();
         for n in &graph.nodes {
             let bits = n.width().1 as u64;
             match n.kind {
-                NodeKind::Add { .. } => {
+                NodeKind::Add { a, b, sub } => {
+                    // Where only one operand can be set, the sum bit is that
+                    // operand (plus the carry): no LUT on carry-chain FPGAs. A
+                    // subtrahend is inverted, so its zero extension is not free.
+                    let w = n.width().1;
+                    let (al, ah) = Cost::active(graph, a, w);
+                    let (bl, bh) = Cost::active(graph, b, w);
+                    let bh = if sub && bl < bh { w } else { bh };
+                    let both = ah.min(bh).saturating_sub(al.max(bl));
                     c.adders += 1;
-                    c.adder_bits += bits;
+                    c.adder_width += bits;
+                    c.adder_bits += both as u64;
                 }
                 NodeKind::Relu { .. } | NodeKind::Saturate { .. } => c.mux_bits += bits,
                 NodeKind::Reg { .. } => c.ffs += bits,
@@ -137,6 +164,7 @@ impl std::ops::Add for Cost {
     fn add(self, o: Cost) -> Cost {
         Cost {
             adders: self.adders + o.adders,
+            adder_width: self.adder_width + o.adder_width,
             adder_bits: self.adder_bits + o.adder_bits,
             mux_bits: self.mux_bits + o.mux_bits,
             luts: self.luts + o.luts,
