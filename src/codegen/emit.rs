@@ -12,6 +12,7 @@
 use askama::Template;
 
 use super::graph::{LayerGraph, NodeId, NodeKind, Operand};
+use crate::quant::contract::shift_floor;
 
 #[derive(Template)]
 #[template(path = "layer.v", escape = "none")]
@@ -70,9 +71,7 @@ fn fit(g: &LayerGraph, usage: &mut Usage, op: Operand, width: u32) -> String {
     debug_assert!(!op.negate, "adders subtract; operands are never negated");
     let node = g.node(op.node);
     if let NodeKind::Const { value } = node.kind {
-        let v =
-            if op.shift >= 0 { (value as i128) << op.shift } else { (value as i128) >> -op.shift };
-        return literal(v, width);
+        return literal(shift_floor(value, -op.shift) as i128, width);
     }
     let (signed, w) = node.width();
     // Dropping low bits first: the value's bits are node[w-1:drop].

@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use crate::quant::contract::shift_floor;
 use crate::quant::{FixedFormat, Interval};
 
 /// Index of a node in its layer graph.
@@ -121,7 +122,7 @@ impl Cost {
     fn active(graph: &LayerGraph, op: Operand, width: u32) -> (u32, u32) {
         let n = graph.node(op.node);
         if let NodeKind::Const { value } = n.kind {
-            let v = if op.shift >= 0 { value << op.shift } else { value >> -op.shift };
+            let v = shift_floor(value, -op.shift);
             return if v == 0 { (0, 0) } else { (v.trailing_zeros().min(width), width) };
         }
         let (signed, w) = n.width();
