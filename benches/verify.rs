@@ -10,24 +10,17 @@ use std::time::Instant;
 
 use shiftkit::codegen::{self, HdlConfig};
 use shiftkit::compress::{run_inq, InqConfig};
-use shiftkit::data::load_digits;
-use shiftkit::model::ArchSpec;
 use shiftkit::quant::{self, QuantizeConfig, WeightSpec};
 use shiftkit::sim;
-use shiftkit::train::{self, Hooks, LrSchedule, OptimizerConfig, Quiet, TrainConfig};
+use shiftkit::train::{OptimizerConfig, Quiet, TrainConfig};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 use shiftkit::verify::{self, Simulator, Traffic};
 
 fn main() {
-    let d = load_digits().unwrap();
-    let mut net = ArchSpec::parse("mlp:64-32-10").unwrap().build(1).unwrap();
-    let cfg = TrainConfig {
-        epochs: 60,
-        batch_size: 32,
-        optimizer: OptimizerConfig::sgd(0.05),
-        schedule: LrSchedule::Cosine,
-        seed: 1,
-    };
-    train::train(&mut net, &d.train, None, &cfg, &Hooks::default(), &mut Quiet).unwrap();
+    let (mut net, d) = common::trained_digits("mlp:64-32-10", 60, 1);
+    let cfg = common::digits_config(60, 1);
     let inq = InqConfig {
         bits: vec![(0, 5), (2, 5)],
         schedule: vec![0.5, 0.75, 0.875, 1.0],

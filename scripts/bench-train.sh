@@ -32,7 +32,7 @@ printf '%-22s %14s %14s %10s\n' "model" "shiftkit s/ep" "pytorch s/ep" "ratio"
 for arch in mlp:784-300-100-10 lenet5; do
   # Second epoch of two: the first pays for page faults and allocator warm-up.
   sk=$(RAYON_NUM_THREADS=$threads "$bin" train --arch "$arch" --data fashion-mnist \
-        --epochs 2 --batch $batch --optimizer sgd --lr 0.05 --schedule constant \
+        --epochs 2 --batch $batch --optimizer sgd --lr 0.05 --lr-schedule constant \
         -o "$tmp/m.skm" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["epochs"][-1]["seconds"])')
   pt=$("$venv/bin/python" scripts/bench_train_torch.py "$arch" "$threads" $batch "$data_dir" \
         | python3 -c 'import json,sys; print(json.load(sys.stdin)["seconds"])')

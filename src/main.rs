@@ -53,17 +53,58 @@ enum Command {
     Dump(DumpArgs),
 }
 
+/// Optimizer flags shared by `train` and `compress`.
 #[derive(clap::Args, Debug)]
-struct QuantizeArgs {
-    model: PathBuf,
-    /// Dataset for calibration and accuracy (default: the one the model was trained on).
+struct OptimArgs {
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Learning rate (default: sgd 0.05 to train, 0.01 to retrain; adam 0.001); reset at
+    /// each INQ step.
     #[arg(long)]
-    data: Option<String>,
-    #[command(flatten)]
-    data_args: DataArgs,
-    /// Weight quantization: fixedN (signed N-bit integers, one exponent per layer).
-    #[arg(long, default_value = "fixed8")]
-    weights: String,
+    lr: Option<f32>,
+    #[arg(long, value_enum, default_value = "sgd")]
+    optimizer: OptimizerArg,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f32,
+    /// L2 weight decay (default: 0 to train, 5e-4 to retrain).
+    #[arg(long)]
+    weight_decay: Option<f32>,
+    /// Learning-rate schedule over the epochs (of each INQ step).
+    #[arg(long, value_enum, default_value = "cosine")]
+    lr_schedule: ScheduleArg,
+    /// Seed for the initial weights and the shuffling.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+impl OptimArgs {
+    /// The training configuration, with the command's defaults for an SGD
+    /// learning rate and the weight decay.
+    fn to_config(&self, epochs: usize, sgd_lr: f32, weight_decay: f32) -> TrainConfig {
+        let wd = self.weight_decay.unwrap_or(weight_decay);
+        let optimizer = match self.optimizer {
+            OptimizerArg::Sgd => OptimizerConfig::Sgd {
+                lr: self.lr.unwrap_or(sgd_lr),
+                momentum: self.momentum,
+                weight_decay: wd,
+            },
+            OptimizerArg::Adam => {
+                OptimizerConfig::adam(self.lr.unwrap_or(0.001)).with_weight_decay(wd)
+            }
+        };
+        let schedule = match self.lr_schedule {
+            ScheduleArg::Constant => LrSchedule::Constant,
+            ScheduleArg::Cosine => LrSchedule::Cosine,
+        };
+        TrainConfig { epochs, batch_size: self.batch, optimizer, schedule, seed: self.seed }
+    }
+}
+
+/// Quantization flags shared by `quantize` and `compress`.
+#[derive(clap::Args, Debug)]
+struct QuantArgs {
     /// Bits of every activation.
     #[arg(long, default_value_t = 8)]
     act_bits: u32,
@@ -73,6 +114,23 @@ struct QuantizeArgs {
     /// Training samples used to calibrate activation formats.
     #[arg(long, default_value_t = 5000)]
     calibration: usize,
+}
+
+#[derive(clap::Args, Debug)]
+struct QuantizeArgs {
+    model: PathBuf,
+    /// Dataset for calibration and accuracy (default: the one the model was trained on).
+    #[arg(long)]
+    data: Option<String>,
+    #[command(flatten)]
+    data_args: DataArgs,
+    /// Weight quantization: fixedN (signed N-bit integers, one exponent per layer), inqN
+    /// (powers of two by the INQ rule, at once), binary, ternary (with per-channel scales;
+    /// add -noscale to drop them).
+    #[arg(long, default_value = "fixed8")]
+    weights: String,
+    #[command(flatten)]
+    quant: QuantArgs,
     #[arg(short, long)]
     output: PathBuf,
     #[arg(long)]
@@ -117,27 +175,10 @@ struct CompressArgs {
     /// Binary/ternary without the per-channel scale.
     #[arg(long)]
     no_scale: bool,
-    #[arg(long, default_value_t = 64)]
-    batch: usize,
-    /// Learning rate, reset at each INQ step (default: 0.01 for sgd, 0.001 for adam).
-    #[arg(long)]
-    lr: Option<f32>,
-    #[arg(long, value_enum, default_value = "sgd")]
-    optimizer: OptimizerArg,
-    #[arg(long, default_value_t = 0.9)]
-    momentum: f32,
-    #[arg(long, default_value_t = 5e-4)]
-    weight_decay: f32,
-    #[arg(long, value_enum, default_value = "cosine")]
-    schedule_lr: ScheduleArg,
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    #[arg(long, default_value_t = 8)]
-    act_bits: u32,
-    #[arg(long, default_value_t = 8)]
-    input_bits: u32,
-    #[arg(long, default_value_t = 5000)]
-    calibration: usize,
+    #[command(flatten)]
+    optim: OptimArgs,
+    #[command(flatten)]
+    quant: QuantArgs,
     #[arg(short, long)]
     output: PathBuf,
     #[arg(long)]
@@ -275,25 +316,8 @@ struct TrainArgs {
     data_args: DataArgs,
     #[arg(long, default_value_t = 10)]
     epochs: usize,
-    /// Mini-batch size.
-    #[arg(long, default_value_t = 64)]
-    batch: usize,
-    /// Learning rate (default: 0.05 for sgd, 0.001 for adam).
-    #[arg(long)]
-    lr: Option<f32>,
-    #[arg(long, value_enum, default_value = "sgd")]
-    optimizer: OptimizerArg,
-    /// Learning-rate schedule over the epochs.
-    #[arg(long, value_enum, default_value = "cosine")]
-    schedule: ScheduleArg,
-    /// SGD momentum.
-    #[arg(long, default_value_t = 0.9)]
-    momentum: f32,
-    #[arg(long, default_value_t = 0.0)]
-    weight_decay: f32,
-    /// Seed for the initial weights and the shuffling.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    optim: OptimArgs,
     /// Where to write the model (.skm).
     #[arg(short, long)]
     output: PathBuf,
@@ -364,47 +388,17 @@ fn parse_dataset(s: &str) -> Result<DatasetName> {
     Ok(s.parse::<DatasetName>()?)
 }
 
-fn optimizer(
-    kind: OptimizerArg,
-    lr: Option<f32>,
-    sgd_lr: f32,
-    momentum: f32,
-    weight_decay: f32,
-) -> OptimizerConfig {
-    match kind {
-        OptimizerArg::Sgd => {
-            OptimizerConfig::Sgd { lr: lr.unwrap_or(sgd_lr), momentum, weight_decay }
-        }
-        OptimizerArg::Adam => {
-            OptimizerConfig::adam(lr.unwrap_or(0.001)).with_weight_decay(weight_decay)
-        }
-    }
-}
-
-fn lr_schedule(arg: ScheduleArg) -> LrSchedule {
-    match arg {
-        ScheduleArg::Constant => LrSchedule::Constant,
-        ScheduleArg::Cosine => LrSchedule::Cosine,
-    }
-}
-
 fn train(args: TrainArgs) -> Result<()> {
-    let optimizer = optimizer(args.optimizer, args.lr, 0.05, args.momentum, args.weight_decay);
     if args.epochs == 0 {
         bail!("--epochs must be at least 1");
     }
+    let config = args.optim.to_config(args.epochs, 0.05, 0.0);
     let job = app::TrainJob {
         arch: args.arch,
         dataset: parse_dataset(&args.data)?,
         data_dir: args.data_args.data_dir,
-        config: TrainConfig {
-            epochs: args.epochs,
-            batch_size: args.batch,
-            optimizer,
-            schedule: lr_schedule(args.schedule),
-            seed: args.seed,
-        },
-        init_seed: args.seed,
+        init_seed: config.seed,
+        config,
         output: args.output,
     };
     let mut bars = EpochBars::new(job.config.epochs, args.json);
@@ -463,10 +457,10 @@ fn quantize(args: QuantizeArgs) -> Result<()> {
         config: QuantizeConfig {
             weights: args.weights.parse()?,
             layer_weights: BTreeMap::new(),
-            act_bits: args.act_bits,
-            input_bits: args.input_bits,
+            act_bits: args.quant.act_bits,
+            input_bits: args.quant.input_bits,
         },
-        calibration: args.calibration,
+        calibration: args.quant.calibration,
         output: args.output,
         model: args.model,
     };
@@ -514,16 +508,10 @@ fn compress(args: CompressArgs) -> Result<()> {
         epochs: args.epochs,
         keep_first_last: args.keep_first_last.as_deref().map(str::parse).transpose()?,
         scale: !args.no_scale,
-        train: TrainConfig {
-            epochs: 0,
-            batch_size: args.batch,
-            optimizer: optimizer(args.optimizer, args.lr, 0.01, args.momentum, args.weight_decay),
-            schedule: lr_schedule(args.schedule_lr),
-            seed: args.seed,
-        },
-        act_bits: args.act_bits,
-        input_bits: args.input_bits,
-        calibration: args.calibration,
+        train: args.optim.to_config(0, 0.01, 5e-4),
+        act_bits: args.quant.act_bits,
+        input_bits: args.quant.input_bits,
+        calibration: args.quant.calibration,
         output: args.output,
         model: args.model,
     };

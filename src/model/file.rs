@@ -107,6 +107,47 @@ impl Container {
         self.tensors.get(name)
     }
 
+    /// The F32 tensor `name` of rank `rank`, or why there is none.
+    pub fn f32_tensor(&self, name: &str, rank: Option<usize>) -> Result<&ArrayD<f32>, String> {
+        self.typed(name, rank, "F32", |t| match t {
+            TensorData::F32(a) => Some(a),
+            _ => None,
+        })
+    }
+
+    /// The I32 tensor `name` of rank `rank`, or why there is none.
+    pub fn i32_tensor(&self, name: &str, rank: Option<usize>) -> Result<&ArrayD<i32>, String> {
+        self.typed(name, rank, "I32", |t| match t {
+            TensorData::I32(a) => Some(a),
+            _ => None,
+        })
+    }
+
+    /// The I64 tensor `name` of rank `rank`, or why there is none.
+    pub fn i64_tensor(&self, name: &str, rank: Option<usize>) -> Result<&ArrayD<i64>, String> {
+        self.typed(name, rank, "I64", |t| match t {
+            TensorData::I64(a) => Some(a),
+            _ => None,
+        })
+    }
+
+    fn typed<'a, T>(
+        &'a self,
+        name: &str,
+        rank: Option<usize>,
+        dtype: &str,
+        pick: fn(&'a TensorData) -> Option<&'a ArrayD<T>>,
+    ) -> Result<&'a ArrayD<T>, String> {
+        let t = self.tensor(name).ok_or_else(|| format!("tensor `{name}` is missing"))?;
+        let a = pick(t).ok_or_else(|| format!("tensor `{name}` is not {dtype}"))?;
+        match rank {
+            Some(r) if a.ndim() != r => {
+                Err(format!("tensor `{name}` has rank {}, expected {r}", a.ndim()))
+            }
+            _ => Ok(a),
+        }
+    }
+
     /// Serializes to safetensors bytes. The same container always gives the same bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let header = Header {
@@ -381,15 +422,7 @@ fn float_graph_from_json(v: &Value, c: &Container) -> Result<Network> {
     let input = Shape::from_dims(&graph.input)
         .ok_or_else(|| bad(format!("input shape {:?} is not [n] or [c, h, w]", graph.input)))?;
     let get = |layer: &str, what: &str, rank: usize| -> Result<ArrayD<f32>> {
-        let name = tensor_name(layer, what);
-        match c.tensor(&name) {
-            Some(TensorData::F32(a)) if a.ndim() == rank => Ok(a.clone()),
-            Some(TensorData::F32(a)) => {
-                Err(bad(format!("tensor `{name}` has rank {}, expected {rank}", a.ndim())))
-            }
-            Some(_) => Err(bad(format!("tensor `{name}` is not F32"))),
-            None => Err(bad(format!("tensor `{name}` is missing"))),
-        }
+        c.f32_tensor(&tensor_name(layer, what), Some(rank)).cloned().map_err(bad)
     };
     let vec1 = |layer: &str, what: &str| -> Result<Array1<f32>> {
         Ok(get(layer, what, 1)?.into_dimensionality().expect("rank checked"))

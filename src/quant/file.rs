@@ -121,18 +121,10 @@ pub fn read_integer(c: &Container) -> Result<Option<IntNetwork>, QuantError> {
     let input = Shape::from_dims(&graph.input)
         .ok_or_else(|| bad(format!("input shape {:?} is not [n] or [c, h, w]", graph.input)))?;
     let i32_tensor = |name: String| -> Result<ArrayD<i32>, QuantError> {
-        match c.tensor(&name) {
-            Some(TensorData::I32(a)) => Ok(a.clone()),
-            Some(_) => Err(bad(format!("tensor `{name}` is not I32"))),
-            None => Err(bad(format!("tensor `{name}` is missing"))),
-        }
+        c.i32_tensor(&name, None).cloned().map_err(bad)
     };
     let i64_vec = |name: String| -> Result<Vec<i64>, QuantError> {
-        match c.tensor(&name) {
-            Some(TensorData::I64(a)) if a.ndim() == 1 => Ok(a.iter().copied().collect()),
-            Some(_) => Err(bad(format!("tensor `{name}` is not a 1-D I64 tensor"))),
-            None => Err(bad(format!("tensor `{name}` is missing"))),
-        }
+        Ok(c.i64_tensor(&name, Some(1)).map_err(bad)?.iter().copied().collect())
     };
     let weighted = |name: &str, j: &WeightedJson| -> Result<Weighted, QuantError> {
         let scale = match j.scale_frac {
