@@ -69,10 +69,6 @@ impl Node {
             _ => self.bounds.width(),
         }
     }
-
-    pub fn is_reg(&self) -> bool {
-        matches!(self.kind, NodeKind::Reg { .. })
-    }
 }
 
 /// The adder graph of one layer: nodes in topological order and the output

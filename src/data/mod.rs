@@ -12,7 +12,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, Axis};
 
 use crate::model::Shape;
 
@@ -100,9 +100,6 @@ impl Split {
     pub fn head(&self, n: usize) -> Split {
         let n = n.min(self.len());
         Split { x: self.x.slice(ndarray::s![..n, ..]).to_owned(), y: self.y[..n].to_vec() }
-    }
-    pub fn view(&self) -> (ArrayView2<'_, f32>, &[u8]) {
-        (self.x.view(), &self.y)
     }
 }
 

@@ -136,11 +136,6 @@ impl FixedFormat {
     pub fn to_real(self, q: i64) -> f64 {
         q as f64 * (-self.frac as f64).exp2()
     }
-
-    /// The largest real value of the format.
-    pub fn max_real(self) -> f64 {
-        self.to_real(self.max())
-    }
 }
 
 impl fmt::Display for FixedFormat {

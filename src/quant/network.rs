@@ -281,18 +281,6 @@ impl IntNetwork {
     pub fn output_format(&self) -> FixedFormat {
         self.layers.last().expect("validated: at least one layer").format
     }
-
-    /// The layers as specs again (to rebuild a changed network).
-    pub fn to_specs(&self) -> Vec<IntLayerSpec> {
-        self.layers
-            .iter()
-            .map(|l| IntLayerSpec {
-                name: l.name.clone(),
-                op: l.op.clone(),
-                format: l.op.weighted().map(|_| l.format),
-            })
-            .collect()
-    }
 }
 
 type Analysis = (Shape, FixedFormat, Vec<Interval>, Vec<Interval>);

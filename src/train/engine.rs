@@ -69,23 +69,8 @@ pub struct Grads {
 }
 
 impl Grads {
-    /// Zero gradients shaped like `net`'s parameters.
-    pub fn zeros_like(net: &Network) -> Grads {
-        Grads {
-            items: net
-                .params()
-                .into_iter()
-                .map(|(id, p)| (id, ArrayD::zeros(p.raw_dim())))
-                .collect(),
-        }
-    }
-
     pub fn get(&self, id: ParamId) -> Option<&ArrayD<f32>> {
         self.items.iter().find(|(i, _)| *i == id).map(|(_, g)| g)
-    }
-
-    pub fn get_mut(&mut self, id: ParamId) -> Option<&mut ArrayD<f32>> {
-        self.items.iter_mut().find(|(i, _)| *i == id).map(|(_, g)| g)
     }
 
     /// Adds `other` (same parameters, same order) into `self`.
