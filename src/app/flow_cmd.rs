@@ -1,0 +1,184 @@
+//! `flow`: the whole chain in one command.
+
+use super::*;
+
+/// `shiftkit flow`: train, compress, generate, verify, report.
+#[derive(Clone, Debug)]
+pub struct FlowJob {
+    pub dataset: DatasetName,
+    pub data_dir: Option<PathBuf>,
+    pub arch: String,
+    pub method: Method,
+    pub bits: u32,
+    pub dir: PathBuf,
+    pub seed: u64,
+    /// Random vectors for verification (the test split is added).
+    pub vectors: usize,
+}
+
+impl FlowJob {
+    /// The defaults for a dataset: the digits MLP, or a small Fashion-MNIST MLP.
+    pub fn default_arch(dataset: DatasetName) -> &'static str {
+        match dataset {
+            DatasetName::Digits => "mlp:64-32-10",
+            DatasetName::FashionMnist => "mlp:784-64-10",
+        }
+    }
+}
+
+/// What `shiftkit flow` reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct FlowOutcome {
+    pub dir: PathBuf,
+    pub train: TrainOutcome,
+    pub compress: CompressOutcome,
+    pub hdl: HdlOutcome,
+    /// Simulators that were not installed.
+    pub skipped: Vec<String>,
+    pub verify: Option<VerifyOutcome>,
+}
+
+pub fn run_flow(
+    job: &FlowJob,
+    observer: &mut dyn compress::InqObserver,
+) -> Result<FlowOutcome, AppError> {
+    std::fs::create_dir_all(&job.dir)
+        .map_err(|source| AppError::Io { path: job.dir.clone(), source })?;
+    let (epochs, batch) = match job.dataset {
+        DatasetName::Digits => (60, 32),
+        DatasetName::FashionMnist => (10, 64),
+    };
+    let train_cfg = TrainConfig {
+        epochs,
+        batch_size: batch,
+        optimizer: train::OptimizerConfig::sgd(0.05),
+        schedule: train::LrSchedule::Cosine,
+        seed: job.seed,
+    };
+    let float_path = job.dir.join("float.skm");
+    let train = run_train(
+        &TrainJob {
+            arch: job.arch.clone(),
+            dataset: job.dataset,
+            data_dir: job.data_dir.clone(),
+            config: train_cfg.clone(),
+            init_seed: job.seed,
+            output: float_path.clone(),
+        },
+        observer,
+    )?;
+    let compressed_path = job.dir.join("compressed.skm");
+    let compress = run_compress(
+        &CompressJob {
+            model: float_path,
+            dataset: Some(job.dataset),
+            data_dir: job.data_dir.clone(),
+            method: job.method,
+            bits: job.bits,
+            layer_bits: BTreeMap::new(),
+            schedule: vec![0.5, 0.75, 0.875, 1.0],
+            epochs_per_step: 2,
+            epochs: 10,
+            keep_first_last: None,
+            scale: true,
+            train: TrainConfig {
+                optimizer: train::OptimizerConfig::sgd(0.01).with_weight_decay(5e-4),
+                ..train_cfg
+            },
+            act_bits: 8,
+            input_bits: 8,
+            calibration: 5000,
+            output: compressed_path.clone(),
+        },
+        observer,
+    )?;
+    let hdl_dir = job.dir.join("hdl");
+    let hdl = run_hdl(
+        &compressed_path,
+        &hdl_dir,
+        &HdlConfig {
+            top: "shiftkit_top".into(),
+            levels_per_stage: codegen::DEFAULT_LEVELS_PER_STAGE,
+            argmax: true,
+        },
+    )?;
+    let (simulators, skipped): (Vec<Simulator>, Vec<Simulator>) =
+        [Simulator::Verilator, Simulator::Icarus].into_iter().partition(|s| s.available());
+    let verify = if simulators.is_empty() {
+        None
+    } else {
+        Some(run_verify(&VerifyJob {
+            model: compressed_path,
+            dir: hdl_dir,
+            simulators,
+            vectors: job.vectors,
+            dataset: Some(job.dataset),
+            data_dir: job.data_dir.clone(),
+            seed: job.seed,
+        })?)
+    };
+    Ok(FlowOutcome {
+        dir: job.dir.clone(),
+        train,
+        compress,
+        hdl,
+        skipped: skipped.iter().map(|s| s.as_str().to_string()).collect(),
+        verify,
+    })
+}
+
+impl FlowOutcome {
+    pub fn to_text(&self) -> String {
+        let c = &self.compress;
+        let m = &self.hdl.manifest;
+        let mut s = String::new();
+        let row = |s: &mut String, k: &str, v: String| {
+            let _ = writeln!(s, "  {k:<26} {v}");
+        };
+        let _ = writeln!(
+            s,
+            "shiftkit flow: {} on {}, {} -> Verilog in {}",
+            self.train.arch,
+            c.dataset,
+            c.method.as_str(),
+            self.hdl.dir.display()
+        );
+        row(&mut s, "float accuracy", format!("{:.2}%", c.float_accuracy * 100.0));
+        row(
+            &mut s,
+            "integer accuracy",
+            format!("{:.2}% (bit-exact simulator)", c.integer_accuracy * 100.0),
+        );
+        row(&mut s, "parameter bytes", format!("{} (float32: {})", c.bytes, c.float_bytes));
+        row(&mut s, "compression", format!("{:.1}x", c.float_bytes as f64 / c.bytes as f64));
+        row(&mut s, "adders", format!("{} ({} adder bits)", m.cost.adders, m.cost.adder_bits));
+        row(&mut s, "LUT estimate / FFs", format!("{} / {}", m.cost.luts, m.cost.ffs));
+        row(&mut s, "latency", format!("{} cycles", m.latency));
+        match &self.verify {
+            Some(v) => {
+                for r in &v.reports {
+                    let ok = r.runs.iter().all(|run| run.mismatch.is_none());
+                    let vectors: usize = r.runs.iter().map(|run| run.vectors).sum();
+                    row(
+                        &mut s,
+                        &format!("verified on {}", r.simulator.as_str()),
+                        format!(
+                            "{} ({vectors} vectors, with back-pressure)",
+                            if ok { "pass" } else { "FAIL" }
+                        ),
+                    );
+                }
+            }
+            None => row(&mut s, "verification", "skipped: no simulator installed".into()),
+        }
+        for sim in &self.skipped {
+            row(&mut s, sim, "not installed, skipped".into());
+        }
+        row(&mut s, "outputs", format!("{}", self.dir.display()));
+        s
+    }
+
+    pub fn passed(&self) -> bool {
+        self.verify.as_ref().is_none_or(|v| v.passed)
+    }
+}

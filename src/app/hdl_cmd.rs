@@ -1,0 +1,73 @@
+//! `hdl`: Verilog and the multiplier baseline.
+
+use super::*;
+
+/// What `shiftkit hdl` reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct HdlOutcome {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub seconds: f64,
+}
+
+/// `shiftkit hdl`: the Verilog of a quantized model's integer network.
+pub fn run_hdl(model_path: &Path, dir: &Path, config: &HdlConfig) -> Result<HdlOutcome, AppError> {
+    let (_, net) = load_integer(model_path)?;
+    let start = std::time::Instant::now();
+    let design = codegen::generate(&net, config)?;
+    codegen::write_design(&design, dir)?;
+    Ok(HdlOutcome {
+        dir: dir.to_path_buf(),
+        manifest: design.manifest,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Writes the multiplier baseline of a quantized model (for resource
+/// comparisons; see `codegen::multiplier_baseline`).
+pub fn run_baseline(model_path: &Path, output: &Path, top: &str) -> Result<(), AppError> {
+    let (_, net) = load_integer(model_path)?;
+    let text = codegen::multiplier_baseline(&net, top, 8)?;
+    model::write_atomically(output, text.as_bytes())?;
+    Ok(())
+}
+
+impl HdlOutcome {
+    pub fn to_text(&self) -> String {
+        let m = &self.manifest;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{:<12} {:>9} {:>11} {:>9} {:>11} {:>9} {:>8}",
+            "layer", "adders", "adder bits", "mux bits", "LUTs (est)", "FFs", "cycles"
+        );
+        for l in &m.layers {
+            let c = &l.cost;
+            let _ = writeln!(
+                s,
+                "{:<12} {:>9} {:>11} {:>9} {:>11} {:>9} {:>8}",
+                l.name, c.adders, c.adder_bits, c.mux_bits, c.luts, c.ffs, l.latency
+            );
+        }
+        let c = &m.cost;
+        let _ = writeln!(
+            s,
+            "{:<12} {:>9} {:>11} {:>9} {:>11} {:>9} {:>8}",
+            "total", c.adders, c.adder_bits, c.mux_bits, c.luts, c.ffs, m.latency
+        );
+        let _ = writeln!(
+            s,
+            "top `{}`: {} x {} in, {} x {} out, latency {} cycles; {} files in {} ({:.2}s)",
+            m.top,
+            m.inputs,
+            m.input_format,
+            m.outputs,
+            m.output_format,
+            m.latency,
+            m.files.len() + 3,
+            self.dir.display(),
+            self.seconds
+        );
+        s
+    }
+}

@@ -1,0 +1,223 @@
+//! `quantize`, `sim`, `dump`.
+
+use super::*;
+
+/// `shiftkit quantize`.
+#[derive(Clone, Debug)]
+pub struct QuantizeJob {
+    pub model: PathBuf,
+    pub dataset: Option<DatasetName>,
+    pub data_dir: Option<PathBuf>,
+    pub config: QuantizeConfig,
+    /// Training samples used to calibrate activation formats.
+    pub calibration: usize,
+    pub output: PathBuf,
+}
+
+/// One row of the quantization table.
+#[derive(Clone, Debug, Serialize)]
+pub struct QuantLayerRow {
+    pub name: String,
+    pub op: &'static str,
+    pub weights: String,
+    pub exponent: Option<i32>,
+    pub format: FixedFormat,
+    pub shift: Option<i32>,
+    pub acc_bits: Option<u32>,
+}
+
+/// What `shiftkit quantize` reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct QuantizeOutcome {
+    pub output: PathBuf,
+    pub dataset: String,
+    pub input_format: FixedFormat,
+    pub layers: Vec<QuantLayerRow>,
+    pub float_accuracy: f64,
+    pub integer_accuracy: f64,
+}
+
+pub fn run_quantize(job: &QuantizeJob) -> Result<QuantizeOutcome, AppError> {
+    let mut file = model::load(&job.model)?;
+    let name = dataset_of(&file, job.dataset, &job.model)?;
+    let data = data::load(name, job.data_dir.as_deref())?;
+    check_input_fits(file.float.input(), &data)?;
+    if job.calibration == 0 {
+        return Err(AppError::Usage("--calibration must be at least 1 sample".into()));
+    }
+    let calib = data.train.head(job.calibration);
+    let net = quant::quantize(&file.float, calib.x.view(), &job.config)?;
+    let float_accuracy = train::evaluate(&file.float, &data.test);
+    let integer_accuracy = sim::accuracy(&net, &data.test)?;
+    file.provenance.dataset.get_or_insert_with(|| name.to_string());
+    file.provenance.steps.push(format!(
+        "quantize: weights {:?}, activations {} bits, input {} bits, {} calibration samples; \
+         integer accuracy {integer_accuracy:.4}",
+        job.config.weights,
+        job.config.act_bits,
+        job.config.input_bits,
+        calib.len()
+    ));
+    quant::write_integer(&net, &mut file.rest);
+    model::save(&job.output, &file)?;
+    Ok(QuantizeOutcome {
+        output: job.output.clone(),
+        dataset: name.to_string(),
+        input_format: net.input_format(),
+        layers: quant_rows(&net),
+        float_accuracy,
+        integer_accuracy,
+    })
+}
+
+fn quant_rows(net: &IntNetwork) -> Vec<QuantLayerRow> {
+    net.layers()
+        .iter()
+        .map(|l| {
+            let w = l.op.weighted();
+            QuantLayerRow {
+                name: l.name.clone(),
+                op: l.op.as_str(),
+                weights: w.map_or(String::new(), |w| w.kind.to_string()),
+                exponent: w.map(|w| w.exponent),
+                format: l.format,
+                shift: w.map(|w| w.shift(l.input_format, l.format)),
+                acc_bits: w.map(|_| {
+                    let hull = l.acc_bounds.iter().fold(l.acc_bounds[0], |a, &b| a.hull(b));
+                    hull.width().1
+                }),
+            }
+        })
+        .collect()
+}
+
+impl QuantizeOutcome {
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "input format {}", self.input_format);
+        let _ = writeln!(
+            s,
+            "{:<10} {:<10} {:<10} {:>8} {:>8} {:>6} {:>9}",
+            "layer", "op", "weights", "exponent", "format", "shift", "acc bits"
+        );
+        let opt = |v: Option<i32>| v.map_or(String::new(), |v| v.to_string());
+        for l in &self.layers {
+            let _ = writeln!(
+                s,
+                "{:<10} {:<10} {:<10} {:>8} {:>8} {:>6} {:>9}",
+                l.name,
+                l.op,
+                l.weights,
+                opt(l.exponent),
+                l.format.to_string(),
+                opt(l.shift),
+                l.acc_bits.map_or(String::new(), |b| b.to_string())
+            );
+        }
+        let _ = writeln!(
+            s,
+            "{} test accuracy: float {:.2}%, integer {:.2}% ({:+.2} points); written to {}",
+            self.dataset,
+            self.float_accuracy * 100.0,
+            self.integer_accuracy * 100.0,
+            (self.integer_accuracy - self.float_accuracy) * 100.0,
+            self.output.display()
+        );
+        s
+    }
+}
+
+/// What `shiftkit sim` reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct SimOutcome {
+    pub vectors: usize,
+    pub output: PathBuf,
+    pub trace: Option<PathBuf>,
+}
+
+/// `shiftkit sim`: raw integer vectors in, raw integer outputs out; with a
+/// trace directory, every layer's raw outputs too (`NN_<layer>.txt`).
+pub fn run_sim(
+    model_path: &Path,
+    input: &Path,
+    output: &Path,
+    trace: Option<&Path>,
+) -> Result<SimOutcome, AppError> {
+    let (_, net) = load_integer(model_path)?;
+    let text = std::fs::read_to_string(input)
+        .map_err(|source| AppError::Io { path: input.into(), source })?;
+    let x = sim::parse_vectors(&text, net.input().numel(), net.input_format())
+        .map_err(|source| AppError::Vectors { path: input.into(), source })?;
+    let outs = sim::run_traced(&net, x.view())?;
+    if let Some(dir) = trace {
+        std::fs::create_dir_all(dir).map_err(|source| AppError::Io { path: dir.into(), source })?;
+        for (i, (layer, out)) in net.layers().iter().zip(&outs).enumerate() {
+            let path = dir.join(format!("{i:02}_{}.txt", layer.name));
+            model::write_atomically(&path, sim::format_vectors(out).as_bytes())?;
+        }
+    }
+    let last = outs.last().expect("at least one layer");
+    model::write_atomically(output, sim::format_vectors(last).as_bytes())?;
+    Ok(SimOutcome {
+        vectors: x.nrows(),
+        output: output.to_path_buf(),
+        trace: trace.map(Path::to_path_buf),
+    })
+}
+
+/// `shiftkit dump --json`: the whole integer network as JSON.
+pub fn run_dump(model_path: &Path) -> Result<serde_json::Value, AppError> {
+    let (_, net) = load_integer(model_path)?;
+    Ok(dump_json(&net))
+}
+
+fn dump_json(net: &IntNetwork) -> serde_json::Value {
+    use serde_json::json;
+    let pairs = |b: &[quant::Interval]| b.iter().map(|i| [i.lo, i.hi]).collect::<Vec<_>>();
+    let layers: Vec<_> = net
+        .layers()
+        .iter()
+        .map(|l| {
+            let mut v = json!({
+                "name": l.name,
+                "op": l.op.as_str(),
+                "input_shape": l.input.dims(),
+                "output_shape": l.output.dims(),
+                "input_format": l.input_format,
+                "format": l.format,
+                "bounds": pairs(&l.bounds),
+            });
+            let obj = v.as_object_mut().expect("object");
+            match &l.op {
+                IntOp::Dense(w) | IntOp::Conv2d { layer: w, .. } => {
+                    obj.insert("weight_kind".into(), json!(w.kind));
+                    obj.insert("exponent".into(), json!(w.exponent));
+                    obj.insert("weight_shape".into(), json!(w.weights.shape()));
+                    obj.insert("weights".into(), json!(w.weights.iter().collect::<Vec<_>>()));
+                    obj.insert("bias".into(), json!(w.bias));
+                    obj.insert("scale".into(), json!(w.scale));
+                    obj.insert("relu".into(), json!(w.relu));
+                    obj.insert("acc_frac".into(), json!(w.acc_frac(l.input_format)));
+                    obj.insert("shift".into(), json!(w.shift(l.input_format, l.format)));
+                    obj.insert("acc_bounds".into(), json!(pairs(&l.acc_bounds)));
+                    if let IntOp::Conv2d { stride, padding, .. } = &l.op {
+                        obj.insert("stride".into(), json!(stride));
+                        obj.insert("padding".into(), json!(padding));
+                    }
+                }
+                IntOp::MaxPool2d(p) => {
+                    obj.insert("kernel".into(), json!(p.kernel));
+                    obj.insert("stride".into(), json!(p.stride));
+                }
+                IntOp::Relu | IntOp::Flatten => {}
+            }
+            v
+        })
+        .collect();
+    json!({
+        "input_shape": net.input().dims(),
+        "input_format": net.input_format(),
+        "output_format": net.output_format(),
+        "layers": layers,
+    })
+}
