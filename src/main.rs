@@ -35,6 +35,8 @@ enum Command {
     Flow(FlowArgs),
     /// Train a float network from an architecture spec.
     Train(TrainArgs),
+    /// Import an ONNX model (Gemm/MatMul, Conv, Relu, MaxPool, Flatten, BatchNorm).
+    Import(ImportArgs),
     /// Top-1 accuracy of a model on a dataset's test split.
     Eval(EvalArgs),
     /// Per-layer shapes, parameters, bytes and MACs of a model.
@@ -327,6 +329,18 @@ struct TrainArgs {
 }
 
 #[derive(clap::Args, Debug)]
+struct ImportArgs {
+    onnx: PathBuf,
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Record the dataset the model was trained on (digits, fashion-mnist).
+    #[arg(long)]
+    data: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
 struct EvalArgs {
     model: PathBuf,
     /// Dataset (default: the one the model was trained on).
@@ -373,6 +387,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Flow(args) => flow(args),
         Command::Train(args) => train(args),
+        Command::Import(args) => import(args),
         Command::Eval(args) => eval(args),
         Command::Info(args) => info(args),
         Command::Quantize(args) => quantize(args),
@@ -412,6 +427,25 @@ fn train(args: TrainArgs) -> Result<()> {
             outcome.test_accuracy * 100.0,
             outcome.epochs.len(),
             outcome.seconds,
+            outcome.output.display()
+        );
+    }
+    Ok(())
+}
+
+fn import(args: ImportArgs) -> Result<()> {
+    let dataset = args.data.as_deref().map(parse_dataset).transpose()?;
+    let outcome = app::run_import(&args.onnx, &args.output, dataset)
+        .with_context(|| format!("importing {}", args.onnx.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        println!(
+            "{} layers, {} parameters (producer `{}`, opset {}); written to {}",
+            outcome.network.layers.len(),
+            outcome.network.params,
+            outcome.producer,
+            outcome.opset,
             outcome.output.display()
         );
     }

@@ -251,3 +251,43 @@ fn sim_on_a_float_model_says_how_to_quantize() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("shiftkit quantize"), "{}", stderr(&o));
 }
+
+#[test]
+fn an_imported_pytorch_lenet_compresses_and_evaluates() {
+    if !std::path::Path::new(shiftkit::data::FASHION_MNIST_DEFAULT_DIR).exists() {
+        eprintln!(
+            "SKIPPED: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/onnx/lenet5_dynamo.onnx");
+    let float = dir.path().join("lenet.skm");
+    let q = dir.path().join("lenet_inq5.skm");
+    let f = float.to_str().unwrap();
+    let o = shiftkit(&["import", onnx, "-o", f, "--data", "fashion-mnist"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = shiftkit(&[
+        "compress",
+        f,
+        "--method",
+        "inq",
+        "--bits",
+        "5",
+        "--epochs-per-step",
+        "0",
+        "--calibration",
+        "300",
+        "-o",
+        q.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let c: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(c["layers"].as_array().unwrap().len(), 5, "two convolutions, three dense layers");
+    let o = shiftkit(&["eval", q.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(e["samples"], 10_000);
+    assert!(e["integer_accuracy"].as_f64().is_some());
+}

@@ -154,3 +154,44 @@ impl InfoOutcome {
         s
     }
 }
+
+/// What `shiftkit import` reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct ImportOutcome {
+    pub output: PathBuf,
+    pub producer: String,
+    pub opset: i64,
+    pub network: NetworkSummary,
+}
+
+/// `shiftkit import`: an ONNX model into a `.skm` float model.
+pub fn run_import(
+    onnx: &Path,
+    output: &Path,
+    dataset: Option<DatasetName>,
+) -> Result<ImportOutcome, AppError> {
+    let bytes = std::fs::read(onnx).map_err(|source| AppError::Io { path: onnx.into(), source })?;
+    let (net, info) = model::onnx::import_onnx(&bytes)
+        .map_err(|e| AppError::Usage(format!("{}: {e}", onnx.display())))?;
+    let provenance = Provenance {
+        arch: Some(format!(
+            "onnx:{}",
+            onnx.file_name().map_or(String::new(), |f| f.to_string_lossy().into_owned())
+        )),
+        dataset: dataset.map(|d| d.to_string()),
+        steps: vec![format!(
+            "import: {} (producer `{}`, opset {})",
+            onnx.display(),
+            info.producer,
+            info.opset
+        )],
+    };
+    let network = model::summarize(&net);
+    model::save(output, &ModelFile::new(net, provenance))?;
+    Ok(ImportOutcome {
+        output: output.to_path_buf(),
+        producer: info.producer,
+        opset: info.opset,
+        network,
+    })
+}

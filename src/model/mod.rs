@@ -8,6 +8,7 @@ mod error;
 mod file;
 mod info;
 mod network;
+pub mod onnx;
 mod shape;
 mod spec;
 
