@@ -37,6 +37,8 @@ enum Command {
     Train(TrainArgs),
     /// Import an ONNX model (Gemm/MatMul, Conv, Relu, MaxPool, Flatten, BatchNorm).
     Import(ImportArgs),
+    /// Export a model as ONNX (a quantized model: its dequantized weights).
+    Export(ExportArgs),
     /// Top-1 accuracy of a model on a dataset's test split.
     Eval(EvalArgs),
     /// Per-layer shapes, parameters, bytes and MACs of a model.
@@ -267,7 +269,8 @@ struct FlowArgs {
 #[derive(clap::Args, Debug)]
 struct SimArgs {
     model: PathBuf,
-    /// Raw input codes: one vector per line, decimal integers.
+    /// Input vectors, one per line: raw integer codes for a quantized model, real
+    /// numbers (in C, H, W order) for a float model.
     #[arg(long)]
     input: PathBuf,
     /// Where to write the raw output codes, one vector per line.
@@ -341,6 +344,13 @@ struct ImportArgs {
 }
 
 #[derive(clap::Args, Debug)]
+struct ExportArgs {
+    model: PathBuf,
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
 struct EvalArgs {
     model: PathBuf,
     /// Dataset (default: the one the model was trained on).
@@ -388,6 +398,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Flow(args) => flow(args),
         Command::Train(args) => train(args),
         Command::Import(args) => import(args),
+        Command::Export(args) => export(args),
         Command::Eval(args) => eval(args),
         Command::Info(args) => info(args),
         Command::Quantize(args) => quantize(args),
@@ -449,6 +460,18 @@ fn import(args: ImportArgs) -> Result<()> {
             outcome.output.display()
         );
     }
+    Ok(())
+}
+
+fn export(args: ExportArgs) -> Result<()> {
+    let outcome = app::run_export(&args.model, &args.output)
+        .with_context(|| format!("exporting {}", args.model.display()))?;
+    println!(
+        "{} layers{} written to {}",
+        outcome.layers,
+        if outcome.dequantized { " (dequantized integer weights)" } else { "" },
+        outcome.output.display()
+    );
     Ok(())
 }
 

@@ -291,3 +291,52 @@ fn an_imported_pytorch_lenet_compresses_and_evaluates() {
     assert_eq!(e["samples"], 10_000);
     assert!(e["integer_accuracy"].as_f64().is_some());
 }
+
+#[test]
+fn a_float_model_simulates_real_vectors_and_exports_to_onnx() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/onnx");
+    let m = dir.path().join("mlp.skm");
+    let o = shiftkit(&[
+        "import",
+        &format!("{fixtures}/mlp_torchscript.onnx"),
+        "-o",
+        m.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let io: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{fixtures}/mlp_io.json")).unwrap())
+            .unwrap();
+    let rows: Vec<Vec<f32>> = serde_json::from_value(io["inputs"].clone()).unwrap();
+    let want: Vec<Vec<f32>> = serde_json::from_value(io["outputs"].clone()).unwrap();
+    let text: String = rows
+        .iter()
+        .map(|r| r.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" ") + "\n")
+        .collect();
+    let (input, output) = (dir.path().join("in.txt"), dir.path().join("out.txt"));
+    std::fs::write(&input, text).unwrap();
+    let o = shiftkit(&[
+        "sim",
+        m.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got: Vec<Vec<f32>> = std::fs::read_to_string(&output)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(' ').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    for (g, w) in got.iter().zip(&want) {
+        for (a, b) in g.iter().zip(w) {
+            assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+        }
+    }
+    let onnx = dir.path().join("back.onnx");
+    let o = shiftkit(&["export", m.to_str().unwrap(), "-o", onnx.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (back, _) = shiftkit::model::onnx::import_onnx(&std::fs::read(&onnx).unwrap()).unwrap();
+    assert_eq!(back, shiftkit::model::load(&m).unwrap().float);
+}

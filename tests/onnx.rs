@@ -98,3 +98,38 @@ proptest! {
         let _ = import_onnx(&bytes[..cut.min(bytes.len())]);
     }
 }
+
+#[test]
+fn import_export_import_gives_the_identical_network() {
+    for name in ["mlp_torchscript", "mlp_dynamo", "lenet5_torchscript", "lenet5_dynamo"] {
+        let (a, _) = import_onnx(&fixture(name)).unwrap();
+        let bytes = shiftkit::model::onnx::export_onnx(&a);
+        let (b, info) = import_onnx(&bytes).unwrap();
+        assert_eq!(a, b, "{name}");
+        assert_eq!((info.producer.as_str(), info.opset), ("shiftkit", 13));
+        // And the same bytes again.
+        assert_eq!(shiftkit::model::onnx::export_onnx(&b), bytes);
+    }
+}
+
+#[test]
+fn a_quantized_model_exports_its_dequantized_weights() {
+    use shiftkit::quant::{quantize, QuantizeConfig, WeightSpec};
+    let (net, _) = import_onnx(&fixture("mlp_dynamo")).unwrap();
+    let (_, x, _) = reference("mlp");
+    let q =
+        quantize(&net, x.view(), &QuantizeConfig::new(WeightSpec::Pow2 { bits: 5 }, 8, 8)).unwrap();
+    let float = q.to_float().unwrap();
+    let (back, _) = import_onnx(&shiftkit::model::onnx::export_onnx(&float)).unwrap();
+    assert_eq!(back, float);
+    // Every dequantized weight is a power of two (or zero) times the layer's unit.
+    let shiftkit::model::Op::Dense(d) = &back.layers()[0].op else { panic!("fc1 is dense") };
+    assert!(d.weight.iter().all(|&w| w == 0.0 || w.abs().log2().fract() == 0.0));
+    // The dequantized network follows the integer simulator up to activation rounding.
+    let yq = shiftkit::sim::run(&q, shiftkit::sim::quantize_input(&q, x.view()).view()).unwrap();
+    let yf = predict(&back, x.view());
+    let f = q.output_format();
+    for (a, b) in yq.iter().zip(yf.iter()) {
+        assert!((f.to_real(*a) - *b as f64).abs() < 0.25, "{} vs {b}", f.to_real(*a));
+    }
+}

@@ -143,26 +143,62 @@ pub fn run_sim(
     output: &Path,
     trace: Option<&Path>,
 ) -> Result<SimOutcome, AppError> {
-    let (_, net) = load_integer(model_path)?;
+    let file = model::load(model_path)?;
     let text = std::fs::read_to_string(input)
         .map_err(|source| AppError::Io { path: input.into(), source })?;
-    let x = sim::parse_vectors(&text, net.input().numel(), net.input_format())
-        .map_err(|source| AppError::Vectors { path: input.into(), source })?;
-    let outs = sim::run_traced(&net, x.view())?;
+    let vectors_error = |source| AppError::Vectors { path: input.into(), source };
+    // (layer name, outputs as text) of every layer.
+    let (count, outs): (usize, Vec<(String, String)>) = match quant::read_integer(&file.rest)? {
+        Some(net) => {
+            let x = sim::parse_vectors(&text, net.input().numel(), net.input_format())
+                .map_err(vectors_error)?;
+            let outs = sim::run_traced(&net, x.view())?;
+            let names = net.layers().iter().map(|l| l.name.clone());
+            (x.nrows(), names.zip(outs.iter().map(sim::format_vectors)).collect())
+        }
+        // A float model: real-valued vectors in ONNX's (C, H, W) order.
+        None => {
+            let net = &file.float;
+            let x = sim::parse_real_vectors(&text, net.input().numel()).map_err(vectors_error)?;
+            let outs = train::engine::trace(net, x.view());
+            let names = net.layers().iter().map(|l| l.name.clone());
+            (x.nrows(), names.zip(outs.iter().map(sim::format_vectors)).collect())
+        }
+    };
     if let Some(dir) = trace {
         std::fs::create_dir_all(dir).map_err(|source| AppError::Io { path: dir.into(), source })?;
-        for (i, (layer, out)) in net.layers().iter().zip(&outs).enumerate() {
-            let path = dir.join(format!("{i:02}_{}.txt", layer.name));
-            model::write_atomically(&path, sim::format_vectors(out).as_bytes())?;
+        for (i, (name, text)) in outs.iter().enumerate() {
+            model::write_atomically(&dir.join(format!("{i:02}_{name}.txt")), text.as_bytes())?;
         }
     }
-    let last = outs.last().expect("at least one layer");
-    model::write_atomically(output, sim::format_vectors(last).as_bytes())?;
+    let (_, last) = outs.last().expect("at least one layer");
+    model::write_atomically(output, last.as_bytes())?;
     Ok(SimOutcome {
-        vectors: x.nrows(),
+        vectors: count,
         output: output.to_path_buf(),
         trace: trace.map(Path::to_path_buf),
     })
+}
+
+/// What `shiftkit export` reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportOutcome {
+    pub output: PathBuf,
+    /// Whether the weights are the integer network's, dequantized.
+    pub dequantized: bool,
+    pub layers: usize,
+}
+
+/// `shiftkit export`: the float network (or, for a quantized model, the integer
+/// network's dequantized weights) as ONNX.
+pub fn run_export(model_path: &Path, output: &Path) -> Result<ExportOutcome, AppError> {
+    let file = model::load(model_path)?;
+    let (net, dequantized) = match quant::read_integer(&file.rest)? {
+        Some(q) => (q.to_float()?, true),
+        None => (file.float, false),
+    };
+    model::write_atomically(output, &model::onnx::export_onnx(&net))?;
+    Ok(ExportOutcome { output: output.to_path_buf(), dequantized, layers: net.layers().len() })
 }
 
 /// `shiftkit dump --json`: the whole integer network as JSON.

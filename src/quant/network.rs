@@ -441,3 +441,65 @@ fn output_bounds(
     let shift = w.shift(in_format, out_format);
     acc.iter().map(|a| a.requantize(shift, w.relu, out_format)).collect()
 }
+
+impl IntNetwork {
+    /// The float network this integer network stands for: weights
+    /// `W_int * 2^e * alpha_j`, biases `B_int * 2^-frac_acc * alpha_j` (alpha_j the
+    /// channel multiplier's real value), fused ReLUs as layers of their own.
+    /// Activation quantization is not part of it. Layers are named by kind and
+    /// position (`fc1`, `relu2`), as architecture specs and ONNX import name them.
+    pub fn to_float(&self) -> Result<crate::model::Network, QuantError> {
+        use crate::model::{Conv2d, Dense, Layer, Network, Op};
+        let mut counters = std::collections::BTreeMap::<&str, usize>::new();
+        let mut name = |prefix: &'static str| {
+            let n = counters.entry(prefix).or_insert(0);
+            *n += 1;
+            format!("{prefix}{n}")
+        };
+        let mut layers = Vec::new();
+        for l in &self.layers {
+            let real = |w: &Weighted| {
+                let unit = (w.exponent as f64).exp2();
+                let acc_unit = (-w.acc_frac(l.input_format) as f64).exp2();
+                let alpha = |j: usize| {
+                    w.scale
+                        .as_ref()
+                        .map_or(1.0, |s| s.multipliers[j] as f64 / (s.frac as f64).exp2())
+                };
+                let mut weights = w.weights.mapv(|v| v as f64 * unit);
+                for (j, mut row) in weights.axis_iter_mut(ndarray::Axis(0)).enumerate() {
+                    row.mapv_inplace(|v| v * alpha(j));
+                }
+                let bias: ndarray::Array1<f32> = (0..w.out_channels())
+                    .map(|j| (w.bias[j] as f64 * acc_unit * alpha(j)) as f32)
+                    .collect();
+                (weights.mapv(|v| v as f32), bias)
+            };
+            match &l.op {
+                IntOp::Dense(w) => {
+                    let (weights, bias) = real(w);
+                    let weight = weights.into_dimensionality().expect("dense weights are 2-D");
+                    layers.push(Layer { name: name("fc"), op: Op::Dense(Dense { weight, bias }) });
+                    if w.relu {
+                        layers.push(Layer { name: name("relu"), op: Op::Relu });
+                    }
+                }
+                IntOp::Conv2d { layer: w, stride, padding } => {
+                    let (weights, bias) = real(w);
+                    let weight = weights.into_dimensionality().expect("conv weights are 4-D");
+                    let conv = Conv2d { weight, bias, stride: *stride, padding: *padding };
+                    layers.push(Layer { name: name("conv"), op: Op::Conv2d(conv) });
+                    if w.relu {
+                        layers.push(Layer { name: name("relu"), op: Op::Relu });
+                    }
+                }
+                IntOp::MaxPool2d(p) => {
+                    layers.push(Layer { name: name("pool"), op: Op::MaxPool2d(*p) })
+                }
+                IntOp::Relu => layers.push(Layer { name: name("relu"), op: Op::Relu }),
+                IntOp::Flatten => layers.push(Layer { name: name("flatten"), op: Op::Flatten }),
+            }
+        }
+        Ok(Network::new(self.input, layers)?)
+    }
+}

@@ -9,7 +9,7 @@
 
 mod vectors;
 
-pub use vectors::{format_vectors, parse_vectors, VectorError};
+pub use vectors::{format_vectors, parse_real_vectors, parse_vectors, VectorError};
 
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;

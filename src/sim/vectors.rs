@@ -19,6 +19,33 @@ pub fn parse_vectors(
     width: usize,
     format: FixedFormat,
 ) -> Result<Array2<i64>, VectorError> {
+    parse_rows(text, width, |token| {
+        let v: i64 = token.parse().map_err(|_| format!("`{token}` is not a decimal integer"))?;
+        if format.contains(v) {
+            Ok(v)
+        } else {
+            Err(format!(
+                "value {v} is outside the input format {format} [{}, {}]",
+                format.min(),
+                format.max()
+            ))
+        }
+    })
+}
+
+/// Parses vectors of `width` real numbers (for float models).
+pub fn parse_real_vectors(text: &str, width: usize) -> Result<Array2<f32>, VectorError> {
+    parse_rows(text, width, |token| match token.parse::<f32>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(format!("`{token}` is not a finite number")),
+    })
+}
+
+fn parse_rows<T>(
+    text: &str,
+    width: usize,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Array2<T>, VectorError> {
     let mut values = Vec::new();
     let mut rows = 0;
     for (i, raw) in text.lines().enumerate() {
@@ -29,16 +56,7 @@ pub fn parse_vectors(
         let err = |reason: String| VectorError { line: i + 1, reason };
         let mut count = 0;
         for token in line.split(|c: char| c == ',' || c.is_whitespace()).filter(|t| !t.is_empty()) {
-            let v: i64 =
-                token.parse().map_err(|_| err(format!("`{token}` is not a decimal integer")))?;
-            if !format.contains(v) {
-                return Err(err(format!(
-                    "value {v} is outside the input format {format} [{}, {}]",
-                    format.min(),
-                    format.max()
-                )));
-            }
-            values.push(v);
+            values.push(parse(token).map_err(err)?);
             count += 1;
         }
         if count != width {
@@ -49,8 +67,9 @@ pub fn parse_vectors(
     Ok(Array2::from_shape_vec((rows, width), values).expect("counted"))
 }
 
-/// Prints vectors in the same format, one per line.
-pub fn format_vectors(x: &Array2<i64>) -> String {
+/// Prints vectors in the same format, one per line (reals in their shortest
+/// exact form).
+pub fn format_vectors<T: std::fmt::Display>(x: &Array2<T>) -> String {
     let mut s = String::new();
     for row in x.rows() {
         let line: Vec<String> = row.iter().map(|v| v.to_string()).collect();

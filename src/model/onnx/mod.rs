@@ -3,7 +3,10 @@
 //! (MatMul followed by Add folds into one dense layer), and everything else is
 //! an error naming the node and its operator.
 
+mod export;
 mod proto;
+
+pub use export::{export_onnx, EXPORT_OPSET};
 
 use std::collections::HashMap;
 
@@ -434,6 +437,43 @@ mod tests {
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
             let _ = import_onnx(&bytes);
         }
+    }
+
+    /// A conv-pool network exported, its first node of `op` given one more
+    /// attribute, and imported again.
+    fn import_with(op: &str, attr: AttributeProto) -> String {
+        let spec: crate::model::ArchSpec = serde_json::from_str(
+            r#"{"input": [1, 6, 6], "layers": [{"op": "conv2d", "out_channels": 2, "kernel": 3},
+                {"op": "maxpool2d", "kernel": 2}, {"op": "flatten"}, {"op": "dense", "out": 2}]}"#,
+        )
+        .unwrap();
+        let bytes = export_onnx(&spec.build(1).unwrap());
+        let mut model = ModelProto::decode(bytes.as_slice()).unwrap();
+        let graph = model.graph.as_mut().unwrap();
+        let node = graph.node.iter_mut().find(|n| n.op_type == op).unwrap();
+        node.attribute.retain(|a| a.name != attr.name);
+        node.attribute.push(attr);
+        import_onnx(&model.encode_to_vec()).unwrap_err().to_string()
+    }
+
+    fn ints_attr(name: &str, v: &[i64]) -> AttributeProto {
+        AttributeProto { name: name.into(), ints: v.to_vec(), r#type: 7, ..Default::default() }
+    }
+
+    fn int_attr(name: &str, v: i64) -> AttributeProto {
+        AttributeProto { name: name.into(), i: v, r#type: 2, ..Default::default() }
+    }
+
+    #[test]
+    fn attributes_the_ir_cannot_express_are_errors_that_say_so() {
+        let e = import_with("Conv", ints_attr("dilations", &[2, 2]));
+        assert!(e.contains("conv1") && e.contains("dilations"), "{e}");
+        let e = import_with("Conv", int_attr("group", 2));
+        assert!(e.contains("grouped"), "{e}");
+        let e = import_with("Conv", ints_attr("pads", &[1, 0, 0, 0]));
+        assert!(e.contains("asymmetric"), "{e}");
+        let e = import_with("MaxPool", int_attr("ceil_mode", 1));
+        assert!(e.contains("ceil_mode"), "{e}");
     }
 
     #[test]
