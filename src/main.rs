@@ -499,11 +499,7 @@ fn eval(args: EvalArgs) -> Result<()> {
 
 fn info(args: InfoArgs) -> Result<()> {
     let outcome = app::run_info(&args.model)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&outcome)?);
-    } else {
-        print!("{}", outcome.to_text());
-    }
+    print_outcome(args.json, &outcome, || outcome.to_text())?;
     Ok(())
 }
 
@@ -523,11 +519,7 @@ fn quantize(args: QuantizeArgs) -> Result<()> {
     };
     let outcome =
         app::run_quantize(&job).with_context(|| format!("quantizing {}", job.model.display()))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&outcome)?);
-    } else {
-        print!("{}", outcome.to_text());
-    }
+    print_outcome(args.json, &outcome, || outcome.to_text())?;
     Ok(())
 }
 
@@ -579,11 +571,7 @@ fn compress(args: CompressArgs) -> Result<()> {
     let mut bars = EpochBars::new(epochs, args.json);
     let outcome = app::run_compress(&job, &mut bars)
         .with_context(|| format!("compressing {}", job.model.display()))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&outcome)?);
-    } else {
-        print!("{}", outcome.to_text());
-    }
+    print_outcome(args.json, &outcome, || outcome.to_text())?;
     Ok(())
 }
 
@@ -599,11 +587,7 @@ fn hdl(args: HdlArgs) -> Result<()> {
         app::run_baseline(&args.model, path, &format!("{}_mult", config.top))
             .with_context(|| format!("writing the multiplier baseline {}", path.display()))?;
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&outcome)?);
-    } else {
-        print!("{}", outcome.to_text());
-    }
+    print_outcome(args.json, &outcome, || outcome.to_text())?;
     Ok(())
 }
 
@@ -625,11 +609,7 @@ fn verify(args: VerifyArgs) -> Result<()> {
     };
     let outcome =
         app::run_verify(&job).with_context(|| format!("verifying {}", job.dir.display()))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&outcome)?);
-    } else {
-        print!("{}", outcome.to_text());
-    }
+    print_outcome(args.json, &outcome, || outcome.to_text())?;
     if !outcome.passed {
         bail!("the RTL disagrees with the simulator");
     }
@@ -654,11 +634,7 @@ fn flow(args: FlowArgs) -> Result<()> {
     };
     let mut bars = EpochBars::new(0, args.json);
     let outcome = app::run_flow(&job, &mut bars).context("running the flow")?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&outcome)?);
-    } else {
-        print!("{}", outcome.to_text());
-    }
+    print_outcome(args.json, &outcome, || outcome.to_text())?;
     if !outcome.passed() {
         bail!("the RTL disagrees with the simulator");
     }
@@ -676,6 +652,20 @@ fn dump(args: DumpArgs) -> Result<()> {
     let _ = args.json;
     let value = app::run_dump(&args.model)?;
     println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
+/// Prints an outcome as JSON, or as the text `text` makes.
+fn print_outcome<T: serde::Serialize>(
+    json: bool,
+    outcome: &T,
+    text: impl FnOnce() -> String,
+) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(outcome)?);
+    } else {
+        print!("{}", text());
+    }
     Ok(())
 }
 
