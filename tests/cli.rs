@@ -340,3 +340,27 @@ fn a_float_model_simulates_real_vectors_and_exports_to_onnx() {
     let (back, _) = shiftkit::model::onnx::import_onnx(&std::fs::read(&onnx).unwrap()).unwrap();
     assert_eq!(back, shiftkit::model::load(&m).unwrap().float);
 }
+
+/// Regression: `verify` with relative paths looked for the compiled testbench
+/// relative to the build directory and failed ("No such file or directory").
+#[test]
+fn verify_works_with_relative_paths() {
+    if Command::new("iverilog").arg("-V").output().is_err() {
+        eprintln!("SKIPPED verify_works_with_relative_paths: iverilog is not installed");
+        return;
+    }
+    let (dir, q) = quantized_digits();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_shiftkit"))
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let q = std::path::Path::new(&q).file_name().unwrap().to_str().unwrap().to_string();
+    let o = run(&["hdl", &q, "-o", "hdl"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["verify", &q, "hdl", "--sim", "icarus", "--vectors", "50"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("verified"), "{}", stdout(&o));
+}

@@ -222,6 +222,9 @@ pub fn build(
         move |source| VerifyError::Io { path, source }
     };
     std::fs::create_dir_all(build_dir).map_err(io(build_dir))?;
+    // Absolute, so that the simulator binary is found whatever the working
+    // directory of the commands that run in the build directory.
+    let build_dir = &build_dir.canonicalize().map_err(io(build_dir))?;
     let tb_path = build_dir.join(format!("{}_tb.v", manifest.top));
     std::fs::write(&tb_path, testbench(manifest, max_vectors)).map_err(io(&tb_path))?;
     let design_dir = design_dir.canonicalize().map_err(io(design_dir))?;
