@@ -9,31 +9,14 @@
 use std::time::Instant;
 
 use shiftkit::codegen::{self, HdlConfig};
-use shiftkit::compress::{run_inq, InqConfig};
-use shiftkit::quant::{self, QuantizeConfig, WeightSpec};
 use shiftkit::sim;
-use shiftkit::train::{OptimizerConfig, Quiet, TrainConfig};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 use shiftkit::verify::{self, Simulator, Traffic};
 
 fn main() {
-    let (mut net, d) = common::trained_digits("mlp:64-32-10", 60, 1);
-    let cfg = common::digits_config(60, 1);
-    let inq = InqConfig {
-        bits: vec![(0, 5), (2, 5)],
-        schedule: vec![0.5, 0.75, 0.875, 1.0],
-        epochs_per_step: 2,
-        train: TrainConfig { optimizer: OptimizerConfig::sgd(0.01).with_weight_decay(5e-4), ..cfg },
-    };
-    run_inq(&mut net, &d.train, &inq, &mut Quiet).unwrap();
-    let q = quant::quantize(
-        &net,
-        d.train.x.view(),
-        &QuantizeConfig::new(WeightSpec::Pow2 { bits: 5 }, 8, 8),
-    )
-    .unwrap();
+    let (_, _, q) = common::digits_inq5(60, 2);
     let dir = tempfile::tempdir().unwrap();
     let hdl = HdlConfig { top: "shiftkit_top".into(), levels_per_stage: 3, argmax: true };
     let design = codegen::generate(&q, &hdl).unwrap();

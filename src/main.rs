@@ -148,6 +148,16 @@ enum MethodArg {
     Ternary,
 }
 
+impl From<MethodArg> for app::Method {
+    fn from(m: MethodArg) -> app::Method {
+        match m {
+            MethodArg::Inq => app::Method::Inq,
+            MethodArg::Binary => app::Method::Binary,
+            MethodArg::Ternary => app::Method::Ternary,
+        }
+    }
+}
+
 #[derive(clap::Args, Debug)]
 struct CompressArgs {
     model: PathBuf,
@@ -545,11 +555,7 @@ fn compress(args: CompressArgs) -> Result<()> {
     let job = app::CompressJob {
         dataset: args.data.as_deref().map(parse_dataset).transpose()?,
         data_dir: args.data_args.data_dir,
-        method: match args.method {
-            MethodArg::Inq => app::Method::Inq,
-            MethodArg::Binary => app::Method::Binary,
-            MethodArg::Ternary => app::Method::Ternary,
-        },
+        method: args.method.into(),
         bits: args.bits,
         layer_bits,
         schedule,
@@ -622,11 +628,7 @@ fn flow(args: FlowArgs) -> Result<()> {
         dataset,
         data_dir: args.data_args.data_dir,
         arch: args.arch.unwrap_or_else(|| app::FlowJob::default_arch(dataset).to_string()),
-        method: match args.method {
-            MethodArg::Inq => app::Method::Inq,
-            MethodArg::Binary => app::Method::Binary,
-            MethodArg::Ternary => app::Method::Ternary,
-        },
+        method: args.method.into(),
         bits: args.bits,
         dir: args.output,
         seed: args.seed,

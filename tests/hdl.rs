@@ -13,7 +13,6 @@ use proptest::prelude::*;
 
 use shiftkit::app::{self, VerifyJob};
 use shiftkit::codegen::{self, HdlConfig};
-use shiftkit::compress::{run_inq, InqConfig};
 use shiftkit::data::DatasetName;
 use shiftkit::model::{self, ArchSpec, ModelFile, Provenance, Shape};
 use shiftkit::quant::{
@@ -21,7 +20,6 @@ use shiftkit::quant::{
     Weighted,
 };
 use shiftkit::sim;
-use shiftkit::train::{OptimizerConfig, Quiet, TrainConfig};
 use shiftkit::verify::{self, Simulator, Traffic};
 
 mod common;
@@ -205,21 +203,7 @@ fn verilator_agrees_with_the_simulator_on_random_networks() {
 
 /// Trains the digits MLP, compresses it with INQ-5 and writes model and design.
 fn digits_inq5(dir: &Path) -> std::path::PathBuf {
-    let (mut net, d) = common::trained_digits("mlp:64-32-10", 30, 1);
-    let cfg = common::digits_config(30, 1);
-    let inq = InqConfig {
-        bits: vec![(0, 5), (2, 5)],
-        schedule: vec![0.5, 0.75, 0.875, 1.0],
-        epochs_per_step: 1,
-        train: TrainConfig { optimizer: OptimizerConfig::sgd(0.01).with_weight_decay(5e-4), ..cfg },
-    };
-    run_inq(&mut net, &d.train, &inq, &mut Quiet).unwrap();
-    let q = quant::quantize(
-        &net,
-        d.train.x.view(),
-        &QuantizeConfig::new(WeightSpec::Pow2 { bits: 5 }, 8, 8),
-    )
-    .unwrap();
+    let (net, _, q) = common::digits_inq5(30, 1);
     let mut file =
         ModelFile::new(net, Provenance { dataset: Some("digits".into()), ..Provenance::default() });
     quant::write_integer(&q, &mut file.rest);

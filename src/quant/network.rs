@@ -45,10 +45,9 @@ impl WeightKind {
             }
             WeightKind::Binary => w == 1 || w == -1,
             WeightKind::Ternary => (-1..=1).contains(&w),
-            WeightKind::Fixed { bits } => {
-                let half = 1i64 << (bits.clamp(2, 32) - 1);
-                (-half..half).contains(&(w as i64))
-            }
+            WeightKind::Fixed { bits } => FixedFormat::new(true, bits.clamp(2, 32), 0)
+                .expect("clamped to a valid width")
+                .contains(w as i64),
         }
     }
 

@@ -5,8 +5,10 @@ use ndarray::{Array2, ArrayD, IxDyn};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use shiftkit::compress::{run_inq, InqConfig};
 use shiftkit::data::{load_digits, Dataset};
 use shiftkit::model::{ArchSpec, MaxPool2d, Network, Shape};
+use shiftkit::quant::{quantize, QuantizeConfig, WeightSpec};
 use shiftkit::quant::{
     ChannelScale, FixedFormat, IntLayerSpec, IntNetwork, IntOp, WeightKind, Weighted,
 };
@@ -195,4 +197,22 @@ pub fn trained_digits(arch: &str, epochs: usize, seed: u64) -> (Network, Dataset
     )
     .unwrap();
     (net, d)
+}
+
+/// The digits MLP (mlp:64-32-10) trained for `epochs`, through INQ-5 with
+/// `epochs_per_step` of retraining, and its integer network.
+pub fn digits_inq5(epochs: usize, epochs_per_step: usize) -> (Network, Dataset, IntNetwork) {
+    let (mut net, d) = trained_digits("mlp:64-32-10", epochs, 1);
+    let cfg = digits_config(epochs, 1);
+    let inq = InqConfig {
+        bits: vec![(0, 5), (2, 5)],
+        schedule: vec![0.5, 0.75, 0.875, 1.0],
+        epochs_per_step,
+        train: TrainConfig { optimizer: OptimizerConfig::sgd(0.01).with_weight_decay(5e-4), ..cfg },
+    };
+    run_inq(&mut net, &d.train, &inq, &mut Quiet).unwrap();
+    let q =
+        quantize(&net, d.train.x.view(), &QuantizeConfig::new(WeightSpec::Pow2 { bits: 5 }, 8, 8))
+            .unwrap();
+    (net, d, q)
 }
