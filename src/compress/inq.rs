@@ -4,6 +4,7 @@
 
 use ndarray::{ArrayD, ArrayViewD};
 
+use super::prune::pruned_masks;
 use super::CompressError;
 use crate::data::Split;
 use crate::model::{Network, Op, ParamId, ParamKind};
@@ -119,11 +120,14 @@ pub trait InqObserver: Observer {
 impl InqObserver for crate::train::Quiet {}
 
 /// Runs INQ on `net` in place. Weights that are exactly zero when INQ starts
-/// (pruned) stay zero. Returns the exponent range of every quantized layer.
+/// (pruned) stay zero, in every layer; `hooks` give the retraining's loss (for
+/// example distillation) and any masks to keep besides. Returns the exponent
+/// range of every quantized layer.
 pub fn run_inq(
     net: &mut Network,
     data: &Split,
     config: &InqConfig,
+    hooks: &Hooks<'_>,
     observer: &mut dyn InqObserver,
 ) -> Result<Vec<(usize, Option<Pow2Range>)>, CompressError> {
     check_schedule(&config.schedule)?;
@@ -161,16 +165,15 @@ pub fn run_inq(
         }
         let mut train_accuracy = None;
         if config.epochs_per_step > 0 {
-            let masks: Masks = layers
-                .iter()
-                .map(|(index, _, frozen)| {
-                    let shape = weight(net, *index).raw_dim();
-                    let m = frozen.iter().map(|&f| if f { 0.0 } else { 1.0 }).collect();
-                    let mask = ArrayD::from_shape_vec(shape, m).expect("one flag per weight");
-                    (ParamId { layer: *index, kind: ParamKind::Weight }, mask)
-                })
-                .collect();
-            let hooks = Hooks { masks, ..Hooks::default() };
+            let mut masks: Masks = hooks.masks.clone();
+            masks.extend(pruned_masks(net));
+            masks.extend(layers.iter().map(|(index, _, frozen)| {
+                let shape = weight(net, *index).raw_dim();
+                let m = frozen.iter().map(|&f| if f { 0.0 } else { 1.0 }).collect();
+                let mask = ArrayD::from_shape_vec(shape, m).expect("one flag per weight");
+                (ParamId { layer: *index, kind: ParamKind::Weight }, mask)
+            }));
+            let hooks = Hooks { masks, transform: hooks.transform, loss: hooks.loss };
             // A fresh optimizer per step: the learning rate is reset.
             let cfg = TrainConfig { epochs: config.epochs_per_step, ..config.train.clone() };
             let reports = train::train(net, data, None, &cfg, &hooks, observer)?;

@@ -279,6 +279,12 @@ impl fmt::Display for ParamId {
     }
 }
 
+fn standard<D: ndarray::Dimension>(a: &mut ndarray::Array<f32, D>) {
+    if !a.is_standard_layout() {
+        *a = a.as_standard_layout().into_owned();
+    }
+}
+
 /// A validated float network: an input shape and layers whose shapes chain.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Network {
@@ -290,7 +296,22 @@ pub struct Network {
 
 impl Network {
     /// Checks that the layers chain from `input` and infers every shape.
-    pub fn new(input: Shape, layers: Vec<Layer>) -> Result<Network> {
+    pub fn new(input: Shape, mut layers: Vec<Layer>) -> Result<Network> {
+        // Parameters are kept in standard (row-major) layout, whatever made them
+        // (`select`, transposes): passes and quantization read them as slices.
+        for layer in &mut layers {
+            match &mut layer.op {
+                Op::Dense(d) => {
+                    standard(&mut d.weight);
+                    standard(&mut d.bias);
+                }
+                Op::Conv2d(c) => {
+                    standard(&mut c.weight);
+                    standard(&mut c.bias);
+                }
+                _ => {}
+            }
+        }
         if input.numel() == 0 {
             return Err(ModelError::InvalidNetwork(format!("input shape {input} has no values")));
         }
