@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 
 use shiftkit::model::{ArchSpec, BatchNorm, Conv2d, Dense, Layer, MaxPool2d, Network, Op, Shape};
 use shiftkit::train::engine::{backward, forward, Mode};
-use shiftkit::train::{Loss, SoftmaxCrossEntropy};
+use shiftkit::train::{Distillation, Loss, SoftmaxCrossEntropy};
 
 fn rng(seed: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed)
@@ -225,20 +225,43 @@ fn whole_small_convnet_matches_finite_differences() {
     check(&net, &x, Mode::Train, 1e-3, 17);
 }
 
+/// Central differences of `loss` over every logit against its analytic gradient.
+fn check_loss(loss: &dyn Loss, z: &Array2<f32>, x: &Array2<f32>, labels: &[u8], what: &str) {
+    let value = |z: &Array2<f32>| loss.loss_sum(z.view(), x.view(), labels).0;
+    let (_, grad) = loss.loss_sum(z.view(), x.view(), labels);
+    let (eps, cols) = (1e-2, z.ncols());
+    for i in 0..z.len() {
+        let (r, c) = (i / cols, i % cols);
+        let (mut zp, mut zm) = (z.clone(), z.clone());
+        zp[[r, c]] += eps;
+        zm[[r, c]] -= eps;
+        let numeric = (value(&zp) - value(&zm)) / (2.0 * eps as f64);
+        assert!(close(grad[[r, c]], numeric), "{what} [{r}, {c}]: {} vs {numeric}", grad[[r, c]]);
+    }
+}
+
 #[test]
 fn softmax_cross_entropy_gradient_matches_finite_differences() {
     let mut rng = rng(18);
     let z = random_matrix(&mut rng, 4, 5);
+    check_loss(&SoftmaxCrossEntropy, &z, &z, &[0, 3, 4, 1], "cross-entropy");
+}
+
+#[test]
+fn distillation_gradient_matches_finite_differences() {
+    let mut rng = rng(19);
+    // A teacher network on 3 inputs; the student's logits are free variables.
+    let teacher = Network::new(Shape::Flat(3), vec![layer("fc1", dense(&mut rng, 3, 5))]).unwrap();
+    let x = random_matrix(&mut rng, 4, 3);
+    let z = random_matrix(&mut rng, 4, 5);
     let labels = [0u8, 3, 4, 1];
-    let loss = |z: &Array2<f32>| SoftmaxCrossEntropy.loss_sum(z.view(), z.view(), &labels).0;
-    let (_, grad) = SoftmaxCrossEntropy.loss_sum(z.view(), z.view(), &labels);
-    let eps = 1e-2;
-    for i in 0..z.len() {
-        let (r, c) = (i / 5, i % 5);
-        let (mut zp, mut zm) = (z.clone(), z.clone());
-        zp[[r, c]] += eps;
-        zm[[r, c]] -= eps;
-        let numeric = (loss(&zp) - loss(&zm)) / (2.0 * eps as f64);
-        assert!(close(grad[[r, c]], numeric), "[{r}, {c}]: {} vs {numeric}", grad[[r, c]]);
+    for (temperature, lambda) in [(1.0, 0.5), (4.0, 0.7), (2.5, 1.0), (3.0, 0.0)] {
+        let kd = Distillation { teacher: &teacher, temperature, lambda };
+        check_loss(&kd, &z, &x, &labels, &format!("T {temperature}, lambda {lambda}"));
     }
+    // The soft term vanishes when the student copies the teacher (KL = 0).
+    let zt = shiftkit::train::engine::predict(&teacher, x.view());
+    let soft = Distillation { teacher: &teacher, temperature: 3.0, lambda: 1.0 };
+    let (value, grad) = soft.loss_sum(zt.view(), x.view(), &labels);
+    assert!(value.abs() < 1e-5 && grad.iter().all(|g| g.abs() < 1e-6), "{value}");
 }

@@ -23,6 +23,9 @@ pub enum WeightKind {
     Ternary,
     /// Any integer of a signed `bits`-bit word.
     Fixed { bits: u32 },
+    /// Weight sharing: at most `2^index_bits` distinct nonzero values, each a
+    /// signed `bits`-bit integer (a codebook of fixed-point constants).
+    Shared { index_bits: u32, bits: u32 },
 }
 
 impl WeightKind {
@@ -32,6 +35,7 @@ impl WeightKind {
             WeightKind::Binary => "binary",
             WeightKind::Ternary => "ternary",
             WeightKind::Fixed { .. } => "fixed",
+            WeightKind::Shared { .. } => "shared",
         }
     }
 
@@ -45,9 +49,11 @@ impl WeightKind {
             }
             WeightKind::Binary => w == 1 || w == -1,
             WeightKind::Ternary => (-1..=1).contains(&w),
-            WeightKind::Fixed { bits } => FixedFormat::new(true, bits.clamp(2, 32), 0)
-                .expect("clamped to a valid width")
-                .contains(w as i64),
+            WeightKind::Fixed { bits } | WeightKind::Shared { bits, .. } => {
+                FixedFormat::new(true, bits.clamp(2, 32), 0)
+                    .expect("clamped to a valid width")
+                    .contains(w as i64)
+            }
         }
     }
 
@@ -59,6 +65,8 @@ impl WeightKind {
             WeightKind::Binary => 1,
             WeightKind::Ternary => 2,
             WeightKind::Fixed { bits } => bits,
+            // An index into the codebook.
+            WeightKind::Shared { index_bits, .. } => index_bits,
         }
     }
 
@@ -67,8 +75,13 @@ impl WeightKind {
             WeightKind::Pow2 { max_shift } if max_shift > 30 => {
                 Err(format!("power-of-two weights shift at most 30, got {max_shift}"))
             }
-            WeightKind::Fixed { bits } if !(2..=16).contains(&bits) => {
-                Err(format!("fixed weights need 2 to 16 bits, got {bits}"))
+            WeightKind::Fixed { bits } | WeightKind::Shared { bits, .. }
+                if !(2..=16).contains(&bits) =>
+            {
+                Err(format!("fixed and shared weights need 2 to 16 bits, got {bits}"))
+            }
+            WeightKind::Shared { index_bits, .. } if !(1..=8).contains(&index_bits) => {
+                Err(format!("shared weights need 1 to 8 index bits, got {index_bits}"))
             }
             _ => Ok(()),
         }
@@ -82,6 +95,7 @@ impl fmt::Display for WeightKind {
             WeightKind::Binary => f.write_str("binary"),
             WeightKind::Ternary => f.write_str("ternary"),
             WeightKind::Fixed { bits } => write!(f, "fixed{bits}"),
+            WeightKind::Shared { index_bits, bits } => write!(f, "shared{index_bits}(fixed{bits})"),
         }
     }
 }
@@ -111,6 +125,11 @@ pub struct Weighted {
 impl Weighted {
     pub fn out_channels(&self) -> usize {
         self.weights.shape()[0]
+    }
+
+    /// Number of distinct nonzero weight values (the codebook of a shared layer).
+    pub fn distinct_nonzero(&self) -> usize {
+        self.weights.iter().filter(|&&v| v != 0).collect::<std::collections::BTreeSet<_>>().len()
     }
 
     /// Weights of one output channel, flattened in (ic, kh, kw) order.
@@ -395,6 +414,15 @@ fn weighted_bounds(
     }
     if let Some(bad) = w.weights.iter().find(|&&v| !w.kind.admits(v)) {
         return Err(format!("weight {bad} is not a {} value", w.kind));
+    }
+    if let WeightKind::Shared { index_bits, .. } = w.kind {
+        let distinct = w.distinct_nonzero();
+        if distinct > 1 << index_bits {
+            return Err(format!(
+                "{distinct} distinct nonzero weights do not fit a codebook of 2^{index_bits}; \
+                 share them first (k-means) or give more index bits"
+            ));
+        }
     }
     if w.bias.len() != outs {
         return Err(format!("{} biases for {outs} output channels", w.bias.len()));

@@ -26,17 +26,21 @@ pub enum WeightSpec {
     Binary { scale: bool },
     /// `{-1, 0, +1}`, with a per-channel scale (TWN) when `scale`.
     Ternary { scale: bool },
+    /// Shared weights (after k-means): signed `bits`-bit fixed point like
+    /// `Fixed`, at most `2^index_bits` distinct nonzero values.
+    Shared { index_bits: u32, bits: u32 },
 }
 
 impl FromStr for WeightSpec {
     type Err = QuantError;
-    /// `fixedN` (N in 2..=16), `inqN` (N in 2..=8), `binary`, `ternary`; the last
-    /// two take `-noscale` to drop the per-channel scale.
+    /// `fixedN` (N in 2..=16), `inqN` (N in 2..=8), `binary`, `ternary` (the last
+    /// two take `-noscale` to drop the per-channel scale), `sharedN` (N index
+    /// bits in 1..=8, 8-bit values) or `sharedN-fixedM`.
     fn from_str(s: &str) -> Result<WeightSpec, QuantError> {
         let bad = || {
             QuantError::Config(format!(
                 "weight spec `{s}`: expected fixedN (N 2..=16), inqN (N 2..=8), binary, ternary, \
-                 binary-noscale or ternary-noscale"
+                 binary-noscale, ternary-noscale, sharedN (N 1..=8) or sharedN-fixedM"
             ))
         };
         let number = |prefix: &str, range: std::ops::RangeInclusive<u32>| -> Option<u32> {
@@ -49,6 +53,17 @@ impl FromStr for WeightSpec {
             "ternary-noscale" => Ok(WeightSpec::Ternary { scale: false }),
             _ if s.starts_with("fixed") => {
                 number("fixed", 2..=16).map(|bits| WeightSpec::Fixed { bits }).ok_or_else(bad)
+            }
+            _ if s.starts_with("shared") => {
+                let (index, width) = match s.split_once("-fixed") {
+                    Some((i, w)) => (i, w.parse().ok().filter(|b| (2..=16).contains(b))),
+                    None => (s, Some(8)),
+                };
+                let index = index.strip_prefix("shared").and_then(|b| b.parse().ok());
+                match (index.filter(|b| (1..=8).contains(b)), width) {
+                    (Some(index_bits), Some(bits)) => Ok(WeightSpec::Shared { index_bits, bits }),
+                    _ => Err(bad()),
+                }
             }
             _ if s.starts_with("inq") => {
                 number("inq", 2..=8).map(|bits| WeightSpec::Pow2 { bits }).ok_or_else(bad)
@@ -67,6 +82,8 @@ impl std::fmt::Display for WeightSpec {
             WeightSpec::Binary { scale: false } => f.write_str("binary-noscale"),
             WeightSpec::Ternary { scale: true } => f.write_str("ternary"),
             WeightSpec::Ternary { scale: false } => f.write_str("ternary-noscale"),
+            WeightSpec::Shared { index_bits, bits: 8 } => write!(f, "shared{index_bits}"),
+            WeightSpec::Shared { index_bits, bits } => write!(f, "shared{index_bits}-fixed{bits}"),
         }
     }
 }
@@ -139,8 +156,8 @@ pub fn quantize(
         let spec = config.layer_weights.get(&prev.name).unwrap_or(&config.weights);
         let absorbs = match spec {
             WeightSpec::Fixed { .. } => true,
+            WeightSpec::Pow2 { .. } | WeightSpec::Shared { .. } => false,
             WeightSpec::Binary { scale } | WeightSpec::Ternary { scale } => *scale,
-            WeightSpec::Pow2 { .. } => false,
         };
         if !absorbs {
             return Err(layer_error(
@@ -225,10 +242,17 @@ fn quantize_weights(
     input: FixedFormat,
 ) -> Result<Weighted, String> {
     let (kind, exponent, weights, scale) = match spec {
-        WeightSpec::Fixed { bits } => {
+        WeightSpec::Fixed { bits } | WeightSpec::Shared { bits, .. } => {
+            // Shared weights are their codebook's values in fixed point: quantizing
+            // is a function, so the layer keeps at most as many distinct values as
+            // it had centroids.
             let wf = calibrate(weight.iter().copied(), bits, true);
             let weights = weight.mapv(|w| wf.quantize(w as f64) as i32);
-            (WeightKind::Fixed { bits }, -wf.frac(), weights, None)
+            let kind = match spec {
+                WeightSpec::Shared { index_bits, .. } => WeightKind::Shared { index_bits, bits },
+                _ => WeightKind::Fixed { bits },
+            };
+            (kind, -wf.frac(), weights, None)
         }
         WeightSpec::Pow2 { bits } => {
             let kind = WeightKind::Pow2 { max_shift: (1 << (bits - 2)) - 1 };

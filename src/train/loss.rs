@@ -2,6 +2,10 @@
 
 use ndarray::{Array2, ArrayView2, Axis};
 
+use super::engine::predict;
+use super::TrainError;
+use crate::model::Network;
+
 /// A training objective over a batch of network outputs.
 ///
 /// `loss_sum` returns the loss summed over the rows and its gradient with respect
@@ -51,4 +55,73 @@ pub fn softmax(z: ArrayView2<f32>, temperature: f32) -> Array2<f32> {
         row.mapv_inplace(|v| v / sum);
     }
     out
+}
+
+/// Knowledge distillation (Hinton et al. 2015):
+/// `(1-λ)·CE(labels, softmax(z_s)) + λ·T²·KL(softmax(z_t/T) ‖ softmax(z_s/T))`,
+/// with the teacher's logits `z_t` computed from the same inputs (eval mode).
+/// The `T²` keeps the soft term's gradient on the scale of the hard one.
+pub struct Distillation<'a> {
+    pub teacher: &'a Network,
+    pub temperature: f32,
+    pub lambda: f32,
+}
+
+impl Distillation<'_> {
+    /// Checks `T > 0` and `λ` in `[0, 1]`, and that the teacher takes the
+    /// student's inputs and gives its outputs.
+    pub fn check(&self, student: &Network) -> Result<(), TrainError> {
+        if !(self.temperature > 0.0 && self.temperature.is_finite()) {
+            return Err(TrainError::Config(format!(
+                "distillation temperature must be positive, got {}",
+                self.temperature
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.lambda) {
+            return Err(TrainError::Config(format!(
+                "distillation weight lambda must be in [0, 1], got {}",
+                self.lambda
+            )));
+        }
+        if self.teacher.input() != student.input() || self.teacher.output() != student.output() {
+            return Err(TrainError::Config(format!(
+                "the teacher maps {} to {}, the student {} to {}; they must agree",
+                self.teacher.input(),
+                self.teacher.output(),
+                student.input(),
+                student.output()
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Loss for Distillation<'_> {
+    fn loss_sum(
+        &self,
+        outputs: ArrayView2<f32>,
+        inputs: ArrayView2<f32>,
+        labels: &[u8],
+    ) -> (f64, Array2<f32>) {
+        let (hard, mut grad) = SoftmaxCrossEntropy.loss_sum(outputs, inputs, labels);
+        let (t, lambda) = (self.temperature, self.lambda);
+        grad.mapv_inplace(|g| (1.0 - lambda) * g);
+        let teacher = predict(self.teacher, inputs);
+        let pt = softmax(teacher.view(), t);
+        let ps = softmax(outputs, t);
+        let mut soft = 0.0f64;
+        for ((pt, ps), z) in pt.rows().into_iter().zip(ps.rows()).zip(outputs.rows()) {
+            // KL(pt || ps) with log ps from a stable log-sum-exp of z / T.
+            let max = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64 / t as f64;
+            let lse = max + z.iter().map(|&v| (v as f64 / t as f64 - max).exp()).sum::<f64>().ln();
+            for ((&p, _), &zi) in pt.iter().zip(ps.iter()).zip(z.iter()) {
+                if p > 0.0 {
+                    soft += p as f64 * ((p as f64).ln() - (zi as f64 / t as f64 - lse));
+                }
+            }
+        }
+        // d/dz_s of λ·T²·KL = λ·T·(softmax(z_s/T) - softmax(z_t/T)).
+        grad.zip_mut_with(&(&ps - &pt), |g, &d| *g += lambda * t * d);
+        ((1.0 - lambda as f64) * hard + lambda as f64 * (t * t) as f64 * soft, grad)
+    }
 }

@@ -12,7 +12,7 @@ mod optim;
 mod trainer;
 
 pub use eval::{argmax_rows, check_split, evaluate, predict_all};
-pub use loss::{softmax, Loss, SoftmaxCrossEntropy};
+pub use loss::{softmax, Distillation, Loss, SoftmaxCrossEntropy};
 pub use optim::{LrSchedule, Masks, Optimizer, OptimizerConfig};
 pub use trainer::{
     train, EpochReport, Hooks, Observer, Quiet, TrainConfig, WeightTransform, SHARDS,

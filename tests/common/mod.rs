@@ -21,10 +21,11 @@ pub fn random_format(rng: &mut ChaCha8Rng, min_bits: u32) -> FixedFormat {
 }
 
 pub fn random_kind(rng: &mut ChaCha8Rng) -> WeightKind {
-    match rng.gen_range(0..4) {
+    match rng.gen_range(0..5) {
         0 => WeightKind::Pow2 { max_shift: rng.gen_range(0..=6) },
         1 => WeightKind::Binary,
         2 => WeightKind::Ternary,
+        3 => WeightKind::Shared { index_bits: rng.gen_range(1..=3), bits: rng.gen_range(3..=8) },
         _ => WeightKind::Fixed { bits: rng.gen_range(2..=8) },
     }
 }
@@ -52,6 +53,16 @@ pub fn random_weight(rng: &mut ChaCha8Rng, kind: WeightKind) -> i32 {
         }
         WeightKind::Ternary => rng.gen_range(-1..=1),
         WeightKind::Fixed { bits } => rng.gen_range(-(1 << (bits - 1))..(1 << (bits - 1))),
+        // A codebook of 2^index_bits values spread over the signed range, and zero.
+        WeightKind::Shared { index_bits, bits } => {
+            if rng.gen_bool(0.3) {
+                0
+            } else {
+                let (lo, span) = (-(1i32 << (bits - 1)), (1i32 << bits) - 1);
+                let k = 1i32 << index_bits;
+                lo + span * rng.gen_range(0..k) / (k - 1).max(1)
+            }
+        }
     }
 }
 
@@ -210,7 +221,7 @@ pub fn digits_inq5(epochs: usize, epochs_per_step: usize) -> (Network, Dataset, 
         epochs_per_step,
         train: TrainConfig { optimizer: OptimizerConfig::sgd(0.01).with_weight_decay(5e-4), ..cfg },
     };
-    run_inq(&mut net, &d.train, &inq, &mut Quiet).unwrap();
+    run_inq(&mut net, &d.train, &inq, &Hooks::default(), &mut Quiet).unwrap();
     let q =
         quantize(&net, d.train.x.view(), &QuantizeConfig::new(WeightSpec::Pow2 { bits: 5 }, 8, 8))
             .unwrap();
