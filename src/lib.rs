@@ -15,6 +15,7 @@ pub mod compress;
 pub mod data;
 pub mod model;
 pub mod quant;
+pub mod report;
 pub mod sim;
 pub mod train;
 pub mod verify;
