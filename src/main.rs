@@ -45,8 +45,11 @@ enum Command {
     Info(InfoArgs),
     /// Quantize a float model into an integer network (fixed-point weights).
     Quantize(QuantizeArgs),
-    /// Compress with retraining: INQ powers of two, binary or ternary weights.
+    /// Compress with retraining: one method (INQ, binary, ternary) or a recipe of steps
+    /// (pruning, merging, SVD, k-means, INQ, binary, ternary, distillation).
     Compress(CompressArgs),
+    /// The survey table of compressed models: accuracy, bytes, compression, MULTs vs adds.
+    Report(ReportArgs),
     /// Generate shift-add Verilog for a quantized dense network.
     Hdl(HdlArgs),
     /// Run the generated RTL on Verilator and/or Icarus against the simulator.
@@ -161,8 +164,16 @@ impl From<MethodArg> for app::Method {
 #[derive(clap::Args, Debug)]
 struct CompressArgs {
     model: PathBuf,
-    #[arg(long, value_enum)]
-    method: MethodArg,
+    /// One method with the flags below.
+    #[arg(long, value_enum, required_unless_present = "recipe", conflicts_with = "recipe")]
+    method: Option<MethodArg>,
+    /// A TOML recipe of steps run in order (its [train] table replaces the optimizer
+    /// flags); see README.
+    #[arg(long, value_name = "FILE")]
+    recipe: Option<PathBuf>,
+    /// Also write the survey report (Markdown) here.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
     /// Dataset for retraining and accuracy (default: the one the model was trained on).
     #[arg(long)]
     data: Option<String>,
@@ -195,6 +206,27 @@ struct CompressArgs {
     quant: QuantArgs,
     #[arg(short, long)]
     output: PathBuf,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct ReportArgs {
+    /// Models with an integer network (from `compress` or `quantize`).
+    #[arg(required = true)]
+    models: Vec<PathBuf>,
+    /// The float original the compression rate and MULTs refer to (default: each
+    /// model's own float network).
+    #[arg(long, value_name = "FILE")]
+    reference: Option<PathBuf>,
+    /// Dataset for accuracy (default: the one each model records).
+    #[arg(long)]
+    data: Option<String>,
+    #[command(flatten)]
+    data_args: DataArgs,
+    /// Also write the Markdown table here.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
     #[arg(long)]
     json: bool,
 }
@@ -333,6 +365,15 @@ struct TrainArgs {
     epochs: usize,
     #[command(flatten)]
     optim: OptimArgs,
+    /// Distill from this float model (knowledge distillation, Hinton et al. 2015).
+    #[arg(long, value_name = "FILE")]
+    teacher: Option<PathBuf>,
+    /// Distillation temperature T.
+    #[arg(long, default_value_t = 4.0, requires = "teacher")]
+    temperature: f32,
+    /// Distillation weight λ of the soft targets (0: labels only, 1: teacher only).
+    #[arg(long, default_value_t = 0.7, requires = "teacher")]
+    lambda: f32,
     /// Where to write the model (.skm).
     #[arg(short, long)]
     output: PathBuf,
@@ -413,6 +454,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Info(args) => info(args),
         Command::Quantize(args) => quantize(args),
         Command::Compress(args) => compress(args),
+        Command::Report(args) => report(args),
         Command::Hdl(args) => hdl(args),
         Command::Verify(args) => verify(args),
         Command::Sim(args) => sim(args),
@@ -435,6 +477,11 @@ fn train(args: TrainArgs) -> Result<()> {
         data_dir: args.data_args.data_dir,
         init_seed: config.seed,
         config,
+        distill: args.teacher.map(|teacher| app::DistillSpec {
+            teacher: Some(teacher),
+            temperature: args.temperature,
+            lambda: args.lambda,
+        }),
         output: args.output,
     };
     let mut bars = EpochBars::new(job.config.epochs, args.json);
@@ -534,6 +581,33 @@ fn quantize(args: QuantizeArgs) -> Result<()> {
 }
 
 fn compress(args: CompressArgs) -> Result<()> {
+    let recipe = match (&args.recipe, args.method) {
+        (Some(path), _) => app::Recipe::load(path)?,
+        (None, Some(method)) => method_job(&args, method)?.to_recipe(),
+        (None, None) => bail!("give --method or --recipe"),
+    };
+    let epochs = recipe.steps.iter().map(|s| s.epochs).max().unwrap_or(0);
+    let job = app::CompressJob {
+        dataset: args.data.as_deref().map(parse_dataset).transpose()?,
+        data_dir: args.data_args.data_dir,
+        recipe,
+        output: args.output,
+        model: args.model,
+    };
+    let mut bars = EpochBars::new(epochs, args.json);
+    let outcome = app::run_compress(&job, &mut bars)
+        .with_context(|| format!("compressing {}", job.model.display()))?;
+    if let Some(path) = &args.report {
+        let md = shiftkit::report::markdown(std::slice::from_ref(&outcome.report));
+        shiftkit::model::write_atomically(path, md.as_bytes())
+            .with_context(|| format!("writing the report {}", path.display()))?;
+    }
+    print_outcome(args.json, &outcome, || outcome.to_text())?;
+    Ok(())
+}
+
+/// The single-method flags of `compress` as a job.
+fn method_job(args: &CompressArgs, method: MethodArg) -> Result<app::MethodJob> {
     let schedule = args
         .schedule
         .split(',')
@@ -552,10 +626,13 @@ fn compress(args: CompressArgs) -> Result<()> {
             .with_context(|| format!("--layer-bits `{item}`: `{bits}` is not a bit width"))?;
         layer_bits.insert(name.to_string(), bits);
     }
-    let job = app::CompressJob {
-        dataset: args.data.as_deref().map(parse_dataset).transpose()?,
-        data_dir: args.data_args.data_dir,
-        method: args.method.into(),
+    shiftkit::compress::check_bits(args.bits)?;
+    shiftkit::compress::check_schedule(&schedule)?;
+    if args.quant.calibration == 0 {
+        bail!("--calibration must be at least 1 sample");
+    }
+    Ok(app::MethodJob {
+        method: method.into(),
         bits: args.bits,
         layer_bits,
         schedule,
@@ -567,16 +644,18 @@ fn compress(args: CompressArgs) -> Result<()> {
         act_bits: args.quant.act_bits,
         input_bits: args.quant.input_bits,
         calibration: args.quant.calibration,
+    })
+}
+
+fn report(args: ReportArgs) -> Result<()> {
+    let job = app::ReportJob {
+        models: args.models,
+        reference: args.reference,
+        dataset: args.data.as_deref().map(parse_dataset).transpose()?,
+        data_dir: args.data_args.data_dir,
         output: args.output,
-        model: args.model,
     };
-    let epochs = match job.method {
-        app::Method::Inq => job.epochs_per_step,
-        app::Method::Binary | app::Method::Ternary => job.epochs,
-    };
-    let mut bars = EpochBars::new(epochs, args.json);
-    let outcome = app::run_compress(&job, &mut bars)
-        .with_context(|| format!("compressing {}", job.model.display()))?;
+    let outcome = app::run_report(&job).context("reporting")?;
     print_outcome(args.json, &outcome, || outcome.to_text())?;
     Ok(())
 }

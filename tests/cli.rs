@@ -364,3 +364,98 @@ fn verify_works_with_relative_paths() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("verified"), "{}", stdout(&o));
 }
+
+#[test]
+fn a_recipe_reports_every_step_and_the_report_command_tables_the_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let o = shiftkit(&["train", "--arch", "mlp:64-32-10", "--epochs", "20", "-o", &p("f.skm")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::write(
+        p("r.toml"),
+        "[train]\nbatch = 32\n[distill]\nteacher = \"original\"\n\
+         [[step]]\nmethod = \"prune\"\nsparsity = 0.75\nscope = \"global\"\nepochs = 2\n\
+         [[step]]\nmethod = \"kmeans\"\nbits = 4\nepochs = 1\nlr = 0.001\n",
+    )
+    .unwrap();
+    let o = shiftkit(&[
+        "compress",
+        &p("f.skm"),
+        "--recipe",
+        &p("r.toml"),
+        "-o",
+        &p("c.skm"),
+        "--report",
+        &p("c.md"),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let steps = out["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2);
+    assert_eq!(steps[0]["method"], "prune 75% global +KD");
+    assert!(steps[1]["compression"].as_f64().unwrap() > steps[0]["compression"].as_f64().unwrap());
+    let md = std::fs::read_to_string(p("c.md")).unwrap();
+    assert!(md.contains("| c | prune 75% global +KD -> kmeans 4-bit +KD |"), "{md}");
+
+    // The report command measures accuracy again and agrees with compress.
+    let o = shiftkit(&["report", "--reference", &p("f.skm"), &p("c.skm"), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let row = &r["rows"][0];
+    assert_eq!(row["accuracy"], out["integer_accuracy"]);
+    assert_eq!(row["bytes"], out["bytes"]);
+    assert_eq!(row["reference_mults"], 64 * 32 + 32 * 10);
+    assert_eq!(row["layers"][0]["format"], "sparse");
+    let o = shiftkit(&["report", &p("c.skm")]);
+    assert!(stdout(&o).contains("| layer | weights | sparsity |"), "{}", stdout(&o));
+
+    // A bad recipe is an error naming the file, and writes nothing.
+    std::fs::write(p("bad.toml"), "[[step]]\nmethod = \"prune\"\n").unwrap();
+    let o = shiftkit(&["compress", &p("f.skm"), "--recipe", &p("bad.toml"), "-o", &p("x.skm")]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("bad.toml") && stderr(&o).contains("sparsity"), "{}", stderr(&o));
+    assert!(!dir.path().join("x.skm").exists());
+    // A model without an integer network cannot be reported.
+    let o = shiftkit(&["report", &p("f.skm")]);
+    assert!(!o.status.success() && stderr(&o).contains("shiftkit quantize"), "{}", stderr(&o));
+}
+
+#[test]
+fn train_distills_from_a_teacher() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let o = shiftkit(&["train", "--arch", "mlp:64-32-10", "--epochs", "10", "-o", &p("t.skm")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = shiftkit(&[
+        "train",
+        "--arch",
+        "mlp:64-8-10",
+        "--epochs",
+        "5",
+        "--teacher",
+        &p("t.skm"),
+        "--temperature",
+        "3",
+        "--lambda",
+        "0.5",
+        "-o",
+        &p("s.skm"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = shiftkit(&["info", &p("s.skm")]);
+    assert!(stdout(&o).contains("distilled from"), "{}", stdout(&o));
+    // A weight outside [0, 1] is refused before training.
+    let o = shiftkit(&[
+        "train",
+        "--arch",
+        "mlp:64-8-10",
+        "--teacher",
+        &p("t.skm"),
+        "--lambda",
+        "1.5",
+        "-o",
+        &p("x.skm"),
+    ]);
+    assert!(!o.status.success() && stderr(&o).contains("lambda"), "{}", stderr(&o));
+}

@@ -64,7 +64,7 @@ fn quantized_weights_stay_frozen_while_the_rest_retrains() {
         0.5,
     );
     let mut snaps = Snapshots::default();
-    run_inq(&mut net, &d.train, &inq(4, &[0.5, 1.0], 2), &mut snaps).unwrap();
+    run_inq(&mut net, &d.train, &inq(4, &[0.5, 1.0], 2), &Hooks::default(), &mut snaps).unwrap();
     let after_first = fc1_weights(&snaps.0[0]);
     let last = fc1_weights(&net);
     for &i in &first {
@@ -85,8 +85,14 @@ fn retraining_beats_quantizing_at_once() {
     let (net, d) = trained_mlp();
     let accuracy = |epochs_per_step| {
         let mut n = net.clone();
-        run_inq(&mut n, &d.train, &inq(3, &[0.5, 0.75, 0.875, 1.0], epochs_per_step), &mut Quiet)
-            .unwrap();
+        run_inq(
+            &mut n,
+            &d.train,
+            &inq(3, &[0.5, 0.75, 0.875, 1.0], epochs_per_step),
+            &Hooks::default(),
+            &mut Quiet,
+        )
+        .unwrap();
         train::evaluate(&n, &d.test)
     };
     let (at_once, retrained) = (accuracy(0), accuracy(3));
@@ -106,7 +112,7 @@ fn pruned_weights_stay_zero_and_an_all_zero_layer_stays_zero() {
             }
         }
     }
-    run_inq(&mut net, &d.train, &inq(5, &[0.5, 1.0], 1), &mut Quiet).unwrap();
+    run_inq(&mut net, &d.train, &inq(5, &[0.5, 1.0], 1), &Hooks::default(), &mut Quiet).unwrap();
     let w = fc1_weights(&net);
     assert!(w.iter().step_by(2).all(|&v| v == 0.0));
     let q = quant::quantize(&net, d.train.x.view(), &pow2_config(5)).unwrap();
@@ -126,7 +132,14 @@ fn pow2_config(bits: u32) -> QuantizeConfig {
 #[test]
 fn the_integer_network_holds_exactly_the_inq_weights() {
     let (mut net, d) = trained_mlp();
-    run_inq(&mut net, &d.train, &inq(5, &[0.5, 0.75, 0.875, 1.0], 1), &mut Quiet).unwrap();
+    run_inq(
+        &mut net,
+        &d.train,
+        &inq(5, &[0.5, 0.75, 0.875, 1.0], 1),
+        &Hooks::default(),
+        &mut Quiet,
+    )
+    .unwrap();
     let q = quant::quantize(&net, d.train.x.view(), &pow2_config(5)).unwrap();
     let IntOp::Dense(fc1) = &q.layers()[0].op else { panic!("fc1 is dense") };
     assert_eq!(fc1.kind, WeightKind::Pow2 { max_shift: 7 });
@@ -143,10 +156,13 @@ fn the_integer_network_holds_exactly_the_inq_weights() {
 fn out_of_range_bits_are_errors() {
     let (mut net, d) = trained_mlp();
     for bits in [1, 9] {
-        let e = run_inq(&mut net, &d.train, &inq(bits, &[1.0], 0), &mut Quiet).unwrap_err();
+        let e = run_inq(&mut net, &d.train, &inq(bits, &[1.0], 0), &Hooks::default(), &mut Quiet)
+            .unwrap_err();
         assert!(e.to_string().contains("2 to 8 bits"), "{e}");
     }
-    let e = run_inq(&mut net, &d.train, &inq(5, &[0.6, 0.5, 1.0], 0), &mut Quiet).unwrap_err();
+    let e =
+        run_inq(&mut net, &d.train, &inq(5, &[0.6, 0.5, 1.0], 0), &Hooks::default(), &mut Quiet)
+            .unwrap_err();
     assert!(e.to_string().contains("increase"), "{e}");
 }
 

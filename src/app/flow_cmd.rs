@@ -63,6 +63,7 @@ pub fn run_flow(
             data_dir: job.data_dir.clone(),
             config: train_cfg.clone(),
             init_seed: job.seed,
+            distill: None,
             output: float_path.clone(),
         },
         observer,
@@ -73,21 +74,24 @@ pub fn run_flow(
             model: float_path,
             dataset: Some(job.dataset),
             data_dir: job.data_dir.clone(),
-            method: job.method,
-            bits: job.bits,
-            layer_bits: BTreeMap::new(),
-            schedule: vec![0.5, 0.75, 0.875, 1.0],
-            epochs_per_step: 2,
-            epochs: 10,
-            keep_first_last: None,
-            scale: true,
-            train: TrainConfig {
-                optimizer: train::OptimizerConfig::sgd(0.01).with_weight_decay(5e-4),
-                ..train_cfg
-            },
-            act_bits: 8,
-            input_bits: 8,
-            calibration: 5000,
+            recipe: MethodJob {
+                method: job.method,
+                bits: job.bits,
+                layer_bits: BTreeMap::new(),
+                schedule: vec![0.5, 0.75, 0.875, 1.0],
+                epochs_per_step: 2,
+                epochs: 10,
+                keep_first_last: None,
+                scale: true,
+                train: TrainConfig {
+                    optimizer: train::OptimizerConfig::sgd(0.01).with_weight_decay(5e-4),
+                    ..train_cfg
+                },
+                act_bits: 8,
+                input_bits: 8,
+                calibration: 5000,
+            }
+            .to_recipe(),
             output: compressed_path.clone(),
         },
         observer,
@@ -140,7 +144,7 @@ impl FlowOutcome {
             "shiftkit flow: {} on {}, {} -> Verilog in {}",
             self.train.arch,
             c.dataset,
-            c.method.as_str(),
+            c.method,
             self.hdl.dir.display()
         );
         row(&mut s, "float accuracy", format!("{:.2}%", c.float_accuracy * 100.0));

@@ -61,6 +61,8 @@ mod compress_cmd;
 mod flow_cmd;
 mod hdl_cmd;
 mod quantize_cmd;
+mod recipe;
+mod report_cmd;
 mod train_cmd;
 mod verify_cmd;
 
@@ -68,6 +70,8 @@ pub use compress_cmd::*;
 pub use flow_cmd::*;
 pub use hdl_cmd::*;
 pub use quantize_cmd::*;
+pub use recipe::*;
+pub use report_cmd::*;
 pub use train_cmd::*;
 pub use verify_cmd::*;
 

@@ -11,6 +11,8 @@ pub struct TrainJob {
     pub config: TrainConfig,
     /// Seeds the initial weights (the shuffling seed is in `config`).
     pub init_seed: u64,
+    /// Learn from a teacher (its `teacher` path is required here).
+    pub distill: Option<DistillSpec>,
     pub output: PathBuf,
 }
 
@@ -31,27 +33,45 @@ pub fn run_train(job: &TrainJob, observer: &mut dyn Observer) -> Result<TrainOut
     let data = data::load(job.dataset, job.data_dir.as_deref())?;
     check_input_fits(net.input(), &data)?;
     tracing::info!(arch = %job.arch, dataset = %job.dataset, "training");
-    let reports = train::train(
-        &mut net,
-        &data.train,
-        Some(&data.test),
-        &job.config,
-        &Hooks::default(),
-        observer,
-    )?;
+    let teacher = match &job.distill {
+        Some(DistillSpec { teacher: Some(path), .. }) => Some(model::load(path)?.float),
+        Some(_) => return Err(AppError::Usage("distillation needs a teacher model file".into())),
+        None => None,
+    };
+    let distill = job.distill.as_ref().zip(teacher.as_ref()).map(|(d, teacher)| {
+        train::Distillation { teacher, temperature: d.temperature, lambda: d.lambda }
+    });
+    if let Some(d) = &distill {
+        d.check(&net)?;
+    }
+    let hooks = match &distill {
+        Some(d) => Hooks { loss: d, ..Hooks::default() },
+        None => Hooks::default(),
+    };
+    let reports =
+        train::train(&mut net, &data.train, Some(&data.test), &job.config, &hooks, observer)?;
     let test_accuracy = train::evaluate(&net, &data.test);
     let opt = &job.config.optimizer;
     let provenance = Provenance {
         arch: Some(job.arch.clone()),
         dataset: Some(job.dataset.to_string()),
         steps: vec![format!(
-            "train: {} epochs, batch {}, {} lr {}, seed {}, init seed {}; test accuracy {:.4}",
+            "train: {} epochs, batch {}, {} lr {}, seed {}, init seed {}{}; test accuracy {:.4}",
             job.config.epochs,
             job.config.batch_size,
             opt.name(),
             opt.lr(),
             job.config.seed,
             job.init_seed,
+            match &job.distill {
+                Some(d) => format!(
+                    ", distilled from {} (T {}, lambda {})",
+                    d.teacher.as_deref().unwrap_or(Path::new("?")).display(),
+                    d.temperature,
+                    d.lambda
+                ),
+                None => String::new(),
+            },
             test_accuracy
         )],
     };

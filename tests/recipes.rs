@@ -1,0 +1,312 @@
+//! Compression II: pruning, structured pruning, neuron merging, weight sharing,
+//! SVD and distillation as recipe steps, end to end on the embedded digits.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array1, Array2, Array4};
+use shiftkit::app::{self, CompressJob, CompressOutcome, Recipe};
+use shiftkit::compress::{prune_units, weighted_layers};
+use shiftkit::data::{load_digits, DatasetName};
+use shiftkit::model::{self, Conv2d, Dense, Layer, ModelFile, Network, Op, Provenance, Shape};
+use shiftkit::quant;
+use shiftkit::train::{self, Distillation, Hooks, Quiet};
+
+/// A digits MLP trained briefly, saved in `dir`.
+fn digits_model(dir: &Path, arch: &str) -> PathBuf {
+    let (net, _) = common::trained_digits(arch, 20, 1);
+    let path = dir.join("float.skm");
+    let provenance =
+        Provenance { arch: Some(arch.into()), dataset: Some("digits".into()), steps: vec![] };
+    model::save(&path, &ModelFile::new(net, provenance)).unwrap();
+    path
+}
+
+fn compress(model: &Path, recipe: &str, out: &Path) -> Result<CompressOutcome, app::AppError> {
+    let recipe = Recipe::parse(recipe, Path::new(".")).expect("a valid recipe");
+    app::run_compress(
+        &CompressJob {
+            model: model.to_path_buf(),
+            dataset: Some(DatasetName::Digits),
+            data_dir: None,
+            recipe,
+            output: out.to_path_buf(),
+        },
+        &mut Quiet,
+    )
+}
+
+/// Flat weights of every dense layer of a float model file.
+fn float_weights(path: &Path) -> Vec<Vec<f32>> {
+    let net = model::load(path).unwrap().float;
+    weighted_layers(&net)
+        .into_iter()
+        .map(|i| match &net.layers()[i].op {
+            Op::Dense(d) => d.weight.iter().copied().collect(),
+            _ => unreachable!("an MLP"),
+        })
+        .collect()
+}
+
+fn integer_weights(path: &Path) -> Vec<Vec<i32>> {
+    let (_, q) = app::load_integer(path).unwrap();
+    q.layers()
+        .iter()
+        .filter_map(|l| l.op.weighted())
+        .map(|w| w.weights.iter().copied().collect())
+        .collect()
+}
+
+const TRAIN: &str = "[train]\nbatch = 32\nlr = 0.01\n[quantize]\ncalibration = 500\n";
+
+#[test]
+fn pruning_meets_its_target_and_every_later_pass_keeps_the_mask() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = digits_model(dir.path(), "mlp:64-32-10");
+    let pruned = dir.path().join("pruned.skm");
+    let recipe = format!(
+        "{TRAIN}[[step]]\nmethod = \"prune\"\nsparsity = 0.7\niterations = 2\nepochs = 2\n"
+    );
+    let out = compress(&model, &recipe, &pruned).unwrap();
+    assert_eq!(out.steps.len(), 1);
+    let masks = float_weights(&pruned);
+    for w in &masks {
+        let zeros = w.iter().filter(|&&v| v == 0.0).count();
+        assert_eq!(zeros, (0.7f64 * w.len() as f64).ceil() as usize, "per-layer target");
+    }
+    assert!(out.integer_accuracy > 0.85, "{}", out.integer_accuracy);
+
+    // INQ with distillation, k-means then fine-tuning, ternary: none revives a weight.
+    let later = [
+        "[distill]\nteacher = \"original\"\n[[step]]\nmethod = \"inq\"\nbits = 5\nepochs = 1\n",
+        "[[step]]\nmethod = \"kmeans\"\nbits = 3\nepochs = 2\nlr = 0.001\n\
+         [[step]]\nmethod = \"finetune\"\nepochs = 1\n",
+        "[[step]]\nmethod = \"ternary\"\nepochs = 2\n",
+        "[[step]]\nmethod = \"finetune\"\nepochs = 2\n",
+    ];
+    for (k, steps) in later.iter().enumerate() {
+        let path = dir.path().join(format!("later{k}.skm"));
+        compress(&pruned, &format!("{TRAIN}{steps}"), &path).unwrap();
+        let (fw, iw) = (float_weights(&path), integer_weights(&path));
+        for (layer, mask) in masks.iter().enumerate() {
+            for (i, &m) in mask.iter().enumerate() {
+                if m == 0.0 {
+                    assert_eq!(fw[layer][i], 0.0, "recipe {k}: float weight {layer}/{i} revived");
+                    assert_eq!(iw[layer][i], 0, "recipe {k}: integer weight {layer}/{i} revived");
+                }
+            }
+        }
+    }
+    // And binary weights, which have no zero, are refused after pruning.
+    let e = compress(
+        &pruned,
+        &format!("{TRAIN}[[step]]\nmethod = \"binary\"\nepochs = 1\n"),
+        &dir.path().join("b.skm"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("ternary"), "{e}");
+}
+
+#[test]
+fn global_pruning_meets_the_overall_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = digits_model(dir.path(), "mlp:64-32-10");
+    let out_path = dir.path().join("g.skm");
+    let recipe =
+        format!("{TRAIN}[[step]]\nmethod = \"prune\"\nsparsity = 0.8\nscope = \"global\"\n");
+    let out = compress(&model, &recipe, &out_path).unwrap();
+    let w = float_weights(&out_path);
+    let (zeros, total) = w
+        .iter()
+        .fold((0, 0), |(z, n), l| (z + l.iter().filter(|&&v| v == 0.0).count(), n + l.len()));
+    assert_eq!(zeros, (0.8f64 * total as f64).ceil() as usize);
+    assert!((out.steps[0].sparsity - zeros as f64 / total as f64).abs() < 1e-12);
+    // Global: the big first layer gives up more than the small last one.
+    let s = |l: &Vec<f32>| l.iter().filter(|&&v| v == 0.0).count() as f64 / l.len() as f64;
+    assert!(s(&w[0]) > s(&w[1]), "{} vs {}", s(&w[0]), s(&w[1]));
+}
+
+#[test]
+fn kmeans_leaves_at_most_two_to_the_bits_values_per_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = digits_model(dir.path(), "mlp:64-32-10");
+    for bits in [2u32, 4] {
+        let path = dir.path().join(format!("k{bits}.skm"));
+        let recipe = format!(
+            "{TRAIN}[[step]]\nmethod = \"kmeans\"\nbits = {bits}\nepochs = 2\nlr = 0.001\n"
+        );
+        let out = compress(&model, &recipe, &path).unwrap();
+        for layer in integer_weights(&path) {
+            let distinct: std::collections::BTreeSet<i32> =
+                layer.iter().copied().filter(|&v| v != 0).collect();
+            assert!(distinct.len() <= 1 << bits, "{} values at {bits} bits", distinct.len());
+            assert!(distinct.len() >= 2);
+        }
+        for l in &out.report.layers {
+            assert_eq!(l.storage.code_bits, bits);
+            assert!(l.weights.starts_with(&format!("shared{bits}")), "{}", l.weights);
+        }
+        if bits == 4 {
+            assert!(out.integer_accuracy > 0.85, "{}", out.integer_accuracy);
+        }
+    }
+}
+
+#[test]
+fn distillation_at_lambda_zero_is_plain_training() {
+    let d = load_digits().unwrap();
+    let (teacher, _) = common::trained_digits("mlp:64-32-10", 5, 2);
+    let student = shiftkit::model::ArchSpec::parse("mlp:64-16-10").unwrap().build(9).unwrap();
+    let cfg = common::digits_config(3, 4);
+    let mut plain = student.clone();
+    train::train(&mut plain, &d.train, None, &cfg, &Hooks::default(), &mut Quiet).unwrap();
+    let kd = Distillation { teacher: &teacher, temperature: 4.0, lambda: 0.0 };
+    let mut distilled = student.clone();
+    let hooks = Hooks { loss: &kd, ..Hooks::default() };
+    train::train(&mut distilled, &d.train, None, &cfg, &hooks, &mut Quiet).unwrap();
+    assert_eq!(plain, distilled);
+    // At lambda > 0 the teacher changes the result.
+    let kd = Distillation { teacher: &teacher, temperature: 4.0, lambda: 0.5 };
+    let mut taught = student;
+    let hooks = Hooks { loss: &kd, ..Hooks::default() };
+    train::train(&mut taught, &d.train, None, &cfg, &hooks, &mut Quiet).unwrap();
+    assert_ne!(plain, taught);
+    // A teacher of another shape is refused.
+    let other = shiftkit::model::ArchSpec::parse("mlp:64-8-5").unwrap().build(1).unwrap();
+    let bad = Distillation { teacher: &other, temperature: 4.0, lambda: 0.5 };
+    assert!(bad.check(&plain).unwrap_err().to_string().contains("teacher"));
+}
+
+#[test]
+fn reshaping_steps_shrink_the_network_and_keep_it_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = digits_model(dir.path(), "mlp:64-32-16-10");
+    let path = dir.path().join("r.skm");
+    let recipe = format!(
+        "{TRAIN}[[step]]\nmethod = \"structured\"\nfraction = 0.25\nlayers = [\"fc1\"]\n\
+         [[step]]\nmethod = \"merge\"\nfraction = 0.25\nlayers = [\"fc2\"]\n\
+         [[step]]\nmethod = \"svd\"\nrank = 6\nlayers = [\"fc1\"]\nepochs = 2\n"
+    );
+    let out = compress(&model, &recipe, &path).unwrap();
+    let net = model::load(&path).unwrap().float;
+    let dims: Vec<(String, usize, usize)> = net
+        .layers()
+        .iter()
+        .filter_map(|l| match &l.op {
+            Op::Dense(d) => Some((l.name.clone(), d.out_features(), d.in_features())),
+            _ => None,
+        })
+        .collect();
+    let expect = [("fc1_v", 6, 64), ("fc1_u", 24, 6), ("fc2", 12, 24), ("fc3", 10, 12)];
+    let got: Vec<(&str, usize, usize)> =
+        dims.iter().map(|(n, o, i)| (n.as_str(), *o, *i)).collect();
+    assert_eq!(got, expect);
+    assert_eq!(out.steps.len(), 3);
+    assert!(out.steps.windows(2).all(|p| p[1].weights < p[0].weights));
+    assert!(out.integer_accuracy > 0.8, "{}", out.integer_accuracy);
+}
+
+#[test]
+fn coded_layers_cannot_be_reshaped_or_coded_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = digits_model(dir.path(), "mlp:64-32-10");
+    let out = dir.path().join("x.skm");
+    let inq = "[[step]]\nmethod = \"inq\"\nbits = 5\nepochs = 0\n";
+    for then in ["method = \"structured\"\nfraction = 0.5", "method = \"kmeans\"\nbits = 3"] {
+        let e = compress(&model, &format!("{TRAIN}{inq}[[step]]\n{then}\n"), &out).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("step 2") && msg.contains("already coded as inq5"), "{msg}");
+        assert!(!out.exists(), "a failed recipe writes nothing");
+    }
+}
+
+#[test]
+fn recipes_with_mistakes_are_refused_with_the_reason() {
+    let cases = [
+        ("", "no [[step]]"),
+        ("[[step]]\nmethod = \"squeeze\"\n", "unknown method `squeeze`"),
+        ("[[step]]\nmethod = \"prune\"\n", "prune needs `sparsity`"),
+        ("[[step]]\nmethod = \"prune\"\nsparsity = 1.0\n", "below 1"),
+        (
+            "[[step]]\nmethod = \"kmeans\"\nbits = 3\nsparsity = 0.5\n",
+            "`sparsity` is not a setting of kmeans",
+        ),
+        ("[[step]]\nmethod = \"kmeans\"\nbits = 9\n", "1 to 8 index bits"),
+        ("[[step]]\nmethod = \"inq\"\nbits = 5\nschedule = [0.5, 0.9]\n", "must be 1"),
+        ("[[step]]\nmethod = \"svd\"\n", "svd needs `rank`"),
+        ("[[step]]\nmethod = \"svd\"\nrank = 3\nenergy = 0.9\n", "not both"),
+        ("[[step]]\nmethod = \"finetune\"\n", "finetune needs `epochs`"),
+        ("[[step]]\nmethod = \"finetune\"\nepochs = 1\ndistill = true\n", "[distill]"),
+        ("[distill]\nlambda = 2.0\n[[step]]\nmethod = \"finetune\"\nepochs = 1\n", "lambda"),
+        (
+            "[train]\noptimizer = \"rmsprop\"\n[[step]]\nmethod = \"finetune\"\nepochs = 1\n",
+            "sgd or adam",
+        ),
+        ("[[step]]\nmethod = \"prune\"\nsparsity = 0.5\nspeed = 3\n", "speed"),
+        ("[[step]\n", "expected"),
+    ];
+    for (text, needle) in cases {
+        let e = Recipe::parse(text, Path::new(".")).unwrap_err();
+        assert!(e.contains(needle), "{text:?}: {e}");
+    }
+    let e = Recipe::load(Path::new("/nonexistent/recipe.toml")).unwrap_err().to_string();
+    assert!(e.contains("/nonexistent/recipe.toml"), "{e}");
+}
+
+#[test]
+fn unknown_layers_in_a_step_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = digits_model(dir.path(), "mlp:64-32-10");
+    let recipe =
+        format!("{TRAIN}[[step]]\nmethod = \"prune\"\nsparsity = 0.5\nlayers = [\"fc9\"]\n");
+    let e = compress(&model, &recipe, &dir.path().join("x.skm")).unwrap_err().to_string();
+    assert!(e.contains("no layer `fc9`") && e.contains("fc1, fc2"), "{e}");
+}
+
+/// conv(3 filters) -> relu -> pool -> flatten -> dense(4): a dead filter
+/// (zero weights, negative bias) carries nothing, so removing it by L1 (it has
+/// the smallest norm) changes no output: the flatten columns were mapped right.
+#[test]
+fn structured_pruning_of_a_dead_filter_changes_no_output() {
+    let mut conv_w = Array4::from_shape_fn((3, 1, 3, 3), |(o, _, i, j)| {
+        ((o * 7 + i * 3 + j) % 5) as f32 / 5.0 - 0.3
+    });
+    conv_w.slice_mut(ndarray::s![1, .., .., ..]).fill(0.0);
+    let conv = Conv2d {
+        weight: conv_w,
+        bias: Array1::from(vec![0.1, -0.5, 0.05]),
+        stride: [1, 1],
+        padding: [1, 1],
+    };
+    let fc = Dense {
+        weight: Array2::from_shape_fn((4, 3 * 2 * 2), |(i, j)| {
+            ((i * 5 + j * 3) % 7) as f32 / 7.0 - 0.4
+        }),
+        bias: Array1::from(vec![0.1, 0.2, -0.1, 0.0]),
+    };
+    let layers = vec![
+        Layer { name: "conv1".into(), op: Op::Conv2d(conv) },
+        Layer { name: "relu1".into(), op: Op::Relu },
+        Layer {
+            name: "pool1".into(),
+            op: Op::MaxPool2d(shiftkit::model::MaxPool2d { kernel: [2, 2], stride: [2, 2] }),
+        },
+        Layer { name: "flatten1".into(), op: Op::Flatten },
+        Layer { name: "fc1".into(), op: Op::Dense(fc) },
+    ];
+    let net = Network::new(Shape::Image { c: 1, h: 4, w: 4 }, layers).unwrap();
+    let pruned = prune_units(&net, 0, 1).unwrap();
+    let Op::Conv2d(c) = &pruned.layers()[0].op else { panic!() };
+    assert_eq!(c.out_channels(), 2);
+    let Op::Dense(d) = &pruned.layers()[4].op else { panic!() };
+    assert_eq!(d.in_features(), 8);
+    let x = Array2::from_shape_fn((5, 16), |(i, j)| ((i * 11 + j * 5) % 9) as f32 / 9.0);
+    let (a, b) =
+        (train::engine::predict(&net, x.view()), train::engine::predict(&pruned, x.view()));
+    assert!((a - b).iter().all(|v| v.abs() < 1e-6));
+    // The integer network of the pruned model still quantizes and validates.
+    let cfg = quant::QuantizeConfig::new(quant::WeightSpec::Fixed { bits: 8 }, 8, 8);
+    quant::quantize(&pruned, x.view(), &cfg).unwrap();
+}
