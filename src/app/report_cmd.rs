@@ -87,7 +87,7 @@ pub fn rtl_adders(net: &IntNetwork) -> Option<u64> {
         levels_per_stage: codegen::DEFAULT_LEVELS_PER_STAGE,
         argmax: false,
     };
-    codegen::generate(net, &config).ok().map(|d| d.manifest.cost.adders as u64)
+    codegen::generate(net, &config).ok().map(|d| d.manifest.cost.adders)
 }
 
 impl ReportOutcome {
