@@ -310,3 +310,42 @@ fn structured_pruning_of_a_dead_filter_changes_no_output() {
     let cfg = quant::QuantizeConfig::new(quant::WeightSpec::Fixed { bits: 8 }, 8, 8);
     quant::quantize(&pruned, x.view(), &cfg).unwrap();
 }
+
+#[test]
+fn keep_first_last_codes_only_the_middle_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = digits_model(dir.path(), "mlp:64-32-16-10");
+    let path = dir.path().join("k.skm");
+    let recipe = format!(
+        "{TRAIN}[[step]]\nmethod = \"inq\"\nbits = 4\nepochs = 1\nkeep_first_last = \"fixed6\"\n"
+    );
+    let out = compress(&model, &recipe, &path).unwrap();
+    let kinds: Vec<&str> = out.layers.iter().map(|l| l.weights.as_str()).collect();
+    assert_eq!(kinds, ["fixed6", "pow2(2^0..2^3)", "fixed6"]);
+    // The kept layers are frozen for later steps: a k-means step on them is refused.
+    let recipe = format!(
+        "{TRAIN}[[step]]\nmethod = \"inq\"\nbits = 4\nepochs = 0\nkeep_first_last = \"fixed6\"\n\
+         [[step]]\nmethod = \"kmeans\"\nbits = 3\nlayers = [\"fc1\"]\n"
+    );
+    let e = compress(&model, &recipe, &path).unwrap_err().to_string();
+    assert!(e.contains("already coded as fixed6"), "{e}");
+    // Two weighted layers leave nothing between the first and the last.
+    let small = tempfile::tempdir().unwrap();
+    let model = digits_model(small.path(), "mlp:64-16-10");
+    let e = compress(&model, &recipe, &path).unwrap_err().to_string();
+    assert!(e.contains("leaves no layer"), "{e}");
+}
+
+#[test]
+fn the_same_recipe_gives_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = digits_model(dir.path(), "mlp:64-32-10");
+    let recipe = format!(
+        "{TRAIN}[distill]\n[[step]]\nmethod = \"prune\"\nsparsity = 0.6\nepochs = 1\n\
+         [[step]]\nmethod = \"kmeans\"\nbits = 3\nepochs = 1\nlr = 0.001\n"
+    );
+    let (a, b) = (dir.path().join("a.skm"), dir.path().join("b.skm"));
+    compress(&model, &recipe, &a).unwrap();
+    compress(&model, &recipe, &b).unwrap();
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+}

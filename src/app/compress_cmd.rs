@@ -68,7 +68,6 @@ impl MethodJob {
                     Levels::Ternary
                 },
                 scale: self.scale,
-                keep_first_last: self.keep_first_last,
             },
         };
         let epochs = if self.method == Method::Inq { self.epochs_per_step } else { self.epochs };
@@ -81,7 +80,14 @@ impl MethodJob {
                 input_bits: self.input_bits,
                 calibration: self.calibration,
             },
-            steps: vec![Step { kind, layers: None, epochs, lr: None, distill: false }],
+            steps: vec![Step {
+                kind,
+                layers: None,
+                epochs,
+                lr: None,
+                distill: false,
+                keep_first_last: self.keep_first_last,
+            }],
         }
     }
 }
@@ -336,6 +342,26 @@ fn run_step(
             )));
         }
     }
+    // Coding steps may keep their first and last layers at another precision:
+    // those train with this step (free, like any uncoded layer) and are frozen
+    // after it.
+    let coding = matches!(
+        step.kind,
+        StepKind::Kmeans { .. } | StepKind::Inq { .. } | StepKind::Binary { .. }
+    );
+    let mut layers = layers;
+    let mut kept = Vec::new();
+    if let Some(keep) = step.keep_first_last.filter(|_| coding) {
+        for i in [layers.first(), layers.last()].into_iter().flatten() {
+            kept.push((name_of(&state.net, *i), keep));
+        }
+        layers.retain(|&i| !kept.iter().any(|k| k.0 == name_of(&state.net, i)));
+        if layers.is_empty() {
+            return Err(AppError::Usage(
+                "keep_first_last leaves no layer to code; drop it or name more layers".into(),
+            ));
+        }
+    }
     let frozen = frozen_masks(state);
     let mut masks = compress::pruned_masks(&state.net);
     masks.extend(frozen.clone());
@@ -441,17 +467,8 @@ fn run_step(
             let hooks = Hooks { masks: frozen.clone(), transform: None, loss };
             compress::run_inq(&mut state.net, data, &config, &hooks, observer)?;
         }
-        StepKind::Binary { levels, scale, keep_first_last } => {
-            let kept: BTreeSet<usize> = match keep_first_last {
-                Some(_) => [layers.first(), layers.last()].into_iter().flatten().copied().collect(),
-                None => BTreeSet::new(),
-            };
-            let coded: Vec<usize> = layers.iter().copied().filter(|i| !kept.contains(i)).collect();
-            if coded.is_empty() {
-                return Err(AppError::Usage(
-                    "no layer is left to binarize; drop keep_first_last".into(),
-                ));
-            }
+        StepKind::Binary { levels, scale } => {
+            let coded = &layers;
             if *levels == Levels::Binary {
                 if let Some(&i) = coded.iter().find(|&&i| hooks.masks.contains_key(&weight(i))) {
                     return Err(AppError::Usage(format!(
@@ -479,17 +496,13 @@ fn run_step(
                 Levels::Binary => WeightSpec::Binary { scale: *scale },
                 Levels::Ternary => WeightSpec::Ternary { scale: *scale },
             };
-            for &i in &coded {
+            for &i in coded {
                 state.coded.insert(name_of(&state.net, i), spec);
-            }
-            if let Some(keep) = keep_first_last {
-                for &i in &kept {
-                    state.coded.insert(name_of(&state.net, i), *keep);
-                }
             }
         }
         StepKind::Finetune => finetune(&mut state.net, observer)?,
     }
+    state.coded.extend(kept);
     Ok(())
 }
 

@@ -37,8 +37,9 @@
 //! every method): `prune` (sparsity, scope, iterations), `structured`
 //! (fraction of units removed by L1 norm), `merge` (fraction of neurons merged
 //! away, data-free), `svd` (rank or energy), `kmeans` (bits, width), `inq`
-//! (bits, layer_bits, schedule; `epochs` per portion), `binary` / `ternary` (scale,
-//! keep_first_last), `finetune`.
+//! (bits, layer_bits, schedule; `epochs` per portion), `binary` / `ternary`
+//! (scale), `finetune`; the coding ones (kmeans, inq, binary, ternary) also take
+//! keep_first_last.
 
 use super::*;
 use crate::compress::{Rank, Scope};
@@ -81,6 +82,9 @@ pub struct Step {
     pub lr: Option<f32>,
     /// Learn from the recipe's teacher (default: when the recipe has one).
     pub distill: bool,
+    /// Coding steps: keep the first and last of the step's layers at this
+    /// precision instead.
+    pub keep_first_last: Option<WeightSpec>,
 }
 
 /// What a step does.
@@ -113,7 +117,6 @@ pub enum StepKind {
     Binary {
         levels: Levels,
         scale: bool,
-        keep_first_last: Option<WeightSpec>,
     },
     Finetune,
 }
@@ -336,8 +339,8 @@ fn check_step(s: StepToml, has_teacher: bool) -> Result<Step, String> {
         "prune" => &["sparsity", "scope", "iterations"],
         "structured" | "merge" => &["fraction"],
         "svd" => &["rank", "energy"],
-        "kmeans" => &["bits", "width"],
-        "inq" => &["bits", "layer_bits", "schedule"],
+        "kmeans" => &["bits", "width", "keep_first_last"],
+        "inq" => &["bits", "layer_bits", "schedule", "keep_first_last"],
         "binary" | "ternary" => &["scale", "keep_first_last"],
         "finetune" => &[],
         other => return Err(format!("unknown method `{other}`; expected one of {METHODS}")),
@@ -406,10 +409,6 @@ fn check_step(s: StepToml, has_teacher: bool) -> Result<Step, String> {
         "binary" | "ternary" => StepKind::Binary {
             levels: if s.method == "binary" { Levels::Binary } else { Levels::Ternary },
             scale: s.scale.unwrap_or(true),
-            keep_first_last: s
-                .keep_first_last
-                .map(|k| k.parse::<WeightSpec>().map_err(|e| e.to_string()))
-                .transpose()?,
         },
         _ => StepKind::Finetune,
     };
@@ -427,12 +426,17 @@ fn check_step(s: StepToml, has_teacher: bool) -> Result<Step, String> {
             return Err(format!("`lr` must be positive, got {lr}"));
         }
     }
+    let keep_first_last = s
+        .keep_first_last
+        .map(|k| k.parse::<WeightSpec>().map_err(|e| format!("keep_first_last: {e}")))
+        .transpose()?;
     Ok(Step {
         kind,
         layers: s.layers,
         epochs: s.epochs.unwrap_or(default_epochs),
         lr: s.lr,
         distill: s.distill.unwrap_or(has_teacher),
+        keep_first_last,
     })
 }
 
