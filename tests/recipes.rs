@@ -349,3 +349,45 @@ fn the_same_recipe_gives_the_same_bytes() {
     compress(&model, &recipe, &b).unwrap();
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
 }
+
+/// A pruned, factored and shared network goes through Verilog generation and
+/// verifies on Icarus against the simulator, and the report's RTL adder count
+/// is the generated design's.
+#[test]
+fn a_compressed_network_generates_verilog_that_verifies() {
+    if !shiftkit::verify::Simulator::Icarus.available() {
+        eprintln!("skipping: iverilog is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = digits_model(dir.path(), "mlp:64-32-10");
+    let path = dir.path().join("c.skm");
+    let recipe = format!(
+        "{TRAIN}[[step]]\nmethod = \"svd\"\nrank = 12\nepochs = 1\n\
+         [[step]]\nmethod = \"prune\"\nsparsity = 0.7\nscope = \"global\"\nepochs = 1\n\
+         [[step]]\nmethod = \"kmeans\"\nbits = 3\nepochs = 1\nlr = 0.001\n"
+    );
+    let out = compress(&model, &recipe, &path).unwrap();
+    let hdl = dir.path().join("hdl");
+    let config = shiftkit::codegen::HdlConfig {
+        top: "shiftkit_top".into(),
+        levels_per_stage: 3,
+        argmax: true,
+    };
+    let made = app::run_hdl(&path, &hdl, &config).unwrap();
+    assert_eq!(out.report.rtl_adders, Some(made.manifest.cost.adders));
+    let job = app::VerifyJob {
+        model: path,
+        dir: hdl,
+        simulators: vec![shiftkit::verify::Simulator::Icarus],
+        vectors: 300,
+        dataset: Some(DatasetName::Digits),
+        data_dir: None,
+        seed: 5,
+    };
+    let outcome = app::run_verify(&job).unwrap();
+    assert!(outcome.passed, "{}", outcome.to_text());
+    // Extremes, 300 random vectors and the 359 test images.
+    let runs: usize = outcome.reports.iter().flat_map(|r| &r.runs).map(|r| r.vectors).sum();
+    assert!(runs >= 300 + 359, "{runs} vectors");
+}
