@@ -4,8 +4,8 @@
 //! index of 5 bits for dense layers and 8 for convolutions, a filler entry
 //! whenever a gap is longer than the index can say), whichever is smaller.
 //! Shared (k-means) layers store Huffman-coded codebook indices (and Huffman-coded
-//! relative indices) plus the codebook itself. Biases count 32 bits each, channel
-//! multipliers `SCALE_BITS`.
+//! relative indices) plus the codebook itself. Biases count 32 bits each (none
+//! when all are zero), channel multipliers `SCALE_BITS`.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -147,7 +147,8 @@ fn layer_storage(name: &str, w: &Weighted, conv: bool) -> LayerStorage {
         _ => 0,
     };
     let scales = w.scale.as_ref().map_or(0, |s| s.multipliers.len() as u64 * SCALE_BITS as u64);
-    let bias_bits = 32 * w.bias.len() as u64;
+    // A layer whose biases are all zero (an SVD factor) stores none.
+    let bias_bits = if w.bias.iter().all(|&b| b == 0) { 0 } else { 32 * w.bias.len() as u64 };
     LayerStorage {
         name: name.to_string(),
         format,
@@ -182,6 +183,48 @@ mod tests {
         w[4] = -1;
         w[39] = 2; // gap 34 with 5-bit indices (max 31): one filler
         assert_eq!(sparse_entries(&w, 5), vec![(3, 5), (0, -1), (31, 0), (2, 2)]);
+    }
+
+    fn weighted(kind: WeightKind, weights: Vec<i32>, bias: Vec<i64>) -> Weighted {
+        let n = weights.len() / bias.len();
+        Weighted {
+            kind,
+            exponent: 0,
+            weights: ndarray::Array2::from_shape_vec((bias.len(), n), weights).unwrap().into_dyn(),
+            bias,
+            scale: None,
+            relu: false,
+        }
+    }
+
+    #[test]
+    fn a_dense_layer_is_stored_dense_and_a_sparse_one_sparse() {
+        // 2 x 8 fixed4: 16 codes of 4 bits; biases 2 x 32.
+        let w = weighted(
+            WeightKind::Fixed { bits: 4 },
+            (1..=16).map(|v| v % 7 - 3).collect(),
+            vec![1, 0],
+        );
+        let s = layer_storage("d", &w, false);
+        assert_eq!((s.format, s.weight_bits, s.index_bits, s.bias_bits), ("dense", 64, 0, 64));
+        // One nonzero weight in 16: one entry of 4 + 5 bits beats 64 bits; no biases.
+        let mut v = vec![0; 16];
+        v[9] = 3;
+        let s = layer_storage("s", &weighted(WeightKind::Fixed { bits: 4 }, v, vec![0, 0]), false);
+        assert_eq!((s.format, s.weight_bits, s.index_bits, s.bias_bits), ("sparse", 4, 5, 0));
+        assert_eq!(s.total_bits, 9);
+    }
+
+    #[test]
+    fn shared_layers_count_huffman_codes_and_the_codebook() {
+        // Two values, one three times as frequent: 1 bit each; codebook 2 x 8 bits.
+        let v = vec![5, 5, 5, -7, 5, 5, 5, -7];
+        let w = weighted(WeightKind::Shared { index_bits: 2, bits: 8 }, v, vec![3]);
+        let s = layer_storage("k", &w, false);
+        assert_eq!(
+            (s.format, s.weight_bits, s.table_bits, s.total_bits),
+            ("dense", 8, 16, 8 + 16 + 32)
+        );
     }
 
     proptest! {
