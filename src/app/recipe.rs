@@ -415,7 +415,9 @@ fn check_step(s: StepToml, has_teacher: bool) -> Result<Step, String> {
     let default_epochs = match kind {
         StepKind::Inq { .. } => 2,
         StepKind::Binary { .. } => 10,
-        StepKind::Finetune => return_epochs(s.epochs)?,
+        StepKind::Finetune if s.epochs.unwrap_or(0) == 0 => {
+            return Err("finetune needs `epochs` (at least 1)".into())
+        }
         _ => 0,
     };
     if s.distill == Some(true) && !has_teacher {
@@ -438,11 +440,4 @@ fn check_step(s: StepToml, has_teacher: bool) -> Result<Step, String> {
         distill: s.distill.unwrap_or(has_teacher),
         keep_first_last,
     })
-}
-
-fn return_epochs(epochs: Option<usize>) -> Result<usize, String> {
-    match epochs {
-        Some(e) if e > 0 => Ok(e),
-        _ => Err("finetune needs `epochs` (at least 1)".into()),
-    }
 }

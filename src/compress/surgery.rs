@@ -163,9 +163,10 @@ pub fn merge_neurons(
     let gram = incoming.dot(&incoming.t());
     let dist = |i: usize, j: usize| (sq[i] + sq[j] - 2.0 * gram[[i, j]]).max(0.0);
     let mut a: Array2<f64> = out.weight.mapv(f64::from); // [m, n]: column j is a_j
-    let mean_sq = |a: &Array2<f64>, j: usize| a.column(j).iter().map(|v| v * v).sum::<f64>();
+                                                         // <a_j^2> up to the constant 1/m, which does not change which pair is lowest.
+    let sum_sq = |a: &Array2<f64>, j: usize| a.column(j).iter().map(|v| v * v).sum::<f64>();
     let mut alive = vec![true; n];
-    let mut strength: Vec<f64> = (0..n).map(|j| mean_sq(&a, j)).collect();
+    let mut strength: Vec<f64> = (0..n).map(|j| sum_sq(&a, j)).collect();
     let mut merged = Vec::with_capacity(count);
     for _ in 0..count {
         let mut best: Option<(f64, usize, usize)> = None;
@@ -182,7 +183,7 @@ pub fn merge_neurons(
         let mut ai = a.column_mut(i);
         ai += &aj;
         alive[j] = false;
-        strength[i] = mean_sq(&a, i);
+        strength[i] = sum_sq(&a, i);
         merged.push((i, j));
     }
     let keep: Vec<usize> = (0..n).filter(|&j| alive[j]).collect();
