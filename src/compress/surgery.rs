@@ -306,6 +306,36 @@ mod tests {
     }
 
     #[test]
+    fn l1_pruning_of_filters_follows_batch_norm_and_flatten() {
+        let spec: ArchSpec = serde_json::from_str(
+            r#"{"input": [2, 6, 6], "layers": [
+                {"op": "conv2d", "out_channels": 5, "kernel": 3, "stride": 1, "padding": 1},
+                {"op": "batchnorm"}, {"op": "relu"}, {"op": "maxpool2d", "kernel": 2},
+                {"op": "flatten"}, {"op": "dense", "out": 4}]}"#,
+        )
+        .unwrap();
+        let mut layers = spec.build(7).unwrap().into_layers();
+        if let Op::BatchNorm(bn) = &mut layers[1].op {
+            bn.gamma = Array1::from(vec![0.5, 1.5, 2.0, 0.7, 1.1]);
+            bn.running_mean = Array1::from(vec![0.1, -0.2, 0.3, 0.0, 0.05]);
+        }
+        let net = Network::new(Shape::Image { c: 2, h: 6, w: 6 }, layers).unwrap();
+        let order = l1_order(&net, 0).unwrap();
+        let pruned = prune_units(&net, 0, 2).unwrap();
+        let mut keep = order[2..].to_vec();
+        keep.sort();
+        let x = Array2::from_shape_fn((3, 72), |(i, j)| ((i * 13 + j * 7) % 11) as f32 / 11.0);
+        let (before, after) = (trace(&net, x.view()), trace(&pruned, x.view()));
+        // The pooled maps of the kept filters are unchanged, channel by channel (9 values each).
+        let cols: Vec<usize> = keep.iter().flat_map(|&c| c * 9..(c + 1) * 9).collect();
+        assert_eq!(before[3].select(Axis(1), &cols), after[3]);
+        let Op::Dense(d) = &pruned.layers()[5].op else { panic!() };
+        assert_eq!(d.in_features(), 27);
+        let Op::Dense(orig) = &net.layers()[5].op else { panic!() };
+        assert_eq!(d.weight, orig.weight.select(Axis(1), &cols));
+    }
+
+    #[test]
     fn output_layers_cannot_lose_units() {
         let net = net();
         assert!(prune_units(&net, 4, 1).unwrap_err().to_string().contains("outputs"));
