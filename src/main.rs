@@ -372,7 +372,7 @@ struct TrainArgs {
     #[arg(long, default_value_t = 4.0, requires = "teacher")]
     temperature: f32,
     /// Distillation weight λ of the soft targets (0: labels only, 1: teacher only).
-    #[arg(long, default_value_t = 0.7, requires = "teacher")]
+    #[arg(long, default_value_t = 0.5, requires = "teacher")]
     lambda: f32,
     /// Where to write the model (.skm).
     #[arg(short, long)]

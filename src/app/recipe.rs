@@ -13,7 +13,7 @@
 //! [distill]                    # optional: every retraining step learns from a teacher
 //! teacher = "original"         # the input model, or a .skm path (relative to the recipe)
 //! temperature = 4.0
-//! lambda = 0.7
+//! lambda = 0.5
 //!
 //! [quantize]                   # the integer network made after every step
 //! weights = "fixed8"           # layers that no step coded
@@ -290,7 +290,7 @@ impl Recipe {
             DistillSpec {
                 teacher,
                 temperature: d.temperature.unwrap_or(4.0),
-                lambda: d.lambda.unwrap_or(0.7),
+                lambda: d.lambda.unwrap_or(0.5),
             }
         });
         if let Some(d) = &distill {
