@@ -147,7 +147,7 @@ fn layer_storage(name: &str, w: &Weighted, conv: bool) -> LayerStorage {
         _ => 0,
     };
     let scales = w.scale.as_ref().map_or(0, |s| s.multipliers.len() as u64 * SCALE_BITS as u64);
-    // A layer whose biases are all zero (an SVD factor) stores none.
+    // A layer whose biases are all zero stores none.
     let bias_bits = if w.bias.iter().all(|&b| b == 0) { 0 } else { 32 * w.bias.len() as u64 };
     LayerStorage {
         name: name.to_string(),
