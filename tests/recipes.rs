@@ -391,3 +391,25 @@ fn a_compressed_network_generates_verilog_that_verifies() {
     let runs: usize = outcome.reports.iter().flat_map(|r| &r.runs).map(|r| r.vectors).sum();
     assert!(runs >= 300 + 359, "{runs} vectors");
 }
+
+/// A pruned, shared layer stays exactly as k-means left it while INQ retrains
+/// the others: its freeze is not lifted by the pruning mask (a regression:
+/// the masks were once merged by overwriting).
+#[test]
+fn coded_layers_stay_frozen_while_later_steps_retrain_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = digits_model(dir.path(), "mlp:64-32-10");
+    let (shared, both) = (dir.path().join("s.skm"), dir.path().join("b.skm"));
+    let prune_share = format!(
+        "{TRAIN}[[step]]\nmethod = \"prune\"\nsparsity = 0.5\n\
+         [[step]]\nmethod = \"kmeans\"\nbits = 2\nlayers = [\"fc1\"]\n"
+    );
+    compress(&model, &prune_share, &shared).unwrap();
+    let then_inq = format!(
+        "{prune_share}[[step]]\nmethod = \"inq\"\nbits = 5\nlayers = [\"fc2\"]\nepochs = 2\n\
+         [[step]]\nmethod = \"finetune\"\nepochs = 2\n"
+    );
+    compress(&model, &then_inq, &both).unwrap();
+    assert_eq!(float_weights(&shared)[0], float_weights(&both)[0]);
+    assert_ne!(float_weights(&shared)[1], float_weights(&both)[1], "fc2 did retrain");
+}

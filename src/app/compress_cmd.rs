@@ -364,11 +364,12 @@ fn run_step(
     }
     let frozen = frozen_masks(state);
     let mut masks = compress::pruned_masks(&state.net);
-    masks.extend(frozen.clone());
+    compress::merge_masks(&mut masks, frozen.clone());
     let hooks = Hooks { masks, transform: None, loss };
     let finetune = |net: &mut Network, observer: &mut dyn compress::InqObserver| {
         if cfg.epochs > 0 {
-            let masks = compress::pruned_masks(net).into_iter().chain(frozen.clone()).collect();
+            let mut masks = compress::pruned_masks(net);
+            compress::merge_masks(&mut masks, frozen.clone());
             train::train(net, data, None, &cfg, &Hooks { masks, transform: None, loss }, observer)?;
         }
         Ok::<_, AppError>(())

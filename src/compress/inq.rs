@@ -4,7 +4,7 @@
 
 use ndarray::{ArrayD, ArrayViewD};
 
-use super::prune::pruned_masks;
+use super::prune::{merge_masks, pruned_masks};
 use super::CompressError;
 use crate::data::Split;
 use crate::model::{Network, Op, ParamId, ParamKind};
@@ -166,13 +166,14 @@ pub fn run_inq(
         let mut train_accuracy = None;
         if config.epochs_per_step > 0 {
             let mut masks: Masks = hooks.masks.clone();
-            masks.extend(pruned_masks(net));
-            masks.extend(layers.iter().map(|(index, _, frozen)| {
+            merge_masks(&mut masks, pruned_masks(net));
+            let frozen = layers.iter().map(|(index, _, frozen)| {
                 let shape = weight(net, *index).raw_dim();
                 let m = frozen.iter().map(|&f| if f { 0.0 } else { 1.0 }).collect();
                 let mask = ArrayD::from_shape_vec(shape, m).expect("one flag per weight");
                 (ParamId { layer: *index, kind: ParamKind::Weight }, mask)
-            }));
+            });
+            merge_masks(&mut masks, frozen.collect());
             let hooks = Hooks { masks, transform: hooks.transform, loss: hooks.loss };
             // A fresh optimizer per step: the learning rate is reset.
             let cfg = TrainConfig { epochs: config.epochs_per_step, ..config.train.clone() };

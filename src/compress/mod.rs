@@ -14,8 +14,8 @@ pub use inq::{
 };
 pub use kmeans::{check_share_bits, kmeans, Clusters, SharedWeights};
 pub use prune::{
-    check_sparsity, prune_to, pruned_masks, run_prune, sparsity, weighted_layers, PruneConfig,
-    PruneRound, Scope,
+    check_sparsity, merge_masks, prune_to, pruned_masks, run_prune, sparsity, weighted_layers,
+    PruneConfig, PruneRound, Scope,
 };
 pub use surgery::{l1_order, merge_neurons, prune_units, svd_layer, Rank};
 

@@ -62,6 +62,18 @@ pub fn pruned_masks(net: &Network) -> Masks {
         .collect()
 }
 
+/// Adds `more` to `masks`; where both hold a tensor, a weight trains only if
+/// both let it (the product), so no mask ever lifts another.
+pub fn merge_masks(masks: &mut Masks, more: Masks) {
+    for (id, m) in more {
+        let merged = match masks.remove(&id) {
+            Some(old) => old * &m,
+            None => m,
+        };
+        masks.insert(id, merged);
+    }
+}
+
 /// Fraction of exactly-zero entries.
 pub fn sparsity(w: &ArrayD<f32>) -> f64 {
     if w.is_empty() {
@@ -182,13 +194,7 @@ pub fn run_prune(
         let mut train_accuracy = None;
         if config.epochs > 0 {
             let mut masks = hooks.masks.clone();
-            for (id, m) in pruned_masks(net) {
-                let merged = match masks.remove(&id) {
-                    Some(old) => old * &m,
-                    None => m,
-                };
-                masks.insert(id, merged);
-            }
+            merge_masks(&mut masks, pruned_masks(net));
             let round_hooks = Hooks { masks, transform: hooks.transform, loss: hooks.loss };
             let cfg = TrainConfig { epochs: config.epochs, ..config.train.clone() };
             let reports = train::train(net, data, None, &cfg, &round_hooks, observer)?;
@@ -270,6 +276,19 @@ mod tests {
         for (m, v) in masks[&weight_id(0)].iter().zip(w.iter()) {
             assert_eq!(*m == 0.0, *v == 0.0);
         }
+    }
+
+    #[test]
+    fn merged_masks_never_lift_a_freeze() {
+        let id = weight_id(0);
+        let frozen = ndarray::arr1(&[0.0f32, 0.0, 0.0]).into_dyn();
+        let pruned = ndarray::arr1(&[1.0f32, 0.0, 1.0]).into_dyn();
+        let mut masks = Masks::from([(id, frozen.clone())]);
+        merge_masks(&mut masks, Masks::from([(id, pruned.clone())]));
+        assert_eq!(masks[&id], frozen);
+        let mut masks = Masks::new();
+        merge_masks(&mut masks, Masks::from([(id, pruned.clone())]));
+        assert_eq!(masks[&id], pruned);
     }
 
     #[test]
