@@ -209,6 +209,9 @@ pub fn svd_layer(
         return Err(config(format!("SVD needs a dense layer; `{lname}` is not one")));
     };
     let (m, n) = d.weight.dim();
+    if d.weight.iter().any(|v| !v.is_finite()) {
+        return Err(config(format!("layer `{lname}` has weights that are not finite numbers")));
+    }
     let w = nalgebra::DMatrix::<f64>::from_fn(m, n, |r, c| d.weight[[r, c]] as f64);
     let svd = nalgebra::linalg::SVD::new(w, true, true);
     let (u, vt) = (svd.u.expect("asked for U"), svd.v_t.expect("asked for Vt"));
@@ -377,5 +380,11 @@ mod tests {
         assert_eq!(k, 9);
         let (_, _, k) = svd_layer(&net, 0, Rank::Energy(0.01)).unwrap();
         assert_eq!(k, 1);
+        let mut layers = net.layers().to_vec();
+        if let Op::Dense(d) = &mut layers[0].op {
+            d.weight[[1, 1]] = f32::NAN;
+        }
+        let bad = Network::new(net.input(), layers).unwrap();
+        assert!(svd_layer(&bad, 0, Rank::Fixed(2)).unwrap_err().to_string().contains("finite"));
     }
 }
