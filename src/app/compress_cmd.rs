@@ -212,7 +212,7 @@ pub fn run_compress(
         let q = quantize_state(&state, &recipe.quantize, &data)
             .map_err(|e| AppError::Usage(format!("{what}: quantizing: {e}")))?;
         let integer_accuracy = sim::accuracy(&q, &data.test)?;
-        let report = ModelReport::new("", "", &original, &q, None, None);
+        let report = ModelReport::new("", &step.label(), &original, &q, None, None);
         let weights: usize = report.layers.iter().map(|l| l.storage.weights).sum();
         let zeros: usize =
             report.layers.iter().map(|l| l.storage.weights - l.storage.nonzero).sum();
@@ -227,20 +227,16 @@ pub fn run_compress(
             weights,
             train_seconds: seconds,
         });
-        last = Some(q);
+        last = Some((q, report));
     }
-    let q = last.expect("a recipe has at least one step");
+    let (q, mut report) = last.expect("a recipe has at least one step");
     let method = recipe.steps.iter().map(Step::label).collect::<Vec<_>>().join(" -> ");
     let integer_accuracy = steps.last().expect("one step").integer_accuracy;
     let stem = job.output.file_stem().map(|s| s.to_string_lossy().to_string());
-    let mut report = ModelReport::new(
-        stem.as_deref().unwrap_or("model"),
-        &method,
-        &original,
-        &q,
-        Some(integer_accuracy),
-        Some(float_accuracy),
-    );
+    report.name = stem.unwrap_or_else(|| "model".into());
+    report.method = method.clone();
+    report.accuracy = Some(integer_accuracy);
+    report.reference_accuracy = Some(float_accuracy);
     report.rtl_adders = rtl_adders(&q);
     file.provenance.dataset.get_or_insert_with(|| name.to_string());
     file.provenance

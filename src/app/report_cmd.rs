@@ -81,13 +81,10 @@ pub fn run_report(job: &ReportJob) -> Result<ReportOutcome, AppError> {
 
 /// Adders of the design `shiftkit hdl` would generate, for the networks it
 /// supports (dense ones).
+/// The adder graphs are built, no Verilog is printed.
 pub fn rtl_adders(net: &IntNetwork) -> Option<u64> {
-    let config = HdlConfig {
-        top: "shiftkit_top".into(),
-        levels_per_stage: codegen::DEFAULT_LEVELS_PER_STAGE,
-        argmax: false,
-    };
-    codegen::generate(net, &config).ok().map(|d| d.manifest.cost.adders)
+    let graphs = codegen::build_graphs(net, codegen::DEFAULT_LEVELS_PER_STAGE).ok()?;
+    Some(graphs.iter().map(|g| codegen::Cost::of(g).adders).sum())
 }
 
 impl ReportOutcome {
