@@ -413,3 +413,28 @@ fn coded_layers_stay_frozen_while_later_steps_retrain_others() {
     assert_eq!(float_weights(&shared)[0], float_weights(&both)[0]);
     assert_ne!(float_weights(&shared)[1], float_weights(&both)[1], "fc2 did retrain");
 }
+
+/// Reshaping steps that fine-tune keep coded layers frozen, though the layers
+/// move (SVD inserts a layer) or change shape (the next layer loses inputs).
+#[test]
+fn reshaping_after_coding_keeps_coded_layers_frozen() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = digits_model(dir.path(), "mlp:64-32-16-10");
+    let path = dir.path().join("r.skm");
+    let recipe = format!(
+        "{TRAIN}[[step]]\nmethod = \"inq\"\nbits = 5\nlayers = [\"fc2\", \"fc3\"]\nepochs = 1\n\
+         [[step]]\nmethod = \"structured\"\nfraction = 0.25\nlayers = [\"fc1\"]\nepochs = 1\n\
+         [[step]]\nmethod = \"svd\"\nrank = 8\nlayers = [\"fc1\"]\nepochs = 1\n"
+    );
+    let out = compress(&model, &recipe, &path).unwrap();
+    let kinds: Vec<&str> = out.layers.iter().map(|l| l.weights.as_str()).collect();
+    assert_eq!(kinds, ["fixed8", "fixed8", "pow2(2^0..2^7)", "pow2(2^0..2^7)"]);
+    // fc3 after the last step holds exactly what INQ left.
+    let inq_only = dir.path().join("i.skm");
+    let first = format!(
+        "{TRAIN}[[step]]\nmethod = \"inq\"\nbits = 5\nlayers = [\"fc2\", \"fc3\"]\nepochs = 1\n"
+    );
+    compress(&model, &first, &inq_only).unwrap();
+    let (a, b) = (float_weights(&inq_only), float_weights(&path));
+    assert_eq!(a.last(), b.last());
+}

@@ -358,14 +358,17 @@ fn run_step(
             ));
         }
     }
-    let frozen = frozen_masks(state);
+    let frozen = frozen_masks(&state.net, &state.coded);
     let mut masks = compress::pruned_masks(&state.net);
     compress::merge_masks(&mut masks, frozen.clone());
     let hooks = Hooks { masks, transform: None, loss };
+    // Fine-tuning after a reshaping step: the masks come from the network as it
+    // is now (SVD moves layers, structured pruning and merging change shapes).
+    let coded = &state.coded;
     let finetune = |net: &mut Network, observer: &mut dyn compress::InqObserver| {
         if cfg.epochs > 0 {
             let mut masks = compress::pruned_masks(net);
-            compress::merge_masks(&mut masks, frozen.clone());
+            compress::merge_masks(&mut masks, frozen_masks(net, coded));
             train::train(net, data, None, &cfg, &Hooks { masks, transform: None, loss }, observer)?;
         }
         Ok::<_, AppError>(())
@@ -508,14 +511,11 @@ fn weight(layer: usize) -> ParamId {
 }
 
 /// Masks holding every coded layer's weights where they are.
-fn frozen_masks(state: &State) -> Masks {
-    state
-        .net
-        .params()
+fn frozen_masks(net: &Network, coded: &BTreeMap<String, WeightSpec>) -> Masks {
+    net.params()
         .into_iter()
         .filter(|(id, _)| {
-            id.kind == ParamKind::Weight
-                && state.coded.contains_key(&state.net.layers()[id.layer].name)
+            id.kind == ParamKind::Weight && coded.contains_key(&net.layers()[id.layer].name)
         })
         .map(|(id, w)| (id, ndarray::ArrayD::zeros(w.raw_dim())))
         .collect()

@@ -63,7 +63,8 @@ pub fn pruned_masks(net: &Network) -> Masks {
 }
 
 /// Adds `more` to `masks`; where both hold a tensor, a weight trains only if
-/// both let it (the product), so no mask ever lifts another.
+/// both let it (the product), so no mask ever lifts another. Masks of one
+/// tensor must have its shape: take both from the network as it is.
 pub fn merge_masks(masks: &mut Masks, more: Masks) {
     for (id, m) in more {
         let merged = match masks.remove(&id) {
