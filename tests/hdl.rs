@@ -302,3 +302,19 @@ fn layer_traces_match_the_simulator_layer_by_layer() {
         }
     }
 }
+
+/// Seed 637363 makes neurons whose weights are all zero: constant outputs that
+/// saturate. The generator once referenced such a constant as an undeclared
+/// wire, and Icarus refused the design.
+#[test]
+fn constant_neurons_generate_and_verify() {
+    if !have("iverilog", "constant_neurons_generate_and_verify") {
+        return;
+    }
+    check_random(Simulator::Icarus, 637_363, 150).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let design = generate(&random_dense_network(637_363), &config(false, 2), dir.path());
+    if have("verilator", "constant_neurons_generate_and_verify") {
+        lint(dir.path(), &design);
+    }
+}

@@ -51,6 +51,19 @@ struct Builder {
 
 impl Builder {
     fn push(&mut self, name: String, kind: NodeKind, bounds: Interval, stage: u32) -> NodeId {
+        // Logic whose proven bounds are one value is that constant (a neuron
+        // without nonzero weights is its bias, requantized and saturated).
+        let kind = match kind {
+            NodeKind::Add { .. }
+            | NodeKind::Pass { .. }
+            | NodeKind::Relu { .. }
+            | NodeKind::Saturate { .. }
+                if bounds.lo == bounds.hi =>
+            {
+                NodeKind::Const { value: bounds.lo }
+            }
+            _ => kind,
+        };
         self.nodes.push(Node { name, kind, bounds, stage });
         NodeId(self.nodes.len() as u32 - 1)
     }
