@@ -1,6 +1,7 @@
 """Builds the ONNX test fixtures (run by hand, never by shiftkit).
 
-An MLP (16-12-5) and a LeNet-5 with batch norm (1x28x28), with seeded random
+An MLP (16-12-5), a LeNet-5 with batch norm (1x28x28) and a conv-pool-relu
+network (1x8x8, the ReLU after the pool), with seeded random
 weights and batch-norm statistics, exported with both PyTorch exporters
 (TorchScript, opset 13; dynamo, opset 18), plus reference outputs on fixed
 inputs. Needs: pip install torch onnx onnxscript.
@@ -27,10 +28,18 @@ def mlp():
     return nn.Sequential(nn.Linear(16, 12), nn.ReLU(), nn.Linear(12, 5))
 
 
+def pool_relu():
+    """The classic PyTorch MNIST ordering: the ReLU after the pool."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(), nn.Flatten(),
+        nn.Linear(128, 10))
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(7)
-    for name, model, shape in [("mlp", mlp(), (16,)), ("lenet5", lenet5_bn(), (1, 28, 28))]:
+    for name, model, shape in [("mlp", mlp(), (16,)), ("lenet5", lenet5_bn(), (1, 28, 28)),
+                               ("pool_relu", pool_relu(), (1, 8, 8))]:
         for m in model.modules():
             if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 m.running_mean.uniform_(-0.5, 0.5)

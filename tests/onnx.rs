@@ -7,6 +7,8 @@ use proptest::prelude::*;
 
 use shiftkit::model::onnx::import_onnx;
 use shiftkit::model::Shape;
+use shiftkit::quant::{self, QuantizeConfig, WeightSpec};
+use shiftkit::sim;
 use shiftkit::train::engine::predict;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/onnx");
@@ -29,7 +31,7 @@ fn reference(model: &str) -> (Vec<usize>, Array2<f32>, Array2<f32>) {
 
 #[test]
 fn imported_fixtures_reproduce_pytorch() {
-    for model in ["mlp", "lenet5"] {
+    for model in ["mlp", "lenet5", "pool_relu"] {
         let (shape, x, want) = reference(model);
         for exporter in ["torchscript", "dynamo"] {
             let (net, info) = import_onnx(&fixture(&format!("{model}_{exporter}"))).unwrap();
@@ -131,5 +133,33 @@ fn a_quantized_model_exports_its_dequantized_weights() {
     let f = q.output_format();
     for (a, b) in yq.iter().zip(yf.iter()) {
         assert!((f.to_real(*a) - *b as f64).abs() < 0.25, "{} vs {b}", f.to_real(*a));
+    }
+}
+
+/// The classic PyTorch MNIST ordering, conv -> maxpool -> relu -> flatten ->
+/// linear, imported from ONNX: the ReLU after the pool is an integer layer of
+/// its own (it was once dropped), and the integer network follows PyTorch.
+#[test]
+fn a_relu_after_a_pool_survives_import_and_quantization() {
+    use rand::{Rng, SeedableRng};
+    let (_, x, want) = reference("pool_relu");
+    for exporter in ["torchscript", "dynamo"] {
+        let (net, _) = import_onnx(&fixture(&format!("pool_relu_{exporter}"))).unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let calibration = Array2::from_shape_simple_fn((300, 64), || rng.gen_range(0.0f32..1.0));
+        let cfg = QuantizeConfig::new(WeightSpec::Fixed { bits: 8 }, 8, 8);
+        let q = quant::quantize(&net, calibration.view(), &cfg).unwrap();
+        let ops: Vec<&str> = q.layers().iter().map(|l| l.op.as_str()).collect();
+        assert_eq!(ops, ["conv2d", "maxpool2d", "relu", "flatten", "dense"], "{exporter}");
+        let y = sim::run(&q, sim::quantize_input(&q, x.view()).view()).unwrap();
+        let f = q.output_format();
+        for (g, w) in y.rows().into_iter().zip(want.rows()) {
+            let scale = w.iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
+            let err = g
+                .iter()
+                .zip(w.iter())
+                .fold(0f64, |m, (&a, &b)| m.max((f.to_real(a) - b as f64).abs()));
+            assert!(err <= 0.05 * scale, "{exporter}: error {err} against outputs up to {scale}");
+        }
     }
 }

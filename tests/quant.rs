@@ -270,3 +270,141 @@ fn out_of_range_bit_widths_are_errors() {
         assert!(bad.parse::<WeightSpec>().is_err(), "{bad}");
     }
 }
+
+/// Checks that every float layer maps to the integer network: a dense or
+/// convolution layer to an integer layer of its name, a ReLU right after one
+/// into that layer's fused `relu`, a batch norm into the weighted layer before
+/// it, and any other layer to an integer layer of its own name and kind.
+fn check_mapping(net: &model::Network, q: &IntNetwork) -> Result<(), String> {
+    let mut int = q.layers().iter().peekable();
+    let mut last_weighted: Option<&str> = None;
+    let mut fused_relu_pending = false;
+    for l in net.layers() {
+        match &l.op {
+            Op::BatchNorm(_) => {
+                last_weighted
+                    .ok_or(format!("batch norm `{}` follows no weighted layer", l.name))?;
+                continue;
+            }
+            Op::Relu if fused_relu_pending => {
+                fused_relu_pending = false;
+                continue;
+            }
+            _ => {}
+        }
+        let il =
+            int.next().ok_or(format!("`{}` ({}) has no integer layer", l.name, l.op.as_str()))?;
+        if il.name != l.name || il.op.as_str() != l.op.as_str() {
+            return Err(format!(
+                "`{}` ({}) maps to `{}` ({})",
+                l.name,
+                l.op.as_str(),
+                il.name,
+                il.op.as_str()
+            ));
+        }
+        fused_relu_pending = false;
+        last_weighted = None;
+        if let Some(w) = il.op.weighted() {
+            let i = net.layer_index(&l.name).unwrap();
+            // The next layer that is not a batch norm decides whether a ReLU fuses.
+            let next = net.layers()[i + 1..].iter().find(|n| !matches!(n.op, Op::BatchNorm(_)));
+            let relu_next = matches!(next.map(|n| &n.op), Some(Op::Relu));
+            if w.relu != relu_next {
+                return Err(format!(
+                    "`{}`: fused relu {} but the next layer is {next:?}",
+                    l.name, w.relu
+                ));
+            }
+            fused_relu_pending = relu_next;
+            last_weighted = Some(&l.name);
+        }
+    }
+    match int.next() {
+        Some(extra) => Err(format!("integer layer `{}` stands for no float layer", extra.name)),
+        None => Ok(()),
+    }
+}
+
+/// The issue's network: conv -> maxpool -> relu -> flatten -> dense, the classic
+/// PyTorch MNIST ordering. The ReLU after the pool was once dropped, so the
+/// dense layer received negative values.
+#[test]
+fn a_relu_after_a_pool_is_an_integer_layer_of_its_own() {
+    let spec: ArchSpec = serde_json::from_str(
+        r#"{"input":[1,8,8],"layers":[{"op":"conv2d","out_channels":8,"kernel":3,"padding":1},
+            {"op":"maxpool2d","kernel":2},{"op":"relu"},{"op":"flatten"},{"op":"dense","out":10}]}"#,
+    )
+    .unwrap();
+    let (net, d) = common::trained_spec(&spec, 10, 1);
+    let cfg = QuantizeConfig::new(WeightSpec::Fixed { bits: 8 }, 8, 8);
+    let q = quant::quantize(&net, d.train.x.view(), &cfg).unwrap();
+    check_mapping(&net, &q).unwrap();
+    let ops: Vec<&str> = q.layers().iter().map(|l| l.op.as_str()).collect();
+    assert_eq!(ops, ["conv2d", "maxpool2d", "relu", "flatten", "dense"]);
+    // The dense layer's proven input bounds are non-negative.
+    assert!(q.layers()[3].bounds.iter().all(|b| b.lo >= 0));
+    let float = train::evaluate(&net, &d.test);
+    let integer = sim::accuracy(&q, &d.test).unwrap();
+    assert!((float - integer).abs() <= 0.006, "float {float}, integer {integer}");
+}
+
+/// Every layer kind in every position of short chains: each float layer maps to
+/// the integer network, or quantization is refused naming the layer.
+#[test]
+fn every_layer_kind_in_every_position_maps_or_is_refused_by_name() {
+    use model::LayerSpec::*;
+    let kinds = [
+        Conv2d { out_channels: 2, kernel: 2, stride: 1, padding: 1 },
+        MaxPool2d { kernel: 2, stride: Some(1) },
+        Relu,
+        Flatten,
+        Dense { out: 3 },
+        BatchNorm,
+    ];
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let x = Array2::from_shape_simple_fn((40, 2 * 5 * 5), || rng.gen_range(0.0f32..1.0));
+    let (mut mapped, mut refused) = (0, 0);
+    let mut chains: Vec<Vec<usize>> = vec![vec![]];
+    for _ in 0..4 {
+        let longer: Vec<Vec<usize>> = chains
+            .iter()
+            .filter(|c| c.len() == chains.last().unwrap().len())
+            .flat_map(|c| (0..kinds.len()).map(move |k| [c.clone(), vec![k]].concat()))
+            .collect();
+        chains.extend(longer);
+    }
+    for chain in chains.iter().filter(|c| !c.is_empty()) {
+        let spec = ArchSpec {
+            input: vec![2, 5, 5],
+            layers: chain.iter().map(|&k| kinds[k].clone()).collect(),
+        };
+        let Ok(net) = spec.build(chain.len() as u64) else { continue };
+        // Random biases and batch-norm statistics, so that values of both signs flow.
+        let mut layers = net.clone().into_layers();
+        for l in &mut layers {
+            match &mut l.op {
+                Op::Dense(d) => d.bias.mapv_inplace(|_| rng.gen_range(-0.5..0.5)),
+                Op::Conv2d(c) => c.bias.mapv_inplace(|_| rng.gen_range(-0.5..0.5)),
+                Op::BatchNorm(bn) => bn.beta.mapv_inplace(|_| rng.gen_range(-0.5..0.5)),
+                _ => {}
+            }
+        }
+        let net = model::Network::new(net.input(), layers).unwrap();
+        let cfg = QuantizeConfig::new(WeightSpec::Fixed { bits: 8 }, 8, 8);
+        let names: Vec<String> = net.layers().iter().map(|l| l.name.clone()).collect();
+        match quant::quantize(&net, x.view(), &cfg) {
+            Ok(q) => {
+                check_mapping(&net, &q).map_err(|e| format!("{names:?}: {e}")).unwrap();
+                mapped += 1;
+            }
+            Err(e) => {
+                let e = e.to_string();
+                assert!(names.iter().any(|n| e.contains(&format!("`{n}`"))), "{names:?}: {e}");
+                refused += 1;
+            }
+        }
+    }
+    // Chains of up to four layers over six kinds: hundreds are valid networks.
+    assert!(mapped > 200 && refused > 20, "mapped {mapped}, refused {refused}");
+}

@@ -183,7 +183,10 @@ pub fn quantize(
     let mut i = 0;
     while i < layers.len() {
         let layer = &layers[i];
-        let relu = matches!(layers.get(i + 1).map(|l| &l.op), Some(Op::Relu));
+        // A ReLU right after a weighted layer fuses into its requantization;
+        // after anything else it is an integer layer of its own.
+        let weighted = matches!(layer.op, Op::Dense(_) | Op::Conv2d(_));
+        let relu = weighted && matches!(layers.get(i + 1).map(|l| &l.op), Some(Op::Relu));
         let last = if relu { i + 1 } else { i };
         let (op, out_format) = match &layer.op {
             Op::Dense(d) => {

@@ -196,8 +196,13 @@ pub fn digits_config(epochs: usize, seed: u64) -> TrainConfig {
 
 /// A network of `arch` trained on the digits for `epochs` epochs.
 pub fn trained_digits(arch: &str, epochs: usize, seed: u64) -> (Network, Dataset) {
+    trained_spec(&ArchSpec::parse(arch).unwrap(), epochs, seed)
+}
+
+/// A network of `spec` trained on the digits for `epochs` epochs.
+pub fn trained_spec(spec: &ArchSpec, epochs: usize, seed: u64) -> (Network, Dataset) {
     let d = load_digits().unwrap();
-    let mut net = ArchSpec::parse(arch).unwrap().build(seed).unwrap();
+    let mut net = spec.build(seed).unwrap();
     train::train(
         &mut net,
         &d.train,
