@@ -18,7 +18,10 @@ use shiftkit::verify::{self, Simulator, Traffic};
 fn main() {
     let (_, _, q) = common::digits_inq5(60, 2);
     let dir = tempfile::tempdir().unwrap();
-    let hdl = HdlConfig { top: "shiftkit_top".into(), levels_per_stage: 3, argmax: true };
+    let hdl = HdlConfig {
+        argmax: true,
+        ..HdlConfig::new("shiftkit_top", shiftkit::codegen::Form::Unrolled)
+    };
     let design = codegen::generate(&q, &hdl).unwrap();
     codegen::write_design(&design, dir.path()).unwrap();
     let traffic = Traffic { seed: 7, valid: 11, ready: 9 };

@@ -246,12 +246,41 @@ struct HdlArgs {
     /// Add an m_axis_tuser port carrying the index of the largest output.
     #[arg(long)]
     argmax: bool,
+    /// Hardware form: `unrolled` (every weight a constant of an adder graph, a whole
+    /// vector per beat), `streaming` (one stream module per layer, folded
+    /// matrix-vector units with weight ROMs), or `auto` (unrolled for dense networks
+    /// of at most 20,000 adders, streaming otherwise).
+    #[arg(long, value_enum, default_value = "auto")]
+    form: FormArg,
+    /// Streaming: per-layer folding as PExSIMD, like `conv2=8x30,fc1=12x4` (PE divides
+    /// the layer's outputs, SIMD its inputs per output); other layers are chosen.
+    #[arg(long, value_name = "LAYER=PExSIMD,...", value_parser = parse_folds, default_value = "")]
+    fold: shiftkit::codegen::stream::Folds,
+    /// Streaming: aim the chosen foldings at this many cycles per image (fewer lanes);
+    /// the default is as fast as the input stream and sliding windows allow.
+    #[arg(long, value_name = "N")]
+    cycles: Option<u64>,
+    /// Streaming: codes per input beat for a network that starts with a dense layer
+    /// (default 1; it must divide the number of inputs).
+    #[arg(long, value_name = "K")]
+    input_lanes: Option<usize>,
     /// Also write a baseline with true multipliers on loadable 8-bit weights to this
     /// file (module `<top>_mult`; for resource comparisons only, not verified).
     #[arg(long, value_name = "FILE")]
     multiplier_baseline: Option<PathBuf>,
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum FormArg {
+    Unrolled,
+    Streaming,
+    Auto,
+}
+
+fn parse_folds(s: &str) -> Result<shiftkit::codegen::stream::Folds, String> {
+    s.parse()
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -661,10 +690,20 @@ fn report(args: ReportArgs) -> Result<()> {
 }
 
 fn hdl(args: HdlArgs) -> Result<()> {
+    use shiftkit::codegen::Form;
+    let form = match args.form {
+        FormArg::Unrolled => Form::Unrolled,
+        FormArg::Streaming => Form::Streaming,
+        FormArg::Auto => Form::Auto,
+    };
     let config = shiftkit::codegen::HdlConfig {
         top: args.top,
+        form,
         levels_per_stage: args.levels_per_stage,
         argmax: args.argmax,
+        folds: args.fold,
+        cycles: args.cycles,
+        input_lanes: args.input_lanes,
     };
     let outcome = app::run_hdl(&args.model, &args.output, &config)
         .with_context(|| format!("generating Verilog for {}", args.model.display()))?;

@@ -34,7 +34,11 @@ fn have(tool: &str, test: &str) -> bool {
 }
 
 fn config(argmax: bool, levels: u32) -> HdlConfig {
-    HdlConfig { top: "shiftkit_top".into(), levels_per_stage: levels, argmax }
+    HdlConfig {
+        levels_per_stage: levels,
+        argmax,
+        ..HdlConfig::new("shiftkit_top", codegen::Form::Unrolled)
+    }
 }
 
 fn generate(net: &IntNetwork, cfg: &HdlConfig, dir: &Path) -> codegen::Design {

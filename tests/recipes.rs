@@ -370,9 +370,8 @@ fn a_compressed_network_generates_verilog_that_verifies() {
     let out = compress(&model, &recipe, &path).unwrap();
     let hdl = dir.path().join("hdl");
     let config = shiftkit::codegen::HdlConfig {
-        top: "shiftkit_top".into(),
-        levels_per_stage: 3,
         argmax: true,
+        ..shiftkit::codegen::HdlConfig::new("shiftkit_top", shiftkit::codegen::Form::Unrolled)
     };
     let made = app::run_hdl(&path, &hdl, &config).unwrap();
     assert_eq!(out.report.rtl_adders, Some(made.manifest.cost.adders));

@@ -100,11 +100,7 @@ pub fn run_flow(
     let hdl = run_hdl(
         &compressed_path,
         &hdl_dir,
-        &HdlConfig {
-            top: "shiftkit_top".into(),
-            levels_per_stage: codegen::DEFAULT_LEVELS_PER_STAGE,
-            argmax: true,
-        },
+        &HdlConfig { argmax: true, ..HdlConfig::new("shiftkit_top", codegen::Form::Auto) },
     )?;
     let (simulators, skipped): (Vec<Simulator>, Vec<Simulator>) =
         [Simulator::Verilator, Simulator::Icarus].into_iter().partition(|s| s.available());

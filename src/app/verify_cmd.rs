@@ -28,6 +28,12 @@ pub struct VerifyRun {
     /// For a mismatch: the first layer whose output differs when the vector
     /// runs alone, from per-layer traces.
     pub diagnosis: Option<String>,
+    /// Streaming, without gaps: measured cycles between the last two images'
+    /// last output beats, and the first image's latency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cycles_per_image: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency: Option<u64>,
 }
 
 /// The runs of one simulator.
@@ -42,7 +48,11 @@ pub struct SimulatorReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct VerifyOutcome {
     pub top: String,
+    pub form: codegen::Form,
     pub latency: u32,
+    /// Streaming: the manifest's cycles per image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cycles_per_image: Option<u64>,
     pub vectors: usize,
     pub reports: Vec<SimulatorReport>,
     pub passed: bool,
@@ -101,6 +111,9 @@ pub fn run_verify(job: &VerifyJob) -> Result<VerifyOutcome, AppError> {
     };
     let x = verification_vectors(&net, job.vectors, job.seed, samples.as_ref());
     let expected = sim::run(&net, x.view())?;
+    if manifest.stream.is_some() {
+        return verify_stream(job, &net, &manifest, &x, &expected);
+    }
     let argmax = manifest.argmax_bits > 0;
     let steady = x.nrows().min(64);
     let mut reports = Vec::new();
@@ -121,6 +134,8 @@ pub fn run_verify(job: &VerifyJob) -> Result<VerifyOutcome, AppError> {
             seconds,
             mismatch: mismatch.map(|m| m.to_string()),
             diagnosis,
+            cycles_per_image: None,
+            latency: None,
         });
         // Random valid gaps and back-pressure, every vector.
         let random = Traffic { seed: job.seed as u32 ^ 0x9e37_79b9, valid: 11, ready: 9 };
@@ -133,17 +148,173 @@ pub fn run_verify(job: &VerifyJob) -> Result<VerifyOutcome, AppError> {
             seconds,
             mismatch: mismatch.map(|m| m.to_string()),
             diagnosis,
+            cycles_per_image: None,
+            latency: None,
         });
         reports.push(SimulatorReport { simulator, build_seconds: built.seconds, runs });
     }
     let passed = reports.iter().all(|r| r.runs.iter().all(|run| run.mismatch.is_none()));
     Ok(VerifyOutcome {
         top: manifest.top,
+        form: manifest.form,
         latency: manifest.latency,
+        cycles_per_image: None,
         vectors: x.nrows(),
         reports,
         passed,
     })
+}
+
+fn diagnose_timing(
+    built: &verify::Built,
+    x: &ndarray::Array2<i64>,
+    images: usize,
+    traffic: Traffic,
+) -> String {
+    let stream = built.manifest.stream.as_ref().expect("a streaming design");
+    let head = x.slice(ndarray::s![..images.min(x.nrows()), ..]).to_owned();
+    let traces = match verify::stream::trace_timing(built, &head, traffic) {
+        Ok(t) => t,
+        Err(e) => return format!("no per-layer trace: {e}"),
+    };
+    let driver = codegen::stream::Driver::new(traffic, stream.warmup);
+    let (i, o) = (stream.input.beats * head.nrows(), stream.output.beats * head.nrows());
+    let limit = 1u64 << 40;
+    let Some(fires) = codegen::stream::simulate_parts(&stream.parts, i, o, driver, limit) else {
+        return "the timing model did not finish".into();
+    };
+    let t0 = fires[0].first().copied().unwrap_or(0);
+    for l in &stream.layers {
+        let Some((_, got)) = traces.iter().find(|(n, _)| *n == l.name) else { continue };
+        let want: Vec<u64> = fires[l.point].iter().map(|c| c - t0).collect();
+        if let Some(k) = (0..got.len().max(want.len())).find(|&k| got.get(k) != want.get(k)) {
+            let show = |v: Option<&u64>| v.map_or("none".into(), |c| format!("cycle {c}"));
+            return format!(
+                "first layer off the timing model's schedule: `{}`, output beat {k} at {}, the \
+                 model says {}",
+                l.name,
+                show(got.get(k)),
+                show(want.get(k))
+            );
+        }
+    }
+    "every layer's handshakes follow the timing model: the difference is in the output stage".into()
+}
+
+/// Images in a run without gaps or back-pressure, whose timeline is held
+/// against the timing model.
+const STEADY_IMAGES: usize = 16;
+
+/// A streaming design: whole images beat by beat. A run without gaps checks
+/// every output and the timeline of images in and out against the timing
+/// model; a run with random gaps and back-pressure checks every output.
+fn verify_stream(
+    job: &VerifyJob,
+    net: &IntNetwork,
+    manifest: &Manifest,
+    x: &ndarray::Array2<i64>,
+    expected: &ndarray::Array2<i64>,
+) -> Result<VerifyOutcome, AppError> {
+    let stream = manifest.stream.as_ref().expect("a streaming design");
+    let steady = x.nrows().min(STEADY_IMAGES);
+    let mut reports = Vec::new();
+    for &simulator in &job.simulators {
+        let build_dir = job.dir.join("build").join(simulator.as_str());
+        let built = verify::build(simulator, &job.dir, manifest, &build_dir, x.nrows())?;
+        let mut runs = Vec::new();
+        let plain = Traffic { seed: job.seed as u32, valid: 16, ready: 16 };
+        let head = x.slice(ndarray::s![..steady, ..]).to_owned();
+        let exp_head = expected.slice(ndarray::s![..steady, ..]).to_owned();
+        let model = model_timeline(stream, steady, plain)?;
+        let (log, seconds) = verify::stream::run(&built, &head, plain)?;
+        let mismatch = verify::stream::compare(manifest, &exp_head, &log, Some(&model)).err();
+        let measured = (mismatch.is_none()).then(|| log.timeline(stream.output.beats));
+        let diagnosis =
+            mismatch.as_ref().and_then(|m| diagnose_stream(&built, net, &head, m, plain));
+        runs.push(VerifyRun {
+            traffic: plain,
+            vectors: steady,
+            seconds,
+            mismatch: mismatch.map(|m| m.to_string()),
+            diagnosis,
+            cycles_per_image: measured.as_ref().filter(|t| t.ends.len() > 1).map(|t| t.interval()),
+            latency: measured.as_ref().map(|t| t.latency()),
+        });
+        let random = Traffic { seed: job.seed as u32 ^ 0x9e37_79b9, valid: 11, ready: 9 };
+        let model = model_timeline(stream, x.nrows(), random)?;
+        let (log, seconds) = verify::stream::run(&built, x, random)?;
+        let mismatch = verify::stream::compare(manifest, expected, &log, Some(&model)).err();
+        let diagnosis = mismatch.as_ref().and_then(|m| diagnose_stream(&built, net, x, m, random));
+        runs.push(VerifyRun {
+            traffic: random,
+            vectors: x.nrows(),
+            seconds,
+            mismatch: mismatch.map(|m| m.to_string()),
+            diagnosis,
+            cycles_per_image: None,
+            latency: None,
+        });
+        reports.push(SimulatorReport { simulator, build_seconds: built.seconds, runs });
+    }
+    let passed = reports.iter().all(|r| r.runs.iter().all(|run| run.mismatch.is_none()));
+    Ok(VerifyOutcome {
+        top: manifest.top.clone(),
+        form: manifest.form,
+        latency: manifest.latency,
+        cycles_per_image: Some(stream.cycles_per_image),
+        vectors: x.nrows(),
+        reports,
+        passed,
+    })
+}
+
+/// The timing model's timeline under the testbench's traffic.
+fn model_timeline(
+    stream: &codegen::stream::StreamManifest,
+    images: usize,
+    traffic: Traffic,
+) -> Result<codegen::stream::Timeline, AppError> {
+    Ok(stream.timeline_with(images, traffic).map_err(codegen::CodegenError::from)?)
+}
+
+/// For a wrong value: runs the image alone with per-layer traces and names
+/// the first layer whose output differs from the simulator's. For a timing
+/// disagreement: runs the images up to it with traces and names the first
+/// layer whose handshakes leave the timing model's schedule.
+fn diagnose_stream(
+    built: &verify::Built,
+    net: &IntNetwork,
+    x: &ndarray::Array2<i64>,
+    mismatch: &verify::stream::StreamMismatch,
+    traffic: Traffic,
+) -> Option<String> {
+    if let verify::stream::StreamMismatch::Timing { image, .. } = mismatch {
+        return Some(diagnose_timing(built, x, *image + 1, traffic));
+    }
+    let image = mismatch.image()?;
+    let row = x.row(image).to_vec();
+    let formats: Vec<(String, crate::quant::FixedFormat)> =
+        net.layers().iter().map(|l| (l.name.clone(), l.format)).collect();
+    let traces = match verify::stream::trace_layers(built, &row, &formats) {
+        Ok(t) => t,
+        Err(e) => return Some(format!("no per-layer trace: {e}")),
+    };
+    let one = ndarray::Array2::from_shape_vec((1, row.len()), row).expect("one row");
+    let expected = sim::run_traced(net, one.view()).ok()?;
+    for (name, got) in traces {
+        let k = net.layers().iter().position(|l| l.name == name)?;
+        let want = expected[k].row(0).to_vec();
+        if let Some(i) = (0..want.len()).find(|&i| got[i] != want[i]) {
+            return Some(format!(
+                "first differing layer: `{name}`, value {i}: expected {}, got {}",
+                want[i], got[i]
+            ));
+        }
+    }
+    Some(
+        "every layer agrees when the image runs alone: the mismatch depends on the stream timing"
+            .into(),
+    )
 }
 
 /// Runs the mismatching vector alone with per-layer traces and names the first
@@ -197,6 +368,12 @@ impl VerifyOutcome {
                     )
                 };
                 let verdict = match (&run.mismatch, &run.diagnosis) {
+                    (None, _) if run.latency.is_some() => format!(
+                        "all outputs equal the simulator's; latency {} and {} cycles per image as \
+                         the timing model says",
+                        run.latency.unwrap_or(0),
+                        run.cycles_per_image.map_or("-".into(), |c| c.to_string())
+                    ),
                     (None, _) => "all outputs equal the simulator's".to_string(),
                     (Some(m), None) => format!("MISMATCH: {m}"),
                     (Some(m), Some(d)) => format!("MISMATCH: {m}; {d}"),
@@ -211,12 +388,16 @@ impl VerifyOutcome {
                 );
             }
         }
+        let unit = if self.cycles_per_image.is_some() { "images" } else { "vectors" };
         let _ = writeln!(
             s,
-            "{}: {} (latency {} cycles)",
+            "{}: {} on {} {unit} ({} form, latency {} cycles{})",
             self.top,
             if self.passed { "verified" } else { "FAILED" },
-            self.latency
+            self.vectors,
+            self.form.as_str(),
+            self.latency,
+            self.cycles_per_image.map_or(String::new(), |c| format!(", {c} cycles per image"))
         );
         s
     }

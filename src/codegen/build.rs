@@ -251,22 +251,28 @@ fn delay_name(base: &str) -> String {
     }
 }
 
-fn input_nodes(b: &mut Builder, bounds: &[Interval], format: FixedFormat) -> Vec<NodeId> {
+fn input_nodes(b: &mut Builder, bounds: &[Interval], signed: bool, bits: u32) -> Vec<NodeId> {
     bounds
         .iter()
         .enumerate()
-        .map(|(lane, &bd)| b.push(format!("x{lane}"), NodeKind::Input { lane, format }, bd, 0))
+        .map(|(lane, &bd)| {
+            b.push(format!("x{lane}"), NodeKind::Input { lane, signed, bits }, bd, 0)
+        })
         .collect()
 }
 
-fn dense_graph(
+/// The adder graph of a dense layer; also the unrolled form of a streaming
+/// layer (a convolution's window or a dense layer's whole input vector), given
+/// its weights as a 2-D `[outputs, inputs]` matrix in stream order.
+pub(super) fn dense_graph(
     layer: &IntLayer,
     w: &Weighted,
     in_bounds: &[Interval],
     levels_per_stage: u32,
 ) -> LayerGraph {
     let mut b = Builder { nodes: Vec::new(), delays: HashMap::new(), levels_per_stage };
-    let inputs = input_nodes(&mut b, in_bounds, layer.input_format);
+    let f = layer.input_format;
+    let inputs = input_nodes(&mut b, in_bounds, f.signed(), f.bits());
     let shift = w.shift(layer.input_format, layer.format);
     let mut ys = Vec::new();
     let mut notes = Vec::new();
@@ -335,7 +341,43 @@ fn dense_graph(
         ));
         ys.push(y);
     }
-    finish(b, layer, ys, notes, inputs.len())
+    let io = Io::of(layer, inputs.len());
+    finish(b, io, ys, notes)
+}
+
+/// The requantization of a folded layer's accumulators: one input lane per
+/// accumulator, declared `bits` wide (signed), holding a value in `lanes[p]`;
+/// each becomes `saturate(relu(shift_round(acc, shift)))` in `format`,
+/// registered once (latency 1).
+pub(super) fn requant_graph(
+    name: &str,
+    lanes: &[Interval],
+    bits: u32,
+    shift: i32,
+    relu: bool,
+    format: FixedFormat,
+) -> LayerGraph {
+    let mut b = Builder { nodes: Vec::new(), delays: HashMap::new(), levels_per_stage: 1 };
+    let inputs = input_nodes(&mut b, lanes, true, bits);
+    let mut ys = Vec::new();
+    let mut notes = Vec::new();
+    for (p, &x) in inputs.iter().enumerate() {
+        let bounds = b.node(x).bounds;
+        ys.push(requantize(&mut b, Operand::of(x), shift, relu, format, &format!("n{p}")));
+        notes.push(format!(
+            "y{p} = {}requantize(x{p} >> {shift}) to {format}; x{p} in {bounds}",
+            if relu { "relu " } else { "" }
+        ));
+    }
+    let io = Io {
+        name: name.to_string(),
+        inputs: inputs.len(),
+        input_signed: true,
+        input_bits: bits,
+        input_desc: format!("s{bits} accumulators"),
+        output_format: format,
+    };
+    finish(b, io, ys, notes)
 }
 
 /// `saturate(relu(shift_round(acc, s)))` in hardware steps.
@@ -375,7 +417,8 @@ fn requantize(
 
 fn relu_graph(layer: &IntLayer, in_bounds: &[Interval]) -> LayerGraph {
     let mut b = Builder { nodes: Vec::new(), delays: HashMap::new(), levels_per_stage: 1 };
-    let inputs = input_nodes(&mut b, in_bounds, layer.input_format);
+    let f = layer.input_format;
+    let inputs = input_nodes(&mut b, in_bounds, f.signed(), f.bits());
     let ys = inputs
         .iter()
         .enumerate()
@@ -389,18 +432,36 @@ fn relu_graph(layer: &IntLayer, in_bounds: &[Interval]) -> LayerGraph {
         })
         .collect();
     let notes = (0..inputs.len()).map(|j| format!("y{j} = max(0, x{j})")).collect();
-    let n = inputs.len();
-    finish(b, layer, ys, notes, n)
+    let io = Io::of(layer, inputs.len());
+    finish(b, io, ys, notes)
+}
+
+/// What a graph takes and gives, for its module's ports and comments.
+struct Io {
+    name: String,
+    inputs: usize,
+    input_signed: bool,
+    input_bits: u32,
+    input_desc: String,
+    output_format: FixedFormat,
+}
+
+impl Io {
+    /// The ports of a layer's own graph: its input format in, its format out.
+    fn of(layer: &IntLayer, inputs: usize) -> Io {
+        Io {
+            name: layer.name.clone(),
+            inputs,
+            input_signed: layer.input_format.signed(),
+            input_bits: layer.input_format.bits(),
+            input_desc: layer.input_format.to_string(),
+            output_format: layer.format,
+        }
+    }
 }
 
 /// Aligns every output to the same stage and registers it.
-fn finish(
-    mut b: Builder,
-    layer: &IntLayer,
-    ys: Vec<NodeId>,
-    notes: Vec<String>,
-    inputs: usize,
-) -> LayerGraph {
+fn finish(mut b: Builder, io: Io, ys: Vec<NodeId>, notes: Vec<String>) -> LayerGraph {
     let last = ys.iter().map(|&y| b.stage(Operand::of(y))).max().unwrap_or(0);
     let outputs = ys
         .into_iter()
@@ -411,10 +472,12 @@ fn finish(
         })
         .collect();
     LayerGraph {
-        name: layer.name.clone(),
-        inputs,
-        input_format: layer.input_format,
-        output_format: layer.format,
+        name: io.name,
+        inputs: io.inputs,
+        input_signed: io.input_signed,
+        input_bits: io.input_bits,
+        input_desc: io.input_desc,
+        output_format: io.output_format,
         nodes: b.nodes,
         outputs,
         latency: last + 1,

@@ -128,7 +128,7 @@ pub fn layer_module(g: &LayerGraph, module: &str, header: &str) -> String {
     let mut wires = Vec::new();
     let mut reg_decls = Vec::new();
     let mut reg_updates = Vec::new();
-    let in_bits = g.input_format.bits();
+    let in_bits = g.input_bits;
     for n in &g.nodes {
         let (_, w) = n.width();
         let decl = |w: u32| format!("[{}:0]", w - 1);
@@ -199,7 +199,7 @@ pub fn layer_module(g: &LayerGraph, module: &str, header: &str) -> String {
         output_bits: out_bits,
         in_msb: g.inputs * in_bits as usize - 1,
         out_msb: g.outputs.len() * out_bits as usize - 1,
-        input_format: g.input_format.to_string(),
+        input_format: g.input_desc.clone(),
         output_format: g.output_format.to_string(),
         latency: g.latency,
         notes: &g.notes.iter().flat_map(|n| wrap(n, 96)).collect::<Vec<_>>(),

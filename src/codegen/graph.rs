@@ -34,8 +34,9 @@ impl Operand {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NodeKind {
-    /// Lane `lane` of the layer's input bus, declared `format` wide.
-    Input { lane: usize, format: FixedFormat },
+    /// Lane `lane` of the layer's input bus, declared `bits` wide (two's
+    /// complement when `signed`).
+    Input { lane: usize, signed: bool, bits: u32 },
     /// A constant.
     Const { value: i64 },
     /// `a + b` or `a - b` (operands non-negated; `sub` subtracts `b`).
@@ -65,7 +66,7 @@ impl Node {
     /// are as wide as their bus lanes.
     pub fn width(&self) -> (bool, u32) {
         match &self.kind {
-            NodeKind::Input { format, .. } => (format.signed(), format.bits()),
+            NodeKind::Input { signed, bits, .. } => (*signed, *bits),
             _ => self.bounds.width(),
         }
     }
@@ -76,9 +77,12 @@ impl Node {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LayerGraph {
     pub name: String,
-    /// Input lanes and their declared format.
+    /// Input lanes, their declared width and what they hold (a format like
+    /// `u8.7`, or `s24 accumulators`).
     pub inputs: usize,
-    pub input_format: FixedFormat,
+    pub input_signed: bool,
+    pub input_bits: u32,
+    pub input_desc: String,
     pub output_format: FixedFormat,
     pub nodes: Vec<Node>,
     pub outputs: Vec<NodeId>,
@@ -110,6 +114,12 @@ pub struct Cost {
     pub luts: u64,
     /// Register bits.
     pub ffs: u64,
+    /// Bits of read-only memories (weight codes, biases, channel scales).
+    #[serde(default)]
+    pub rom_bits: u64,
+    /// Bits of read-write memories (line and vector buffers).
+    #[serde(default)]
+    pub ram_bits: u64,
 }
 
 impl Cost {
@@ -166,6 +176,25 @@ impl std::ops::Add for Cost {
             mux_bits: self.mux_bits + o.mux_bits,
             luts: self.luts + o.luts,
             ffs: self.ffs + o.ffs,
+            rom_bits: self.rom_bits + o.rom_bits,
+            ram_bits: self.ram_bits + o.ram_bits,
+        }
+    }
+}
+
+impl std::ops::Mul<u64> for Cost {
+    type Output = Cost;
+    /// `k` copies.
+    fn mul(self, k: u64) -> Cost {
+        Cost {
+            adders: self.adders * k,
+            adder_width: self.adder_width * k,
+            adder_bits: self.adder_bits * k,
+            mux_bits: self.mux_bits * k,
+            luts: self.luts * k,
+            ffs: self.ffs * k,
+            rom_bits: self.rom_bits * k,
+            ram_bits: self.ram_bits * k,
         }
     }
 }

@@ -10,6 +10,8 @@ mod baseline;
 mod build;
 mod emit;
 pub mod graph;
+pub mod hex;
+pub mod stream;
 
 use std::path::Path;
 
@@ -36,6 +38,11 @@ pub enum CodegenError {
     Unsupported { layer: String, op: &'static str },
     #[error("{0}")]
     Config(String),
+    /// A folding that cannot be built, or an input width that does not divide.
+    #[error("{0}")]
+    Fold(String),
+    #[error("the timing model of the streaming design did not finish ({0}); this is a bug")]
+    Timing(#[from] stream::Stuck),
     #[error("{}", path.display())]
     Io {
         path: std::path::PathBuf,
@@ -44,14 +51,87 @@ pub enum CodegenError {
     },
 }
 
+/// The two hardware forms of DESIGN.md section 5.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Form {
+    /// Every weight a constant of an adder graph; a whole vector per beat.
+    #[default]
+    Unrolled,
+    /// One stream module per layer, folded matrix-vector units, weight ROMs.
+    Streaming,
+    /// Chosen by [`auto_form`] (never written to a manifest).
+    Auto,
+}
+
+impl Form {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Form::Unrolled => "unrolled",
+            Form::Streaming => "streaming",
+            Form::Auto => "auto",
+        }
+    }
+}
+
+/// Networks whose unrolled form needs more adders than this get the
+/// streaming form when the form is left to shiftkit.
+pub const AUTO_UNROLLED_ADDERS: u64 = 20_000;
+
+/// The form shiftkit picks: unrolled for dense networks of at most
+/// [`AUTO_UNROLLED_ADDERS`] adders, streaming for everything else.
+pub fn auto_form(net: &IntNetwork) -> Form {
+    let dense = net.layers().iter().all(|l| {
+        matches!(
+            l.op,
+            crate::quant::IntOp::Dense(_)
+                | crate::quant::IntOp::Relu
+                | crate::quant::IntOp::Flatten
+        )
+    });
+    if !dense {
+        return Form::Streaming;
+    }
+    match build_graphs(net, DEFAULT_LEVELS_PER_STAGE) {
+        Ok(graphs)
+            if graphs.iter().map(|g| Cost::of(g).adders).sum::<u64>() <= AUTO_UNROLLED_ADDERS =>
+        {
+            Form::Unrolled
+        }
+        _ => Form::Streaming,
+    }
+}
+
 /// Settings of `shiftkit hdl`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HdlConfig {
     /// Name of the top module (a Verilog identifier).
     pub top: String,
+    pub form: Form,
     pub levels_per_stage: u32,
     /// Add an `m_axis_tuser` port with the index of the largest output.
     pub argmax: bool,
+    /// Streaming: per-layer foldings (the rest are chosen).
+    pub folds: stream::Folds,
+    /// Streaming: target cycles per image for the chosen foldings.
+    pub cycles: Option<u64>,
+    /// Streaming: codes per input beat of a network that starts flat.
+    pub input_lanes: Option<usize>,
+}
+
+impl HdlConfig {
+    /// Defaults for everything but the top's name and the form.
+    pub fn new(top: &str, form: Form) -> HdlConfig {
+        HdlConfig {
+            top: top.to_string(),
+            form,
+            levels_per_stage: DEFAULT_LEVELS_PER_STAGE,
+            argmax: false,
+            folds: stream::Folds::default(),
+            cycles: None,
+            input_lanes: None,
+        }
+    }
 }
 
 /// Cost of one layer, as `manifest.json` and the table report it.
@@ -71,6 +151,8 @@ pub struct Manifest {
     /// FNV-1a hash of the integer network the design implements.
     pub network_hash: String,
     pub top: String,
+    #[serde(default)]
+    pub form: Form,
     pub inputs: usize,
     pub input_format: FixedFormat,
     pub outputs: usize,
@@ -83,13 +165,18 @@ pub struct Manifest {
     pub files: Vec<String>,
     pub cost: Cost,
     pub layers: Vec<LayerCost>,
+    /// Streaming designs: streams, timing, folding (see [`stream::StreamManifest`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<stream::StreamManifest>,
 }
 
 /// A generated design, in memory.
 #[derive(Clone, Debug)]
 pub struct Design {
-    /// File name and contents, in compilation order (the top last).
+    /// Verilog file names and contents, in compilation order (the top last).
     pub files: Vec<(String, String)>,
+    /// Data files the Verilog reads (`$readmemh` ROM contents).
+    pub data: Vec<(String, String)>,
     pub manifest: Manifest,
     pub graphs: Vec<LayerGraph>,
 }
@@ -138,7 +225,7 @@ fn check_identifier(name: &str) -> Result<(), CodegenError> {
 }
 
 /// A layer name as part of a Verilog identifier.
-fn sanitize(name: &str) -> String {
+pub(crate) fn sanitize(name: &str) -> String {
     let s: String =
         name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
     if s.starts_with(|c: char| c.is_ascii_digit()) {
@@ -163,6 +250,21 @@ pub fn network_hash(net: &IntNetwork) -> String {
 /// Generates the design of `net`.
 pub fn generate(net: &IntNetwork, config: &HdlConfig) -> Result<Design, CodegenError> {
     check_identifier(&config.top)?;
+    if config.levels_per_stage == 0 {
+        return Err(CodegenError::Config("--levels-per-stage must be at least 1".into()));
+    }
+    let form = match config.form {
+        Form::Auto => auto_form(net),
+        form => form,
+    };
+    if form == Form::Streaming {
+        let hash = network_hash(net);
+        let header = format!(
+            "Generated by shiftkit {} from integer network {hash}. Do not edit.",
+            env!("CARGO_PKG_VERSION")
+        );
+        return stream::generate(net, config, &header, hash);
+    }
     let graphs = build_graphs(net, config.levels_per_stage)?;
     if graphs.is_empty() {
         return Err(CodegenError::Config("the network has no layer to generate".into()));
@@ -241,6 +343,7 @@ pub fn generate(net: &IntNetwork, config: &HdlConfig) -> Result<Design, CodegenE
         generator: format!("shiftkit {}", env!("CARGO_PKG_VERSION")),
         network_hash: hash,
         top: config.top.clone(),
+        form: Form::Unrolled,
         inputs: net.input().numel(),
         input_format: net.input_format(),
         outputs,
@@ -251,8 +354,9 @@ pub fn generate(net: &IntNetwork, config: &HdlConfig) -> Result<Design, CodegenE
         files: files.iter().map(|(n, _)| n.clone()).collect(),
         cost: total,
         layers,
+        stream: None,
     };
-    Ok(Design { files, manifest, graphs })
+    Ok(Design { files, data: Vec::new(), manifest, graphs })
 }
 
 /// A comparator tree over the output lanes (lower index wins ties) and the
@@ -324,7 +428,7 @@ pub fn write_design(design: &Design, dir: &Path) -> Result<(), CodegenError> {
         crate::model::write_atomically(&path, text.as_bytes())
             .map_err(|e| CodegenError::Config(e.to_string()))
     };
-    for (name, text) in &design.files {
+    for (name, text) in design.files.iter().chain(&design.data) {
         write(name, text)?;
     }
     let list: String = design.files.iter().map(|(n, _)| format!("{n}\n")).collect();

@@ -14,8 +14,11 @@ use askama::Template;
 use ndarray::Array2;
 use serde::Serialize;
 
+pub use crate::codegen::hex::{pack_hex, unpack_hex};
+pub use crate::codegen::stream::Traffic;
 use crate::codegen::Manifest;
-use crate::quant::FixedFormat;
+
+pub mod stream;
 
 /// Errors of verification.
 #[derive(Debug, thiserror::Error)]
@@ -121,52 +124,6 @@ pub fn testbench(m: &Manifest, max_vectors: usize) -> String {
         + "\n"
 }
 
-/// Packs lanes (two's complement, `bits` each, lane 0 lowest) as hex, most
-/// significant digit first.
-pub fn pack_hex(lanes: &[i64], bits: u32) -> String {
-    let total = lanes.len() * bits as usize;
-    let mut bitv = vec![false; total.div_ceil(4) * 4];
-    for (i, &v) in lanes.iter().enumerate() {
-        for b in 0..bits as usize {
-            bitv[i * bits as usize + b] = (v >> b.min(63)) & 1 == 1;
-        }
-    }
-    bitv.chunks(4)
-        .rev()
-        .map(|c| {
-            let d = c.iter().enumerate().fold(0u32, |a, (k, &bit)| a | ((bit as u32) << k));
-            char::from_digit(d, 16).expect("a hex digit")
-        })
-        .collect()
-}
-
-/// Unpacks hex into `n` lanes of `format`.
-pub fn unpack_hex(hex: &str, n: usize, format: FixedFormat) -> Option<Vec<i64>> {
-    let bits = format.bits() as usize;
-    let mut bitv = Vec::with_capacity(hex.len() * 4);
-    for c in hex.chars().rev() {
-        let d = c.to_digit(16)?;
-        for k in 0..4 {
-            bitv.push((d >> k) & 1 == 1);
-        }
-    }
-    if bitv.len() < n * bits {
-        return None;
-    }
-    Some(
-        (0..n)
-            .map(|i| {
-                let raw = (0..bits).fold(0i64, |a, b| a | ((bitv[i * bits + b] as i64) << b));
-                if format.signed() && raw >> (bits - 1) & 1 == 1 {
-                    raw - (1i64 << bits)
-                } else {
-                    raw
-                }
-            })
-            .collect(),
-    )
-}
-
 /// A design compiled for one simulator.
 #[derive(Clone, Debug)]
 pub struct Built {
@@ -226,8 +183,17 @@ pub fn build(
     // directory of the commands that run in the build directory.
     let build_dir = &build_dir.canonicalize().map_err(io(build_dir))?;
     let tb_path = build_dir.join(format!("{}_tb.v", manifest.top));
-    std::fs::write(&tb_path, testbench(manifest, max_vectors)).map_err(io(&tb_path))?;
+    let tb = match &manifest.stream {
+        Some(_) => stream::testbench(manifest, max_vectors),
+        None => testbench(manifest, max_vectors),
+    };
+    std::fs::write(&tb_path, tb).map_err(io(&tb_path))?;
     let design_dir = design_dir.canonicalize().map_err(io(design_dir))?;
+    // ROM contents are read from the simulator's working directory.
+    for file in manifest.stream.iter().flat_map(|s| &s.data_files) {
+        let (from, to) = (design_dir.join(file), build_dir.join(file));
+        std::fs::copy(&from, &to).map_err(io(&from))?;
+    }
     let mut sources: Vec<PathBuf> = manifest.files.iter().map(|f| design_dir.join(f)).collect();
     sources.push(tb_path.canonicalize().map_err(io(&tb_path))?);
     let tb_top = format!("{}_tb", manifest.top);
@@ -283,14 +249,6 @@ pub struct Beat {
     pub argmax: u32,
     /// Cycles from the beat's input handshake to its output handshake.
     pub latency: u64,
-}
-
-/// How the testbench drives the stream: chances in 16 per cycle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Traffic {
-    pub seed: u32,
-    pub valid: u32,
-    pub ready: u32,
 }
 
 /// Runs the built design on `inputs` (raw codes, one vector per row).
@@ -469,28 +427,4 @@ pub fn compare(
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        #[test]
-        fn pack_then_unpack_is_the_identity(signed: bool, bits in 2u32..=16, raw in proptest::collection::vec(any::<i64>(), 1..20)) {
-            let f = FixedFormat::new(signed, bits, 0).unwrap();
-            let lanes: Vec<i64> = raw.iter().map(|v| v.rem_euclid(f.max() - f.min() + 1) + f.min()).collect();
-            let hex = pack_hex(&lanes, bits);
-            prop_assert_eq!(hex.len(), (lanes.len() * bits as usize).div_ceil(4));
-            prop_assert_eq!(unpack_hex(&hex, lanes.len(), f), Some(lanes));
-        }
-    }
-
-    #[test]
-    fn lane_zero_is_in_the_low_bits() {
-        assert_eq!(pack_hex(&[1, 2], 4), "21");
-        assert_eq!(pack_hex(&[-1, 0], 4), "0f");
-        assert_eq!(pack_hex(&[5], 3), "5");
-    }
 }

@@ -1,0 +1,309 @@
+// shiftkit stream library: folded matrix-vector unit (MVU) core.
+//
+// Computes y = W x + b for one M x N weight matrix folded onto PE rows of SIMD
+// lanes: M = NF*PE outputs, N = SF*SIMD inputs. For every input vector it
+// takes NF*SF beats of SIMD codes (the vector's SF chunks in order, once per
+// neuron fold), and after each neuron fold nf puts out the PE accumulators of
+// outputs nf*PE .. nf*PE+PE-1 (each multiplied by its channel scale when
+// SCALED). Requantization follows outside, generated from the numeric
+// contract.
+//
+// Weight codes sit in a synchronous-read ROM ($readmemh WEIGHTS): word
+// nf*SF + sf holds, for PE row p and lane s, the code of weight
+// (nf*PE + p, sf*SIMD + s) at bits [(p*SIMD+s+1)*CODE-1 : (p*SIMD+s)*CODE].
+// Lanes by KIND, with x the lane's input code (sign-extended):
+//   0 pow2:    code {nonzero, negative, k}: +-(x << k) or 0; selects among
+//              the shifted copies of x, then negates: no multiplier.
+//   1 binary:  code 1 is +1, 0 is -1: sum = 2*(sum of x where +1) - (sum of
+//              all x); the second sum is shared by every PE row.
+//   2 ternary: code {minus, plus}: sum = (sum of x where +1) - (sum where -1).
+//   3 fixed:   code is the signed weight: a multiplier x * w per lane.
+//   4 shared:  code indexes the CODEBOOK; every lane's products with each
+//              codebook value are computed once (constant multiplications,
+//              shared by the PE rows) and the lane selects one.
+// Biases (BIASES, one word of PE accumulators per neuron fold) start each
+// accumulation; channel multipliers (SCALES, PE words of M_BITS) scale it.
+//
+// Pipeline: every register advances when en (the caller's stall control);
+// s_ready is en. Latency from an accepted beat to acc_valid: 2 + H/PIPE
+// (+1 when SCALED): input and ROM registers, adder-tree registers, the
+// accumulator, the scale multiplier.
+module sk_mvu #(
+    parameter integer PE = 1,
+    parameter integer SIMD = 1,
+    parameter integer NF = 1,
+    parameter integer SF = 1,
+    parameter integer XBITS = 8,
+    parameter integer XSIGNED = 0,
+    parameter integer KIND = 0,
+    parameter integer CODE = 5,
+    parameter integer CB_N = 1,
+    parameter integer CB_BITS = 2,
+    parameter [CB_N*CB_BITS-1:0] CODEBOOK = 0,
+    parameter integer LANE_W = 16,
+    parameter integer H = 0,
+    parameter integer PIPE = 0,
+    parameter integer SUM_W = 16,
+    parameter integer ACC_W = 24,
+    parameter integer SCALED = 0,
+    parameter integer M_BITS = 2,
+    parameter integer OUT_W = 24,
+    parameter WEIGHTS = "weights.hex",
+    parameter BIASES = "biases.hex",
+    parameter SCALES = "scales.hex"
+) (
+    input  wire                 clk,
+    input  wire                 rst,
+    input  wire                 en,
+    input  wire [SIMD*XBITS-1:0] s_data,
+    input  wire                 s_valid,
+    output wire [PE*OUT_W-1:0]  acc_data,
+    output wire                 acc_valid
+);
+    localparam integer XS = XSIGNED != 0 ? XBITS : XBITS + 1;
+    localparam integer TW = LANE_W + H;  // a product tree's sum
+    localparam integer TL = PIPE > 0 ? H / PIPE : 0;
+    localparam integer WORDS = NF * SF;
+    localparam integer AW = WORDS > 1 ? $clog2(WORDS) : 1;
+    localparam integer SFW = SF > 1 ? $clog2(SF) : 1;
+    localparam integer NFW = NF > 1 ? $clog2(NF) : 1;
+    localparam [AW-1:0] A_ONE = 1;
+    localparam integer A_LAST_I = WORDS - 1;
+    localparam [AW-1:0] A_LAST = A_LAST_I[AW-1:0];
+    localparam [SFW-1:0] S_ONE = 1;
+    localparam integer S_LAST_I = SF - 1;
+    localparam [SFW-1:0] S_LAST = S_LAST_I[SFW-1:0];
+    localparam [NFW-1:0] N_ONE = 1;
+
+    // Fold counters of the beat being accepted.
+    reg [AW-1:0] addr_q;
+    reg [SFW-1:0] sf_q;
+    reg [NFW-1:0] nf_q;
+    wire fire = s_valid && en;
+    always @(posedge clk) begin
+        if (rst) begin
+            addr_q <= {AW{1'b0}};
+            sf_q <= {SFW{1'b0}};
+            nf_q <= {NFW{1'b0}};
+        end else if (fire) begin
+            addr_q <= addr_q == A_LAST ? {AW{1'b0}} : addr_q + A_ONE;
+            sf_q <= sf_q == S_LAST ? {SFW{1'b0}} : sf_q + S_ONE;
+            if (sf_q == S_LAST) nf_q <= addr_q == A_LAST ? {NFW{1'b0}} : nf_q + N_ONE;
+        end
+    end
+
+    // Stage 1: the beat and its weight codes.
+    reg [PE*SIMD*CODE-1:0] rom [0:WORDS-1];
+    initial $readmemh(WEIGHTS, rom);
+    reg [PE*SIMD*CODE-1:0] w_q;
+    reg [SIMD*XBITS-1:0] x_q;
+    always @(posedge clk) begin
+        if (en) begin
+            w_q <= rom[addr_q];
+            x_q <= s_data;
+        end
+    end
+
+    // Control, delayed along the adder trees: valid, first and last fold, nf.
+    localparam integer CW = 3 + NFW;
+    wire [CW-1:0] ctl_in = {nf_q, sf_q == S_LAST, sf_q == {SFW{1'b0}}, fire};
+    wire [CW-1:0] ctl;
+    generate
+        if (TL == 0) begin : g_ctl1
+            reg [CW-1:0] ctl_q;
+            always @(posedge clk) begin
+                if (rst) ctl_q <= {CW{1'b0}};
+                else if (en) ctl_q <= ctl_in;
+            end
+            assign ctl = ctl_q;
+        end else begin : g_ctln
+            reg [(TL+1)*CW-1:0] ctl_q;
+            always @(posedge clk) begin
+                if (rst) ctl_q <= {((TL+1)*CW){1'b0}};
+                else if (en) ctl_q <= {ctl_q[TL*CW-1:0], ctl_in};
+            end
+            assign ctl = ctl_q[(TL+1)*CW-1:TL*CW];
+        end
+    endgenerate
+    wire v_t = ctl[0];
+    wire first_t = ctl[1];
+    wire last_t = ctl[2];
+    wire [NFW-1:0] nf_t = ctl[CW-1:3];
+
+    // The inputs, sign-extended.
+    wire [SIMD*XS-1:0] xs;
+    genvar s, p;
+    generate
+        for (s = 0; s < SIMD; s = s + 1) begin : g_x
+            if (XSIGNED != 0) begin : g_signed
+                assign xs[s*XS +: XS] = x_q[s*XBITS +: XBITS];
+            end else begin : g_unsigned
+                assign xs[s*XS +: XS] = {1'b0, x_q[s*XBITS +: XBITS]};
+            end
+        end
+    endgenerate
+
+    // One fold's sum per PE row.
+    wire [PE*SUM_W-1:0] sums;
+    generate
+        if (KIND == 1 || KIND == 2) begin : g_gated
+            // Binary and ternary: trees of gated inputs, XS + H bits wide.
+            localparam integer GW = XS + H;
+            wire [GW-1:0] total;
+            if (KIND == 1) begin : g_total
+                sk_addtree #(.N(SIMD), .IW(XS), .H(H), .PIPE(PIPE)) u_all (
+                    .clk(clk), .en(en), .x(xs), .y(total)
+                );
+            end else begin : g_no_total
+                assign total = {GW{1'b0}};
+            end
+            for (p = 0; p < PE; p = p + 1) begin : g_pe
+                wire [SIMD*XS-1:0] plus;
+                wire [SIMD*XS-1:0] minus;
+                for (s = 0; s < SIMD; s = s + 1) begin : g_lane
+                    wire [CODE-1:0] c = w_q[(p*SIMD+s)*CODE +: CODE];
+                    assign plus[s*XS +: XS] = c[0] ? xs[s*XS +: XS] : {XS{1'b0}};
+                    if (KIND == 2) begin : g_minus
+                        assign minus[s*XS +: XS] = c[CODE-1] ? xs[s*XS +: XS] : {XS{1'b0}};
+                    end else begin : g_no_minus
+                        assign minus[s*XS +: XS] = {XS{1'b0}};
+                    end
+                end
+                wire [GW-1:0] pos;
+                sk_addtree #(.N(SIMD), .IW(XS), .H(H), .PIPE(PIPE)) u_plus (
+                    .clk(clk), .en(en), .x(plus), .y(pos)
+                );
+                wire [SUM_W-1:0] pos_w = {{(SUM_W-GW){pos[GW-1]}}, pos};
+                if (KIND == 1) begin : g_binary
+                    wire [SUM_W-1:0] total_w = {{(SUM_W-GW){total[GW-1]}}, total};
+                    assign sums[p*SUM_W +: SUM_W] = {pos_w[SUM_W-2:0], 1'b0} - total_w;
+                    wire unused_minus = ^{minus, pos_w[SUM_W-1]};
+                end else begin : g_ternary
+                    wire [GW-1:0] neg;
+                    sk_addtree #(.N(SIMD), .IW(XS), .H(H), .PIPE(PIPE)) u_minus (
+                        .clk(clk), .en(en), .x(minus), .y(neg)
+                    );
+                    wire [SUM_W-1:0] neg_w = {{(SUM_W-GW){neg[GW-1]}}, neg};
+                    assign sums[p*SUM_W +: SUM_W] = pos_w - neg_w;
+                end
+            end
+            if (KIND == 2) begin : g_unused_total
+                wire unused_total = ^total;
+            end
+        end else begin : g_products
+            // Power-of-two, fixed and shared weights: one product per lane.
+            for (p = 0; p < PE; p = p + 1) begin : g_pe
+                wire [SIMD*LANE_W-1:0] lanes;
+                for (s = 0; s < SIMD; s = s + 1) begin : g_lane
+                    wire [CODE-1:0] c = w_q[(p*SIMD+s)*CODE +: CODE];
+                    wire signed [LANE_W-1:0] xe = {{(LANE_W-XS){xs[s*XS+XS-1]}}, xs[s*XS +: XS]};
+                    if (KIND == 0) begin : g_pow2
+                        wire [LANE_W-1:0] mag = xe << c[CODE-3:0];
+                        wire [LANE_W-1:0] val = c[CODE-2] ? -mag : mag;
+                        assign lanes[s*LANE_W +: LANE_W] = c[CODE-1] ? val : {LANE_W{1'b0}};
+                    end else if (KIND == 3) begin : g_fixed
+                        wire signed [LANE_W-1:0] we = {{(LANE_W-CODE){c[CODE-1]}}, c};
+                        assign lanes[s*LANE_W +: LANE_W] = xe * we;
+                    end else begin : g_shared
+                        // x times every codebook value (constant multiplications,
+                        // identical in every PE row, merged by synthesis).
+                        wire [LANE_W-1:0] entry [0:(1<<CODE)-1];
+                        genvar k;
+                        for (k = 0; k < (1 << CODE); k = k + 1) begin : g_entry
+                            if (k < CB_N) begin : g_value
+                                localparam [CB_BITS-1:0] V = CODEBOOK[k*CB_BITS +: CB_BITS];
+                                wire signed [LANE_W-1:0] ve = {{(LANE_W-CB_BITS){V[CB_BITS-1]}}, V};
+                                assign entry[k] = xe * ve;
+                            end else begin : g_none
+                                assign entry[k] = {LANE_W{1'b0}};
+                            end
+                        end
+                        assign lanes[s*LANE_W +: LANE_W] = entry[c];
+                    end
+                end
+                wire [TW-1:0] tree;
+                sk_addtree #(.N(SIMD), .IW(LANE_W), .H(H), .PIPE(PIPE)) u_tree (
+                    .clk(clk), .en(en), .x(lanes), .y(tree)
+                );
+                assign sums[p*SUM_W +: SUM_W] = tree;
+            end
+        end
+    endgenerate
+
+    // Accumulators: the bias of the fold's outputs, plus every chunk's sum.
+    reg [PE*ACC_W-1:0] biases [0:NF-1];
+    initial $readmemh(BIASES, biases);
+    wire [PE*ACC_W-1:0] bias = biases[nf_t];
+    wire [PE*ACC_W-1:0] accs;
+    reg done_q;
+    reg [NFW-1:0] done_nf_q;
+    generate
+        for (p = 0; p < PE; p = p + 1) begin : g_acc
+            wire [SUM_W-1:0] sum = sums[p*SUM_W +: SUM_W];
+            wire [ACC_W-1:0] add;
+            if (SUM_W >= ACC_W) begin : g_narrow
+                // Exact modulo 2^ACC_W: the accumulator's proven range fits.
+                assign add = sum[ACC_W-1:0];
+                if (SUM_W > ACC_W) begin : g_drop
+                    wire unused_high = ^sum[SUM_W-1:ACC_W];
+                end
+            end else begin : g_wide
+                assign add = {{(ACC_W-SUM_W){sum[SUM_W-1]}}, sum};
+            end
+            reg [ACC_W-1:0] acc_q;
+            wire [ACC_W-1:0] base = first_t ? bias[p*ACC_W +: ACC_W] : acc_q;
+            always @(posedge clk) begin
+                if (en && v_t) acc_q <= base + add;
+            end
+            assign accs[p*ACC_W +: ACC_W] = acc_q;
+        end
+    endgenerate
+    always @(posedge clk) begin
+        if (rst) begin
+            done_q <= 1'b0;
+        end else if (en) begin
+            done_q <= v_t && last_t;
+        end
+    end
+    always @(posedge clk) begin
+        if (en) done_nf_q <= nf_t;
+    end
+
+    generate
+        if (SCALED != 0) begin : g_scale
+            reg [PE*M_BITS-1:0] scales [0:NF-1];
+            initial $readmemh(SCALES, scales);
+            wire [PE*M_BITS-1:0] m = scales[done_nf_q];
+            localparam integer PW = OUT_W > ACC_W ? (OUT_W > M_BITS ? OUT_W : M_BITS)
+                                                  : (ACC_W > M_BITS ? ACC_W : M_BITS);
+            wire [PE*OUT_W-1:0] scaled;
+            reg scaled_valid_q;
+            for (p = 0; p < PE; p = p + 1) begin : g_pe
+                wire [ACC_W-1:0] a = accs[p*ACC_W +: ACC_W];
+                wire [M_BITS-1:0] mp = m[p*M_BITS +: M_BITS];
+                wire [PW-1:0] ae = {{(PW-ACC_W){a[ACC_W-1]}}, a};
+                wire [PW-1:0] me = {{(PW-M_BITS){mp[M_BITS-1]}}, mp};
+                // Exact modulo 2^OUT_W: the scaled accumulator's proven range fits.
+                wire [PW-1:0] prod = ae * me;
+                reg [OUT_W-1:0] scaled_q;
+                always @(posedge clk) begin
+                    if (en) scaled_q <= prod[OUT_W-1:0];
+                end
+                assign scaled[p*OUT_W +: OUT_W] = scaled_q;
+                if (PW > OUT_W) begin : g_drop
+                    wire unused_high = ^prod[PW-1:OUT_W];
+                end
+            end
+            always @(posedge clk) begin
+                if (rst) scaled_valid_q <= 1'b0;
+                else if (en) scaled_valid_q <= done_q;
+            end
+            assign acc_data = scaled;
+            assign acc_valid = scaled_valid_q;
+        end else begin : g_plain
+            assign acc_data = accs;
+            assign acc_valid = done_q;
+            wire unused_nf = ^done_nf_q;
+        end
+    endgenerate
+endmodule

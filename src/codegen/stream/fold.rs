@@ -1,0 +1,148 @@
+//! Folding: how many PE rows and SIMD lanes each matrix-vector unit gets.
+//!
+//! A layer with M outputs and N inputs per output position, folded as
+//! PE x SIMD (PE divides M, SIMD divides N), takes NF * SF cycles per
+//! position, NF = M / PE neuron folds and SF = N / SIMD synapse folds. The
+//! default gives every layer the fewest lanes that keep it within a target
+//! of cycles per image (FINN's balancing rule); the target is the slowest
+//! part that no folding can speed up (the input stream, or a sliding window
+//! walking its padded image), or a larger figure the user asks for.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// PE rows x SIMD lanes of one matrix-vector unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Fold {
+    pub pe: usize,
+    pub simd: usize,
+}
+
+impl fmt::Display for Fold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}", self.pe, self.simd)
+    }
+}
+
+/// Per-layer foldings as the CLI spells them: `conv2=4x25,fc1=2x16`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Folds(pub BTreeMap<String, Fold>);
+
+impl FromStr for Folds {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Folds, String> {
+        let mut map = BTreeMap::new();
+        for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let bad = || {
+                format!("folding `{item}`: expected LAYER=PExSIMD, like conv2=4x25 (whole numbers)")
+            };
+            let (name, fold) = item.split_once('=').ok_or_else(bad)?;
+            let (pe, simd) = fold.split_once(['x', 'X']).ok_or_else(bad)?;
+            let pe: usize = pe.trim().parse().map_err(|_| bad())?;
+            let simd: usize = simd.trim().parse().map_err(|_| bad())?;
+            if pe == 0 || simd == 0 {
+                return Err(format!("folding `{item}`: PE and SIMD must be at least 1"));
+            }
+            if map.insert(name.trim().to_string(), Fold { pe, simd }).is_some() {
+                return Err(format!("folding: layer `{}` is given twice", name.trim()));
+            }
+        }
+        Ok(Folds(map))
+    }
+}
+
+/// The divisors of `n`, in increasing order.
+pub fn divisors(n: usize) -> Vec<usize> {
+    let mut small = Vec::new();
+    let mut large = Vec::new();
+    let mut d = 1;
+    while d * d <= n {
+        if n.is_multiple_of(d) {
+            small.push(d);
+            if d * d != n {
+                large.push(n / d);
+            }
+        }
+        d += 1;
+    }
+    small.extend(large.into_iter().rev());
+    small
+}
+
+/// The divisors of `n` as a short list for an error message.
+pub fn allowed(n: usize) -> String {
+    let d = divisors(n);
+    if d.len() <= 16 {
+        d.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
+    } else {
+        let head: Vec<String> = d[..8].iter().map(usize::to_string).collect();
+        let tail: Vec<String> = d[d.len() - 4..].iter().map(usize::to_string).collect();
+        format!("{}, ..., {} (the divisors of {n})", head.join(", "), tail.join(", "))
+    }
+}
+
+/// The folding with the fewest lanes that keeps `positions * NF * SF` within
+/// `target` cycles; among those, the fewest PE rows (fewer accumulators).
+/// Fully parallel when even that is slower than the target.
+pub fn choose(m: usize, n: usize, positions: usize, target: u64) -> Fold {
+    let mut best: Option<(usize, usize)> = None; // (nf * sf, nf)
+    for nf in divisors(m) {
+        for sf in divisors(n) {
+            let cycles = positions as u64 * nf as u64 * sf as u64;
+            if cycles > target {
+                continue;
+            }
+            let key = (nf * sf, nf);
+            if best.is_none_or(|b| key > b) {
+                best = Some(key);
+            }
+        }
+    }
+    let (f, nf) = best.unwrap_or((1, 1));
+    Fold { pe: m / nf, simd: n / (f / nf) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn divisors_are_complete_and_sorted() {
+        assert_eq!(divisors(1), [1]);
+        assert_eq!(divisors(12), [1, 2, 3, 4, 6, 12]);
+        assert_eq!(divisors(49), [1, 7, 49]);
+        for n in 1..200 {
+            let d = divisors(n);
+            assert_eq!(d, (1..=n).filter(|k| n % k == 0).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn the_choice_meets_the_target_with_the_fewest_lanes() {
+        // LeNet-5's conv2 (16 x 150, 100 positions) within 1024 cycles: 10 folds.
+        let f = choose(16, 150, 100, 1024);
+        assert_eq!(f.pe * f.simd, 16 * 150 / 10);
+        assert!(100 * (16 / f.pe) * (150 / f.simd) <= 1024);
+        // Fewer PE rows win among equals: NF 2, SF 5 beats NF 1, SF 10.
+        assert_eq!(f, Fold { pe: 8, simd: 30 });
+        // A target below one cycle per position gives the fully parallel unit.
+        assert_eq!(choose(6, 25, 784, 100), Fold { pe: 6, simd: 25 });
+        // A generous target folds everything.
+        assert_eq!(choose(10, 84, 1, 1_000_000), Fold { pe: 1, simd: 1 });
+    }
+
+    #[test]
+    fn foldings_parse_and_bad_ones_are_named() {
+        let f: Folds = "conv2=4x25, fc1=2X16".parse().unwrap();
+        assert_eq!(f.0["conv2"], Fold { pe: 4, simd: 25 });
+        assert_eq!(f.0["fc1"], Fold { pe: 2, simd: 16 });
+        for bad in ["conv2", "conv2=4", "conv2=0x3", "a=1x1,a=2x2", "fc1=x2", "fc1=2x-1"] {
+            let e = bad.parse::<Folds>().unwrap_err();
+            assert!(e.contains("folding"), "{bad}: {e}");
+        }
+        assert_eq!("".parse::<Folds>().unwrap(), Folds::default());
+    }
+}

@@ -1,0 +1,338 @@
+//! The streaming form: a dataflow of one stream module per layer, joined by
+//! skid buffers, with folded matrix-vector units whose weight codes sit in
+//! ROMs (DESIGN.md section 5, "Streaming, folded").
+//!
+//! [`plan`] decides every layer's parts and stream widths, [`fold`] the
+//! folding, [`mvu`] a folded unit's parameters and ROM words, [`timing`] the
+//! cycle-level model of the chain (cycles per image and latency), [`emit`]
+//! the Verilog, which instantiates the hand-written modules of `hdl/`
+//! (embedded here and written beside the generated files).
+
+mod cost;
+mod emit;
+pub mod fold;
+mod mvu;
+mod plan;
+pub mod timing;
+
+use serde::{Deserialize, Serialize};
+
+pub use fold::{Fold, Folds};
+pub use plan::Order;
+pub use timing::{
+    simulate, simulate_parts, simulate_traffic, Beats, Driver, Part, Stuck, Timeline, Traffic,
+};
+
+use super::graph::Cost;
+use super::{sanitize, CodegenError, Design, HdlConfig, LayerCost, Manifest};
+use crate::quant::IntNetwork;
+use plan::{LayerHw, Mvu, PlanConfig};
+
+/// The hand-written stream library, in the order the files are listed.
+const LIBRARY: [(&str, &str); 9] = [
+    ("sk_skid.v", include_str!("../../../hdl/sk_skid.v")),
+    ("sk_dwc.v", include_str!("../../../hdl/sk_dwc.v")),
+    ("sk_window.v", include_str!("../../../hdl/sk_window.v")),
+    ("sk_argmax.v", include_str!("../../../hdl/sk_argmax.v")),
+    ("sk_maxpool.v", include_str!("../../../hdl/sk_maxpool.v")),
+    ("sk_relu.v", include_str!("../../../hdl/sk_relu.v")),
+    ("sk_vecbuf.v", include_str!("../../../hdl/sk_vecbuf.v")),
+    ("sk_addtree.v", include_str!("../../../hdl/sk_addtree.v")),
+    ("sk_mvu.v", include_str!("../../../hdl/sk_mvu.v")),
+];
+
+/// The source of one module of the stream library, by file name.
+pub fn library_file(name: &str) -> Option<&'static str> {
+    LIBRARY.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
+}
+
+/// The names of the stream library's files.
+pub fn library_files() -> impl Iterator<Item = &'static str> {
+    LIBRARY.iter().map(|(n, _)| *n)
+}
+
+/// A stream port of the top: `lanes` codes per beat, `beats` beats per image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamPort {
+    pub lanes: usize,
+    pub beats: usize,
+    #[serde(flatten)]
+    pub order: Order,
+}
+
+/// One layer of a streaming design, as the manifest reports it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamLayer {
+    pub name: String,
+    pub op: String,
+    /// `folded`, `unrolled`, `pool`, `relu` or `none` (flatten).
+    pub hardware: String,
+    pub pe: Option<usize>,
+    pub simd: Option<usize>,
+    /// Cycles per image of the layer on its own.
+    pub cycles: u64,
+    /// Register stages of a matrix-vector unit.
+    pub latency: Option<u32>,
+    /// The wires `<trace>_data/_valid/_ready` of the top carry the layer's
+    /// output (none for flatten).
+    pub trace: Option<String>,
+    /// Where the layer's output is in the chain of `parts`: handshakes at
+    /// point 0 are the input's, at point i + 1 part i's output.
+    pub point: usize,
+    pub out_lanes: usize,
+    pub out_beats: usize,
+    #[serde(flatten)]
+    pub order: Order,
+    pub cost: Cost,
+}
+
+/// What a user of a streaming design needs to drive it, and what `verify`
+/// checks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamManifest {
+    pub input: StreamPort,
+    pub output: StreamPort,
+    /// The initiation interval when nothing stalls, from the timing model.
+    pub cycles_per_image: u64,
+    /// From an image's first input beat to its last output beat, alone.
+    pub latency: u64,
+    /// The cycles per image the folding aimed at.
+    pub target_cycles: u64,
+    /// Idle cycles after reset before the first image, in the testbench and
+    /// the figures above: sliding windows walk their top and left padding
+    /// while they wait, so the latency is that of an idle pipeline.
+    pub warmup: u64,
+    /// ROM contents (`$readmemh`), beside the Verilog.
+    pub data_files: Vec<String>,
+    pub layers: Vec<StreamLayer>,
+    /// The chain the timing model runs.
+    pub parts: Vec<Part>,
+}
+
+impl StreamManifest {
+    /// The timing model's timeline of `images` images, input always valid and
+    /// output always ready.
+    pub fn timeline(&self, images: usize) -> Result<Timeline, Stuck> {
+        let (i, o) = (self.input.beats, self.output.beats);
+        simulate(&self.parts, i, o, images, self.warmup, self.limit(images))
+    }
+
+    /// The timing model's timeline of `images` images under the testbench's
+    /// traffic.
+    pub fn timeline_with(&self, images: usize, traffic: Traffic) -> Result<Timeline, Stuck> {
+        let (i, o) = (self.input.beats, self.output.beats);
+        let driver = Driver::new(traffic, self.warmup);
+        // Random traffic slows both ends down by up to 16 times.
+        let limit = self.limit(images) * 16;
+        let beats = simulate_traffic(&self.parts, i * images, o * images, driver, limit)
+            .ok_or(Stuck { images, limit })?;
+        Ok(beats.timeline(i, o))
+    }
+
+    fn limit(&self, images: usize) -> u64 {
+        let per = self.cycles_per_image.max(1) + self.input.beats as u64 + 64;
+        (images as u64 + 2) * per * 2 + self.latency * 4 + self.warmup + 1000
+    }
+}
+
+/// Images the timing model runs for the manifest's figures.
+const MODEL_IMAGES: usize = 5;
+
+/// Generates the streaming design of `net`.
+pub(super) fn generate(
+    net: &IntNetwork,
+    config: &HdlConfig,
+    header: &str,
+    hash: String,
+) -> Result<Design, CodegenError> {
+    let plan = plan::plan(
+        net,
+        &PlanConfig {
+            folds: config.folds.clone(),
+            cycles: config.cycles,
+            input_lanes: config.input_lanes,
+            levels_per_stage: config.levels_per_stage,
+        },
+    )?;
+    let parts = plan.parts();
+    let out_beats = plan.output_beats();
+    let work: u64 = plan.layers.iter().map(|l| l.cycles).sum::<u64>()
+        + parts.len() as u64 * 8
+        + plan.input.beats() as u64;
+    let warmup = plan.warmup();
+    let limit = (MODEL_IMAGES as u64 + 2) * work * 2 + warmup + 1000;
+    let timeline = simulate(&parts, plan.input.beats(), out_beats, MODEL_IMAGES, warmup, limit)?;
+    let (cycles, latency) = (timeline.interval(), timeline.latency());
+    let argmax_bits = if config.argmax && plan.last.image.is_none() {
+        usize::BITS - (plan.output_lanes.max(2) - 1).leading_zeros()
+    } else {
+        0
+    };
+    if config.argmax && plan.last.image.is_some() {
+        return Err(CodegenError::Config(
+            "--argmax needs a flat output (a dense layer or a flatten last); this network ends \
+             with an image"
+                .into(),
+        ));
+    }
+
+    let mut generated = Vec::new();
+    let mut data = Vec::new();
+    // The input skid buffer is part 0.
+    let mut point = 1;
+    let mut layers = Vec::new();
+    let mut costs = Vec::new();
+    let mut total = Cost::default();
+    for l in &plan.layers {
+        let layer = &net.layers()[l.index];
+        let name = sanitize(&l.name);
+        let module = format!("{}_{name}", config.top);
+        let mut cost = cost::layer(l);
+        point += l.parts().len();
+        if l.has_module() {
+            let op = layer.op.as_str();
+            generated.push((format!("{module}.v"), emit::layer_module(l, op, &module, header)));
+        }
+        let (hardware, latency) = match &l.hw {
+            LayerHw::Conv { mvu, .. } | LayerHw::Dense { mvu, .. } => match mvu {
+                Mvu::Folded(f) => {
+                    generated.push((
+                        format!("{module}_rq.v"),
+                        super::emit::layer_module(&f.rq, &format!("{module}_rq"), header),
+                    ));
+                    data.push((format!("{module}_w.hex"), lines(&f.weights)));
+                    data.push((format!("{module}_b.hex"), lines(&f.biases)));
+                    if f.scaled {
+                        data.push((format!("{module}_m.hex"), lines(&f.scales)));
+                    }
+                    ("folded", Some(f.latency()))
+                }
+                Mvu::Unrolled(g) => {
+                    generated.push((
+                        format!("{module}_core.v"),
+                        super::emit::layer_module(g, &format!("{module}_core"), header),
+                    ));
+                    ("unrolled", Some(g.latency))
+                }
+            },
+            LayerHw::Pool { .. } => ("pool", None),
+            LayerHw::Relu => ("relu", None),
+            LayerHw::Flatten => ("none", None),
+        };
+        cost.luts = cost.adder_bits + cost.mux_bits;
+        total = total + cost;
+        costs.push(LayerCost {
+            name: l.name.clone(),
+            module: if l.has_module() { module.clone() } else { String::new() },
+            latency: latency.unwrap_or(0),
+            cost,
+        });
+        layers.push(StreamLayer {
+            name: l.name.clone(),
+            op: layer.op.as_str().to_string(),
+            hardware: hardware.to_string(),
+            pe: l.fold.map(|f| f.pe),
+            simd: l.fold.map(|f| f.simd),
+            cycles: l.cycles,
+            latency,
+            trace: (!matches!(l.hw, LayerHw::Flatten)).then(|| name.clone()),
+            point,
+            out_lanes: l.output.lanes,
+            out_beats: l.output.beats(),
+            order: l.output.order,
+            cost,
+        });
+        if l.has_module() {
+            point += 1;
+        }
+    }
+    let in_w = (plan.input.lanes * plan.input.format.bits() as usize) as u64;
+    let out_w = (plan.output_lanes * plan.last.format.bits() as usize) as u64;
+    total = total + cost::skid(in_w) + cost::skid(out_w + argmax_bits as u64);
+    total.luts = total.adder_bits + total.mux_bits;
+    let top = emit::top_module(
+        &plan,
+        &emit::TopInfo { module: &config.top, header, argmax_bits, cycles, latency },
+    );
+    let used = |file: &str| match file {
+        "sk_skid.v" => true,
+        "sk_dwc.v" => {
+            plan.last.lanes != plan.output_lanes
+                || plan.layers.iter().any(|l| match &l.hw {
+                    LayerHw::Conv { dwc, .. }
+                    | LayerHw::Dense { dwc, .. }
+                    | LayerHw::Pool { dwc, .. } => dwc.is_some(),
+                    _ => false,
+                })
+        }
+        "sk_window.v" => {
+            plan.layers.iter().any(|l| matches!(l.hw, LayerHw::Conv { .. } | LayerHw::Pool { .. }))
+        }
+        "sk_argmax.v" => {
+            argmax_bits > 0 || plan.layers.iter().any(|l| matches!(l.hw, LayerHw::Pool { .. }))
+        }
+        "sk_maxpool.v" => plan.layers.iter().any(|l| matches!(l.hw, LayerHw::Pool { .. })),
+        "sk_relu.v" => {
+            plan.layers.iter().any(|l| matches!(l.hw, LayerHw::Relu) && l.input.format.signed())
+        }
+        "sk_vecbuf.v" => {
+            plan.layers.iter().any(|l| matches!(l.hw, LayerHw::Dense { vecbuf: Some(_), .. }))
+        }
+        _ => plan.layers.iter().any(|l| match &l.hw {
+            LayerHw::Conv { mvu, .. } | LayerHw::Dense { mvu, .. } => {
+                matches!(mvu, Mvu::Folded(_))
+            }
+            _ => false,
+        }),
+    };
+    let mut files: Vec<(String, String)> = LIBRARY
+        .iter()
+        .filter(|(n, _)| used(n))
+        .map(|(n, text)| (n.to_string(), text.to_string()))
+        .collect();
+    files.extend(generated);
+    files.push((format!("{}.v", config.top), top));
+    let stream = StreamManifest {
+        input: StreamPort {
+            lanes: plan.input.lanes,
+            beats: plan.input.beats(),
+            order: plan.input.order,
+        },
+        output: StreamPort {
+            lanes: plan.output_lanes,
+            beats: out_beats,
+            order: if plan.last.image.is_some() { plan.last.order } else { Order::Index },
+        },
+        cycles_per_image: cycles,
+        latency,
+        target_cycles: plan.target,
+        warmup,
+        data_files: data.iter().map(|(n, _)| n.clone()).collect(),
+        layers,
+        parts,
+    };
+    let manifest = Manifest {
+        generator: format!("shiftkit {}", env!("CARGO_PKG_VERSION")),
+        network_hash: hash,
+        top: config.top.clone(),
+        form: super::Form::Streaming,
+        inputs: net.input().numel(),
+        input_format: net.input_format(),
+        outputs: net.output().numel(),
+        output_format: net.output_format(),
+        argmax_bits,
+        latency: latency.min(u32::MAX as u64) as u32,
+        levels_per_stage: config.levels_per_stage,
+        files: files.iter().map(|(n, _)| n.clone()).collect(),
+        cost: total,
+        layers: costs,
+        stream: Some(stream),
+    };
+    Ok(Design { files, data, manifest, graphs: Vec::new() })
+}
+
+fn lines(words: &[String]) -> String {
+    let mut text = words.join("\n");
+    text.push('\n');
+    text
+}

@@ -1,0 +1,547 @@
+//! The streaming plan: which parts every layer becomes, how wide every stream
+//! is, and in which order its values travel.
+//!
+//! Images travel in raster order, one pixel (all channels) per beat, or the
+//! channels of a pixel in chunks when a matrix-vector unit puts out fewer. A
+//! flattened image keeps that (H, W, C) order; the dense layer that reads it
+//! takes its weight columns permuted from the network's (C, H, W) order.
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use super::fold::{allowed, choose, Fold, Folds};
+use super::mvu::Folded;
+use super::timing::Part;
+use crate::codegen::build::dense_graph;
+use crate::codegen::graph::LayerGraph;
+use crate::codegen::CodegenError;
+use crate::model::Shape;
+use crate::quant::{FixedFormat, IntLayer, IntNetwork, IntOp, Interval, Weighted};
+
+/// How a stream's positions map onto the integer network's value indices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "order", rename_all = "snake_case")]
+pub enum Order {
+    /// Position i is value i.
+    Index,
+    /// Raster order of an image: position `(y*w + x)*c + ch` is value
+    /// `ch*h*w + y*w + x` (the network's (C, H, W) flattening).
+    Hwc { c: usize, h: usize, w: usize },
+}
+
+impl Order {
+    /// The network index of stream position `p`.
+    pub fn index(self, p: usize) -> usize {
+        match self {
+            Order::Index => p,
+            Order::Hwc { c, h, w } => {
+                let (pixel, ch) = (p / c, p % c);
+                ch * h * w + pixel
+            }
+        }
+    }
+}
+
+/// A stream between parts: `lanes` codes per beat.
+#[derive(Clone, Copy, Debug)]
+pub struct Stream {
+    pub lanes: usize,
+    pub format: FixedFormat,
+    /// Values per image.
+    pub len: usize,
+    pub order: Order,
+    /// Proven bounds per channel (images) or per value (flat), network order.
+    pub image: Option<(usize, usize, usize)>,
+}
+
+impl Stream {
+    pub fn beats(&self) -> usize {
+        self.len / self.lanes
+    }
+}
+
+/// The matrix-vector unit of a weighted layer.
+#[derive(Clone, Debug)]
+pub enum Mvu {
+    Folded(Box<Folded>),
+    /// PE = M, SIMD = N: the unrolled adder graph of the constant matrix.
+    Unrolled(Box<LayerGraph>),
+}
+
+/// A width converter: beats of `a` codes to beats of `b`, words of `l`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dwc {
+    pub bits: u32,
+    pub a: usize,
+    pub b: usize,
+    pub l: usize,
+}
+
+impl Dwc {
+    /// `None` when the widths already agree.
+    fn between(bits: u32, a: usize, b: usize) -> Option<Dwc> {
+        (a != b).then(|| Dwc { bits, a, b, l: lcm(a, b) })
+    }
+
+    fn part(&self) -> Part {
+        Part::Dwc { a: self.a, b: self.b, l: self.l }
+    }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+fn lcm(a: usize, b: usize) -> usize {
+    a / gcd(a, b) * b
+}
+
+/// `sk_window`'s parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub bits: u32,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub k: [usize; 2],
+    pub stride: [usize; 2],
+    pub pad: [usize; 2],
+    pub chunk: usize,
+    pub repeat: usize,
+}
+
+impl Window {
+    pub fn size(&self) -> usize {
+        self.k[0] * self.k[1] * self.c
+    }
+    /// Steps per image: one per pixel of the padded image.
+    pub fn steps(&self) -> u64 {
+        ((self.h + 2 * self.pad[0]) * (self.w + 2 * self.pad[1])) as u64
+    }
+    fn part(&self) -> Part {
+        Part::Window {
+            h: self.h,
+            w: self.w,
+            kh: self.k[0],
+            kw: self.k[1],
+            sh: self.stride[0],
+            sw: self.stride[1],
+            ph: self.pad[0],
+            pw: self.pad[1],
+            beats: self.size() / self.chunk,
+            repeat: self.repeat,
+        }
+    }
+}
+
+/// What one layer of the network becomes.
+#[derive(Clone, Debug)]
+pub enum LayerHw {
+    /// Window generator, then a matrix-vector unit.
+    Conv { dwc: Option<Dwc>, window: Window, mvu: Mvu, positions: usize },
+    /// Width converter, vector buffer (NF > 1), matrix-vector unit.
+    Dense { dwc: Option<Dwc>, vecbuf: Option<(usize, usize)>, mvu: Mvu },
+    /// Streaming max pooling.
+    Pool { dwc: Option<Dwc>, window: Window, signed: bool },
+    /// A ReLU on the stream (combinational; only for signed formats).
+    Relu,
+    /// Nothing: the stream already is the flattened image.
+    Flatten,
+}
+
+/// One layer's plan.
+#[derive(Clone, Debug)]
+pub struct LayerPlan {
+    pub index: usize,
+    pub name: String,
+    pub hw: LayerHw,
+    pub input: Stream,
+    pub output: Stream,
+    /// PE x SIMD of a weighted layer.
+    pub fold: Option<Fold>,
+    /// Cycles per image of the layer on its own.
+    pub cycles: u64,
+}
+
+impl LayerPlan {
+    /// The parts of the layer, in stream order (not counting the skid buffer
+    /// that follows every layer with registers).
+    pub fn parts(&self) -> Vec<Part> {
+        let mut parts = Vec::new();
+        match &self.hw {
+            LayerHw::Conv { dwc, window, mvu, .. } => {
+                parts.extend(dwc.map(|d| d.part()));
+                parts.push(window.part());
+                parts.push(pipe(mvu));
+            }
+            LayerHw::Dense { dwc, vecbuf, mvu } => {
+                parts.extend(dwc.map(|d| d.part()));
+                parts.extend(vecbuf.map(|(words, repeat)| Part::Vecbuf { words, repeat }));
+                parts.push(pipe(mvu));
+            }
+            LayerHw::Pool { dwc, window, .. } => {
+                parts.extend(dwc.map(|d| d.part()));
+                parts.push(window.part());
+            }
+            LayerHw::Relu | LayerHw::Flatten => {}
+        }
+        parts
+    }
+
+    /// Whether the layer has registers (and so a module and a skid buffer).
+    pub fn has_module(&self) -> bool {
+        !matches!(self.hw, LayerHw::Relu | LayerHw::Flatten)
+    }
+}
+
+fn pipe(mvu: &Mvu) -> Part {
+    match mvu {
+        Mvu::Folded(f) => Part::Pipe { depth: f.latency() as usize, chunks: f.sf },
+        Mvu::Unrolled(g) => Part::Pipe { depth: g.latency as usize, chunks: 1 },
+    }
+}
+
+/// The plan of the whole design.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub input: Stream,
+    pub layers: Vec<LayerPlan>,
+    /// The last layer's stream and the beat the top puts out per image (all of
+    /// a flat output in one beat, or one pixel of an image).
+    pub last: Stream,
+    pub output_lanes: usize,
+    pub target: u64,
+}
+
+impl Plan {
+    /// The whole chain: the input skid buffer, every layer's parts and its
+    /// skid buffer, the output converter and skid buffer.
+    pub fn parts(&self) -> Vec<Part> {
+        let mut parts = vec![Part::Skid];
+        for l in &self.layers {
+            parts.extend(l.parts());
+            if l.has_module() {
+                parts.push(Part::Skid);
+            }
+        }
+        if self.last.lanes != self.output_lanes {
+            let d = Dwc::between(0, self.last.lanes, self.output_lanes).expect("widths differ");
+            parts.push(d.part());
+        }
+        parts.push(Part::Skid);
+        parts
+    }
+
+    pub fn output_beats(&self) -> usize {
+        self.last.len / self.output_lanes
+    }
+
+    /// Idle cycles enough for every sliding window to walk its top and left
+    /// padding up to its first pixel (a bound: the walks may overlap).
+    pub fn warmup(&self) -> u64 {
+        let walk = |w: &Window| (w.pad[0] * (w.w + 2 * w.pad[1]) + w.pad[1]) as u64;
+        16 + self
+            .layers
+            .iter()
+            .map(|l| match &l.hw {
+                LayerHw::Conv { window, .. } | LayerHw::Pool { window, .. } => walk(window) + 4,
+                _ => 0,
+            })
+            .sum::<u64>()
+    }
+}
+
+/// Settings of the plan.
+#[derive(Clone, Debug, Default)]
+pub struct PlanConfig {
+    pub folds: Folds,
+    /// Target cycles per image (the default: as fast as the slowest part that
+    /// folding cannot speed up).
+    pub cycles: Option<u64>,
+    /// Codes per input beat of a network that starts flat (default 1).
+    pub input_lanes: Option<usize>,
+    pub levels_per_stage: u32,
+}
+
+/// Output bounds of a layer, one per value in network order.
+fn expand(bounds: &[Interval], shape: Shape) -> Vec<Interval> {
+    match shape {
+        Shape::Flat(n) => bounds[..n].to_vec(),
+        Shape::Image { c, h, w } => (0..c * h * w).map(|i| bounds[i / (h * w)]).collect(),
+    }
+}
+
+/// Plans the streaming design of `net`.
+pub fn plan(net: &IntNetwork, config: &PlanConfig) -> Result<Plan, CodegenError> {
+    let layers = net.layers();
+    for name in config.folds.0.keys() {
+        let weighted = layers.iter().any(|l| &l.name == name && l.op.weighted().is_some());
+        if !weighted {
+            let names: Vec<&str> = layers
+                .iter()
+                .filter(|l| l.op.weighted().is_some())
+                .map(|l| l.name.as_str())
+                .collect();
+            return Err(CodegenError::Fold(format!(
+                "`{name}` is not a dense or convolution layer of the network; its weighted layers \
+                 are {}",
+                names.join(", ")
+            )));
+        }
+    }
+    let input = match net.input() {
+        Shape::Image { c, h, w } => Stream {
+            lanes: c,
+            format: net.input_format(),
+            len: c * h * w,
+            order: Order::Hwc { c, h, w },
+            image: Some((c, h, w)),
+        },
+        Shape::Flat(n) => {
+            let lanes = config.input_lanes.unwrap_or(1);
+            if lanes == 0 || !n.is_multiple_of(lanes) {
+                return Err(CodegenError::Fold(format!(
+                    "{lanes} input codes per beat do not divide the network's {n} inputs; use one \
+                     of {}",
+                    allowed(n)
+                )));
+            }
+            Stream { lanes, format: net.input_format(), len: n, order: Order::Index, image: None }
+        }
+    };
+    if config.input_lanes.is_some() && matches!(net.input(), Shape::Image { .. }) {
+        return Err(CodegenError::Fold(
+            "--input-lanes is for networks that start with a dense layer; an image enters one \
+             pixel (all its channels) per beat"
+                .into(),
+        ));
+    }
+    // The floor: what no folding speeds up.
+    let mut floor = input.beats() as u64;
+    let mut shape = net.input();
+    for l in layers {
+        if let (IntOp::Conv2d { padding, .. }, Shape::Image { h, w, .. }) = (&l.op, shape) {
+            floor = floor.max(((h + 2 * padding[0]) * (w + 2 * padding[1])) as u64);
+        }
+        if let (IntOp::MaxPool2d(_), Shape::Image { h, w, .. }) = (&l.op, shape) {
+            floor = floor.max((h * w) as u64);
+        }
+        shape = l.output;
+    }
+    let target = config.cycles.unwrap_or(0).max(floor);
+
+    let mut stream = input;
+    let mut bounds = vec![Interval::of_format(net.input_format()); net.input().numel()];
+    let mut planned = Vec::new();
+    for (index, layer) in layers.iter().enumerate() {
+        let p = plan_layer(index, layer, stream, &bounds, config, target)?;
+        stream = p.output;
+        bounds = expand(&layer.bounds, layer.output);
+        planned.push(p);
+    }
+    let output_lanes = match stream.image {
+        Some((c, _, _)) => c,
+        None => stream.len,
+    };
+    Ok(Plan { input, layers: planned, last: stream, output_lanes, target })
+}
+
+fn plan_layer(
+    index: usize,
+    layer: &IntLayer,
+    input: Stream,
+    in_bounds: &[Interval],
+    config: &PlanConfig,
+    target: u64,
+) -> Result<LayerPlan, CodegenError> {
+    let bits = input.format.bits();
+    let out_image = match layer.output {
+        Shape::Image { c, h, w } => Some((c, h, w)),
+        Shape::Flat(_) => None,
+    };
+    let done = |hw, output: Stream, fold, cycles| LayerPlan {
+        index,
+        name: layer.name.clone(),
+        hw,
+        input,
+        output,
+        fold,
+        cycles,
+    };
+    match &layer.op {
+        IntOp::Conv2d { layer: w, stride, padding } => {
+            let (c, h, wd) = input.image.expect("validated: a convolution takes an image");
+            let (oc, oh, ow) = out_image.expect("validated: a convolution gives an image");
+            let [kh, kw] = [w.weights.shape()[2], w.weights.shape()[3]];
+            let n = kh * kw * c;
+            let positions = oh * ow;
+            let fold = pick_fold(layer, config, oc, n, positions, target)?;
+            // Window order (ky, kx, ch) from the network's (ch, ky, kx).
+            let weights = Array2::from_shape_fn((oc, n), |(o, i)| {
+                let (pix, ch) = (i / c, i % c);
+                w.weights[[o, ch, pix / kw, pix % kw]]
+            });
+            let padded = padding.iter().any(|&p| p > 0);
+            let taps: Vec<Interval> = (0..n)
+                .map(|i| {
+                    let b = in_bounds[(i % c) * h * wd];
+                    if padded {
+                        b.hull(Interval::point(0))
+                    } else {
+                        b
+                    }
+                })
+                .collect();
+            let mvu = mvu(layer, w, weights, &taps, fold, config.levels_per_stage);
+            let window = Window {
+                bits,
+                c,
+                h,
+                w: wd,
+                k: [kh, kw],
+                stride: *stride,
+                pad: *padding,
+                chunk: fold.simd,
+                repeat: oc / fold.pe,
+            };
+            let output = Stream {
+                lanes: fold.pe,
+                format: layer.format,
+                len: oc * oh * ow,
+                order: Order::Hwc { c: oc, h: oh, w: ow },
+                image: out_image,
+            };
+            let cycles =
+                window.steps().max(positions as u64 * (oc / fold.pe * n / fold.simd) as u64);
+            let hw =
+                LayerHw::Conv { dwc: Dwc::between(bits, input.lanes, c), window, mvu, positions };
+            Ok(done(hw, output, Some(fold), cycles))
+        }
+        IntOp::Dense(w) => {
+            let (m, n) = (w.out_channels(), input.len);
+            let fold = pick_fold(layer, config, m, n, 1, target)?;
+            let weights =
+                Array2::from_shape_fn((m, n), |(o, p)| w.weights[[o, input.order.index(p)]]);
+            let taps: Vec<Interval> = (0..n).map(|p| in_bounds[input.order.index(p)]).collect();
+            let mvu = mvu(layer, w, weights, &taps, fold, config.levels_per_stage);
+            let (nf, sf) = (m / fold.pe, n / fold.simd);
+            let output = Stream {
+                lanes: fold.pe,
+                format: layer.format,
+                len: m,
+                order: Order::Index,
+                image: None,
+            };
+            let hw = LayerHw::Dense {
+                dwc: Dwc::between(bits, input.lanes, fold.simd),
+                vecbuf: (nf > 1).then_some((sf, nf)),
+                mvu,
+            };
+            Ok(done(hw, output, Some(fold), (nf * sf) as u64))
+        }
+        IntOp::MaxPool2d(p) => {
+            let (c, h, wd) = input.image.expect("validated: pooling takes an image");
+            let (_, oh, ow) = out_image.expect("validated: pooling gives an image");
+            let window = Window {
+                bits,
+                c,
+                h,
+                w: wd,
+                k: p.kernel,
+                stride: p.stride,
+                pad: [0, 0],
+                chunk: p.kernel[0] * p.kernel[1] * c,
+                repeat: 1,
+            };
+            let output = Stream {
+                lanes: c,
+                len: c * oh * ow,
+                order: Order::Hwc { c, h: oh, w: ow },
+                image: out_image,
+                ..input
+            };
+            let hw = LayerHw::Pool {
+                dwc: Dwc::between(bits, input.lanes, c),
+                window,
+                signed: input.format.signed(),
+            };
+            Ok(done(hw, output, None, window.steps()))
+        }
+        IntOp::Relu => Ok(done(LayerHw::Relu, input, None, input.beats() as u64)),
+        IntOp::Flatten => {
+            let output = Stream { image: None, ..input };
+            Ok(done(LayerHw::Flatten, output, None, 0))
+        }
+    }
+}
+
+fn pick_fold(
+    layer: &IntLayer,
+    config: &PlanConfig,
+    m: usize,
+    n: usize,
+    positions: usize,
+    target: u64,
+) -> Result<Fold, CodegenError> {
+    let Some(&fold) = config.folds.0.get(&layer.name) else {
+        return Ok(choose(m, n, positions, target));
+    };
+    let what = if positions > 1 { "output channels" } else { "outputs" };
+    if !m.is_multiple_of(fold.pe) {
+        return Err(CodegenError::Fold(format!(
+            "layer `{}`: PE {} does not divide its {m} {what}; use one of {}",
+            layer.name,
+            fold.pe,
+            allowed(m)
+        )));
+    }
+    if !n.is_multiple_of(fold.simd) {
+        let per =
+            if positions > 1 { "window values (kernel x kernel x channels)" } else { "inputs" };
+        return Err(CodegenError::Fold(format!(
+            "layer `{}`: SIMD {} does not divide its {n} {per}; use one of {}",
+            layer.name,
+            fold.simd,
+            allowed(n)
+        )));
+    }
+    Ok(fold)
+}
+
+fn mvu(
+    layer: &IntLayer,
+    w: &Weighted,
+    weights: Array2<i32>,
+    taps: &[Interval],
+    fold: Fold,
+    levels: u32,
+) -> Mvu {
+    let (m, n) = weights.dim();
+    if fold.pe == m && fold.simd == n {
+        let dense = Weighted { weights: weights.into_dyn(), ..w.clone() };
+        Mvu::Unrolled(Box::new(dense_graph(layer, &dense, taps, levels)))
+    } else {
+        Mvu::Folded(Box::new(Folded::new(layer, w, &weights, taps, fold, levels)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hwc_order_maps_stream_positions_to_chw_indices() {
+        let o = Order::Hwc { c: 2, h: 2, w: 3 };
+        // Position 0 is (y0, x0, ch0); position 1 is (y0, x0, ch1) = index 6.
+        assert_eq!(o.index(0), 0);
+        assert_eq!(o.index(1), 6);
+        assert_eq!(o.index(2), 1);
+        let mut seen: Vec<usize> = (0..12).map(|p| o.index(p)).collect();
+        seen.sort();
+        assert_eq!(seen, (0..12).collect::<Vec<_>>());
+    }
+}

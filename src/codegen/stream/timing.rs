@@ -1,0 +1,518 @@
+//! The timing model of a streaming design: the control of every part of the
+//! chain (`hdl/sk_*.v`), cycle by cycle, without data.
+//!
+//! Every part's `m_valid` is a register and its `s_ready` depends only on its
+//! own registers and its `m_ready`, so one cycle is: readiness from the sink
+//! back to the source, then every part clocks with the handshakes of that
+//! cycle. The model gives the manifest's cycles per image and latency, and
+//! `verify` holds the RTL's measured timeline against it beat for beat.
+
+use serde::{Deserialize, Serialize};
+
+/// One part of the chain, as far as timing goes. The field names are the
+/// parameters of the hand-written module it stands for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "part", rename_all = "snake_case")]
+pub enum Part {
+    /// `sk_skid`: a two-entry register slice.
+    Skid,
+    /// `sk_dwc`: beats of `a` codes to beats of `b` through words of `l`.
+    Dwc { a: usize, b: usize, l: usize },
+    /// `sk_window` (also inside `sk_maxpool`): `beats` output beats per window,
+    /// each window sent `repeat` times.
+    Window {
+        h: usize,
+        w: usize,
+        kh: usize,
+        kw: usize,
+        sh: usize,
+        sw: usize,
+        ph: usize,
+        pw: usize,
+        beats: usize,
+        repeat: usize,
+    },
+    /// `sk_vecbuf`: vectors of `words` beats, each sent `repeat` times.
+    Vecbuf { words: usize, repeat: usize },
+    /// A pipeline with a local stall (`en = !out_valid || m_ready`): the
+    /// matrix-vector unit (`depth` registers from an accepted beat to the
+    /// output, one output per `chunks` beats) or an unrolled layer (`chunks`
+    /// 1).
+    Pipe { depth: usize, chunks: usize },
+}
+
+/// The state of one part.
+#[derive(Clone, Debug)]
+enum State {
+    Skid { valid: bool, skid: bool },
+    Gather { count: usize, full: usize },
+    Split { gathered: usize, per_word: usize, left: usize, beats: usize },
+    Window(Window),
+    Vecbuf(Vecbuf),
+    Pipe { stages: Vec<bool>, chunk: usize, chunks: usize },
+}
+
+#[derive(Clone, Debug)]
+struct Window {
+    p: [usize; 8], // h, w, kh, kw, sh, sw, ph, pw
+    emit: usize,
+    py: usize,
+    px: usize,
+    ry: usize,
+    rx: usize,
+    left: usize,
+}
+
+#[derive(Clone, Debug)]
+struct Vecbuf {
+    words: usize,
+    repeat: usize,
+    full: [bool; 2],
+    wbank: usize,
+    widx: usize,
+    rbank: usize,
+    ridx: usize,
+    rrep: usize,
+    inflight: bool,
+    count: usize,
+}
+
+impl Window {
+    fn hp(&self) -> usize {
+        self.p[0] + 2 * self.p[6]
+    }
+    fn wp(&self) -> usize {
+        self.p[1] + 2 * self.p[7]
+    }
+    fn in_image(&self) -> bool {
+        let [h, w, .., ph, pw] = self.p;
+        (ph..ph + h).contains(&self.py) && (pw..pw + w).contains(&self.px)
+    }
+    fn emits(&self) -> bool {
+        let [_, _, kh, kw, ..] = self.p;
+        self.py + 1 >= kh && self.ry == 0 && self.px + 1 >= kw && self.rx == 0
+    }
+    fn out_free(&self, out_ready: bool) -> bool {
+        self.left == 0 || (self.left == 1 && out_ready)
+    }
+    fn can_step(&self, out_ready: bool) -> bool {
+        !self.emits() || self.out_free(out_ready)
+    }
+}
+
+impl Vecbuf {
+    fn after(&self, out_ready: bool) -> usize {
+        let pop = self.count > 0 && out_ready;
+        self.count + self.inflight as usize - pop as usize
+    }
+    fn issue(&self, out_ready: bool) -> bool {
+        self.full[self.rbank] && self.after(out_ready) <= 1
+    }
+}
+
+impl State {
+    fn new(part: &Part) -> State {
+        match *part {
+            Part::Skid => State::Skid { valid: false, skid: false },
+            Part::Dwc { a, b, l } if l == b => State::Gather { count: 0, full: l / a },
+            Part::Dwc { a, b, l } => {
+                State::Split { gathered: 0, per_word: l / a, left: 0, beats: l / b }
+            }
+            Part::Window { h, w, kh, kw, sh, sw, ph, pw, beats, repeat } => State::Window(Window {
+                p: [h, w, kh, kw, sh, sw, ph, pw],
+                emit: beats * repeat,
+                py: 0,
+                px: 0,
+                ry: 0,
+                rx: 0,
+                left: 0,
+            }),
+            Part::Vecbuf { words, repeat } => State::Vecbuf(Vecbuf {
+                words,
+                repeat,
+                full: [false; 2],
+                wbank: 0,
+                widx: 0,
+                rbank: 0,
+                ridx: 0,
+                rrep: 0,
+                inflight: false,
+                count: 0,
+            }),
+            Part::Pipe { depth, chunks } => {
+                State::Pipe { stages: vec![false; depth.max(1)], chunk: 0, chunks: chunks.max(1) }
+            }
+        }
+    }
+
+    fn out_valid(&self) -> bool {
+        match self {
+            State::Skid { valid, .. } => *valid,
+            State::Gather { count, full } => count == full,
+            State::Split { left, .. } => *left > 0,
+            State::Window(w) => w.left > 0,
+            State::Vecbuf(v) => v.count > 0,
+            State::Pipe { stages, .. } => *stages.last().expect("at least one stage"),
+        }
+    }
+
+    fn in_ready(&self, out_ready: bool) -> bool {
+        match self {
+            State::Skid { skid, .. } => !skid,
+            State::Gather { count, full } => count < full || out_ready,
+            State::Split { gathered, per_word, left, .. } => {
+                let send_free = *left == 0 || (*left == 1 && out_ready);
+                *gathered + 1 < *per_word || send_free
+            }
+            State::Window(w) => w.in_image() && w.can_step(out_ready),
+            State::Vecbuf(v) => !v.full[v.wbank],
+            State::Pipe { .. } => !self.out_valid() || out_ready,
+        }
+    }
+
+    /// One clock edge, given the cycle's `s_valid` and `m_ready`.
+    fn clock(&mut self, in_valid: bool, out_ready: bool) {
+        let in_fire = in_valid && self.in_ready(out_ready);
+        let out_fire = self.out_valid() && out_ready;
+        match self {
+            State::Skid { valid, skid } => {
+                if !*valid || out_ready {
+                    *valid = *skid || in_valid;
+                    *skid = false;
+                } else if in_valid && !*skid {
+                    *skid = true;
+                }
+            }
+            State::Gather { count, full } => {
+                let take = out_ready && count == full;
+                if in_fire {
+                    *count = if take { 1 } else { *count + 1 };
+                } else if take {
+                    *count = 0;
+                }
+            }
+            State::Split { gathered, per_word, left, beats } => {
+                let send_free = *left == 0 || (*left == 1 && out_ready);
+                let word = in_fire && *gathered + 1 == *per_word;
+                if in_fire {
+                    *gathered = if word { 0 } else { *gathered + 1 };
+                }
+                if word && send_free {
+                    *left = *beats;
+                } else if out_fire {
+                    *left -= 1;
+                }
+            }
+            State::Window(w) => {
+                let step = w.can_step(out_ready) && (!w.in_image() || in_valid);
+                let emits = w.emits();
+                if step {
+                    let [_, _, kh, kw, sh, sw, ..] = w.p;
+                    let row_last = w.px + 1 == w.wp();
+                    if row_last {
+                        if w.py + 1 == w.hp() {
+                            w.py = 0;
+                            w.ry = 0;
+                        } else {
+                            if w.py + 1 >= kh {
+                                w.ry = (w.ry + 1) % sh;
+                            }
+                            w.py += 1;
+                        }
+                        w.px = 0;
+                        w.rx = 0;
+                    } else {
+                        if w.px + 1 >= kw {
+                            w.rx = (w.rx + 1) % sw;
+                        }
+                        w.px += 1;
+                    }
+                }
+                if step && emits {
+                    w.left = w.emit;
+                } else if out_fire {
+                    w.left -= 1;
+                }
+            }
+            State::Vecbuf(v) => {
+                let issue = v.issue(out_ready);
+                let after = v.after(out_ready);
+                let (wbank, rbank) = (v.wbank, v.rbank);
+                let wlast = v.widx + 1 == v.words;
+                let rlast = v.ridx + 1 == v.words && v.rrep + 1 == v.repeat;
+                if in_fire {
+                    v.widx = if wlast { 0 } else { v.widx + 1 };
+                    if wlast {
+                        v.wbank ^= 1;
+                    }
+                }
+                v.inflight = issue;
+                v.count = after;
+                if issue {
+                    let word_last = v.ridx + 1 == v.words;
+                    v.ridx = if word_last { 0 } else { v.ridx + 1 };
+                    if word_last {
+                        v.rrep = if rlast { 0 } else { v.rrep + 1 };
+                    }
+                    if rlast {
+                        v.rbank ^= 1;
+                    }
+                }
+                if in_fire && wlast {
+                    v.full[wbank] = true;
+                }
+                if issue && rlast {
+                    v.full[rbank] = false;
+                }
+            }
+            State::Pipe { stages, chunk, chunks } => {
+                let en = !stages[stages.len() - 1] || out_ready;
+                if en {
+                    let produces = in_valid && *chunk + 1 == *chunks;
+                    stages.rotate_right(1);
+                    stages[0] = produces;
+                    if in_valid {
+                        *chunk = (*chunk + 1) % *chunks;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// When each image entered and left: the cycle of its first input beat's
+/// handshake and of its last output beat's.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Timeline {
+    pub starts: Vec<u64>,
+    pub ends: Vec<u64>,
+}
+
+impl Timeline {
+    /// Cycles from the first image's first beat in to its last beat out.
+    pub fn latency(&self) -> u64 {
+        self.ends[0] - self.starts[0]
+    }
+
+    /// Cycles between the last two images' ends (the steady-state initiation
+    /// interval when the run is long enough).
+    pub fn interval(&self) -> u64 {
+        match self.ends.len() {
+            0 | 1 => self.latency(),
+            n => self.ends[n - 1] - self.ends[n - 2],
+        }
+    }
+}
+
+/// The chain ran `limit` cycles without finishing: a deadlock (a bug).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{images} images did not pass the timing model's chain in {limit} cycles")]
+pub struct Stuck {
+    pub images: usize,
+    pub limit: u64,
+}
+
+/// Every handshake at the chain's two ends: the cycles of input and output
+/// beats.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Beats {
+    pub inputs: Vec<u64>,
+    pub outputs: Vec<u64>,
+}
+
+impl Beats {
+    /// Images of `in_beats` input and `out_beats` output beats.
+    pub fn timeline(&self, in_beats: usize, out_beats: usize) -> Timeline {
+        Timeline {
+            starts: self.inputs.iter().step_by(in_beats.max(1)).copied().collect(),
+            ends: self.outputs.chunks(out_beats.max(1)).map(|c| c[c.len() - 1]).collect(),
+        }
+    }
+}
+
+/// How a testbench drives a stream: a seed, and the chances in 16 per cycle
+/// that its valid (input side) and ready (output side) are high.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Traffic {
+    pub seed: u32,
+    pub valid: u32,
+    pub ready: u32,
+}
+
+impl Traffic {
+    /// No gaps and no back-pressure.
+    pub const FULL: Traffic = Traffic { seed: 1, valid: 16, ready: 16 };
+}
+
+/// The testbenches' traffic (`templates/stream_tb.v`, `sim/stream_tb.v`):
+/// `s_valid` and `m_ready` are registers drawn each cycle from a seeded
+/// xorshift32, with `valid` and `ready` chances in 16; no beat is offered
+/// before cycle `warmup`. A beat offered stays offered until taken.
+#[derive(Clone, Copy, Debug)]
+pub struct Driver {
+    rng: u32,
+    valid: u32,
+    ready: u32,
+    warmup: u64,
+    s_valid: bool,
+    m_ready: bool,
+}
+
+impl Driver {
+    pub fn new(traffic: Traffic, warmup: u64) -> Driver {
+        let Traffic { seed, valid, ready } = traffic;
+        let rng = if seed == 0 { 0x1234_5678 } else { seed };
+        Driver { rng, valid, ready, warmup, s_valid: false, m_ready: false }
+    }
+
+    /// The registers after the clock edge of `cycle`; `sent` beats were taken
+    /// including this cycle's, of `total`.
+    fn clock(&mut self, cycle: u64, in_fire: bool, sent: usize, total: usize) {
+        let r = self.rng;
+        if !self.s_valid || in_fire {
+            self.s_valid = cycle >= self.warmup && sent < total && (r & 15) < self.valid;
+        }
+        self.m_ready = ((r >> 4) & 15) < self.ready;
+        let mut y = r ^ (r << 13);
+        y ^= y >> 17;
+        self.rng = y ^ (y << 5);
+    }
+}
+
+/// Like [`simulate_beats`], with the testbench's traffic: random valid gaps
+/// and back-pressure, as seeded.
+pub fn simulate_traffic(
+    parts: &[Part],
+    inputs: usize,
+    outputs: usize,
+    driver: Driver,
+    limit: u64,
+) -> Option<Beats> {
+    let fires = simulate_parts(parts, inputs, outputs, driver, limit)?;
+    Some(Beats { inputs: fires[0].clone(), outputs: fires[parts.len()].clone() })
+}
+
+/// The handshakes at every point of the chain: element 0 the input, element
+/// i + 1 the output of part i, each a list of cycles.
+pub fn simulate_parts(
+    parts: &[Part],
+    inputs: usize,
+    outputs: usize,
+    mut driver: Driver,
+    limit: u64,
+) -> Option<Vec<Vec<u64>>> {
+    let mut states: Vec<State> = parts.iter().map(State::new).collect();
+    let n = states.len();
+    let mut fires: Vec<Vec<u64>> = vec![Vec::new(); n + 1];
+    let mut ready = vec![false; n + 1];
+    let mut valid = vec![false; n + 1];
+    for cycle in 0..limit {
+        if fires[n].len() == outputs && fires[0].len() == inputs {
+            return Some(fires);
+        }
+        ready[n] = driver.m_ready;
+        for (i, s) in states.iter().enumerate().rev() {
+            ready[i] = s.in_ready(ready[i + 1]);
+        }
+        valid[0] = driver.s_valid;
+        for (i, s) in states.iter().enumerate() {
+            valid[i + 1] = s.out_valid();
+        }
+        for i in 0..=n {
+            if valid[i] && ready[i] {
+                fires[i].push(cycle);
+            }
+        }
+        for (i, s) in states.iter_mut().enumerate() {
+            s.clock(valid[i], ready[i + 1]);
+        }
+        driver.clock(cycle, valid[0] && ready[0], fires[0].len(), inputs);
+    }
+    (fires[n].len() == outputs && fires[0].len() == inputs).then_some(fires)
+}
+
+/// Runs `images` images through the chain after `warmup` idle cycles, the
+/// input then always valid and the output always ready: `in_beats` input
+/// beats and `out_beats` output beats per image.
+pub fn simulate(
+    parts: &[Part],
+    in_beats: usize,
+    out_beats: usize,
+    images: usize,
+    warmup: u64,
+    limit: u64,
+) -> Result<Timeline, Stuck> {
+    let driver = Driver::new(Traffic::FULL, warmup);
+    let beats = simulate_traffic(parts, in_beats * images, out_beats * images, driver, limit)
+        .ok_or(Stuck { images, limit })?;
+    Ok(beats.timeline(in_beats, out_beats))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_skid_chain_passes_one_beat_per_cycle() {
+        let t = simulate(&[Part::Skid, Part::Skid, Part::Skid], 4, 4, 3, 0, 1000).unwrap();
+        // Three registers: the first beat leaves three cycles after it enters.
+        let t0 = t.starts[0];
+        assert_eq!(t.starts.iter().map(|c| c - t0).collect::<Vec<_>>(), [0, 4, 8]);
+        assert_eq!(t.ends.iter().map(|c| c - t0).collect::<Vec<_>>(), [6, 10, 14]);
+        assert_eq!(t.interval(), 4);
+    }
+
+    #[test]
+    fn a_folded_pipe_takes_one_beat_per_cycle_and_emits_per_fold() {
+        // Two folds of three chunks: six beats in, two out per vector.
+        let parts = [Part::Skid, Part::Pipe { depth: 4, chunks: 3 }, Part::Skid];
+        let t = simulate(&parts, 6, 2, 4, 0, 1000).unwrap();
+        assert_eq!(t.interval(), 6);
+    }
+
+    #[test]
+    fn a_window_with_padding_takes_a_step_per_padded_pixel() {
+        // 4x4 image, 3x3 kernel, padding 1: 36 steps, 16 windows of one beat.
+        let window = Part::Window {
+            h: 4,
+            w: 4,
+            kh: 3,
+            kw: 3,
+            sh: 1,
+            sw: 1,
+            ph: 1,
+            pw: 1,
+            beats: 1,
+            repeat: 1,
+        };
+        let t = simulate(&[Part::Skid, window, Part::Skid], 16, 16, 3, 0, 10_000).unwrap();
+        assert_eq!(t.interval(), 36);
+    }
+
+    #[test]
+    fn a_vector_buffer_overlaps_writing_and_sending() {
+        // 4 words sent 3 times: 12 cycles per vector, the writer keeps up.
+        let parts = [Part::Skid, Part::Vecbuf { words: 4, repeat: 3 }, Part::Skid];
+        let t = simulate(&parts, 4, 12, 5, 0, 1000).unwrap();
+        assert_eq!(t.interval(), 12);
+    }
+
+    #[test]
+    fn a_chain_that_cannot_finish_is_reported() {
+        // A window that needs more input than the images give never ends.
+        let window = Part::Window {
+            h: 2,
+            w: 2,
+            kh: 1,
+            kw: 1,
+            sh: 1,
+            sw: 1,
+            ph: 0,
+            pw: 0,
+            beats: 1,
+            repeat: 1,
+        };
+        let e = simulate(&[window], 3, 4, 2, 0, 500).unwrap_err();
+        assert_eq!(e.images, 2);
+    }
+}

@@ -1,0 +1,166 @@
+// {{ header }}
+// Testbench of the streaming design `{{ top }}`: streams images beat by beat from a hex
+// file (one packed beat per line, code 0 in the low bits; {{ in_beats }} beats per image)
+// through the AXI4-Stream ports with seeded random valid gaps and tready back-pressure, and
+// writes "i <image> <cycle>" when an image's first beat is taken and
+// "o <beat> <data hex> <user> <cycle>" for every output beat ({{ out_beats }} per image).
+// Plusargs: +inputs=FILE +outputs=FILE +images=N +seed=S +valid=V +ready=R [+trace=FILE]
+// (V, R in 0..16: the chance in 16 that valid/ready is high in a cycle). With +trace, every
+// layer's output handshakes are written as "<layer> <cycle> <data hex>".
+`timescale 1ns/1ps
+module {{ top }}_tb;
+    localparam IN_W = {{ in_width }};
+    localparam OUT_W = {{ out_width }};
+    localparam USER_W = {{ user_width }};
+    localparam IN_BEATS = {{ in_beats }};
+    localparam OUT_BEATS = {{ out_beats }};
+    localparam MAX_IMAGES = {{ max_images }};
+    localparam MAX_BEATS = MAX_IMAGES * IN_BEATS;
+    // Cycles per image and latency from the manifest, for the time limit only.
+    localparam [63:0] INTERVAL = {{ interval }};
+    localparam [63:0] LATENCY = {{ latency }};
+    // Idle cycles before the first beat: sliding windows walk their top and left
+    // padding meanwhile, so the first image meets an idle pipeline (the manifest's
+    // latency).
+    localparam [63:0] WARMUP = {{ warmup }};
+
+    reg clk = 1'b0;
+    reg rst = 1'b1;
+    reg [IN_W-1:0] s_axis_tdata;
+    reg s_axis_tvalid;
+    wire s_axis_tready;
+    wire [OUT_W-1:0] m_axis_tdata;
+    wire m_axis_tvalid;
+    reg m_axis_tready;
+{%- if has_user %}
+    wire [USER_W-1:0] m_axis_tuser;
+{%- else %}
+    wire [USER_W-1:0] m_axis_tuser = {USER_W{1'b0}};
+{%- endif %}
+
+    {{ top }} dut (
+        .clk(clk),
+        .rst(rst),
+        .s_axis_tdata(s_axis_tdata),
+        .s_axis_tvalid(s_axis_tvalid),
+        .s_axis_tready(s_axis_tready),
+        .m_axis_tdata(m_axis_tdata),
+{%- if has_user %}
+        .m_axis_tuser(m_axis_tuser),
+{%- endif %}
+        .m_axis_tvalid(m_axis_tvalid),
+        .m_axis_tready(m_axis_tready)
+    );
+
+    reg [IN_W-1:0] beats [0:MAX_BEATS-1];
+    reg [1023:0] inputs_path;
+    reg [1023:0] outputs_path;
+    reg [1023:0] trace_path;
+    integer trace_file;
+    integer images;
+    integer n_in;
+    integer n_out;
+    integer seed;
+    reg [31:0] valid_chance;
+    reg [31:0] ready_chance;
+    integer out_file;
+    integer sent;
+    integer received;
+    reg [63:0] cycle;
+    reg [63:0] limit;
+    reg [31:0] rng;
+
+    // xorshift32: the same sequence on every simulator.
+    function [31:0] next_rng(input [31:0] x);
+        reg [31:0] y;
+        begin
+            y = x ^ (x << 13);
+            y = y ^ (y >> 17);
+            next_rng = y ^ (y << 5);
+        end
+    endfunction
+
+    always #5 clk = !clk;
+
+    initial begin
+        if (!$value$plusargs("inputs=%s", inputs_path)) inputs_path = "inputs.hex";
+        if (!$value$plusargs("outputs=%s", outputs_path)) outputs_path = "outputs.txt";
+        if (!$value$plusargs("images=%d", images)) images = 0;
+        if (!$value$plusargs("seed=%d", seed)) seed = 1;
+        if (!$value$plusargs("valid=%d", valid_chance)) valid_chance = 16;
+        if (!$value$plusargs("ready=%d", ready_chance)) ready_chance = 16;
+        if (images > MAX_IMAGES) begin
+            $display("ERROR: images=%0d exceeds MAX_IMAGES=%0d", images, MAX_IMAGES);
+            $finish;
+        end
+        n_in = images * IN_BEATS;
+        n_out = images * OUT_BEATS;
+        // Generous: four times the no-stall time at the slowest traffic allowed.
+        limit = 64'd2000 + WARMUP + 64'd4 * LATENCY
+              + 64'd64 * (INTERVAL + 64'd16 * IN_BEATS + 64'd16 * OUT_BEATS) * (images + 1);
+        $readmemh(inputs_path, beats, 0, n_in - 1);
+        out_file = $fopen(outputs_path, "w");
+        trace_file = 0;
+        if ($value$plusargs("trace=%s", trace_path)) trace_file = $fopen(trace_path, "w");
+        rng = seed == 0 ? 32'h1234_5678 : seed;
+        sent = 0;
+        received = 0;
+        cycle = 0;
+        s_axis_tvalid = 1'b0;
+        s_axis_tdata = {IN_W{1'b0}};
+        m_axis_tready = 1'b0;
+        repeat (3) @(posedge clk);
+        #1 rst = 1'b0;
+    end
+
+    // The stream driver and monitor. A beat offered stays offered until taken
+    // (AXI4-Stream); whether the next one is offered at once, and whether the
+    // sink is ready, is drawn from the seeded generator every cycle.
+    integer next_sent;
+    always @(posedge clk) begin
+        if (rst) begin
+            s_axis_tvalid <= 1'b0;
+            m_axis_tready <= 1'b0;
+        end else begin
+            rng <= next_rng(rng);
+            cycle <= cycle + 64'd1;
+            next_sent = sent;
+            if (s_axis_tvalid && s_axis_tready) begin
+                if (sent % IN_BEATS == 0) $fwrite(out_file, "i %0d %0d\n", sent / IN_BEATS, cycle);
+                next_sent = sent + 1;
+            end
+            if (trace_file != 0) begin
+{%- for (name, wire) in traces %}
+                if (dut.{{ wire }}_valid && dut.{{ wire }}_ready)
+                    $fwrite(trace_file, "{{ name }} %0d %h\n", cycle, dut.{{ wire }}_data);
+{%- endfor %}
+            end
+            sent <= next_sent;
+            if (!s_axis_tvalid || s_axis_tready) begin
+                if (cycle >= WARMUP && next_sent < n_in && {28'b0, rng[3:0]} < valid_chance) begin
+                    s_axis_tvalid <= 1'b1;
+                    s_axis_tdata <= beats[next_sent];
+                end else begin
+                    s_axis_tvalid <= 1'b0;
+                end
+            end
+            m_axis_tready <= {28'b0, rng[7:4]} < ready_chance;
+            if (m_axis_tvalid && m_axis_tready) begin
+                $fwrite(out_file, "o %0d %h %0d %0d\n", received, m_axis_tdata, m_axis_tuser, cycle);
+                received <= received + 1;
+                if (received + 1 == n_out) begin
+                    $fclose(out_file);
+                    if (trace_file != 0) $fclose(trace_file);
+                    $display("DONE %0d images in %0d cycles", images, cycle);
+                    $finish;
+                end
+            end
+            if (cycle > limit) begin
+                $fclose(out_file);
+                $display("TIMEOUT after %0d cycles: %0d beats sent, %0d received", cycle, sent,
+                         received);
+                $finish;
+            end
+        end
+    end
+endmodule

@@ -1,0 +1,38 @@
+// {{ header }}
+// Top `{{ module }}`, streaming dataflow: {{ inputs }} inputs ({{ input_format }}) -> {{ outputs }} outputs ({{ output_format }}).
+// Input: {{ in_beats }} beats per image of {{ in_lanes }} codes ({{ in_order }});
+// code i of a beat at bits [(i+1)*{{ in_bits }}-1 : i*{{ in_bits }}].
+// Output: {{ out_beats }} beats per image of {{ out_lanes }} codes ({{ out_order }}).
+// Cycles per image (initiation interval, no stalls): {{ cycles }}; latency from an image's
+// first input beat to its last output beat: {{ latency }} cycles.
+// Every layer is a stream module with valid/ready handshakes (AXI4-Stream semantics), followed by
+// a skid buffer: a stall at the output propagates back one register slice at a time.
+{%- for line in layer_lines %}
+//   {{ line }}
+{%- endfor %}
+
+module {{ module }} (
+    // clock and synchronous active-high reset
+    input  wire clk,
+    input  wire rst,
+    // input stream
+    input  wire [{{ in_msb }}:0] s_axis_tdata,
+    input  wire s_axis_tvalid,
+    output wire s_axis_tready,
+    // output stream
+    output wire [{{ out_msb }}:0] m_axis_tdata,
+{%- if argmax_bits > 0 %}
+    // index of the largest output (the lowest index on ties)
+    output wire [{{ argmax_msb }}:0] m_axis_tuser,
+{%- endif %}
+    output wire m_axis_tvalid,
+    input  wire m_axis_tready
+);
+{%- for line in body %}
+{%- if line.is_empty() %}
+
+{%- else %}
+    {{ line }}
+{%- endif %}
+{%- endfor %}
+endmodule

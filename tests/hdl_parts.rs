@@ -1,0 +1,462 @@
+//! The hand-written stream library (hdl/), part by part, under the generic
+//! harness of sim/stream_tb.v on Icarus: every output beat against a direct
+//! Rust reference, with random valid gaps and back-pressure, and without them
+//! every handshake's cycle against the generator's timing model. Random
+//! parameters from a seed (printed on failure), and Verilator -Wall lint of
+//! every configuration.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use shiftkit::codegen::hex::{pack_hex, unpack_hex};
+use shiftkit::codegen::stream::{simulate_traffic, Driver, Part, Traffic};
+use shiftkit::quant::FixedFormat;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn have(tool: &str) -> bool {
+    let found = Command::new(tool).arg("--version").output().is_ok();
+    if !found {
+        eprintln!("SKIPPED: {tool} is not installed");
+    }
+    found
+}
+
+/// One part under test: the module, its parameters, and the beats in and out.
+struct Case {
+    module: &'static str,
+    params: Vec<(&'static str, i64)>,
+    bits: u32,
+    signed: bool,
+    in_lanes: usize,
+    out_lanes: usize,
+    inputs: Vec<Vec<i64>>,
+    expected: Vec<Vec<i64>>,
+    /// The part as the timing model sees it.
+    model: Part,
+}
+
+impl Case {
+    fn wrapper(&self) -> String {
+        let params: Vec<String> = self.params.iter().map(|(k, v)| format!(".{k}({v})")).collect();
+        format!(
+            "module dut (input wire clk, input wire rst,\n\
+             input wire [{}:0] s_data, input wire s_valid, output wire s_ready,\n\
+             output wire [{}:0] m_data, output wire m_valid, input wire m_ready);\n\
+             {} #({}) u_part (.clk(clk), .rst(rst), .s_data(s_data), .s_valid(s_valid),\n\
+             .s_ready(s_ready), .m_data(m_data), .m_valid(m_valid), .m_ready(m_ready));\n\
+             endmodule\n",
+            self.in_lanes * self.bits as usize - 1,
+            self.out_lanes * self.bits as usize - 1,
+            self.module,
+            params.join(", ")
+        )
+    }
+
+    fn format(&self) -> FixedFormat {
+        FixedFormat::new(self.signed, self.bits, 0).unwrap()
+    }
+}
+
+fn library() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(Path::new(ROOT).join("hdl"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "v"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Compiles the case once; returns the directory and the simulation command.
+fn build(case: &Case) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("dut.v"), case.wrapper()).unwrap();
+    let out = Command::new("iverilog")
+        .current_dir(dir.path())
+        .args(["-g2005", "-s", "stream_tb", "-o", "tb.vvp"])
+        .arg(format!("-Pstream_tb.IN_W={}", case.in_lanes * case.bits as usize))
+        .arg(format!("-Pstream_tb.OUT_W={}", case.out_lanes * case.bits as usize))
+        .arg(format!("-Pstream_tb.MAX_N={}", case.inputs.len().max(1)))
+        .arg(Path::new(ROOT).join("sim/stream_tb.v"))
+        .arg("dut.v")
+        .args(library())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "iverilog: {}", String::from_utf8_lossy(&out.stderr));
+    dir
+}
+
+/// Input and output handshakes: (cycle) and (lanes, cycle).
+type Log = (Vec<u64>, Vec<(Vec<i64>, u64)>);
+
+fn run(case: &Case, dir: &Path, seed: u32, valid: u32, ready: u32) -> Log {
+    let text: String =
+        case.inputs.iter().map(|b| format!("{}\n", pack_hex(b, case.bits))).collect();
+    std::fs::write(dir.join("inputs.hex"), text).unwrap();
+    // SHIFTKIT_KEEP=DIR keeps the last case's files for a look by hand.
+    if let Ok(keep) = std::env::var("SHIFTKIT_KEEP") {
+        let _ = std::fs::remove_dir_all(&keep);
+        std::fs::create_dir_all(&keep).unwrap();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), Path::new(&keep).join(e.file_name())).unwrap();
+        }
+    }
+    let out = Command::new("vvp")
+        .current_dir(dir)
+        .args(["-n", "tb.vvp"])
+        .arg(format!("+n={}", case.inputs.len()))
+        .arg(format!("+expect={}", case.expected.len()))
+        .arg(format!("+seed={seed}"))
+        .arg(format!("+valid={valid}"))
+        .arg(format!("+ready={ready}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "vvp: {}", String::from_utf8_lossy(&out.stderr));
+    let log = std::fs::read_to_string(dir.join("outputs.txt")).unwrap();
+    let (mut ins, mut outs) = (Vec::new(), Vec::new());
+    for line in log.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f.as_slice() {
+            ["i", _, c] => ins.push(c.parse().unwrap()),
+            ["o", _, hex, c] => outs.push((
+                unpack_hex(hex, case.out_lanes, case.format()).unwrap(),
+                c.parse().unwrap(),
+            )),
+            _ => panic!("bad log line {line}"),
+        }
+    }
+    (ins, outs)
+}
+
+/// Data with random traffic, then data and every handshake's cycle without
+/// gaps against the timing model.
+fn check(case: &Case, seed: u64) {
+    let dir = build(case);
+    let what = format!("{} {:?} (seed {seed})", case.module, case.params);
+    for (valid, ready) in [(9, 7), (16, 16)] {
+        let (ins, outs) = run(case, dir.path(), seed as u32 + 1, valid, ready);
+        assert_eq!(ins.len(), case.inputs.len(), "{what}: inputs taken");
+        let got: Vec<Vec<i64>> = outs.iter().map(|(l, _)| l.clone()).collect();
+        assert_eq!(got.len(), case.expected.len(), "{what}: output beats");
+        for (k, (g, e)) in got.iter().zip(&case.expected).enumerate() {
+            assert_eq!(g, e, "{what}: output beat {k} (valid {valid}/16, ready {ready}/16)");
+        }
+        // Every handshake at the cycle the timing model says.
+        let driver = Driver::new(Traffic { seed: seed as u32 + 1, valid, ready }, 0);
+        let model = simulate_traffic(
+            std::slice::from_ref(&case.model),
+            case.inputs.len(),
+            case.expected.len(),
+            driver,
+            1 << 22,
+        )
+        .expect("the model finishes");
+        let cycles: Vec<u64> = outs.iter().map(|o| o.1).collect();
+        let traffic = format!("valid {valid}/16, ready {ready}/16");
+        assert_eq!(ins, model.inputs, "{what}: input handshakes, {traffic}");
+        assert_eq!(cycles, model.outputs, "{what}: output handshakes, {traffic}");
+    }
+}
+
+/// Verilator -Wall on the wrapper and the library: no warning at all.
+fn lint(case: &Case) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("dut.v"), case.wrapper()).unwrap();
+    let out = Command::new("verilator")
+        .current_dir(dir.path())
+        .args(["--lint-only", "-Wall", "-Wno-DECLFILENAME", "--top-module", "dut", "dut.v"])
+        .args(library())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && text.trim().is_empty(),
+        "{} {:?}:\n{text}",
+        case.module,
+        case.params
+    );
+}
+
+fn random_codes(rng: &mut ChaCha8Rng, n: usize, bits: u32, signed: bool) -> Vec<i64> {
+    let f = FixedFormat::new(signed, bits, 0).unwrap();
+    (0..n).map(|_| rng.gen_range(f.min()..=f.max())).collect()
+}
+
+fn beats(codes: &[i64], lanes: usize) -> Vec<Vec<i64>> {
+    codes.chunks(lanes).map(<[i64]>::to_vec).collect()
+}
+
+fn skid_case(rng: &mut ChaCha8Rng) -> Case {
+    let bits = rng.gen_range(2..=12);
+    let codes = random_codes(rng, 40, bits, true);
+    Case {
+        module: "sk_skid",
+        params: vec![("W", bits as i64)],
+        bits,
+        signed: true,
+        in_lanes: 1,
+        out_lanes: 1,
+        inputs: beats(&codes, 1),
+        expected: beats(&codes, 1),
+        model: Part::Skid,
+    }
+}
+
+fn dwc_case(rng: &mut ChaCha8Rng) -> Case {
+    let sizes = [1usize, 2, 3, 4, 6, 12];
+    let a = sizes[rng.gen_range(0..sizes.len())];
+    let b = sizes[rng.gen_range(0..sizes.len())];
+    let l = a * b / gcd(a, b);
+    let bits = rng.gen_range(2..=8);
+    let words = rng.gen_range(1..=6);
+    let codes = random_codes(rng, l * words, bits, false);
+    Case {
+        module: "sk_dwc",
+        params: vec![("BITS", bits as i64), ("A", a as i64), ("B", b as i64), ("L", l as i64)],
+        bits,
+        signed: false,
+        in_lanes: a,
+        out_lanes: b,
+        inputs: beats(&codes, a),
+        expected: beats(&codes, b),
+        model: Part::Dwc { a, b, l },
+    }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// Windows of `images` (H, W, C) images, in the window generator's order.
+#[allow(clippy::too_many_arguments)]
+fn windows(
+    pixels: &[i64],
+    c: usize,
+    h: usize,
+    w: usize,
+    k: [usize; 2],
+    s: [usize; 2],
+    p: [usize; 2],
+) -> Vec<Vec<i64>> {
+    let per = c * h * w;
+    let (hp, wp) = (h + 2 * p[0], w + 2 * p[1]);
+    let mut out = Vec::new();
+    for img in pixels.chunks(per) {
+        let at = |y: usize, x: usize, ch: usize| -> i64 {
+            if y < p[0] || y >= p[0] + h || x < p[1] || x >= p[1] + w {
+                0
+            } else {
+                img[((y - p[0]) * w + (x - p[1])) * c + ch]
+            }
+        };
+        let mut y = 0;
+        while y + k[0] <= hp {
+            let mut x = 0;
+            while x + k[1] <= wp {
+                let mut win = Vec::new();
+                for ky in 0..k[0] {
+                    for kx in 0..k[1] {
+                        for ch in 0..c {
+                            win.push(at(y + ky, x + kx, ch));
+                        }
+                    }
+                }
+                out.push(win);
+                x += s[1];
+            }
+            y += s[0];
+        }
+    }
+    out
+}
+
+fn window_case(rng: &mut ChaCha8Rng) -> Case {
+    let c = rng.gen_range(1..=3);
+    let (h, w) = (rng.gen_range(1..=6), rng.gen_range(1..=6));
+    // Padding below the kernel size (PyTorch allows at most half of it): with
+    // more, the windows of the next image's padding rows go out before its
+    // pixels arrive, which a finite test would see as extra beats.
+    let kh = rng.gen_range(1..=(h + 2).min(4));
+    let kw = rng.gen_range(1..=(w + 2).min(4));
+    let k = [kh, kw];
+    let p = [rng.gen_range(0..kh.min(3)), rng.gen_range(0..kw.min(3))];
+    let k = [k[0].min(h + 2 * p[0]), k[1].min(w + 2 * p[1])];
+    let s = [rng.gen_range(1..=3), rng.gen_range(1..=3)];
+    let n = k[0] * k[1] * c;
+    let divisors: Vec<usize> = (1..=n).filter(|d| n % d == 0).collect();
+    let chunk = divisors[rng.gen_range(0..divisors.len())];
+    let repeat = rng.gen_range(1..=3);
+    let bits = rng.gen_range(2..=8);
+    let images = rng.gen_range(1..=3);
+    let pixels = random_codes(rng, images * c * h * w, bits, true);
+    let mut expected = Vec::new();
+    for win in windows(&pixels, c, h, w, k, s, p) {
+        for _ in 0..repeat {
+            expected.extend(beats(&win, chunk));
+        }
+    }
+    Case {
+        module: "sk_window",
+        params: vec![
+            ("BITS", bits as i64),
+            ("C", c as i64),
+            ("H", h as i64),
+            ("W", w as i64),
+            ("KH", k[0] as i64),
+            ("KW", k[1] as i64),
+            ("SH", s[0] as i64),
+            ("SW", s[1] as i64),
+            ("PH", p[0] as i64),
+            ("PW", p[1] as i64),
+            ("CHUNK", chunk as i64),
+            ("REPEAT", repeat as i64),
+        ],
+        bits,
+        signed: true,
+        in_lanes: c,
+        out_lanes: chunk,
+        inputs: beats(&pixels, c),
+        expected,
+        model: Part::Window {
+            h,
+            w,
+            kh: k[0],
+            kw: k[1],
+            sh: s[0],
+            sw: s[1],
+            ph: p[0],
+            pw: p[1],
+            beats: n / chunk,
+            repeat,
+        },
+    }
+}
+
+fn maxpool_case(rng: &mut ChaCha8Rng) -> Case {
+    let c = rng.gen_range(1..=3);
+    let (h, w) = (rng.gen_range(2..=6), rng.gen_range(2..=6));
+    let kh = rng.gen_range(1..=h.min(3));
+    let k = [kh, rng.gen_range(1..=w.min(3))];
+    let s = [rng.gen_range(1..=2), rng.gen_range(1..=2)];
+    let bits = rng.gen_range(2..=8);
+    let signed = rng.gen_bool(0.5);
+    let images = rng.gen_range(1..=3);
+    let pixels = random_codes(rng, images * c * h * w, bits, signed);
+    let expected = windows(&pixels, c, h, w, k, s, [0, 0])
+        .into_iter()
+        .map(|win| {
+            (0..c).map(|ch| win.iter().skip(ch).step_by(c).copied().max().unwrap()).collect()
+        })
+        .collect();
+    Case {
+        module: "sk_maxpool",
+        params: vec![
+            ("BITS", bits as i64),
+            ("SIGNED", signed as i64),
+            ("C", c as i64),
+            ("H", h as i64),
+            ("W", w as i64),
+            ("KH", k[0] as i64),
+            ("KW", k[1] as i64),
+            ("SH", s[0] as i64),
+            ("SW", s[1] as i64),
+        ],
+        bits,
+        signed,
+        in_lanes: c,
+        out_lanes: c,
+        inputs: beats(&pixels, c),
+        expected,
+        model: Part::Window {
+            h,
+            w,
+            kh: k[0],
+            kw: k[1],
+            sh: s[0],
+            sw: s[1],
+            ph: 0,
+            pw: 0,
+            beats: 1,
+            repeat: 1,
+        },
+    }
+}
+
+fn vecbuf_case(rng: &mut ChaCha8Rng) -> Case {
+    let chunk = rng.gen_range(1..=4);
+    let words = rng.gen_range(1..=6);
+    let repeat = rng.gen_range(1..=4);
+    let bits = rng.gen_range(2..=8);
+    let vectors = rng.gen_range(1..=4);
+    let codes = random_codes(rng, vectors * words * chunk, bits, false);
+    let mut expected = Vec::new();
+    for v in codes.chunks(words * chunk) {
+        for _ in 0..repeat {
+            expected.extend(beats(v, chunk));
+        }
+    }
+    Case {
+        module: "sk_vecbuf",
+        params: vec![
+            ("BITS", bits as i64),
+            ("CHUNK", chunk as i64),
+            ("WORDS", words as i64),
+            ("REPEAT", repeat as i64),
+        ],
+        bits,
+        signed: false,
+        in_lanes: chunk,
+        out_lanes: chunk,
+        inputs: beats(&codes, chunk),
+        expected,
+        model: Part::Vecbuf { words, repeat },
+    }
+}
+
+fn check_cases(make: fn(&mut ChaCha8Rng) -> Case, seeds: std::ops::Range<u64>) {
+    if !have("iverilog") {
+        return;
+    }
+    let lint_too = have("verilator");
+    for seed in seeds {
+        let case = make(&mut ChaCha8Rng::seed_from_u64(seed));
+        check(&case, seed);
+        if lint_too {
+            lint(&case);
+        }
+    }
+}
+
+#[test]
+fn skid_buffer_passes_every_beat_in_order() {
+    check_cases(skid_case, 0..4);
+}
+
+#[test]
+fn width_converter_regroups_codes_in_order() {
+    check_cases(dwc_case, 0..24);
+}
+
+#[test]
+fn window_generator_gives_every_padded_strided_window() {
+    check_cases(window_case, 0..40);
+}
+
+#[test]
+fn max_pooling_gives_the_maximum_of_every_window() {
+    check_cases(maxpool_case, 0..16);
+}
+
+#[test]
+fn vector_buffer_repeats_every_vector() {
+    check_cases(vecbuf_case, 0..20);
+}
