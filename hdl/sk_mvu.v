@@ -48,9 +48,9 @@ module sk_mvu #(
     parameter integer SCALED = 0,
     parameter integer M_BITS = 2,
     parameter integer OUT_W = 24,
-    parameter WEIGHTS = "weights.hex",
-    parameter BIASES = "biases.hex",
-    parameter SCALES = "scales.hex"
+    parameter WEIGHTS = "",
+    parameter BIASES = "",
+    parameter SCALES = ""
 ) (
     input  wire                 clk,
     input  wire                 rst,
@@ -93,8 +93,14 @@ module sk_mvu #(
     end
 
     // Stage 1: the beat and its weight codes.
+    // (The file names default to "" and are read only when given, so that a
+    // tool reading this module on its own does not look for a file.)
     reg [PE*SIMD*CODE-1:0] rom [0:WORDS-1];
-    initial $readmemh(WEIGHTS, rom);
+    generate
+        if (WEIGHTS != "") begin : g_weights
+            initial $readmemh(WEIGHTS, rom);
+        end
+    endgenerate
     reg [PE*SIMD*CODE-1:0] w_q;
     reg [SIMD*XBITS-1:0] x_q;
     always @(posedge clk) begin
@@ -232,7 +238,11 @@ module sk_mvu #(
 
     // Accumulators: the bias of the fold's outputs, plus every chunk's sum.
     reg [PE*ACC_W-1:0] biases [0:NF-1];
-    initial $readmemh(BIASES, biases);
+    generate
+        if (BIASES != "") begin : g_biases
+            initial $readmemh(BIASES, biases);
+        end
+    endgenerate
     wire [PE*ACC_W-1:0] bias = biases[nf_t];
     wire [PE*ACC_W-1:0] accs;
     reg done_q;
@@ -272,7 +282,9 @@ module sk_mvu #(
     generate
         if (SCALED != 0) begin : g_scale
             reg [PE*M_BITS-1:0] scales [0:NF-1];
-            initial $readmemh(SCALES, scales);
+            if (SCALES != "") begin : g_scales
+                initial $readmemh(SCALES, scales);
+            end
             wire [PE*M_BITS-1:0] m = scales[done_nf_q];
             localparam integer PW = OUT_W > ACC_W ? (OUT_W > M_BITS ? OUT_W : M_BITS)
                                                   : (ACC_W > M_BITS ? ACC_W : M_BITS);

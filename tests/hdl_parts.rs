@@ -207,6 +207,24 @@ fn skid_case(rng: &mut ChaCha8Rng) -> Case {
     }
 }
 
+fn fifo_case(rng: &mut ChaCha8Rng) -> Case {
+    let bits = rng.gen_range(2..=12);
+    let depth = rng.gen_range(2..=9);
+    let n = rng.gen_range(1..=60);
+    let codes = random_codes(rng, n, bits, true);
+    Case {
+        module: "sk_fifo",
+        params: vec![("W", bits as i64), ("DEPTH", depth as i64)],
+        bits,
+        signed: true,
+        in_lanes: 1,
+        out_lanes: 1,
+        inputs: beats(&codes, 1),
+        expected: beats(&codes, 1),
+        model: Part::Fifo { depth },
+    }
+}
+
 fn dwc_case(rng: &mut ChaCha8Rng) -> Case {
     let sizes = [1usize, 2, 3, 4, 6, 12];
     let a = sizes[rng.gen_range(0..sizes.len())];
@@ -439,6 +457,11 @@ fn check_cases(make: fn(&mut ChaCha8Rng) -> Case, seeds: std::ops::Range<u64>) {
 #[test]
 fn skid_buffer_passes_every_beat_in_order() {
     check_cases(skid_case, 0..4);
+}
+
+#[test]
+fn fifo_passes_every_beat_in_order() {
+    check_cases(fifo_case, 0..12);
 }
 
 #[test]

@@ -22,7 +22,7 @@ use shiftkit::sim;
 use shiftkit::verify::{self, stream, Simulator, Traffic};
 
 mod common;
-use common::{random_network, vectors};
+use common::{finish_dense, random_format, random_network, random_weighted, vectors};
 
 fn have(tool: &str) -> bool {
     let found = Command::new(tool).arg("--version").output().is_ok();
@@ -88,10 +88,77 @@ fn generate(net: &IntNetwork, cfg: &HdlConfig, dir: &Path) -> codegen::Design {
     design
 }
 
+/// A random convolutional network for the streaming form: image size and
+/// channels, one or two convolutions (kernels of any shape up to 4, strides up
+/// to 3, padding below the kernel), pools of any window and stride, ReLUs in
+/// every position, then dense layers; every weight kind and format.
+fn random_stream_network(seed: u64) -> IntNetwork {
+    use shiftkit::model::MaxPool2d;
+    use shiftkit::quant::IntLayerSpec;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let input_format = random_format(&mut rng, 2);
+    let (c, h, w) = (rng.gen_range(1..=3), rng.gen_range(3..=9), rng.gen_range(3..=9));
+    let input = Shape::Image { c, h, w };
+    let mut specs = Vec::new();
+    let mut shape = (c, h, w);
+    for conv in 1..=rng.gen_range(1..=2) {
+        let (c, h, w) = shape;
+        let k = [rng.gen_range(1..=4.min(h + 2)), rng.gen_range(1..=4.min(w + 2))];
+        let pad = [rng.gen_range(0..k[0]).min(1), rng.gen_range(0..k[1]).min(1)];
+        let (hp, wp) = (h + 2 * pad[0], w + 2 * pad[1]);
+        if k[0] > hp || k[1] > wp {
+            break;
+        }
+        let stride = [rng.gen_range(1..=3), rng.gen_range(1..=3)];
+        let oc = rng.gen_range(1..=4);
+        let layer = random_weighted(&mut rng, &[oc, c, k[0], k[1]]);
+        specs.push(IntLayerSpec {
+            name: format!("conv{conv}"),
+            op: IntOp::Conv2d { layer, stride, padding: pad },
+            format: Some(random_format(&mut rng, 2)),
+        });
+        shape = (oc, (hp - k[0]) / stride[0] + 1, (wp - k[1]) / stride[1] + 1);
+        if rng.gen_bool(0.3) {
+            specs.push(IntLayerSpec {
+                name: format!("relu{conv}a"),
+                op: IntOp::Relu,
+                format: None,
+            });
+        }
+        let (oc, oh, ow) = shape;
+        if oh >= 2 && ow >= 2 && rng.gen_bool(0.6) {
+            let kernel = [rng.gen_range(1..=oh.min(3)), rng.gen_range(1..=ow.min(3))];
+            let stride = [rng.gen_range(1..=3), rng.gen_range(1..=3)];
+            specs.push(IntLayerSpec {
+                name: format!("pool{conv}"),
+                op: IntOp::MaxPool2d(MaxPool2d { kernel, stride }),
+                format: None,
+            });
+            shape = (oc, (oh - kernel[0]) / stride[0] + 1, (ow - kernel[1]) / stride[1] + 1);
+            if rng.gen_bool(0.3) {
+                specs.push(IntLayerSpec {
+                    name: format!("relu{conv}b"),
+                    op: IntOp::Relu,
+                    format: None,
+                });
+            }
+        }
+    }
+    specs.push(IntLayerSpec { name: "flatten".into(), op: IntOp::Flatten, format: None });
+    if rng.gen_bool(0.3) {
+        specs.push(IntLayerSpec { name: "relu_flat".into(), op: IntOp::Relu, format: None });
+    }
+    let width = shape.0 * shape.1 * shape.2;
+    finish_dense(&mut rng, input, input_format, specs, width)
+}
+
 /// Builds and runs one random network on Icarus; every output and the whole
 /// timeline of both runs must agree.
 fn check_random(seed: u64, images: usize) -> Result<(), String> {
-    let net = random_network(seed);
+    // Half from the streaming generator, half from the shared one (which also
+    // makes dense-only networks with flat inputs).
+    let net =
+        if seed.is_multiple_of(2) { random_stream_network(seed) } else { random_network(seed) };
     let cfg = stream_config(&net, seed);
     let dir = tempfile::tempdir().unwrap();
     let design = generate(&net, &cfg, dir.path());
@@ -175,4 +242,226 @@ fn impossible_foldings_are_refused_naming_the_layer_and_the_choices() {
     cfg.folds = "nosuch=1x1".parse().unwrap();
     let e = codegen::generate(&net, &cfg).unwrap_err().to_string();
     assert!(e.contains("nosuch") && e.contains("fc1"), "{e}");
+}
+
+/// A model file holding `net` (its float network is `float`).
+fn save(dir: &Path, float: shiftkit::model::Network, net: &IntNetwork) -> std::path::PathBuf {
+    use shiftkit::model::{ModelFile, Provenance};
+    let mut file = ModelFile::new(float, Provenance::default());
+    shiftkit::quant::write_integer(net, &mut file.rest);
+    let path = dir.join("q.skm");
+    shiftkit::model::save(&path, &file).unwrap();
+    path
+}
+
+/// LeNet-5 with its initial weights, quantized on random images: the layer
+/// sizes of the real thing, no training needed for bit-exactness.
+fn lenet(
+    spec: shiftkit::quant::WeightSpec,
+    first_last: Option<shiftkit::quant::WeightSpec>,
+) -> (shiftkit::model::Network, IntNetwork) {
+    use shiftkit::quant::QuantizeConfig;
+    let float = shiftkit::model::ArchSpec::lenet5().build(3).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let x = ndarray::Array2::from_shape_simple_fn((64, 784), || rng.gen_range(0.0f32..1.0));
+    let mut cfg = QuantizeConfig::new(spec, 8, 8);
+    if let Some(fl) = first_last {
+        cfg.layer_weights.insert("conv1".into(), fl);
+        cfg.layer_weights.insert("fc3".into(), fl);
+    }
+    let q = shiftkit::quant::quantize(&float, x.view(), &cfg).unwrap();
+    (float, q)
+}
+
+fn verify_job(
+    model: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    sim: Simulator,
+    vectors: usize,
+) -> shiftkit::app::VerifyJob {
+    shiftkit::app::VerifyJob {
+        model,
+        dir,
+        simulators: vec![sim],
+        vectors,
+        dataset: None,
+        data_dir: None,
+        seed: 4,
+    }
+}
+
+/// LeNet-5 at INQ-5, at binary with the first and last layers fixed8, and at
+/// ternary, as streaming designs with the default folding (every layer as fast
+/// as the first convolution's window walks its padded image): Verilator, 300
+/// random images and the extremes, outputs and timelines.
+#[test]
+fn lenet5_streaming_designs_verify_on_verilator() {
+    use shiftkit::quant::WeightSpec;
+    if !have("verilator") {
+        return;
+    }
+    let cases = [
+        ("inq5", WeightSpec::Pow2 { bits: 5 }, None),
+        ("binary", WeightSpec::Binary { scale: true }, Some(WeightSpec::Fixed { bits: 8 })),
+        ("ternary", WeightSpec::Ternary { scale: true }, None),
+    ];
+    for (what, spec, first_last) in cases {
+        let (float, net) = lenet(spec, first_last);
+        let dir = tempfile::tempdir().unwrap();
+        let model = save(dir.path(), float, &net);
+        let hdl = dir.path().join("hdl");
+        let cfg = HdlConfig { argmax: true, ..HdlConfig::new("lenet", Form::Streaming) };
+        let design = generate(&net, &cfg, &hdl);
+        let s = design.manifest.stream.as_ref().unwrap();
+        assert_eq!(s.input.beats, 784, "{what}: one pixel per beat");
+        assert_eq!(s.cycles_per_image, s.target_cycles, "{what}: balanced at the target");
+        let outcome =
+            shiftkit::app::run_verify(&verify_job(model, hdl, Simulator::Verilator, 300)).unwrap();
+        assert!(outcome.passed, "{what}:\n{}", outcome.to_text());
+        let plain = &outcome.reports[0].runs[0];
+        assert_eq!(plain.cycles_per_image, Some(s.cycles_per_image), "{what}");
+        assert_eq!(plain.latency, Some(s.latency), "{what}");
+    }
+}
+
+/// The ONNX LeNet-5 fixture (PyTorch, with batch norms), imported, quantized
+/// to fixed8 (multiplier lanes) and verified as a streaming design.
+#[test]
+fn the_imported_onnx_lenet5_verifies_as_a_streaming_design() {
+    use shiftkit::quant::{QuantizeConfig, WeightSpec};
+    if !have("verilator") {
+        return;
+    }
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/onnx/lenet5_torchscript.onnx"
+    ))
+    .unwrap();
+    let (float, _) = shiftkit::model::onnx::import_onnx(&bytes).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let x = ndarray::Array2::from_shape_simple_fn((64, 784), || rng.gen_range(0.0f32..1.0));
+    let net = shiftkit::quant::quantize(
+        &float,
+        x.view(),
+        &QuantizeConfig::new(WeightSpec::Fixed { bits: 8 }, 8, 8),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let model = save(dir.path(), float, &net);
+    let hdl = dir.path().join("hdl");
+    // Slower than the default: four times the cycles, far fewer lanes.
+    let cfg = HdlConfig { cycles: Some(4096), ..HdlConfig::new("onnx_lenet", Form::Streaming) };
+    generate(&net, &cfg, &hdl);
+    let outcome =
+        shiftkit::app::run_verify(&verify_job(model, hdl, Simulator::Verilator, 100)).unwrap();
+    assert!(outcome.passed, "{}", outcome.to_text());
+}
+
+/// A small CNN on 8x8 images with folded layers, so that every layer has ROMs.
+fn small_cnn() -> (shiftkit::model::Network, IntNetwork) {
+    use shiftkit::quant::{QuantizeConfig, WeightSpec};
+    let spec: shiftkit::model::ArchSpec = serde_json::from_str(
+        r#"{"input":[1,8,8],"layers":[{"op":"conv2d","out_channels":4,"kernel":3,"padding":1},
+            {"op":"relu"},{"op":"maxpool2d","kernel":2},{"op":"flatten"},{"op":"dense","out":10}]}"#,
+    )
+    .unwrap();
+    let float = spec.build(5).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let x = ndarray::Array2::from_shape_simple_fn((64, 64), || rng.gen_range(0.0f32..1.0));
+    let q = shiftkit::quant::quantize(
+        &float,
+        x.view(),
+        &QuantizeConfig::new(WeightSpec::Pow2 { bits: 5 }, 8, 8),
+    )
+    .unwrap();
+    (float, q)
+}
+
+fn small_cnn_config() -> HdlConfig {
+    HdlConfig {
+        folds: "conv1=2x3,fc1=2x8".parse().unwrap(),
+        ..HdlConfig::new("cnn", Form::Streaming)
+    }
+}
+
+/// One flipped bit in a weight ROM: verification fails and names the layer.
+#[test]
+fn a_corrupted_weight_rom_is_caught_naming_the_layer() {
+    if !have("iverilog") {
+        return;
+    }
+    let (float, net) = small_cnn();
+    let dir = tempfile::tempdir().unwrap();
+    let model = save(dir.path(), float, &net);
+    let hdl = dir.path().join("hdl");
+    generate(&net, &small_cnn_config(), &hdl);
+    // Flip the lowest bit of the first word that has a nonzero digit.
+    let rom = hdl.join("cnn_conv1_w.hex");
+    let text = std::fs::read_to_string(&rom).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let last = lines[0].pop().unwrap();
+    lines[0].push(std::char::from_digit(last.to_digit(16).unwrap() ^ 1, 16).unwrap());
+    std::fs::write(&rom, lines.join("\n") + "\n").unwrap();
+    let outcome =
+        shiftkit::app::run_verify(&verify_job(model, hdl, Simulator::Icarus, 20)).unwrap();
+    let text = outcome.to_text();
+    assert!(!outcome.passed, "the corrupted ROM went unnoticed:\n{text}");
+    assert!(text.contains("first differing layer: `conv1`"), "{text}");
+}
+
+/// A FIFO where the generator put a skid buffer: the outputs stay right, but
+/// the images leave at other cycles than the timing model says, and the place
+/// where the handshakes first leave its schedule is named.
+#[test]
+fn a_design_off_the_timing_models_schedule_is_caught_naming_the_layer() {
+    if !have("iverilog") {
+        return;
+    }
+    let (float, net) = small_cnn();
+    let dir = tempfile::tempdir().unwrap();
+    let model = save(dir.path(), float, &net);
+    let hdl = dir.path().join("hdl");
+    let design = generate(&net, &small_cnn_config(), &hdl);
+    // Replace the skid buffer after conv1 by a FIFO: the same beats, later.
+    let top = hdl.join("cnn.v");
+    let mut text = std::fs::read_to_string(&top).unwrap();
+    let end = text.find(") u_conv1_skid (").unwrap();
+    let start = text[..end].rfind("sk_skid #(").unwrap();
+    let params = text[start + "sk_skid #(".len()..end].trim_end().to_string();
+    let fifo = format!("sk_fifo #({params},\n        .DEPTH(2)\n    ) u_conv1_skid (");
+    text.replace_range(start..end + ") u_conv1_skid (".len(), &fifo);
+    std::fs::write(&top, text).unwrap();
+    let mut manifest = design.manifest.clone();
+    manifest.files.insert(0, "sk_fifo.v".into());
+    std::fs::write(hdl.join("sk_fifo.v"), codegen::stream::library_file("sk_fifo.v").unwrap())
+        .unwrap();
+    std::fs::write(hdl.join("manifest.json"), serde_json::to_string(&manifest).unwrap()).unwrap();
+    let outcome = shiftkit::app::run_verify(&verify_job(model, hdl, Simulator::Icarus, 6)).unwrap();
+    let text = outcome.to_text();
+    assert!(!outcome.passed, "the slower design went unnoticed:\n{text}");
+    assert!(text.contains("timing model says"), "{text}");
+    // conv1's own handshakes are on time; the beats leave pool1 late.
+    assert!(text.contains("off the timing model's schedule: `pool1`"), "{text}");
+    assert!(text.contains("between the output of `conv1` and its output"), "{text}");
+}
+
+/// Yosys maps a streaming design with ROMs, windows and FIFOs for iCE40 and
+/// Xilinx parts.
+#[test]
+fn a_streaming_design_synthesizes_with_yosys() {
+    if !have("yosys") {
+        return;
+    }
+    let (_, net) = small_cnn();
+    let dir = tempfile::tempdir().unwrap();
+    let design = generate(&net, &small_cnn_config(), dir.path());
+    let files: Vec<String> = design.files.iter().map(|(n, _)| n.clone()).collect();
+    for synth in ["synth_ice40", "synth_xilinx -nodsp"] {
+        let script = format!("read_verilog {}; {synth} -top cnn; stat", files.join(" "));
+        let out =
+            Command::new("yosys").current_dir(dir.path()).args(["-p", &script]).output().unwrap();
+        let log = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{synth}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(log.contains("Number of cells"), "{synth}: no statistics");
+    }
 }

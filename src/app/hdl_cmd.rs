@@ -34,6 +34,73 @@ pub fn run_baseline(model_path: &Path, output: &Path, top: &str) -> Result<(), A
 
 impl HdlOutcome {
     pub fn to_text(&self) -> String {
+        match &self.manifest.stream {
+            Some(stream) => self.stream_text(stream),
+            None => self.unrolled_text(),
+        }
+    }
+
+    fn stream_text(&self, st: &codegen::stream::StreamManifest) -> String {
+        let m = &self.manifest;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{:<10} {:<9} {:>9} {:>8} {:>9} {:>11} {:>9} {:>10} {:>9}",
+            "layer",
+            "hardware",
+            "PE x SIMD",
+            "cycles",
+            "adders",
+            "LUTs (est)",
+            "FFs",
+            "ROM bits",
+            "RAM bits"
+        );
+        for l in &st.layers {
+            let c = &l.cost;
+            let fold = match (l.pe, l.simd) {
+                (Some(p), Some(q)) => format!("{p}x{q}"),
+                _ => "-".into(),
+            };
+            let _ = writeln!(
+                s,
+                "{:<10} {:<9} {:>9} {:>8} {:>9} {:>11} {:>9} {:>10} {:>9}",
+                l.name, l.hardware, fold, l.cycles, c.adders, c.luts, c.ffs, c.rom_bits, c.ram_bits
+            );
+        }
+        let c = &m.cost;
+        let _ = writeln!(
+            s,
+            "{:<10} {:<9} {:>9} {:>8} {:>9} {:>11} {:>9} {:>10} {:>9}",
+            "total", "", "", st.cycles_per_image, c.adders, c.luts, c.ffs, c.rom_bits, c.ram_bits
+        );
+        let _ = writeln!(
+            s,
+            "top `{}` (streaming): {} beats of {} x {} in, {} beat(s) of {} x {} out per image; \
+             {} cycles per image (target {}), latency {} cycles",
+            m.top,
+            st.input.beats,
+            st.input.lanes,
+            m.input_format,
+            st.output.beats,
+            st.output.lanes,
+            m.output_format,
+            st.cycles_per_image,
+            st.target_cycles,
+            st.latency
+        );
+        let _ = writeln!(
+            s,
+            "{} Verilog files and {} ROM files in {} ({:.2}s)",
+            m.files.len(),
+            st.data_files.len(),
+            self.dir.display(),
+            self.seconds
+        );
+        s
+    }
+
+    fn unrolled_text(&self) -> String {
         let m = &self.manifest;
         let mut s = String::new();
         let _ = writeln!(

@@ -184,6 +184,7 @@ fn diagnose_timing(
         return "the timing model did not finish".into();
     };
     let t0 = fires[0].first().copied().unwrap_or(0);
+    let mut before = "the input".to_string();
     for l in &stream.layers {
         let Some((_, got)) = traces.iter().find(|(n, _)| *n == l.name) else { continue };
         let want: Vec<u64> = fires[l.point].iter().map(|c| c - t0).collect();
@@ -191,12 +192,13 @@ fn diagnose_timing(
             let show = |v: Option<&u64>| v.map_or("none".into(), |c| format!("cycle {c}"));
             return format!(
                 "first layer off the timing model's schedule: `{}`, output beat {k} at {}, the \
-                 model says {}",
+                 model says {} (the difference lies between {before} and its output)",
                 l.name,
                 show(got.get(k)),
                 show(want.get(k))
             );
         }
+        before = format!("the output of `{}`", l.name);
     }
     "every layer's handshakes follow the timing model: the difference is in the output stage".into()
 }
@@ -378,9 +380,10 @@ impl VerifyOutcome {
                     (Some(m), None) => format!("MISMATCH: {m}"),
                     (Some(m), Some(d)) => format!("MISMATCH: {m}; {d}"),
                 };
+                let unit = if self.cycles_per_image.is_some() { "images" } else { "vectors" };
                 let _ = writeln!(
                     s,
-                    "{:<10} {:>6} vectors, {traffic}: {verdict} ({:.1}s; build {:.1}s)",
+                    "{:<10} {:>6} {unit}, {traffic}: {verdict} ({:.1}s; build {:.1}s)",
                     r.simulator.as_str(),
                     run.vectors,
                     run.seconds,

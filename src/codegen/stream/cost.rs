@@ -43,6 +43,12 @@ pub fn skid(width: u64) -> Cost {
     regs(2 * width + 2) + muxes(width)
 }
 
+pub fn fifo(width: u64, depth: u64) -> Cost {
+    let mut c = regs(3 * width + 24) + muxes(2 * width);
+    c.ram_bits = depth * width;
+    c
+}
+
 pub fn window(w: &Window) -> Cost {
     let pix = (w.c * w.bits as usize) as u64;
     let n = w.size() as u64 * w.bits as u64;
@@ -130,7 +136,10 @@ pub fn layer(l: &LayerPlan) -> Cost {
         LayerHw::Flatten => Cost::default(),
     };
     if l.has_module() {
-        c = c + skid(out_width);
+        c = c + match l.fifo {
+            Some(depth) => fifo(out_width, depth as u64),
+            None => skid(out_width),
+        };
     }
     c.luts = c.adder_bits + c.mux_bits;
     c

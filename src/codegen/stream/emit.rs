@@ -529,11 +529,17 @@ pub fn top_module(plan: &Plan, info: &TopInfo) -> String {
                 );
                 let q = format!("{name}_q");
                 body.extend(wires(&q, width));
+                let (module, suffix, params) = match l.fifo {
+                    Some(depth) => {
+                        ("sk_fifo", "fifo", vec![("W", int(width)), ("DEPTH", int(depth))])
+                    }
+                    None => ("sk_skid", "skid", vec![("W", int(width))]),
+                };
                 body.extend(
                     Inst {
-                        module: "sk_skid".into(),
-                        name: format!("u_{name}_skid"),
-                        params: vec![("W", int(width))],
+                        module: module.into(),
+                        name: format!("u_{name}_{suffix}"),
+                        params,
                         ports: stream_ports(&name, &q),
                     }
                     .lines(),

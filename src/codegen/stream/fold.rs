@@ -84,15 +84,15 @@ pub fn allowed(n: usize) -> String {
     }
 }
 
-/// The folding with the fewest lanes that keeps `positions * NF * SF` within
-/// `target` cycles; among those, the fewest PE rows (fewer accumulators).
-/// Fully parallel when even that is slower than the target.
-pub fn choose(m: usize, n: usize, positions: usize, target: u64) -> Fold {
+/// The folding with the fewest lanes whose cycles per image, `cycles(NF *
+/// SF)` (NF * SF beats per input vector), stay within `target`; among those,
+/// the fewest PE rows (fewer accumulators). Fully parallel when even that is
+/// slower than the target.
+pub fn choose(m: usize, n: usize, target: u64, mut cycles: impl FnMut(usize) -> u64) -> Fold {
     let mut best: Option<(usize, usize)> = None; // (nf * sf, nf)
     for nf in divisors(m) {
         for sf in divisors(n) {
-            let cycles = positions as u64 * nf as u64 * sf as u64;
-            if cycles > target {
+            if cycles(nf * sf) > target {
                 continue;
             }
             let key = (nf * sf, nf);
@@ -122,16 +122,21 @@ mod tests {
 
     #[test]
     fn the_choice_meets_the_target_with_the_fewest_lanes() {
-        // LeNet-5's conv2 (16 x 150, 100 positions) within 1024 cycles: 10 folds.
-        let f = choose(16, 150, 100, 1024);
+        // 16 x 150 at 100 cycles per beat of a vector, within 1024 cycles: 10 folds.
+        let per_position = |f: usize| 100 * f as u64;
+        let f = choose(16, 150, 1024, per_position);
         assert_eq!(f.pe * f.simd, 16 * 150 / 10);
-        assert!(100 * (16 / f.pe) * (150 / f.simd) <= 1024);
         // Fewer PE rows win among equals: NF 2, SF 5 beats NF 1, SF 10.
         assert_eq!(f, Fold { pe: 8, simd: 30 });
         // A target below one cycle per position gives the fully parallel unit.
-        assert_eq!(choose(6, 25, 784, 100), Fold { pe: 6, simd: 25 });
+        assert_eq!(choose(6, 25, 100, |f| 784 * f as u64), Fold { pe: 6, simd: 25 });
         // A generous target folds everything.
-        assert_eq!(choose(10, 84, 1, 1_000_000), Fold { pe: 1, simd: 1 });
+        assert_eq!(choose(10, 84, 1_000_000, |f| f as u64), Fold { pe: 1, simd: 1 });
+        // The cost of a folding is whatever the caller measures: here a fixed
+        // overhead of 60 cycles leaves room for 9 beats only, and 16 x 150
+        // has 8 (NF 8, SF 1 or NF 4, SF 2) below that.
+        let f = choose(16, 150, 1024, |f| 100 * f as u64 + 60);
+        assert_eq!((16 / f.pe) * (150 / f.simd), 8);
     }
 
     #[test]

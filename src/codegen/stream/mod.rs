@@ -29,8 +29,9 @@ use crate::quant::IntNetwork;
 use plan::{LayerHw, Mvu, PlanConfig};
 
 /// The hand-written stream library, in the order the files are listed.
-const LIBRARY: [(&str, &str); 9] = [
+const LIBRARY: [(&str, &str); 10] = [
     ("sk_skid.v", include_str!("../../../hdl/sk_skid.v")),
+    ("sk_fifo.v", include_str!("../../../hdl/sk_fifo.v")),
     ("sk_dwc.v", include_str!("../../../hdl/sk_dwc.v")),
     ("sk_window.v", include_str!("../../../hdl/sk_window.v")),
     ("sk_argmax.v", include_str!("../../../hdl/sk_argmax.v")),
@@ -154,14 +155,11 @@ pub(super) fn generate(
             levels_per_stage: config.levels_per_stage,
         },
     )?;
+    let mut plan = plan;
+    let timeline = size_fifos(&mut plan)?;
     let parts = plan.parts();
     let out_beats = plan.output_beats();
-    let work: u64 = plan.layers.iter().map(|l| l.cycles).sum::<u64>()
-        + parts.len() as u64 * 8
-        + plan.input.beats() as u64;
     let warmup = plan.warmup();
-    let limit = (MODEL_IMAGES as u64 + 2) * work * 2 + warmup + 1000;
-    let timeline = simulate(&parts, plan.input.beats(), out_beats, MODEL_IMAGES, warmup, limit)?;
     let (cycles, latency) = (timeline.interval(), timeline.latency());
     let argmax_bits = if config.argmax && plan.last.image.is_none() {
         usize::BITS - (plan.output_lanes.max(2) - 1).leading_zeros()
@@ -256,6 +254,7 @@ pub(super) fn generate(
     );
     let used = |file: &str| match file {
         "sk_skid.v" => true,
+        "sk_fifo.v" => plan.layers.iter().any(|l| l.fifo.is_some()),
         "sk_dwc.v" => {
             plan.last.lanes != plan.output_lanes
                 || plan.layers.iter().any(|l| match &l.hw {
@@ -329,6 +328,72 @@ pub(super) fn generate(
         stream: Some(stream),
     };
     Ok(Design { files, data, manifest, graphs: Vec::new() })
+}
+
+/// Beats a FIFO holds at most before it is worth more than a skid buffer.
+const SKID_BEATS: usize = 2;
+
+/// Gives the layers whose bursts would stall their neighbours a FIFO after
+/// them, sized by the timing model, and returns the chain's timeline.
+///
+/// Skid buffers first: if the chain already runs at its slowest layer's
+/// cycles per image, that is the design. Otherwise every layer boundary gets
+/// an unbounded FIFO, images enter no faster than that slowest layer, and
+/// each FIFO keeps the depth it needed (a skid buffer where two beats
+/// sufficed). Should that still fall short, the depths double, twice at most.
+fn size_fifos(plan: &mut plan::Plan) -> Result<Timeline, CodegenError> {
+    let (in_beats, out_beats) = (plan.input.beats(), plan.output_beats());
+    let warmup = plan.warmup();
+    let ideal = plan.layers.iter().map(|l| l.cycles).max().unwrap_or(1).max(in_beats as u64);
+    let work: u64 = plan.layers.iter().map(|l| l.cycles).sum::<u64>()
+        + plan.parts().len() as u64 * 8
+        + in_beats as u64;
+    let limit = (MODEL_IMAGES as u64 + 2) * work * 4 + warmup + 1000;
+    let run = |plan: &plan::Plan| {
+        simulate(&plan.parts(), in_beats, out_beats, MODEL_IMAGES, warmup, limit)
+    };
+    let skids = run(plan)?;
+    if skids.interval() <= ideal {
+        return Ok(skids);
+    }
+    for l in plan.layers.iter_mut().filter(|l| l.has_module()) {
+        l.fifo = Some(1 << 24);
+    }
+    let parts = plan.parts();
+    let peaks = timing::fifo_peaks(&parts, in_beats, out_beats, MODEL_IMAGES, ideal, warmup, limit)
+        .ok_or(Stuck { images: MODEL_IMAGES, limit })?;
+    // The part index of every layer's buffer: after its parts, in chain order.
+    let mut at = 1;
+    for l in plan.layers.iter_mut() {
+        at += l.parts().len();
+        if l.has_module() {
+            let peak = peaks[at];
+            l.fifo = (peak > SKID_BEATS).then_some(peak);
+            at += 1;
+        }
+    }
+    let mut best = run(plan)?;
+    for _ in 0..2 {
+        if best.interval() <= ideal {
+            break;
+        }
+        let mut wider = plan.clone();
+        for l in wider.layers.iter_mut() {
+            l.fifo = l.fifo.map(|d| d * 2);
+        }
+        let t = run(&wider)?;
+        if t.interval() < best.interval() {
+            *plan = wider;
+            best = t;
+        }
+    }
+    if best.interval() >= skids.interval() {
+        for l in plan.layers.iter_mut() {
+            l.fifo = None;
+        }
+        return Ok(skids);
+    }
+    Ok(best)
 }
 
 fn lines(words: &[String]) -> String {

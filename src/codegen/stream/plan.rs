@@ -165,6 +165,9 @@ pub struct LayerPlan {
     pub fold: Option<Fold>,
     /// Cycles per image of the layer on its own.
     pub cycles: u64,
+    /// The buffer after a layer with registers: a FIFO of this depth, or a
+    /// skid buffer when `None`.
+    pub fifo: Option<usize>,
 }
 
 impl LayerPlan {
@@ -225,7 +228,10 @@ impl Plan {
         for l in &self.layers {
             parts.extend(l.parts());
             if l.has_module() {
-                parts.push(Part::Skid);
+                parts.push(match l.fifo {
+                    Some(depth) => Part::Fifo { depth },
+                    None => Part::Skid,
+                });
             }
         }
         if self.last.lanes != self.output_lanes {
@@ -371,6 +377,7 @@ fn plan_layer(
         output,
         fold,
         cycles,
+        fifo: None,
     };
     match &layer.op {
         IntOp::Conv2d { layer: w, stride, padding } => {
@@ -379,7 +386,22 @@ fn plan_layer(
             let [kh, kw] = [w.weights.shape()[2], w.weights.shape()[3]];
             let n = kh * kw * c;
             let positions = oh * ow;
-            let fold = pick_fold(layer, config, oc, n, positions, target)?;
+            let geometry = Window {
+                bits,
+                c,
+                h,
+                w: wd,
+                k: [kh, kw],
+                stride: *stride,
+                pad: *padding,
+                chunk: n,
+                repeat: 1,
+            };
+            let mut measured = std::collections::BTreeMap::new();
+            let mut cycles = |beats: usize| {
+                *measured.entry(beats).or_insert_with(|| window_cycles(&geometry, beats))
+            };
+            let fold = pick_fold(layer, config, oc, n, positions, target, &mut cycles)?;
             // Window order (ky, kx, ch) from the network's (ch, ky, kx).
             let weights = Array2::from_shape_fn((oc, n), |(o, i)| {
                 let (pix, ch) = (i / c, i % c);
@@ -415,15 +437,14 @@ fn plan_layer(
                 order: Order::Hwc { c: oc, h: oh, w: ow },
                 image: out_image,
             };
-            let cycles =
-                window.steps().max(positions as u64 * (oc / fold.pe * n / fold.simd) as u64);
+            let cycles = cycles((oc / fold.pe) * (n / fold.simd));
             let hw =
                 LayerHw::Conv { dwc: Dwc::between(bits, input.lanes, c), window, mvu, positions };
             Ok(done(hw, output, Some(fold), cycles))
         }
         IntOp::Dense(w) => {
             let (m, n) = (w.out_channels(), input.len);
-            let fold = pick_fold(layer, config, m, n, 1, target)?;
+            let fold = pick_fold(layer, config, m, n, 1, target, |f| f as u64)?;
             let weights =
                 Array2::from_shape_fn((m, n), |(o, p)| w.weights[[o, input.order.index(p)]]);
             let taps: Vec<Interval> = (0..n).map(|p| in_bounds[input.order.index(p)]).collect();
@@ -479,6 +500,33 @@ fn plan_layer(
     }
 }
 
+/// Cycles per image of a convolution whose window generator sends `beats`
+/// beats per window, fed and drained as fast as it goes: the timing model of
+/// the window and a unit that takes a beat per cycle. More than
+/// `positions * beats` where the generator walks rows of no window (the first
+/// KH-1, and the stride's) with no window left to send meanwhile.
+fn window_cycles(geometry: &Window, beats: usize) -> u64 {
+    let part = match geometry.part() {
+        Part::Window { h, w, kh, kw, sh, sw, ph, pw, .. } => {
+            Part::Window { h, w, kh, kw, sh, sw, ph, pw, beats, repeat: 1 }
+        }
+        _ => unreachable!("a window's part is a window"),
+    };
+    let outputs = window_count(geometry);
+    let parts = [part, Part::Pipe { depth: 1, chunks: beats }];
+    let limit = 4 * (geometry.steps() + (outputs * beats) as u64) + 1000;
+    let pixels = geometry.h * geometry.w;
+    super::timing::simulate(&parts, pixels, outputs, 3, geometry.steps(), limit)
+        .map(|t| t.interval())
+        .unwrap_or(u64::MAX)
+}
+
+/// Windows per image.
+fn window_count(w: &Window) -> usize {
+    let count = |size: usize, k: usize, s: usize| (size - k) / s + 1;
+    count(w.h + 2 * w.pad[0], w.k[0], w.stride[0]) * count(w.w + 2 * w.pad[1], w.k[1], w.stride[1])
+}
+
 fn pick_fold(
     layer: &IntLayer,
     config: &PlanConfig,
@@ -486,9 +534,10 @@ fn pick_fold(
     n: usize,
     positions: usize,
     target: u64,
+    cycles: impl FnMut(usize) -> u64,
 ) -> Result<Fold, CodegenError> {
     let Some(&fold) = config.folds.0.get(&layer.name) else {
-        return Ok(choose(m, n, positions, target));
+        return Ok(choose(m, n, target, cycles));
     };
     let what = if positions > 1 { "output channels" } else { "outputs" };
     if !m.is_multiple_of(fold.pe) {

@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 pub enum Part {
     /// `sk_skid`: a two-entry register slice.
     Skid,
+    /// `sk_fifo`: `depth` beats in RAM and a two-entry output queue.
+    Fifo { depth: usize },
     /// `sk_dwc`: beats of `a` codes to beats of `b` through words of `l`.
     Dwc { a: usize, b: usize, l: usize },
     /// `sk_window` (also inside `sk_maxpool`): `beats` output beats per window,
@@ -45,6 +47,7 @@ pub enum Part {
 #[derive(Clone, Debug)]
 enum State {
     Skid { valid: bool, skid: bool },
+    Fifo(Fifo),
     Gather { count: usize, full: usize },
     Split { gathered: usize, per_word: usize, left: usize, beats: usize },
     Window(Window),
@@ -61,6 +64,16 @@ struct Window {
     ry: usize,
     rx: usize,
     left: usize,
+}
+
+#[derive(Clone, Debug)]
+struct Fifo {
+    depth: usize,
+    count: usize,
+    inflight: bool,
+    queued: usize,
+    /// The most beats held at once (RAM, read in flight and queue).
+    peak: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -114,6 +127,9 @@ impl State {
     fn new(part: &Part) -> State {
         match *part {
             Part::Skid => State::Skid { valid: false, skid: false },
+            Part::Fifo { depth } => {
+                State::Fifo(Fifo { depth, count: 0, inflight: false, queued: 0, peak: 0 })
+            }
             Part::Dwc { a, b, l } if l == b => State::Gather { count: 0, full: l / a },
             Part::Dwc { a, b, l } => {
                 State::Split { gathered: 0, per_word: l / a, left: 0, beats: l / b }
@@ -148,6 +164,7 @@ impl State {
     fn out_valid(&self) -> bool {
         match self {
             State::Skid { valid, .. } => *valid,
+            State::Fifo(f) => f.queued > 0,
             State::Gather { count, full } => count == full,
             State::Split { left, .. } => *left > 0,
             State::Window(w) => w.left > 0,
@@ -159,6 +176,7 @@ impl State {
     fn in_ready(&self, out_ready: bool) -> bool {
         match self {
             State::Skid { skid, .. } => !skid,
+            State::Fifo(f) => f.count < f.depth,
             State::Gather { count, full } => count < full || out_ready,
             State::Split { gathered, per_word, left, .. } => {
                 let send_free = *left == 0 || (*left == 1 && out_ready);
@@ -182,6 +200,14 @@ impl State {
                 } else if in_valid && !*skid {
                     *skid = true;
                 }
+            }
+            State::Fifo(f) => {
+                let after = f.queued + f.inflight as usize - out_fire as usize;
+                let issue = f.count > 0 && after <= 1;
+                f.count = f.count + in_fire as usize - issue as usize;
+                f.inflight = issue;
+                f.queued = after;
+                f.peak = f.peak.max(f.count + f.inflight as usize + f.queued);
             }
             State::Gather { count, full } => {
                 let take = out_ready && count == full;
@@ -354,6 +380,9 @@ pub struct Driver {
     valid: u32,
     ready: u32,
     warmup: u64,
+    /// For sizing FIFOs: (period, beats per image): image k is not offered
+    /// before cycle `warmup + k * period`.
+    pace: Option<(u64, usize)>,
     s_valid: bool,
     m_ready: bool,
 }
@@ -362,15 +391,19 @@ impl Driver {
     pub fn new(traffic: Traffic, warmup: u64) -> Driver {
         let Traffic { seed, valid, ready } = traffic;
         let rng = if seed == 0 { 0x1234_5678 } else { seed };
-        Driver { rng, valid, ready, warmup, s_valid: false, m_ready: false }
+        Driver { rng, valid, ready, warmup, pace: None, s_valid: false, m_ready: false }
     }
 
     /// The registers after the clock edge of `cycle`; `sent` beats were taken
     /// including this cycle's, of `total`.
     fn clock(&mut self, cycle: u64, in_fire: bool, sent: usize, total: usize) {
         let r = self.rng;
+        let paced = self.pace.is_none_or(|(period, per)| {
+            let image = (sent / per.max(1)) as u64;
+            cycle + 1 >= self.warmup + image * period
+        });
         if !self.s_valid || in_fire {
-            self.s_valid = cycle >= self.warmup && sent < total && (r & 15) < self.valid;
+            self.s_valid = cycle >= self.warmup && paced && sent < total && (r & 15) < self.valid;
         }
         self.m_ready = ((r >> 4) & 15) < self.ready;
         let mut y = r ^ (r << 13);
@@ -398,9 +431,20 @@ pub fn simulate_parts(
     parts: &[Part],
     inputs: usize,
     outputs: usize,
-    mut driver: Driver,
+    driver: Driver,
     limit: u64,
 ) -> Option<Vec<Vec<u64>>> {
+    run(parts, inputs, outputs, driver, limit).map(|(fires, _)| fires)
+}
+
+/// The cycle loop: handshakes at every point, and the parts' final states.
+fn run(
+    parts: &[Part],
+    inputs: usize,
+    outputs: usize,
+    mut driver: Driver,
+    limit: u64,
+) -> Option<(Vec<Vec<u64>>, Vec<State>)> {
     let mut states: Vec<State> = parts.iter().map(State::new).collect();
     let n = states.len();
     let mut fires: Vec<Vec<u64>> = vec![Vec::new(); n + 1];
@@ -408,7 +452,7 @@ pub fn simulate_parts(
     let mut valid = vec![false; n + 1];
     for cycle in 0..limit {
         if fires[n].len() == outputs && fires[0].len() == inputs {
-            return Some(fires);
+            return Some((fires, states));
         }
         ready[n] = driver.m_ready;
         for (i, s) in states.iter().enumerate().rev() {
@@ -428,7 +472,33 @@ pub fn simulate_parts(
         }
         driver.clock(cycle, valid[0] && ready[0], fires[0].len(), inputs);
     }
-    (fires[n].len() == outputs && fires[0].len() == inputs).then_some(fires)
+    (fires[n].len() == outputs && fires[0].len() == inputs).then_some((fires, states))
+}
+
+/// The largest number of beats every part held at once (FIFOs only; 0 for
+/// the rest) while `images` images ran through the chain, image k offered no
+/// earlier than `warmup + k * period`, without gaps or back-pressure.
+pub fn fifo_peaks(
+    parts: &[Part],
+    in_beats: usize,
+    out_beats: usize,
+    images: usize,
+    period: u64,
+    warmup: u64,
+    limit: u64,
+) -> Option<Vec<usize>> {
+    let mut driver = Driver::new(Traffic::FULL, warmup);
+    driver.pace = Some((period, in_beats));
+    let (_, states) = run(parts, in_beats * images, out_beats * images, driver, limit)?;
+    Some(
+        states
+            .iter()
+            .map(|s| match s {
+                State::Fifo(f) => f.peak,
+                _ => 0,
+            })
+            .collect(),
+    )
 }
 
 /// Runs `images` images through the chain after `warmup` idle cycles, the
