@@ -13,7 +13,9 @@
 // (nf*PE + p, sf*SIMD + s) at bits [(p*SIMD+s+1)*CODE-1 : (p*SIMD+s)*CODE].
 // Lanes by KIND, with x the lane's input code (sign-extended):
 //   0 pow2:    code {nonzero, negative, k}: +-(x << k) or 0; selects among
-//              the shifted copies of x, then negates: no multiplier.
+//              the shifted copies of x (zero weights gate x first) and
+//              inverts the bits of negative ones; the tree's sum gets one
+//              added per negative lane (-v = ~v + 1). No multiplier.
 //   1 binary:  code 1 is +1, 0 is -1: sum = 2*(sum of x where +1) - (sum of
 //              all x); the second sum is shared by every PE row.
 //   2 ternary: code {minus, plus}: sum = (sum of x where +1) - (sum where -1).
@@ -204,9 +206,9 @@ module sk_mvu #(
                     wire [CODE-1:0] c = w_q[(p*SIMD+s)*CODE +: CODE];
                     wire signed [LANE_W-1:0] xe = {{(LANE_W-XS){xs[s*XS+XS-1]}}, xs[s*XS +: XS]};
                     if (KIND == 0) begin : g_pow2
-                        wire [LANE_W-1:0] mag = xe << c[CODE-3:0];
-                        wire [LANE_W-1:0] val = c[CODE-2] ? -mag : mag;
-                        assign lanes[s*LANE_W +: LANE_W] = c[CODE-1] ? val : {LANE_W{1'b0}};
+                        wire [LANE_W-1:0] gated = c[CODE-1] ? xe : {LANE_W{1'b0}};
+                        wire [LANE_W-1:0] mag = gated << c[CODE-3:0];
+                        assign lanes[s*LANE_W +: LANE_W] = mag ^ {LANE_W{c[CODE-2]}};
                     end else if (KIND == 3) begin : g_fixed
                         wire signed [LANE_W-1:0] we = {{(LANE_W-CODE){c[CODE-1]}}, c};
                         assign lanes[s*LANE_W +: LANE_W] = xe * we;
@@ -231,7 +233,39 @@ module sk_mvu #(
                 sk_addtree #(.N(SIMD), .IW(LANE_W), .H(H), .PIPE(PIPE)) u_tree (
                     .clk(clk), .en(en), .x(lanes), .y(tree)
                 );
-                assign sums[p*SUM_W +: SUM_W] = tree;
+                if (KIND == 0) begin : g_ones
+                    // Negative lanes were inverted: add one for each.
+                    wire [SIMD-1:0] negs;
+                    for (s = 0; s < SIMD; s = s + 1) begin : g_neg
+                        assign negs[s] = w_q[(p*SIMD+s)*CODE + CODE - 2];
+                    end
+                    reg [TW-1:0] ones;
+                    integer i;
+                    always @* begin
+                        ones = {TW{1'b0}};
+                        for (i = 0; i < SIMD; i = i + 1) ones = ones + {{(TW-1){1'b0}}, negs[i]};
+                    end
+                    // Delayed like the tree's sum (TL register stages).
+                    wire [TW-1:0] ones_t;
+                    if (TL == 0) begin : g_now
+                        assign ones_t = ones;
+                    end else begin : g_later
+                        reg [TL*TW-1:0] ones_q;
+                        if (TL == 1) begin : g_one
+                            always @(posedge clk) begin
+                                if (en) ones_q <= ones;
+                            end
+                        end else begin : g_many
+                            always @(posedge clk) begin
+                                if (en) ones_q <= {ones_q[(TL-1)*TW-1:0], ones};
+                            end
+                        end
+                        assign ones_t = ones_q[TL*TW-1:(TL-1)*TW];
+                    end
+                    assign sums[p*SUM_W +: SUM_W] = tree + ones_t;
+                end else begin : g_exact
+                    assign sums[p*SUM_W +: SUM_W] = tree;
+                end
             end
         end
     endgenerate

@@ -465,3 +465,78 @@ fn a_streaming_design_synthesizes_with_yosys() {
         assert!(log.contains("Number of cells"), "{synth}: no statistics");
     }
 }
+
+/// Every lane kind of the matrix-vector unit, with and without channel
+/// scales, with adder-tree registers every 1, 2 or 3 levels, with neuron and
+/// synapse folds: a dense layer of 24 inputs and 6 outputs folded 2 x 8 (3 x 3
+/// folds), then a second one folded 1 x 2, on Icarus.
+#[test]
+fn every_lane_kind_folds_and_pipelines_exactly() {
+    use shiftkit::quant::{ChannelScale, FixedFormat, IntLayerSpec, WeightKind, Weighted};
+    if !have("iverilog") {
+        return;
+    }
+    let kinds = [
+        WeightKind::Pow2 { max_shift: 5 },
+        WeightKind::Binary,
+        WeightKind::Ternary,
+        WeightKind::Fixed { bits: 6 },
+        WeightKind::Shared { index_bits: 2, bits: 7 },
+    ];
+    for (k, &kind) in kinds.iter().enumerate() {
+        for scaled in [false, true] {
+            for levels in 1..=3 {
+                let seed = (k * 10 + scaled as usize * 5 + levels as usize) as u64;
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                let mut layer = |rng: &mut ChaCha8Rng, out: usize, inp: usize, kind| {
+                    let mut w = random_weighted(rng, &[out, inp]);
+                    w.kind = kind;
+                    w.weights =
+                        ndarray::ArrayD::from_shape_simple_fn(ndarray::IxDyn(&[out, inp]), || {
+                            common::random_weight(rng, kind)
+                        });
+                    w.scale = scaled.then(|| ChannelScale {
+                        multipliers: (0..out).map(|_| rng.gen_range(-9..=9)).collect(),
+                        frac: 2,
+                    });
+                    w
+                };
+                let fc1 = layer(&mut rng, 6, 24, kind);
+                let fc2 = layer(&mut rng, 4, 6, kind);
+                let specs = vec![
+                    IntLayerSpec {
+                        name: "fc1".into(),
+                        op: IntOp::Dense(fc1),
+                        format: Some(FixedFormat::new(true, 8, 2).unwrap()),
+                    },
+                    IntLayerSpec {
+                        name: "fc2".into(),
+                        op: IntOp::Dense(fc2),
+                        format: Some(FixedFormat::new(true, 9, 1).unwrap()),
+                    },
+                ];
+                let input = FixedFormat::new(k % 2 == 0, 6, 3).unwrap();
+                let net = IntNetwork::new(Shape::Flat(24), input, specs).unwrap();
+                let cfg = HdlConfig {
+                    levels_per_stage: levels,
+                    folds: "fc1=2x8,fc2=1x2".parse().unwrap(),
+                    input_lanes: Some(4),
+                    ..HdlConfig::new("mvu", Form::Streaming)
+                };
+                let dir = tempfile::tempdir().unwrap();
+                let design = generate(&net, &cfg, dir.path());
+                let m = &design.manifest;
+                let built =
+                    verify::build(Simulator::Icarus, dir.path(), m, &dir.path().join("b"), 12)
+                        .unwrap();
+                let x = vectors(&net, seed, 12);
+                let expected = sim::run(&net, x.view()).unwrap();
+                let traffic = Traffic { seed: 3, valid: 12, ready: 10 };
+                let model = m.stream.as_ref().unwrap().timeline_with(12, traffic).unwrap();
+                let (log, _) = stream::run(&built, &x, traffic).unwrap();
+                stream::compare(m, &expected, &log, Some(&model))
+                    .unwrap_or_else(|e| panic!("{kind:?}, scaled {scaled}, levels {levels}: {e}"));
+            }
+        }
+    }
+}

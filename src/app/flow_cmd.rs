@@ -26,6 +26,9 @@ impl FlowJob {
     }
 }
 
+/// Random images (and as many test images) Icarus gets for a streaming design.
+const ICARUS_STREAM_IMAGES: usize = 8;
+
 /// What `shiftkit flow` reports.
 #[derive(Clone, Debug, Serialize)]
 pub struct FlowOutcome {
@@ -104,19 +107,34 @@ pub fn run_flow(
     )?;
     let (simulators, skipped): (Vec<Simulator>, Vec<Simulator>) =
         [Simulator::Verilator, Simulator::Icarus].into_iter().partition(|s| s.available());
-    let verify = if simulators.is_empty() {
-        None
-    } else {
-        Some(run_verify(&VerifyJob {
-            model: compressed_path,
-            dir: hdl_dir,
-            simulators,
-            vectors: job.vectors,
+    // Icarus runs a streaming design a few thousand cycles a second: it gets a
+    // few images, Verilator all of them.
+    let streaming = hdl.manifest.stream.is_some();
+    let mut verify: Option<VerifyOutcome> = None;
+    for simulator in simulators {
+        let vectors = match (streaming, simulator) {
+            (true, Simulator::Icarus) => job.vectors.min(ICARUS_STREAM_IMAGES),
+            _ => job.vectors,
+        };
+        let outcome = run_verify(&VerifyJob {
+            model: compressed_path.clone(),
+            dir: hdl_dir.clone(),
+            simulators: vec![simulator],
+            vectors,
             dataset: Some(job.dataset),
             data_dir: job.data_dir.clone(),
             seed: job.seed,
-        })?)
-    };
+        })?;
+        verify = Some(match verify {
+            None => outcome,
+            Some(mut all) => {
+                all.passed &= outcome.passed;
+                all.vectors = all.vectors.max(outcome.vectors);
+                all.reports.extend(outcome.reports);
+                all
+            }
+        });
+    }
     Ok(FlowOutcome {
         dir: job.dir.clone(),
         train,
@@ -153,7 +171,17 @@ impl FlowOutcome {
         row(&mut s, "compression", format!("{:.1}x", c.float_bytes as f64 / c.bytes as f64));
         row(&mut s, "adders", format!("{} ({} adder bits)", m.cost.adders, m.cost.adder_bits));
         row(&mut s, "LUT estimate / FFs", format!("{} / {}", m.cost.luts, m.cost.ffs));
-        row(&mut s, "latency", format!("{} cycles", m.latency));
+        match &m.stream {
+            Some(st) => row(
+                &mut s,
+                "streaming design",
+                format!(
+                    "{} cycles per image, latency {} cycles, {} input beats per image",
+                    st.cycles_per_image, st.latency, st.input.beats
+                ),
+            ),
+            None => row(&mut s, "latency", format!("{} cycles", m.latency)),
+        }
         match &self.verify {
             Some(v) => {
                 for r in &v.reports {

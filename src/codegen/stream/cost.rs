@@ -73,10 +73,14 @@ pub fn folded(f: &Folded) -> Cost {
     let xs = (f.xbits + u32::from(!f.xsigned)) as u64;
     let lane = f.lane_w as u64;
     let mut c = match f.kind {
-        // A shifter (log2 of the shift range levels), a negation, the tree.
+        // A shifter (log2 of the shift range levels; the zero gate and the
+        // inversion of negative weights ride in its LUTs), the tree, and a
+        // count of the negative lanes added to its sum.
         0 => {
             let levels = (f.code - 2) as u64;
-            muxes(pe * simd * lane * levels) + adders(pe * simd, lane) + tree(simd, lane) * pe
+            muxes(pe * simd * lane * levels)
+                + tree(simd, lane) * pe
+                + (tree(simd, 1) + adders(1, f.sum_w as u64)) * pe
         }
         // Gated inputs: one tree per PE row, one shared, one subtraction per row.
         1 => tree(simd, xs) * (pe + 1) + adders(pe, f.sum_w as u64),
