@@ -472,7 +472,7 @@ fn a_streaming_design_synthesizes_with_yosys() {
 /// folds), then a second one folded 1 x 2, on Icarus.
 #[test]
 fn every_lane_kind_folds_and_pipelines_exactly() {
-    use shiftkit::quant::{ChannelScale, FixedFormat, IntLayerSpec, WeightKind, Weighted};
+    use shiftkit::quant::{ChannelScale, FixedFormat, IntLayerSpec, WeightKind};
     if !have("iverilog") {
         return;
     }
@@ -488,7 +488,7 @@ fn every_lane_kind_folds_and_pipelines_exactly() {
             for levels in 1..=3 {
                 let seed = (k * 10 + scaled as usize * 5 + levels as usize) as u64;
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                let mut layer = |rng: &mut ChaCha8Rng, out: usize, inp: usize, kind| {
+                let layer = |rng: &mut ChaCha8Rng, out: usize, inp: usize, kind| {
                     let mut w = random_weighted(rng, &[out, inp]);
                     w.kind = kind;
                     w.weights =
