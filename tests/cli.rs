@@ -459,3 +459,51 @@ fn train_distills_from_a_teacher() {
     ]);
     assert!(!o.status.success() && stderr(&o).contains("lambda"), "{}", stderr(&o));
 }
+
+/// A small CNN on the digits through `hdl` in the streaming form, chosen by
+/// `--form auto`, a folding by hand, the errors of impossible ones, and
+/// `verify` of the design on Icarus.
+#[test]
+fn hdl_streams_a_cnn_and_refuses_impossible_foldings_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    std::fs::write(
+        p("cnn.json"),
+        r#"{"input":[1,8,8],"layers":[{"op":"conv2d","out_channels":4,"kernel":3,"padding":1},
+            {"op":"relu"},{"op":"maxpool2d","kernel":2},{"op":"flatten"},{"op":"dense","out":10}]}"#,
+    )
+    .unwrap();
+    let o = shiftkit(&["train", "--arch", &p("cnn.json"), "--epochs", "2", "-o", &p("f.skm")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = shiftkit(&["quantize", &p("f.skm"), "--weights", "inq5", "-o", &p("q.skm")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = shiftkit(&["hdl", &p("q.skm"), "-o", &p("auto"), "--argmax"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("(streaming)"), "{}", stdout(&o));
+    let o = shiftkit(&["hdl", &p("q.skm"), "-o", &p("hdl"), "--fold", "conv1=2x9,fc1=5x16"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("hdl/manifest.json")).unwrap()).unwrap();
+    let layers = manifest["stream"]["layers"].as_array().unwrap();
+    assert_eq!(layers[0]["pe"], 2);
+    assert_eq!(layers[0]["simd"], 9);
+    assert!(std::path::Path::new(&p("hdl/shiftkit_top_conv1_w.hex")).exists());
+    for (fold, want) in [
+        ("conv1=3x9", "PE 3 does not divide its 4 output channels; use one of 1, 2, 4"),
+        ("conv1=2x7", "SIMD 7 does not divide its 9 window values"),
+        ("fc2=1x1", "`fc2` is not a dense or convolution layer"),
+        ("conv1=2", "expected LAYER=PExSIMD"),
+    ] {
+        let o = shiftkit(&["hdl", &p("q.skm"), "-o", &p("bad"), "--fold", fold]);
+        // 1: refused; 2: a malformed flag (clap's usage error); never a panic.
+        assert!(matches!(o.status.code(), Some(1 | 2)), "{fold}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{fold}: {}", stderr(&o));
+    }
+    let o = shiftkit(&["hdl", &p("q.skm"), "-o", &p("bad"), "--input-lanes", "2"]);
+    assert!(stderr(&o).contains("one pixel"), "{}", stderr(&o));
+    if Command::new("iverilog").arg("-V").output().is_ok() {
+        let o = shiftkit(&["verify", &p("q.skm"), &p("hdl"), "--sim", "icarus", "--vectors", "10"]);
+        assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+        assert!(stdout(&o).contains("verified on 13 images"), "{}", stdout(&o));
+    }
+}

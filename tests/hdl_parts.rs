@@ -28,6 +28,9 @@ fn have(tool: &str) -> bool {
 /// One part under test: the module, its parameters, and the beats in and out.
 struct Case {
     module: &'static str,
+    /// A combinational part: the body of its wrapper (which has the harness's
+    /// ports) instead of the stream instance.
+    comb: Option<String>,
     params: Vec<(&'static str, i64)>,
     bits: u32,
     signed: bool,
@@ -35,13 +38,25 @@ struct Case {
     out_lanes: usize,
     inputs: Vec<Vec<i64>>,
     expected: Vec<Vec<i64>>,
-    /// The part as the timing model sees it.
-    model: Part,
+    /// The part as the timing model sees it (nothing for a combinational one).
+    model: Vec<Part>,
 }
 
 impl Case {
     fn wrapper(&self) -> String {
         let params: Vec<String> = self.params.iter().map(|(k, v)| format!(".{k}({v})")).collect();
+        if let Some(body) = &self.comb {
+            return format!(
+                "module dut (input wire clk, input wire rst,\n\
+                 input wire [{}:0] s_data, input wire s_valid, output wire s_ready,\n\
+                 output wire [{}:0] m_data, output wire m_valid, input wire m_ready);\n\
+                 wire unused_clk = clk ^ rst;\n\
+                 {body}\n\
+                 endmodule\n",
+                self.in_lanes * self.bits as usize - 1,
+                self.out_lanes * self.bits as usize - 1,
+            );
+        }
         format!(
             "module dut (input wire clk, input wire rst,\n\
              input wire [{}:0] s_data, input wire s_valid, output wire s_ready,\n\
@@ -148,14 +163,9 @@ fn check(case: &Case, seed: u64) {
         }
         // Every handshake at the cycle the timing model says.
         let driver = Driver::new(Traffic { seed: seed as u32 + 1, valid, ready }, 0);
-        let model = simulate_traffic(
-            std::slice::from_ref(&case.model),
-            case.inputs.len(),
-            case.expected.len(),
-            driver,
-            1 << 22,
-        )
-        .expect("the model finishes");
+        let model =
+            simulate_traffic(&case.model, case.inputs.len(), case.expected.len(), driver, 1 << 22)
+                .expect("the model finishes");
         let cycles: Vec<u64> = outs.iter().map(|o| o.1).collect();
         let traffic = format!("valid {valid}/16, ready {ready}/16");
         assert_eq!(ins, model.inputs, "{what}: input handshakes, {traffic}");
@@ -196,6 +206,7 @@ fn skid_case(rng: &mut ChaCha8Rng) -> Case {
     let codes = random_codes(rng, 40, bits, true);
     Case {
         module: "sk_skid",
+        comb: None,
         params: vec![("W", bits as i64)],
         bits,
         signed: true,
@@ -203,7 +214,7 @@ fn skid_case(rng: &mut ChaCha8Rng) -> Case {
         out_lanes: 1,
         inputs: beats(&codes, 1),
         expected: beats(&codes, 1),
-        model: Part::Skid,
+        model: vec![Part::Skid],
     }
 }
 
@@ -214,6 +225,7 @@ fn fifo_case(rng: &mut ChaCha8Rng) -> Case {
     let codes = random_codes(rng, n, bits, true);
     Case {
         module: "sk_fifo",
+        comb: None,
         params: vec![("W", bits as i64), ("DEPTH", depth as i64)],
         bits,
         signed: true,
@@ -221,7 +233,7 @@ fn fifo_case(rng: &mut ChaCha8Rng) -> Case {
         out_lanes: 1,
         inputs: beats(&codes, 1),
         expected: beats(&codes, 1),
-        model: Part::Fifo { depth },
+        model: vec![Part::Fifo { depth }],
     }
 }
 
@@ -235,6 +247,7 @@ fn dwc_case(rng: &mut ChaCha8Rng) -> Case {
     let codes = random_codes(rng, l * words, bits, false);
     Case {
         module: "sk_dwc",
+        comb: None,
         params: vec![("BITS", bits as i64), ("A", a as i64), ("B", b as i64), ("L", l as i64)],
         bits,
         signed: false,
@@ -242,7 +255,7 @@ fn dwc_case(rng: &mut ChaCha8Rng) -> Case {
         out_lanes: b,
         inputs: beats(&codes, a),
         expected: beats(&codes, b),
-        model: Part::Dwc { a, b, l },
+        model: vec![Part::Dwc { a, b, l }],
     }
 }
 
@@ -324,6 +337,7 @@ fn window_case(rng: &mut ChaCha8Rng) -> Case {
     }
     Case {
         module: "sk_window",
+        comb: None,
         params: vec![
             ("BITS", bits as i64),
             ("C", c as i64),
@@ -344,7 +358,7 @@ fn window_case(rng: &mut ChaCha8Rng) -> Case {
         out_lanes: chunk,
         inputs: beats(&pixels, c),
         expected,
-        model: Part::Window {
+        model: vec![Part::Window {
             h,
             w,
             kh: k[0],
@@ -355,7 +369,7 @@ fn window_case(rng: &mut ChaCha8Rng) -> Case {
             pw: p[1],
             beats: n / chunk,
             repeat,
-        },
+        }],
     }
 }
 
@@ -377,6 +391,7 @@ fn maxpool_case(rng: &mut ChaCha8Rng) -> Case {
         .collect();
     Case {
         module: "sk_maxpool",
+        comb: None,
         params: vec![
             ("BITS", bits as i64),
             ("SIGNED", signed as i64),
@@ -394,7 +409,7 @@ fn maxpool_case(rng: &mut ChaCha8Rng) -> Case {
         out_lanes: c,
         inputs: beats(&pixels, c),
         expected,
-        model: Part::Window {
+        model: vec![Part::Window {
             h,
             w,
             kh: k[0],
@@ -405,7 +420,7 @@ fn maxpool_case(rng: &mut ChaCha8Rng) -> Case {
             pw: 0,
             beats: 1,
             repeat: 1,
-        },
+        }],
     }
 }
 
@@ -424,6 +439,7 @@ fn vecbuf_case(rng: &mut ChaCha8Rng) -> Case {
     }
     Case {
         module: "sk_vecbuf",
+        comb: None,
         params: vec![
             ("BITS", bits as i64),
             ("CHUNK", chunk as i64),
@@ -436,7 +452,73 @@ fn vecbuf_case(rng: &mut ChaCha8Rng) -> Case {
         out_lanes: chunk,
         inputs: beats(&codes, chunk),
         expected,
-        model: Part::Vecbuf { words, repeat },
+        model: vec![Part::Vecbuf { words, repeat }],
+    }
+}
+
+fn relu_case(rng: &mut ChaCha8Rng) -> Case {
+    let (lanes, bits) = (rng.gen_range(1..=5), rng.gen_range(2..=10));
+    let codes = random_codes(rng, lanes * 30, bits, true);
+    let expected: Vec<i64> = codes.iter().map(|&v| v.max(0)).collect();
+    Case {
+        module: "sk_relu",
+        comb: Some(format!(
+            "sk_relu #(.LANES({lanes}), .BITS({bits})) u_part (.s_data(s_data), .s_valid(s_valid), \
+             .s_ready(s_ready), .m_data(m_data), .m_valid(m_valid), .m_ready(m_ready));"
+        )),
+        params: vec![("LANES", lanes as i64), ("BITS", bits as i64)],
+        bits,
+        signed: true,
+        in_lanes: lanes,
+        out_lanes: lanes,
+        inputs: beats(&codes, lanes),
+        expected: beats(&expected, lanes),
+        model: vec![],
+    }
+}
+
+/// The argmax's index (lowest on ties) as the output, one code wide.
+fn argmax_case(rng: &mut ChaCha8Rng) -> Case {
+    let n: usize = rng.gen_range(1..=11);
+    // From 4 bits, as wide as the widest index, to 8.
+    let bits = rng.gen_range(4..=8);
+    let signed = rng.gen_bool(0.5);
+    let iw = (usize::BITS - (n.max(2) - 1).leading_zeros()) as i64;
+    // Few distinct values, so that ties are common.
+    let f = FixedFormat::new(signed, bits, 0).unwrap();
+    let codes: Vec<i64> = (0..n * 40).map(|_| f.min() + rng.gen_range(0..4)).collect();
+    let expected = codes
+        .chunks(n)
+        .map(|c| {
+            let best = c.iter().max().unwrap();
+            vec![c.iter().position(|v| v == best).unwrap() as i64]
+        })
+        .collect();
+    Case {
+        module: "sk_argmax",
+        comb: Some(format!(
+            "assign m_valid = s_valid;\nassign s_ready = m_ready;\n\
+             wire [{}:0] unused_max;\nwire [{}:0] index;\n\
+             sk_argmax #(.N({n}), .BITS({bits}), .SIGNED({}), .IW({iw})) u_part \
+             (.x(s_data), .max(unused_max), .index(index));\n\
+             {}",
+            bits - 1,
+            iw - 1,
+            signed as i64,
+            if bits as i64 > iw {
+                format!("assign m_data = {{{}'b0, index}};", bits as i64 - iw)
+            } else {
+                "assign m_data = index;".to_string()
+            }
+        )),
+        params: vec![("N", n as i64), ("BITS", bits as i64), ("SIGNED", signed as i64), ("IW", iw)],
+        bits,
+        signed,
+        in_lanes: n,
+        out_lanes: 1,
+        inputs: beats(&codes, n),
+        expected,
+        model: vec![],
     }
 }
 
@@ -477,6 +559,16 @@ fn window_generator_gives_every_padded_strided_window() {
 #[test]
 fn max_pooling_gives_the_maximum_of_every_window() {
     check_cases(maxpool_case, 0..16);
+}
+
+#[test]
+fn relu_zeroes_negative_codes() {
+    check_cases(relu_case, 0..4);
+}
+
+#[test]
+fn argmax_gives_the_lowest_index_of_the_largest() {
+    check_cases(argmax_case, 0..12);
 }
 
 #[test]

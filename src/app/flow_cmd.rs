@@ -191,8 +191,9 @@ impl FlowOutcome {
                         &mut s,
                         &format!("verified on {}", r.simulator.as_str()),
                         format!(
-                            "{} ({vectors} vectors, with back-pressure)",
-                            if ok { "pass" } else { "FAIL" }
+                            "{} ({vectors} {}, with back-pressure)",
+                            if ok { "pass" } else { "FAIL" },
+                            if m.stream.is_some() { "images" } else { "vectors" }
                         ),
                     );
                 }

@@ -87,21 +87,32 @@ pub fn allowed(n: usize) -> String {
 /// The folding with the fewest lanes whose cycles per image, `cycles(NF *
 /// SF)` (NF * SF beats per input vector), stay within `target`; among those,
 /// the fewest PE rows (fewer accumulators). Fully parallel when even that is
-/// slower than the target.
+/// slower than the target. `cycles` must not decrease as its argument grows
+/// (a unit with more beats per vector is never faster): the largest feasible
+/// product is found by bisection, with a handful of calls.
 pub fn choose(m: usize, n: usize, target: u64, mut cycles: impl FnMut(usize) -> u64) -> Fold {
-    let mut best: Option<(usize, usize)> = None; // (nf * sf, nf)
-    for nf in divisors(m) {
-        for sf in divisors(n) {
-            if cycles(nf * sf) > target {
-                continue;
-            }
-            let key = (nf * sf, nf);
-            if best.is_none_or(|b| key > b) {
-                best = Some(key);
-            }
+    let (pes, simds) = (divisors(m), divisors(n));
+    let mut products: Vec<usize> =
+        pes.iter().flat_map(|&nf| simds.iter().map(move |&sf| nf * sf)).collect();
+    products.sort_unstable();
+    products.dedup();
+    // products[..lo] fit the target, products[hi..] do not.
+    let (mut lo, mut hi) = (0, products.len());
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if cycles(products[mid]) <= target {
+            lo = mid + 1;
+        } else {
+            hi = mid;
         }
     }
-    let (f, nf) = best.unwrap_or((1, 1));
+    let f = if lo == 0 { 1 } else { products[lo - 1] };
+    let nf = pes
+        .iter()
+        .rev()
+        .copied()
+        .find(|&nf| f.is_multiple_of(nf) && n.is_multiple_of(f / nf))
+        .expect("f is a product of a divisor of m and one of n");
     Fold { pe: m / nf, simd: n / (f / nf) }
 }
 
@@ -132,6 +143,13 @@ mod tests {
         assert_eq!(choose(6, 25, 100, |f| 784 * f as u64), Fold { pe: 6, simd: 25 });
         // A generous target folds everything.
         assert_eq!(choose(10, 84, 1_000_000, |f| f as u64), Fold { pe: 1, simd: 1 });
+        // Few measurements: bisection over the distinct products.
+        let mut calls = 0;
+        choose(120, 400, 1024, |f| {
+            calls += 1;
+            f as u64
+        });
+        assert!(calls <= 10, "{calls} calls");
         // The cost of a folding is whatever the caller measures: here a fixed
         // overhead of 60 cycles leaves room for 9 beats only, and 16 x 150
         // has 8 (NF 8, SF 1 or NF 4, SF 2) below that.

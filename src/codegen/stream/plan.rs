@@ -399,6 +399,12 @@ fn plan_layer(
             };
             let mut measured = std::collections::BTreeMap::new();
             let mut cycles = |beats: usize| {
+                // A window takes `beats` cycles to send: no need to measure
+                // what that bound already puts beyond the target.
+                let bound = (positions * beats) as u64;
+                if bound > target {
+                    return bound;
+                }
                 *measured.entry(beats).or_insert_with(|| window_cycles(&geometry, beats))
             };
             let fold = pick_fold(layer, config, oc, n, positions, target, &mut cycles)?;
@@ -437,7 +443,8 @@ fn plan_layer(
                 order: Order::Hwc { c: oc, h: oh, w: ow },
                 image: out_image,
             };
-            let cycles = cycles((oc / fold.pe) * (n / fold.simd));
+            let beats = (oc / fold.pe) * (n / fold.simd);
+            let cycles = *measured.entry(beats).or_insert_with(|| window_cycles(&geometry, beats));
             let hw =
                 LayerHw::Conv { dwc: Dwc::between(bits, input.lanes, c), window, mvu, positions };
             Ok(done(hw, output, Some(fold), cycles))
