@@ -234,35 +234,17 @@ module sk_mvu #(
                     .clk(clk), .en(en), .x(lanes), .y(tree)
                 );
                 if (KIND == 0) begin : g_ones
-                    // Negative lanes were inverted: add one for each.
-                    wire [SIMD-1:0] negs;
+                    // Negative lanes were inverted: add one for each. The count
+                    // is a tree of the same height and registers as the sum's.
+                    wire [2*SIMD-1:0] negs;
                     for (s = 0; s < SIMD; s = s + 1) begin : g_neg
-                        assign negs[s] = w_q[(p*SIMD+s)*CODE + CODE - 2];
+                        assign negs[2*s +: 2] = {1'b0, w_q[(p*SIMD+s)*CODE + CODE - 2]};
                     end
-                    reg [TW-1:0] ones;
-                    integer i;
-                    always @* begin
-                        ones = {TW{1'b0}};
-                        for (i = 0; i < SIMD; i = i + 1) ones = ones + {{(TW-1){1'b0}}, negs[i]};
-                    end
-                    // Delayed like the tree's sum (TL register stages).
-                    wire [TW-1:0] ones_t;
-                    if (TL == 0) begin : g_now
-                        assign ones_t = ones;
-                    end else begin : g_later
-                        reg [TL*TW-1:0] ones_q;
-                        if (TL == 1) begin : g_one
-                            always @(posedge clk) begin
-                                if (en) ones_q <= ones;
-                            end
-                        end else begin : g_many
-                            always @(posedge clk) begin
-                                if (en) ones_q <= {ones_q[(TL-1)*TW-1:0], ones};
-                            end
-                        end
-                        assign ones_t = ones_q[TL*TW-1:(TL-1)*TW];
-                    end
-                    assign sums[p*SUM_W +: SUM_W] = tree + ones_t;
+                    wire [H+1:0] ones;
+                    sk_addtree #(.N(SIMD), .IW(2), .H(H), .PIPE(PIPE)) u_ones (
+                        .clk(clk), .en(en), .x(negs), .y(ones)
+                    );
+                    assign sums[p*SUM_W +: SUM_W] = tree + {{(TW-H-2){1'b0}}, ones};
                 end else begin : g_exact
                     assign sums[p*SUM_W +: SUM_W] = tree;
                 end

@@ -194,6 +194,19 @@ proptest! {
     }
 }
 
+/// `verilator --lint-only -Wall`: no warning at all.
+fn lint(dir: &Path, design: &codegen::Design, what: &str) {
+    let files: Vec<String> = design.files.iter().map(|(n, _)| n.clone()).collect();
+    let out = Command::new("verilator")
+        .current_dir(dir)
+        .args(["--lint-only", "-Wall", "--top-module", &design.manifest.top])
+        .args(&files)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && text.trim().is_empty(), "{what}:\n{text}");
+}
+
 #[test]
 fn random_streaming_designs_are_lint_clean() {
     if !have("verilator") {
@@ -204,15 +217,7 @@ fn random_streaming_designs_are_lint_clean() {
         let cfg = stream_config(&net, seed);
         let dir = tempfile::tempdir().unwrap();
         let design = generate(&net, &cfg, dir.path());
-        let files: Vec<String> = design.files.iter().map(|(n, _)| n.clone()).collect();
-        let out = Command::new("verilator")
-            .current_dir(dir.path())
-            .args(["--lint-only", "-Wall", "--top-module", "stream_top"])
-            .args(&files)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success() && text.trim().is_empty(), "seed {seed}:\n{text}");
+        lint(dir.path(), &design, &format!("seed {seed}"));
         let long = design.files.iter().flat_map(|(_, t)| t.lines()).find(|l| l.len() > 100);
         assert_eq!(long, None, "seed {seed}: lines stay within 100 columns");
     }
@@ -292,8 +297,8 @@ fn verify_job(
 
 /// LeNet-5 at INQ-5, at binary with the first and last layers fixed8, and at
 /// ternary, as streaming designs with the default folding (every layer as fast
-/// as the first convolution's window walks its padded image): Verilator, 300
-/// random images and the extremes, outputs and timelines.
+/// as the first convolution's window walks its padded image): lint-clean, and
+/// on Verilator 300 random images and the extremes, outputs and timelines.
 #[test]
 fn lenet5_streaming_designs_verify_on_verilator() {
     use shiftkit::quant::WeightSpec;
@@ -312,6 +317,7 @@ fn lenet5_streaming_designs_verify_on_verilator() {
         let hdl = dir.path().join("hdl");
         let cfg = HdlConfig { argmax: true, ..HdlConfig::new("lenet", Form::Streaming) };
         let design = generate(&net, &cfg, &hdl);
+        lint(&hdl, &design, what);
         let s = design.manifest.stream.as_ref().unwrap();
         assert_eq!(s.input.beats, 784, "{what}: one pixel per beat");
         assert_eq!(s.cycles_per_image, s.target_cycles, "{what}: balanced at the target");
