@@ -1,8 +1,8 @@
 // shiftkit stream library: FIFO between layers.
 //
 // DEPTH beats in a synchronous-read RAM (block RAM when large) and a
-// two-entry output queue in registers, so s_ready and m_valid are registers
-// and the FIFO runs at one beat per cycle on both sides. A beat written in
+// two-entry output queue in registers (sk_readq), so s_ready and m_valid are
+// registers and the FIFO runs at one beat per cycle on both sides. A beat written in
 // one cycle can leave three cycles later. The generator sizes DEPTH from its
 // timing model, so that bursts of one layer do not stall its neighbours.
 //
@@ -36,19 +36,11 @@ module sk_fifo #(
     reg [AW-1:0] wptr_q;
     reg [AW-1:0] rptr_q;
     reg [CW-1:0] count_q;
-    reg inflight_q;
-    reg [1:0] queued_q;
     reg [W-1:0] rdata_q;
-    reg [W-1:0] head_q;
-    reg [W-1:0] next_q;
+    wire issue;
 
     assign s_ready = count_q != C_FULL;
     wire wfire = s_valid && s_ready;
-    wire pop = m_valid && m_ready;
-    wire [2:0] after = {1'b0, queued_q} + {2'b0, inflight_q} - {2'b0, pop};
-    wire issue = count_q != {CW{1'b0}} && after <= 3'd1;
-    assign m_valid = queued_q != 2'd0;
-    assign m_data = head_q;
 
     always @(posedge clk) begin
         if (wfire) mem[wptr_q] <= s_data;
@@ -60,30 +52,17 @@ module sk_fifo #(
             wptr_q <= {AW{1'b0}};
             rptr_q <= {AW{1'b0}};
             count_q <= {CW{1'b0}};
-            inflight_q <= 1'b0;
-            queued_q <= 2'd0;
         end else begin
             if (wfire) wptr_q <= wptr_q == A_LAST ? {AW{1'b0}} : wptr_q + A_ONE;
             if (issue) rptr_q <= rptr_q == A_LAST ? {AW{1'b0}} : rptr_q + A_ONE;
             if (wfire && !issue) count_q <= count_q + C_ONE;
             else if (issue && !wfire) count_q <= count_q - C_ONE;
-            inflight_q <= issue;
-            queued_q <= after[1:0];
         end
     end
 
-    // The output queue: head_q, then next_q.
-    always @(posedge clk) begin
-        if (pop) begin
-            if (queued_q == 2'd2) begin
-                head_q <= next_q;
-                if (inflight_q) next_q <= rdata_q;
-            end else begin
-                head_q <= rdata_q;
-            end
-        end else if (inflight_q) begin
-            if (queued_q == 2'd0) head_q <= rdata_q;
-            else next_q <= rdata_q;
-        end
-    end
+    sk_readq #(.W(W)) u_out (
+        .clk(clk), .rst(rst),
+        .avail(count_q != {CW{1'b0}}), .issue(issue), .rdata(rdata_q),
+        .m_data(m_data), .m_valid(m_valid), .m_ready(m_ready)
+    );
 endmodule

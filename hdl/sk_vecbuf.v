@@ -9,9 +9,9 @@
 //
 // Timing (mirrored by the generator's timing model): a beat is taken when the
 // bank being written is free. The reader issues a RAM read when its bank is
-// full and its two-entry output queue has room for the word (counting the
-// read in flight and a beat leaving this cycle); the word joins the queue one
-// cycle later. A bank is free again from the cycle after its last read issues.
+// full and its two-entry output queue (sk_readq) has room for the word; the
+// word joins the queue one cycle later. A bank is free again from the cycle
+// after its last read issues.
 module sk_vecbuf #(
     parameter integer BITS = 8,
     parameter integer CHUNK = 1,
@@ -41,6 +41,10 @@ module sk_vecbuf #(
     reg [DW-1:0] mem [0:2*WORDS-1];
     reg [1:0] full_q;
 
+    reg rbank_q;
+    reg [IW-1:0] ridx_q;
+    reg [RW-1:0] rrep_q;
+
     // Writer.
     reg wbank_q;
     reg [IW-1:0] widx_q;
@@ -49,6 +53,16 @@ module sk_vecbuf #(
     wire wfire = s_valid && s_ready;
     wire [AW-1:0] waddr;
     wire [AW-1:0] raddr;
+    generate
+        if (WORDS == 1) begin : g_one_word
+            assign waddr = wbank_q;
+            assign raddr = rbank_q;
+        end else begin : g_words
+            localparam [AW-1:0] A_WORDS = WORDS[AW-1:0];
+            assign waddr = {1'b0, widx_q} + (wbank_q ? A_WORDS : {AW{1'b0}});
+            assign raddr = {1'b0, ridx_q} + (rbank_q ? A_WORDS : {AW{1'b0}});
+        end
+    endgenerate
     always @(posedge clk) begin
         if (wfire) mem[waddr] <= s_data;
     end
@@ -63,31 +77,10 @@ module sk_vecbuf #(
     end
 
     // Reader.
-    reg rbank_q;
-    reg [IW-1:0] ridx_q;
-    reg [RW-1:0] rrep_q;
-    reg inflight_q;
-    reg [1:0] count_q;
     reg [DW-1:0] rdata_q;
-    reg [DW-1:0] head_q;
-    reg [DW-1:0] next_q;
-    wire pop = m_valid && m_ready;
-    wire [2:0] after = {1'b0, count_q} + {2'b0, inflight_q} - {2'b0, pop};
-    wire issue = full_q[rbank_q] && after <= 3'd1;
+    wire issue;
     wire rword_last = ridx_q == I_LAST;
     wire rlast = rword_last && rrep_q == R_LAST;
-    generate
-        if (WORDS == 1) begin : g_one_word
-            assign waddr = wbank_q;
-            assign raddr = rbank_q;
-        end else begin : g_words
-            localparam [AW-1:0] A_WORDS = WORDS[AW-1:0];
-            assign waddr = {1'b0, widx_q} + (wbank_q ? A_WORDS : {AW{1'b0}});
-            assign raddr = {1'b0, ridx_q} + (rbank_q ? A_WORDS : {AW{1'b0}});
-        end
-    endgenerate
-    assign m_valid = count_q != 2'd0;
-    assign m_data = head_q;
     always @(posedge clk) begin
         if (issue) rdata_q <= mem[raddr];
     end
@@ -96,32 +89,17 @@ module sk_vecbuf #(
             rbank_q <= 1'b0;
             ridx_q <= {IW{1'b0}};
             rrep_q <= {RW{1'b0}};
-            inflight_q <= 1'b0;
-            count_q <= 2'd0;
-        end else begin
-            inflight_q <= issue;
-            count_q <= after[1:0];
-            if (issue) begin
-                ridx_q <= rword_last ? {IW{1'b0}} : ridx_q + I_ONE;
-                if (rword_last) rrep_q <= rlast ? {RW{1'b0}} : rrep_q + R_ONE;
-                if (rlast) rbank_q <= !rbank_q;
-            end
+        end else if (issue) begin
+            ridx_q <= rword_last ? {IW{1'b0}} : ridx_q + I_ONE;
+            if (rword_last) rrep_q <= rlast ? {RW{1'b0}} : rrep_q + R_ONE;
+            if (rlast) rbank_q <= !rbank_q;
         end
     end
-    // The output queue: head_q, then next_q.
-    always @(posedge clk) begin
-        if (pop) begin
-            if (count_q == 2'd2) begin
-                head_q <= next_q;
-                if (inflight_q) next_q <= rdata_q;
-            end else begin
-                head_q <= rdata_q;
-            end
-        end else if (inflight_q) begin
-            if (count_q == 2'd0) head_q <= rdata_q;
-            else next_q <= rdata_q;
-        end
-    end
+    sk_readq #(.W(DW)) u_out (
+        .clk(clk), .rst(rst),
+        .avail(full_q[rbank_q]), .issue(issue), .rdata(rdata_q),
+        .m_data(m_data), .m_valid(m_valid), .m_ready(m_ready)
+    );
 
     always @(posedge clk) begin
         if (rst) begin

@@ -2,7 +2,8 @@
 //
 // Drives a module `dut` (a small wrapper a test writes around the part, with
 // ports clk, rst, s_data, s_valid, s_ready, m_data, m_valid, m_ready) from a
-// hex file of input beats, with seeded random valid gaps and back-pressure,
+// hex file of input beats, with seeded random valid gaps and back-pressure
+// (sk_traffic.v),
 // and writes "i <beat> <cycle>" for every input handshake and
 // "o <beat> <data hex> <cycle>" for every output handshake. It stops
 // 64 cycles after the expected number of output beats (so an extra beat is
@@ -18,12 +19,12 @@ module stream_tb;
 
     reg clk = 1'b0;
     reg rst = 1'b1;
-    reg [IN_W-1:0] s_data;
-    reg s_valid;
+    wire [IN_W-1:0] s_data;
+    wire s_valid;
     wire s_ready;
     wire [OUT_W-1:0] m_data;
     wire m_valid;
-    reg m_ready;
+    wire m_ready;
 
     dut u_dut (
         .clk(clk),
@@ -45,21 +46,20 @@ module stream_tb;
     reg [31:0] valid_chance;
     reg [31:0] ready_chance;
     integer out_file;
-    integer sent;
     integer received;
     reg [63:0] done_at;
     reg done;
-    reg [63:0] cycle;
-    reg [31:0] rng;
+    wire [31:0] sent;
+    wire [63:0] cycle;
 
-    function [31:0] next_rng(input [31:0] x);
-        reg [31:0] y;
-        begin
-            y = x ^ (x << 13);
-            y = y ^ (y >> 17);
-            next_rng = y ^ (y << 5);
-        end
-    endfunction
+    sk_traffic u_traffic (
+        .clk(clk), .rst(rst),
+        .seed(seed), .valid_chance(valid_chance), .ready_chance(ready_chance),
+        .warmup(64'd0), .total(n),
+        .s_ready(s_ready), .s_valid(s_valid), .m_ready(m_ready),
+        .sent(sent), .cycle(cycle)
+    );
+    assign s_data = beats[sent];
 
     always #5 clk = !clk;
 
@@ -73,42 +73,16 @@ module stream_tb;
         if (!$value$plusargs("ready=%d", ready_chance)) ready_chance = 16;
         $readmemh(inputs_path, beats, 0, n - 1);
         out_file = $fopen(outputs_path, "w");
-        rng = seed == 0 ? 32'h1234_5678 : seed;
-        sent = 0;
         received = 0;
         done_at = 0;
         done = 1'b0;
-        cycle = 0;
-        s_valid = 1'b0;
-        s_data = {IN_W{1'b0}};
-        m_ready = 1'b0;
         repeat (3) @(posedge clk);
         #1 rst = 1'b0;
     end
 
-    integer next_sent;
     always @(posedge clk) begin
-        if (rst) begin
-            s_valid <= 1'b0;
-            m_ready <= 1'b0;
-        end else begin
-            rng <= next_rng(rng);
-            cycle <= cycle + 64'd1;
-            next_sent = sent;
-            if (s_valid && s_ready) begin
-                $fwrite(out_file, "i %0d %0d\n", sent, cycle);
-                next_sent = sent + 1;
-            end
-            sent <= next_sent;
-            if (!s_valid || s_ready) begin
-                if (next_sent < n && {28'b0, rng[3:0]} < valid_chance) begin
-                    s_valid <= 1'b1;
-                    s_data <= beats[next_sent];
-                end else begin
-                    s_valid <= 1'b0;
-                end
-            end
-            m_ready <= {28'b0, rng[7:4]} < ready_chance;
+        if (!rst) begin
+            if (s_valid && s_ready) $fwrite(out_file, "i %0d %0d\n", sent, cycle);
             if (m_valid && m_ready) begin
                 $fwrite(out_file, "o %0d %h %0d\n", received, m_data, cycle);
                 received <= received + 1;

@@ -1,7 +1,8 @@
 // {{ header }}
 // Testbench of the streaming design `{{ top }}`: streams images beat by beat from a hex
 // file (one packed beat per line, code 0 in the low bits; {{ in_beats }} beats per image)
-// through the AXI4-Stream ports with seeded random valid gaps and tready back-pressure, and
+// through the AXI4-Stream ports with seeded random valid gaps and tready back-pressure
+// (sk_traffic.v), and
 // writes "i <image> <cycle>" when an image's first beat is taken and
 // "o <beat> <data hex> <user> <cycle>" for every output beat ({{ out_beats }} per image).
 // Plusargs: +inputs=FILE +outputs=FILE +images=N +seed=S +valid=V +ready=R [+trace=FILE]
@@ -26,12 +27,12 @@ module {{ top }}_tb;
 
     reg clk = 1'b0;
     reg rst = 1'b1;
-    reg [IN_W-1:0] s_axis_tdata;
-    reg s_axis_tvalid;
+    wire [IN_W-1:0] s_axis_tdata;
+    wire s_axis_tvalid;
     wire s_axis_tready;
     wire [OUT_W-1:0] m_axis_tdata;
     wire m_axis_tvalid;
-    reg m_axis_tready;
+    wire m_axis_tready;
 {%- if has_user %}
     wire [USER_W-1:0] m_axis_tuser;
 {%- else %}
@@ -64,21 +65,20 @@ module {{ top }}_tb;
     reg [31:0] valid_chance;
     reg [31:0] ready_chance;
     integer out_file;
-    integer sent;
     integer received;
-    reg [63:0] cycle;
     reg [63:0] limit;
-    reg [31:0] rng;
+    wire [31:0] sent;
+    wire [63:0] cycle;
 
-    // xorshift32: the same sequence on every simulator.
-    function [31:0] next_rng(input [31:0] x);
-        reg [31:0] y;
-        begin
-            y = x ^ (x << 13);
-            y = y ^ (y >> 17);
-            next_rng = y ^ (y << 5);
-        end
-    endfunction
+    // The seeded traffic (sk_traffic.v); the beat on offer is beat `sent`.
+    sk_traffic u_traffic (
+        .clk(clk), .rst(rst),
+        .seed(seed), .valid_chance(valid_chance), .ready_chance(ready_chance),
+        .warmup(WARMUP), .total(n_in),
+        .s_ready(s_axis_tready), .s_valid(s_axis_tvalid), .m_ready(m_axis_tready),
+        .sent(sent), .cycle(cycle)
+    );
+    assign s_axis_tdata = beats[sent];
 
     always #5 clk = !clk;
 
@@ -102,32 +102,16 @@ module {{ top }}_tb;
         out_file = $fopen(outputs_path, "w");
         trace_file = 0;
         if ($value$plusargs("trace=%s", trace_path)) trace_file = $fopen(trace_path, "w");
-        rng = seed == 0 ? 32'h1234_5678 : seed;
-        sent = 0;
         received = 0;
-        cycle = 0;
-        s_axis_tvalid = 1'b0;
-        s_axis_tdata = {IN_W{1'b0}};
-        m_axis_tready = 1'b0;
         repeat (3) @(posedge clk);
         #1 rst = 1'b0;
     end
 
-    // The stream driver and monitor. A beat offered stays offered until taken
-    // (AXI4-Stream); whether the next one is offered at once, and whether the
-    // sink is ready, is drawn from the seeded generator every cycle.
-    integer next_sent;
+    // The monitor: image starts, output beats, per-layer traces.
     always @(posedge clk) begin
-        if (rst) begin
-            s_axis_tvalid <= 1'b0;
-            m_axis_tready <= 1'b0;
-        end else begin
-            rng <= next_rng(rng);
-            cycle <= cycle + 64'd1;
-            next_sent = sent;
-            if (s_axis_tvalid && s_axis_tready) begin
-                if (sent % IN_BEATS == 0) $fwrite(out_file, "i %0d %0d\n", sent / IN_BEATS, cycle);
-                next_sent = sent + 1;
+        if (!rst) begin
+            if (s_axis_tvalid && s_axis_tready && sent % IN_BEATS == 0) begin
+                $fwrite(out_file, "i %0d %0d\n", sent / IN_BEATS, cycle);
             end
             if (trace_file != 0) begin
 {%- for (name, wire) in traces %}
@@ -135,16 +119,6 @@ module {{ top }}_tb;
                     $fwrite(trace_file, "{{ name }} %0d %h\n", cycle, dut.{{ wire }}_data);
 {%- endfor %}
             end
-            sent <= next_sent;
-            if (!s_axis_tvalid || s_axis_tready) begin
-                if (cycle >= WARMUP && next_sent < n_in && {28'b0, rng[3:0]} < valid_chance) begin
-                    s_axis_tvalid <= 1'b1;
-                    s_axis_tdata <= beats[next_sent];
-                end else begin
-                    s_axis_tvalid <= 1'b0;
-                end
-            end
-            m_axis_tready <= {28'b0, rng[7:4]} < ready_chance;
             if (m_axis_tvalid && m_axis_tready) begin
                 $fwrite(out_file, "o %0d %h %0d %0d\n", received, m_axis_tdata, m_axis_tuser, cycle);
                 received <= received + 1;

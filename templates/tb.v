@@ -1,7 +1,8 @@
 // {{ header }}
 // Testbench of `{{ top }}`: streams vectors from a hex file (one packed vector per
 // line, lane 0 in the low bits) through the AXI4-Stream ports with seeded random
-// valid gaps and tready back-pressure, and writes one line per output beat:
+// valid gaps and tready back-pressure (sk_traffic.v), and writes one line per
+// output beat:
 // "<beat> <data hex> <argmax> <cycles from its input handshake>".
 // Plusargs: +inputs=FILE +outputs=FILE +n=N +seed=S +valid=V +ready=R
 // (V, R in 0..16: the chance in 16 that valid/ready is high in a cycle).
@@ -15,12 +16,12 @@ module {{ top }}_tb;
 
     reg clk = 1'b0;
     reg rst = 1'b1;
-    reg [IN_W-1:0] s_axis_tdata;
-    reg s_axis_tvalid;
+    wire [IN_W-1:0] s_axis_tdata;
+    wire s_axis_tvalid;
     wire s_axis_tready;
     wire [OUT_W-1:0] m_axis_tdata;
     wire m_axis_tvalid;
-    reg m_axis_tready;
+    wire m_axis_tready;
 {%- if has_user %}
     wire [USER_W-1:0] m_axis_tuser;
 {%- else %}
@@ -52,20 +53,19 @@ module {{ top }}_tb;
     reg [31:0] valid_chance;
     reg [31:0] ready_chance;
     integer out_file;
-    integer sent;
     integer received;
-    reg [63:0] cycle;
-    reg [31:0] rng;
+    wire [31:0] sent;
+    wire [63:0] cycle;
 
-    // xorshift32: the same sequence on every simulator.
-    function [31:0] next_rng(input [31:0] x);
-        reg [31:0] y;
-        begin
-            y = x ^ (x << 13);
-            y = y ^ (y >> 17);
-            next_rng = y ^ (y << 5);
-        end
-    endfunction
+    // The seeded traffic (sk_traffic.v); the vector on offer is vector `sent`.
+    sk_traffic u_traffic (
+        .clk(clk), .rst(rst),
+        .seed(seed), .valid_chance(valid_chance), .ready_chance(ready_chance),
+        .warmup(64'd0), .total(n),
+        .s_ready(s_axis_tready), .s_valid(s_axis_tvalid), .m_ready(m_axis_tready),
+        .sent(sent), .cycle(cycle)
+    );
+    assign s_axis_tdata = vectors[sent];
 
     always #5 clk = !clk;
 
@@ -84,32 +84,16 @@ module {{ top }}_tb;
         out_file = $fopen(outputs_path, "w");
         trace_file = 0;
         if ($value$plusargs("trace=%s", trace_path)) trace_file = $fopen(trace_path, "w");
-        rng = seed == 0 ? 32'h1234_5678 : seed;
-        sent = 0;
         received = 0;
-        cycle = 0;
-        s_axis_tvalid = 1'b0;
-        s_axis_tdata = {IN_W{1'b0}};
-        m_axis_tready = 1'b0;
         repeat (3) @(posedge clk);
         #1 rst = 1'b0;
     end
 
-    // The stream driver and monitor. A beat offered stays offered until taken
-    // (AXI4-Stream); whether the next one is offered at once, and whether the
-    // sink is ready, is drawn from the seeded generator every cycle.
-    integer next_sent;
+    // The monitor: each output beat with its latency, and per-layer traces.
     always @(posedge clk) begin
-        if (rst) begin
-            s_axis_tvalid <= 1'b0;
-            m_axis_tready <= 1'b0;
-        end else begin
-            rng <= next_rng(rng);
-            cycle <= cycle + 64'd1;
-            next_sent = sent;
+        if (!rst) begin
             if (s_axis_tvalid && s_axis_tready) begin
                 in_cycle[sent] <= cycle;
-                next_sent = sent + 1;
                 if (trace_file != 0) $fwrite(trace_file, "in %0d\n", cycle);
             end
             if (trace_file != 0) begin
@@ -117,16 +101,6 @@ module {{ top }}_tb;
                 $fwrite(trace_file, "{{ name }} %0d %h\n", cycle, dut.{{ inst }}.y);
 {%- endfor %}
             end
-            sent <= next_sent;
-            if (!s_axis_tvalid || s_axis_tready) begin
-                if (next_sent < n && {28'b0, rng[3:0]} < valid_chance) begin
-                    s_axis_tvalid <= 1'b1;
-                    s_axis_tdata <= vectors[next_sent];
-                end else begin
-                    s_axis_tvalid <= 1'b0;
-                end
-            end
-            m_axis_tready <= {28'b0, rng[7:4]} < ready_chance;
             if (m_axis_tvalid && m_axis_tready) begin
                 $fwrite(out_file, "%0d %h %0d %0d\n", received, m_axis_tdata, m_axis_tuser,
                         cycle - in_cycle[received]);

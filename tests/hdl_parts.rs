@@ -97,6 +97,7 @@ fn build(case: &Case) -> tempfile::TempDir {
         .arg(format!("-Pstream_tb.OUT_W={}", case.out_lanes * case.bits as usize))
         .arg(format!("-Pstream_tb.MAX_N={}", case.inputs.len().max(1)))
         .arg(Path::new(ROOT).join("sim/stream_tb.v"))
+        .arg(Path::new(ROOT).join("sim/sk_traffic.v"))
         .arg("dut.v")
         .args(library())
         .output()

@@ -32,8 +32,8 @@ pub const DEFAULT_LEVELS_PER_STAGE: u32 = 3;
 #[derive(Debug, thiserror::Error)]
 pub enum CodegenError {
     #[error(
-        "layer `{layer}` ({op}): this layer has no hardware generator yet; Verilog generation \
-         supports dense networks (dense, relu, flatten)"
+        "layer `{layer}` ({op}): the unrolled form takes dense networks only (dense, relu, \
+         flatten); use --form streaming (or auto) for this network"
     )]
     Unsupported { layer: String, op: &'static str },
     #[error("{0}")]

@@ -20,6 +20,10 @@ use crate::codegen::Manifest;
 
 pub mod stream;
 
+/// The testbenches' traffic driver (`sim/sk_traffic.v`), which the timing
+/// model's `Driver` mirrors.
+const TRAFFIC: &str = include_str!("../../sim/sk_traffic.v");
+
 /// Errors of verification.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -188,6 +192,8 @@ pub fn build(
         None => testbench(manifest, max_vectors),
     };
     std::fs::write(&tb_path, tb).map_err(io(&tb_path))?;
+    let traffic_path = build_dir.join("sk_traffic.v");
+    std::fs::write(&traffic_path, TRAFFIC).map_err(io(&traffic_path))?;
     let design_dir = design_dir.canonicalize().map_err(io(design_dir))?;
     // ROM contents are read from the simulator's working directory.
     for file in manifest.stream.iter().flat_map(|s| &s.data_files) {
@@ -196,6 +202,7 @@ pub fn build(
     }
     let mut sources: Vec<PathBuf> = manifest.files.iter().map(|f| design_dir.join(f)).collect();
     sources.push(tb_path.canonicalize().map_err(io(&tb_path))?);
+    sources.push(traffic_path);
     let tb_top = format!("{}_tb", manifest.top);
     let start = std::time::Instant::now();
     let program = match simulator {
@@ -251,6 +258,45 @@ pub struct Beat {
     pub latency: u64,
 }
 
+/// Writes the input beats (`inputs`, hex lines), runs the built testbench
+/// with them (`count`: its plusarg saying how many) and the traffic, checks
+/// that it finished, and returns the path of its output log and the seconds
+/// it took.
+fn simulate(
+    built: &Built,
+    inputs: &str,
+    count: &str,
+    traffic: Traffic,
+    extra: &[String],
+) -> Result<(PathBuf, f64), VerifyError> {
+    let in_path = built.dir.join("inputs.hex");
+    let out_path = built.dir.join("outputs.txt");
+    std::fs::write(&in_path, inputs)
+        .map_err(|source| VerifyError::Io { path: in_path.clone(), source })?;
+    let _ = std::fs::remove_file(&out_path);
+    let mut cmd = Command::new(&built.program[0]);
+    cmd.current_dir(&built.dir).args(&built.program[1..]).args([
+        "+inputs=inputs.hex".to_string(),
+        "+outputs=outputs.txt".to_string(),
+        count.to_string(),
+        format!("+seed={}", traffic.seed),
+        format!("+valid={}", traffic.valid),
+        format!("+ready={}", traffic.ready),
+    ]);
+    cmd.args(extra);
+    let start = std::time::Instant::now();
+    let log = run_tool(&mut cmd, &format!("{} run", built.simulator))?;
+    let seconds = start.elapsed().as_secs_f64();
+    if !log.contains("DONE") {
+        let tail: Vec<&str> = log.lines().rev().take(5).collect();
+        return Err(VerifyError::Output {
+            path: out_path,
+            reason: format!("the testbench did not finish: {}", tail.join(" | ")),
+        });
+    }
+    Ok((out_path, seconds))
+}
+
 /// Runs the built design on `inputs` (raw codes, one vector per row).
 pub fn run(
     built: &Built,
@@ -271,35 +317,13 @@ fn run_with(
         let path = path.to_path_buf();
         move |source| VerifyError::Io { path, source }
     };
-    let in_path = built.dir.join("inputs.hex");
-    let out_path = built.dir.join("outputs.txt");
     let mut text = String::with_capacity(inputs.nrows() * (inputs.ncols() * 2 + 1));
     for row in inputs.rows() {
         text.push_str(&pack_hex(&row.to_vec(), m.input_format.bits()));
         text.push('\n');
     }
-    std::fs::write(&in_path, text).map_err(io(&in_path))?;
-    let _ = std::fs::remove_file(&out_path);
-    let mut cmd = Command::new(&built.program[0]);
-    cmd.current_dir(&built.dir).args(&built.program[1..]).args([
-        "+inputs=inputs.hex".to_string(),
-        "+outputs=outputs.txt".to_string(),
-        format!("+n={}", inputs.nrows()),
-        format!("+seed={}", traffic.seed),
-        format!("+valid={}", traffic.valid),
-        format!("+ready={}", traffic.ready),
-    ]);
-    cmd.args(extra);
-    let start = std::time::Instant::now();
-    let log = run_tool(&mut cmd, &format!("{} run", built.simulator))?;
-    let seconds = start.elapsed().as_secs_f64();
-    if !log.contains("DONE") {
-        let tail: Vec<&str> = log.lines().rev().take(5).collect();
-        return Err(VerifyError::Output {
-            path: out_path,
-            reason: format!("the testbench did not finish: {}", tail.join(" | ")),
-        });
-    }
+    let count = format!("+n={}", inputs.nrows());
+    let (out_path, seconds) = simulate(built, &text, &count, traffic, extra)?;
     let text = std::fs::read_to_string(&out_path).map_err(io(&out_path))?;
     let mut beats = Vec::new();
     for (k, line) in text.lines().enumerate() {

@@ -4,13 +4,12 @@
 
 use std::fmt;
 use std::path::Path;
-use std::process::Command;
 
 use askama::Template;
 use ndarray::Array2;
 use serde::Serialize;
 
-use super::{pack_hex, run_tool, unpack_hex, Built, Traffic, VerifyError};
+use super::{pack_hex, simulate, unpack_hex, Built, Traffic, VerifyError};
 use crate::codegen::stream::{Order, StreamManifest, Timeline};
 use crate::codegen::Manifest;
 use crate::quant::FixedFormat;
@@ -126,8 +125,6 @@ fn run_with(
         let path = path.to_path_buf();
         move |source| VerifyError::Io { path, source }
     };
-    let in_path = built.dir.join("inputs.hex");
-    let out_path = built.dir.join("outputs.txt");
     let bits = m.input_format.bits();
     let mut text = String::new();
     for row in images.rows() {
@@ -136,28 +133,8 @@ fn run_with(
             text.push('\n');
         }
     }
-    std::fs::write(&in_path, text).map_err(io(&in_path))?;
-    let _ = std::fs::remove_file(&out_path);
-    let mut cmd = Command::new(&built.program[0]);
-    cmd.current_dir(&built.dir).args(&built.program[1..]).args([
-        "+inputs=inputs.hex".to_string(),
-        "+outputs=outputs.txt".to_string(),
-        format!("+images={}", images.nrows()),
-        format!("+seed={}", traffic.seed),
-        format!("+valid={}", traffic.valid),
-        format!("+ready={}", traffic.ready),
-    ]);
-    cmd.args(extra);
-    let start = std::time::Instant::now();
-    let log = run_tool(&mut cmd, &format!("{} run", built.simulator))?;
-    let seconds = start.elapsed().as_secs_f64();
-    if !log.contains("DONE") {
-        let tail: Vec<&str> = log.lines().rev().take(5).collect();
-        return Err(VerifyError::Output {
-            path: out_path,
-            reason: format!("the testbench did not finish: {}", tail.join(" | ")),
-        });
-    }
+    let count = format!("+images={}", images.nrows());
+    let (out_path, seconds) = simulate(built, &text, &count, traffic, extra)?;
     let text = std::fs::read_to_string(&out_path).map_err(io(&out_path))?;
     let mut result = StreamLog::default();
     for (k, line) in text.lines().enumerate() {

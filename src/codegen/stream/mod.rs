@@ -29,8 +29,9 @@ use crate::quant::IntNetwork;
 use plan::{LayerHw, Mvu, PlanConfig};
 
 /// The hand-written stream library, in the order the files are listed.
-const LIBRARY: [(&str, &str); 10] = [
+const LIBRARY: [(&str, &str); 11] = [
     ("sk_skid.v", include_str!("../../../hdl/sk_skid.v")),
+    ("sk_readq.v", include_str!("../../../hdl/sk_readq.v")),
     ("sk_fifo.v", include_str!("../../../hdl/sk_fifo.v")),
     ("sk_dwc.v", include_str!("../../../hdl/sk_dwc.v")),
     ("sk_window.v", include_str!("../../../hdl/sk_window.v")),
@@ -255,6 +256,10 @@ pub(super) fn generate(
     let used = |file: &str| match file {
         "sk_skid.v" => true,
         "sk_fifo.v" => plan.layers.iter().any(|l| l.fifo.is_some()),
+        "sk_readq.v" => plan
+            .layers
+            .iter()
+            .any(|l| l.fifo.is_some() || matches!(l.hw, LayerHw::Dense { vecbuf: Some(_), .. })),
         "sk_dwc.v" => {
             plan.last.lanes != plan.output_lanes
                 || plan.layers.iter().any(|l| match &l.hw {

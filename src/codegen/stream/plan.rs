@@ -425,17 +425,7 @@ fn plan_layer(
                 })
                 .collect();
             let mvu = mvu(layer, w, weights, &taps, fold, config.levels_per_stage);
-            let window = Window {
-                bits,
-                c,
-                h,
-                w: wd,
-                k: [kh, kw],
-                stride: *stride,
-                pad: *padding,
-                chunk: fold.simd,
-                repeat: oc / fold.pe,
-            };
+            let window = Window { chunk: fold.simd, repeat: oc / fold.pe, ..geometry };
             let output = Stream {
                 lanes: fold.pe,
                 format: layer.format,

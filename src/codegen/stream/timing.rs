@@ -66,12 +66,39 @@ struct Window {
     left: usize,
 }
 
+/// `sk_readq`: the read side of a synchronous RAM, a read in flight and a
+/// two-entry queue.
+#[derive(Clone, Copy, Debug, Default)]
+struct ReadQueue {
+    inflight: bool,
+    count: usize,
+}
+
+impl ReadQueue {
+    fn out_valid(self) -> bool {
+        self.count > 0
+    }
+    /// Words in the queue after this cycle, before this cycle's read lands.
+    fn after(self, out_ready: bool) -> usize {
+        self.count + self.inflight as usize - (self.out_valid() && out_ready) as usize
+    }
+    fn issue(self, avail: bool, out_ready: bool) -> bool {
+        avail && self.after(out_ready) <= 1
+    }
+    /// One clock edge; returns whether a read issued.
+    fn clock(&mut self, avail: bool, out_ready: bool) -> bool {
+        let issue = self.issue(avail, out_ready);
+        self.count = self.after(out_ready);
+        self.inflight = issue;
+        issue
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Fifo {
     depth: usize,
     count: usize,
-    inflight: bool,
-    queued: usize,
+    out: ReadQueue,
     /// The most beats held at once (RAM, read in flight and queue).
     peak: usize,
 }
@@ -86,8 +113,7 @@ struct Vecbuf {
     rbank: usize,
     ridx: usize,
     rrep: usize,
-    inflight: bool,
-    count: usize,
+    out: ReadQueue,
 }
 
 impl Window {
@@ -113,22 +139,12 @@ impl Window {
     }
 }
 
-impl Vecbuf {
-    fn after(&self, out_ready: bool) -> usize {
-        let pop = self.count > 0 && out_ready;
-        self.count + self.inflight as usize - pop as usize
-    }
-    fn issue(&self, out_ready: bool) -> bool {
-        self.full[self.rbank] && self.after(out_ready) <= 1
-    }
-}
-
 impl State {
     fn new(part: &Part) -> State {
         match *part {
             Part::Skid => State::Skid { valid: false, skid: false },
             Part::Fifo { depth } => {
-                State::Fifo(Fifo { depth, count: 0, inflight: false, queued: 0, peak: 0 })
+                State::Fifo(Fifo { depth, count: 0, out: ReadQueue::default(), peak: 0 })
             }
             Part::Dwc { a, b, l } if l == b => State::Gather { count: 0, full: l / a },
             Part::Dwc { a, b, l } => {
@@ -152,8 +168,7 @@ impl State {
                 rbank: 0,
                 ridx: 0,
                 rrep: 0,
-                inflight: false,
-                count: 0,
+                out: ReadQueue::default(),
             }),
             Part::Pipe { depth, chunks } => {
                 State::Pipe { stages: vec![false; depth.max(1)], chunk: 0, chunks: chunks.max(1) }
@@ -164,11 +179,11 @@ impl State {
     fn out_valid(&self) -> bool {
         match self {
             State::Skid { valid, .. } => *valid,
-            State::Fifo(f) => f.queued > 0,
+            State::Fifo(f) => f.out.out_valid(),
             State::Gather { count, full } => count == full,
             State::Split { left, .. } => *left > 0,
             State::Window(w) => w.left > 0,
-            State::Vecbuf(v) => v.count > 0,
+            State::Vecbuf(v) => v.out.out_valid(),
             State::Pipe { stages, .. } => *stages.last().expect("at least one stage"),
         }
     }
@@ -202,12 +217,9 @@ impl State {
                 }
             }
             State::Fifo(f) => {
-                let after = f.queued + f.inflight as usize - out_fire as usize;
-                let issue = f.count > 0 && after <= 1;
+                let issue = f.out.clock(f.count > 0, out_ready);
                 f.count = f.count + in_fire as usize - issue as usize;
-                f.inflight = issue;
-                f.queued = after;
-                f.peak = f.peak.max(f.count + f.inflight as usize + f.queued);
+                f.peak = f.peak.max(f.count + f.out.inflight as usize + f.out.count);
             }
             State::Gather { count, full } => {
                 let take = out_ready && count == full;
@@ -261,8 +273,6 @@ impl State {
                 }
             }
             State::Vecbuf(v) => {
-                let issue = v.issue(out_ready);
-                let after = v.after(out_ready);
                 let (wbank, rbank) = (v.wbank, v.rbank);
                 let wlast = v.widx + 1 == v.words;
                 let rlast = v.ridx + 1 == v.words && v.rrep + 1 == v.repeat;
@@ -272,8 +282,7 @@ impl State {
                         v.wbank ^= 1;
                     }
                 }
-                v.inflight = issue;
-                v.count = after;
+                let issue = v.out.clock(v.full[rbank], out_ready);
                 if issue {
                     let word_last = v.ridx + 1 == v.words;
                     v.ridx = if word_last { 0 } else { v.ridx + 1 };
