@@ -122,7 +122,7 @@ pub fn run_verify(job: &VerifyJob) -> Result<VerifyOutcome, AppError> {
         let built = verify::build(simulator, &job.dir, &manifest, &build_dir, x.nrows())?;
         let mut runs = Vec::new();
         // Without gaps or back-pressure: every beat's latency is the manifest's.
-        let plain = Traffic { seed: job.seed as u32, valid: 16, ready: 16 };
+        let (plain, random) = traffics(job.seed);
         let head = x.slice(ndarray::s![..steady, ..]).to_owned();
         let (beats, seconds) = verify::run(&built, &head, plain)?;
         let exp_head = expected.slice(ndarray::s![..steady, ..]).to_owned();
@@ -138,7 +138,6 @@ pub fn run_verify(job: &VerifyJob) -> Result<VerifyOutcome, AppError> {
             latency: None,
         });
         // Random valid gaps and back-pressure, every vector.
-        let random = Traffic { seed: job.seed as u32 ^ 0x9e37_79b9, valid: 11, ready: 9 };
         let (beats, seconds) = verify::run(&built, &x, random)?;
         let mismatch = verify::compare(&expected, &beats, argmax, None).err();
         let diagnosis = mismatch.as_ref().and_then(|m| diagnose(&built, &net, &x, m));
@@ -153,16 +152,31 @@ pub fn run_verify(job: &VerifyJob) -> Result<VerifyOutcome, AppError> {
         });
         reports.push(SimulatorReport { simulator, build_seconds: built.seconds, runs });
     }
-    let passed = reports.iter().all(|r| r.runs.iter().all(|run| run.mismatch.is_none()));
-    Ok(VerifyOutcome {
-        top: manifest.top,
-        form: manifest.form,
-        latency: manifest.latency,
-        cycles_per_image: None,
-        vectors: x.nrows(),
-        reports,
-        passed,
-    })
+    Ok(VerifyOutcome::new(&manifest, x.nrows(), reports))
+}
+
+/// The two runs of every simulator: without gaps or back-pressure, and with
+/// seeded random ones.
+fn traffics(seed: u64) -> (Traffic, Traffic) {
+    (
+        Traffic { seed: seed as u32, valid: 16, ready: 16 },
+        Traffic { seed: seed as u32 ^ 0x9e37_79b9, valid: 11, ready: 9 },
+    )
+}
+
+impl VerifyOutcome {
+    fn new(manifest: &Manifest, vectors: usize, reports: Vec<SimulatorReport>) -> VerifyOutcome {
+        let passed = reports.iter().all(|r| r.runs.iter().all(|run| run.mismatch.is_none()));
+        VerifyOutcome {
+            top: manifest.top.clone(),
+            form: manifest.form,
+            latency: manifest.latency,
+            cycles_per_image: manifest.stream.as_ref().map(|s| s.cycles_per_image),
+            vectors,
+            reports,
+            passed,
+        }
+    }
 }
 
 fn diagnose_timing(
@@ -224,7 +238,7 @@ fn verify_stream(
         let build_dir = job.dir.join("build").join(simulator.as_str());
         let built = verify::build(simulator, &job.dir, manifest, &build_dir, x.nrows())?;
         let mut runs = Vec::new();
-        let plain = Traffic { seed: job.seed as u32, valid: 16, ready: 16 };
+        let (plain, random) = traffics(job.seed);
         let head = x.slice(ndarray::s![..steady, ..]).to_owned();
         let exp_head = expected.slice(ndarray::s![..steady, ..]).to_owned();
         let model = model_timeline(stream, steady, plain)?;
@@ -242,7 +256,6 @@ fn verify_stream(
             cycles_per_image: measured.as_ref().filter(|t| t.ends.len() > 1).map(|t| t.interval()),
             latency: measured.as_ref().map(|t| t.latency()),
         });
-        let random = Traffic { seed: job.seed as u32 ^ 0x9e37_79b9, valid: 11, ready: 9 };
         let model = model_timeline(stream, x.nrows(), random)?;
         let (log, seconds) = verify::stream::run(&built, x, random)?;
         let mismatch = verify::stream::compare(manifest, expected, &log, Some(&model)).err();
@@ -258,16 +271,7 @@ fn verify_stream(
         });
         reports.push(SimulatorReport { simulator, build_seconds: built.seconds, runs });
     }
-    let passed = reports.iter().all(|r| r.runs.iter().all(|run| run.mismatch.is_none()));
-    Ok(VerifyOutcome {
-        top: manifest.top.clone(),
-        form: manifest.form,
-        latency: manifest.latency,
-        cycles_per_image: Some(stream.cycles_per_image),
-        vectors: x.nrows(),
-        reports,
-        passed,
-    })
+    Ok(VerifyOutcome::new(manifest, x.nrows(), reports))
 }
 
 /// The timing model's timeline under the testbench's traffic.
