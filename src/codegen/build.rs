@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
+use super::design::CodegenError;
 use super::graph::{LayerGraph, Node, NodeId, NodeKind, Operand};
-use super::CodegenError;
 use crate::quant::contract::{csd, round_offset, shift_floor, shift_round};
 use crate::quant::{dot_bounds, FixedFormat, IntLayer, IntNetwork, IntOp, Interval, Weighted};
 

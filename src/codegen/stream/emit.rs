@@ -4,9 +4,10 @@
 
 use askama::Template;
 
+use super::manifest::Order;
 use super::mvu::Folded;
-use super::plan::{Dwc, LayerHw, LayerPlan, Mvu, Order, Plan, Window};
-use crate::codegen::sanitize;
+use super::plan::{Dwc, LayerHw, LayerPlan, Mvu, Plan, Window};
+use crate::codegen::design::sanitize;
 
 /// One instance of a module, printed with one parameter and one port per line.
 struct Inst {

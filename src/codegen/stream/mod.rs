@@ -11,20 +11,21 @@
 mod cost;
 mod emit;
 pub mod fold;
+pub mod manifest;
 mod mvu;
 mod plan;
 pub mod timing;
 
-use serde::{Deserialize, Serialize};
-
 pub use fold::{Fold, Folds};
-pub use plan::Order;
+pub use manifest::{Order, StreamLayer, StreamManifest, StreamPort};
 pub use timing::{
     simulate, simulate_parts, simulate_traffic, Beats, Driver, Part, Stuck, Timeline, Traffic,
 };
 
-use super::graph::Cost;
-use super::{sanitize, CodegenError, Design, HdlConfig, LayerCost, Manifest};
+use crate::codegen::design::{
+    sanitize, CodegenError, Design, Form, HdlConfig, LayerCost, Manifest,
+};
+use crate::codegen::graph::Cost;
 use crate::quant::IntNetwork;
 use plan::{LayerHw, Mvu, PlanConfig};
 
@@ -53,95 +54,11 @@ pub fn library_files() -> impl Iterator<Item = &'static str> {
     LIBRARY.iter().map(|(n, _)| *n)
 }
 
-/// A stream port of the top: `lanes` codes per beat, `beats` beats per image.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StreamPort {
-    pub lanes: usize,
-    pub beats: usize,
-    #[serde(flatten)]
-    pub order: Order,
-}
-
-/// One layer of a streaming design, as the manifest reports it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StreamLayer {
-    pub name: String,
-    pub op: String,
-    /// `folded`, `unrolled`, `pool`, `relu` or `none` (flatten).
-    pub hardware: String,
-    pub pe: Option<usize>,
-    pub simd: Option<usize>,
-    /// Cycles per image of the layer on its own.
-    pub cycles: u64,
-    /// Register stages of a matrix-vector unit.
-    pub latency: Option<u32>,
-    /// The wires `<trace>_data/_valid/_ready` of the top carry the layer's
-    /// output (none for flatten).
-    pub trace: Option<String>,
-    /// Where the layer's output is in the chain of `parts`: handshakes at
-    /// point 0 are the input's, at point i + 1 part i's output.
-    pub point: usize,
-    pub out_lanes: usize,
-    pub out_beats: usize,
-    #[serde(flatten)]
-    pub order: Order,
-    pub cost: Cost,
-}
-
-/// What a user of a streaming design needs to drive it, and what `verify`
-/// checks.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StreamManifest {
-    pub input: StreamPort,
-    pub output: StreamPort,
-    /// The initiation interval when nothing stalls, from the timing model.
-    pub cycles_per_image: u64,
-    /// From an image's first input beat to its last output beat, alone.
-    pub latency: u64,
-    /// The cycles per image the folding aimed at.
-    pub target_cycles: u64,
-    /// Idle cycles after reset before the first image, in the testbench and
-    /// the figures above: sliding windows walk their top and left padding
-    /// while they wait, so the latency is that of an idle pipeline.
-    pub warmup: u64,
-    /// ROM contents (`$readmemh`), beside the Verilog.
-    pub data_files: Vec<String>,
-    pub layers: Vec<StreamLayer>,
-    /// The chain the timing model runs.
-    pub parts: Vec<Part>,
-}
-
-impl StreamManifest {
-    /// The timing model's timeline of `images` images, input always valid and
-    /// output always ready.
-    pub fn timeline(&self, images: usize) -> Result<Timeline, Stuck> {
-        let (i, o) = (self.input.beats, self.output.beats);
-        simulate(&self.parts, i, o, images, self.warmup, self.limit(images))
-    }
-
-    /// The timing model's timeline of `images` images under the testbench's
-    /// traffic.
-    pub fn timeline_with(&self, images: usize, traffic: Traffic) -> Result<Timeline, Stuck> {
-        let (i, o) = (self.input.beats, self.output.beats);
-        let driver = Driver::new(traffic, self.warmup);
-        // Random traffic slows both ends down by up to 16 times.
-        let limit = self.limit(images) * 16;
-        let beats = simulate_traffic(&self.parts, i * images, o * images, driver, limit)
-            .ok_or(Stuck { images, limit })?;
-        Ok(beats.timeline(i, o))
-    }
-
-    fn limit(&self, images: usize) -> u64 {
-        let per = self.cycles_per_image.max(1) + self.input.beats as u64 + 64;
-        (images as u64 + 2) * per * 2 + self.latency * 4 + self.warmup + 1000
-    }
-}
-
 /// Images the timing model runs for the manifest's figures.
 const MODEL_IMAGES: usize = 5;
 
 /// Generates the streaming design of `net`.
-pub(super) fn generate(
+pub(crate) fn generate(
     net: &IntNetwork,
     config: &HdlConfig,
     header: &str,
@@ -197,7 +114,7 @@ pub(super) fn generate(
                 Mvu::Folded(f) => {
                     generated.push((
                         format!("{module}_rq.v"),
-                        super::emit::layer_module(&f.rq, &format!("{module}_rq"), header),
+                        crate::codegen::emit::layer_module(&f.rq, &format!("{module}_rq"), header),
                     ));
                     data.push((format!("{module}_w.hex"), lines(&f.weights)));
                     data.push((format!("{module}_b.hex"), lines(&f.biases)));
@@ -209,7 +126,7 @@ pub(super) fn generate(
                 Mvu::Unrolled(g) => {
                     generated.push((
                         format!("{module}_core.v"),
-                        super::emit::layer_module(g, &format!("{module}_core"), header),
+                        crate::codegen::emit::layer_module(g, &format!("{module}_core"), header),
                     ));
                     ("unrolled", Some(g.latency))
                 }
@@ -319,7 +236,7 @@ pub(super) fn generate(
         generator: format!("shiftkit {}", env!("CARGO_PKG_VERSION")),
         network_hash: hash,
         top: config.top.clone(),
-        form: super::Form::Streaming,
+        form: Form::Streaming,
         inputs: net.input().numel(),
         input_format: net.input_format(),
         outputs: net.output().numel(),

@@ -6,41 +6,16 @@
 //! flattened image keeps that (H, W, C) order; the dense layer that reads it
 //! takes its weight columns permuted from the network's (C, H, W) order.
 
-use ndarray::Array2;
-use serde::{Deserialize, Serialize};
-
 use super::fold::{allowed, choose, Fold, Folds};
+use super::manifest::Order;
 use super::mvu::Folded;
 use super::timing::Part;
 use crate::codegen::build::dense_graph;
+use crate::codegen::design::CodegenError;
 use crate::codegen::graph::LayerGraph;
-use crate::codegen::CodegenError;
 use crate::model::Shape;
 use crate::quant::{FixedFormat, IntLayer, IntNetwork, IntOp, Interval, Weighted};
-
-/// How a stream's positions map onto the integer network's value indices.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "order", rename_all = "snake_case")]
-pub enum Order {
-    /// Position i is value i.
-    Index,
-    /// Raster order of an image: position `(y*w + x)*c + ch` is value
-    /// `ch*h*w + y*w + x` (the network's (C, H, W) flattening).
-    Hwc { c: usize, h: usize, w: usize },
-}
-
-impl Order {
-    /// The network index of stream position `p`.
-    pub fn index(self, p: usize) -> usize {
-        match self {
-            Order::Index => p,
-            Order::Hwc { c, h, w } => {
-                let (pixel, ch) = (p / c, p % c);
-                ch * h * w + pixel
-            }
-        }
-    }
-}
+use ndarray::Array2;
 
 /// A stream between parts: `lanes` codes per beat.
 #[derive(Clone, Copy, Debug)]

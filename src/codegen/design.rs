@@ -1,0 +1,207 @@
+//! What a generated design is, whatever its form: the settings of `hdl`,
+//! the manifest (the API boundary of the generated ports), the design in
+//! memory and on disk, errors, and the naming and hashing rules both forms
+//! share.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::graph::{Cost, LayerGraph};
+use super::stream::fold::Folds;
+use super::stream::manifest::StreamManifest;
+use super::stream::timing::Stuck;
+use crate::quant::{FixedFormat, IntNetwork};
+
+/// Default adder levels between pipeline registers: about three carry chains
+/// of 16-24 bits fit a 200-250 MHz clock on small FPGAs.
+pub const DEFAULT_LEVELS_PER_STAGE: u32 = 3;
+
+/// Errors of code generation.
+#[derive(Debug, thiserror::Error)]
+pub enum CodegenError {
+    #[error(
+        "layer `{layer}` ({op}): the unrolled form takes dense networks only (dense, relu, \
+         flatten); use --form streaming (or auto) for this network"
+    )]
+    Unsupported { layer: String, op: &'static str },
+    #[error("{0}")]
+    Config(String),
+    /// A folding that cannot be built, or an input width that does not divide.
+    #[error("{0}")]
+    Fold(String),
+    #[error("the timing model of the streaming design did not finish ({0}); this is a bug")]
+    Timing(#[from] Stuck),
+    #[error("{}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The two hardware forms (README, "Verilog").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Form {
+    /// Every weight a constant of an adder graph; a whole vector per beat.
+    #[default]
+    Unrolled,
+    /// One stream module per layer, folded matrix-vector units, weight ROMs.
+    Streaming,
+    /// Chosen by [`auto_form`] (never written to a manifest).
+    Auto,
+}
+
+impl Form {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Form::Unrolled => "unrolled",
+            Form::Streaming => "streaming",
+            Form::Auto => "auto",
+        }
+    }
+}
+
+/// Settings of `shiftkit hdl`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HdlConfig {
+    /// Name of the top module (a Verilog identifier).
+    pub top: String,
+    pub form: Form,
+    pub levels_per_stage: u32,
+    /// Add an `m_axis_tuser` port with the index of the largest output.
+    pub argmax: bool,
+    /// Streaming: per-layer foldings (the rest are chosen).
+    pub folds: Folds,
+    /// Streaming: target cycles per image for the chosen foldings.
+    pub cycles: Option<u64>,
+    /// Streaming: codes per input beat of a network that starts flat.
+    pub input_lanes: Option<usize>,
+}
+
+impl HdlConfig {
+    /// Defaults for everything but the top's name and the form.
+    pub fn new(top: &str, form: Form) -> HdlConfig {
+        HdlConfig {
+            top: top.to_string(),
+            form,
+            levels_per_stage: DEFAULT_LEVELS_PER_STAGE,
+            argmax: false,
+            folds: Folds::default(),
+            cycles: None,
+            input_lanes: None,
+        }
+    }
+}
+
+/// Cost of one layer, as `manifest.json` and the table report it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerCost {
+    pub name: String,
+    pub module: String,
+    pub latency: u32,
+    #[serde(flatten)]
+    pub cost: Cost,
+}
+
+/// `manifest.json`: what a user or a testbench generator needs to know.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub generator: String,
+    /// FNV-1a hash of the integer network the design implements.
+    pub network_hash: String,
+    pub top: String,
+    #[serde(default)]
+    pub form: Form,
+    pub inputs: usize,
+    pub input_format: FixedFormat,
+    pub outputs: usize,
+    pub output_format: FixedFormat,
+    /// Bits of the argmax index on `m_axis_tuser` (0: no argmax port).
+    pub argmax_bits: u32,
+    /// Cycles from an accepted input beat to its output beat, without back-pressure.
+    pub latency: u32,
+    pub levels_per_stage: u32,
+    pub files: Vec<String>,
+    pub cost: Cost,
+    pub layers: Vec<LayerCost>,
+    /// Streaming designs: streams, timing, folding (see [`StreamManifest`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamManifest>,
+}
+
+/// A generated design, in memory.
+#[derive(Clone, Debug)]
+pub struct Design {
+    /// Verilog file names and contents, in compilation order (the top last).
+    pub files: Vec<(String, String)>,
+    /// Data files the Verilog reads (`$readmemh` ROM contents).
+    pub data: Vec<(String, String)>,
+    pub manifest: Manifest,
+    pub graphs: Vec<LayerGraph>,
+}
+
+/// Checks a Verilog identifier.
+pub(crate) fn check_identifier(name: &str) -> Result<(), CodegenError> {
+    let mut chars = name.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(CodegenError::Config(format!(
+            "`{name}` is not a Verilog identifier: use letters, digits and _, not starting with a \
+             digit"
+        )))
+    }
+}
+
+/// A layer name as part of a Verilog identifier.
+pub(crate) fn sanitize(name: &str) -> String {
+    let s: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+    if s.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("l{s}")
+    } else {
+        s
+    }
+}
+
+/// A stable hash of the integer network (its serialized form).
+pub fn network_hash(net: &IntNetwork) -> String {
+    let mut c = crate::model::Container::new();
+    crate::quant::write_integer(net, &mut c);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in c.to_bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Writes the design into `dir`: the Verilog files, `files.f`, `manifest.json`
+/// and `graph.json`. Each file is written atomically.
+pub fn write_design(design: &Design, dir: &Path) -> Result<(), CodegenError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| CodegenError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let write = |name: &str, text: &str| -> Result<(), CodegenError> {
+        let path = dir.join(name);
+        crate::model::write_atomically(&path, text.as_bytes())
+            .map_err(|e| CodegenError::Config(e.to_string()))
+    };
+    for (name, text) in design.files.iter().chain(&design.data) {
+        write(name, text)?;
+    }
+    let list: String = design.files.iter().map(|(n, _)| format!("{n}\n")).collect();
+    write("files.f", &list)?;
+    write(
+        "manifest.json",
+        &(serde_json::to_string_pretty(&design.manifest).expect("serializes") + "\n"),
+    )?;
+    write("graph.json", &(serde_json::to_string(&design.graphs).expect("serializes") + "\n"))?;
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! The streaming form's part of `manifest.json`: what a user needs to drive a
+//! design, and what `verify` checks it against (the chain of parts the timing
+//! model runs).
+
+use serde::{Deserialize, Serialize};
+
+use super::timing::{simulate, simulate_traffic, Driver, Part, Stuck, Timeline, Traffic};
+use crate::codegen::graph::Cost;
+
+/// How a stream's positions map onto the integer network's value indices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "order", rename_all = "snake_case")]
+pub enum Order {
+    /// Position i is value i.
+    Index,
+    /// Raster order of an image: position `(y*w + x)*c + ch` is value
+    /// `ch*h*w + y*w + x` (the network's (C, H, W) flattening).
+    Hwc { c: usize, h: usize, w: usize },
+}
+
+impl Order {
+    /// The network index of stream position `p`.
+    pub fn index(self, p: usize) -> usize {
+        match self {
+            Order::Index => p,
+            Order::Hwc { c, h, w } => {
+                let (pixel, ch) = (p / c, p % c);
+                ch * h * w + pixel
+            }
+        }
+    }
+}
+
+/// A stream port of the top: `lanes` codes per beat, `beats` beats per image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamPort {
+    pub lanes: usize,
+    pub beats: usize,
+    #[serde(flatten)]
+    pub order: Order,
+}
+
+/// One layer of a streaming design, as the manifest reports it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamLayer {
+    pub name: String,
+    pub op: String,
+    /// `folded`, `unrolled`, `pool`, `relu` or `none` (flatten).
+    pub hardware: String,
+    pub pe: Option<usize>,
+    pub simd: Option<usize>,
+    /// Cycles per image of the layer on its own.
+    pub cycles: u64,
+    /// Register stages of a matrix-vector unit.
+    pub latency: Option<u32>,
+    /// The wires `<trace>_data/_valid/_ready` of the top carry the layer's
+    /// output (none for flatten).
+    pub trace: Option<String>,
+    /// Where the layer's output is in the chain of `parts`: handshakes at
+    /// point 0 are the input's, at point i + 1 part i's output.
+    pub point: usize,
+    pub out_lanes: usize,
+    pub out_beats: usize,
+    #[serde(flatten)]
+    pub order: Order,
+    pub cost: Cost,
+}
+
+/// What a user of a streaming design needs to drive it, and what `verify`
+/// checks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamManifest {
+    pub input: StreamPort,
+    pub output: StreamPort,
+    /// The initiation interval when nothing stalls, from the timing model.
+    pub cycles_per_image: u64,
+    /// From an image's first input beat to its last output beat, alone.
+    pub latency: u64,
+    /// The cycles per image the folding aimed at.
+    pub target_cycles: u64,
+    /// Idle cycles after reset before the first image, in the testbench and
+    /// the figures above: sliding windows walk their top and left padding
+    /// while they wait, so the latency is that of an idle pipeline.
+    pub warmup: u64,
+    /// ROM contents (`$readmemh`), beside the Verilog.
+    pub data_files: Vec<String>,
+    pub layers: Vec<StreamLayer>,
+    /// The chain the timing model runs.
+    pub parts: Vec<Part>,
+}
+
+impl StreamManifest {
+    /// The timing model's timeline of `images` images, input always valid and
+    /// output always ready.
+    pub fn timeline(&self, images: usize) -> Result<Timeline, Stuck> {
+        let (i, o) = (self.input.beats, self.output.beats);
+        simulate(&self.parts, i, o, images, self.warmup, self.limit(images))
+    }
+
+    /// The timing model's timeline of `images` images under the testbench's
+    /// traffic.
+    pub fn timeline_with(&self, images: usize, traffic: Traffic) -> Result<Timeline, Stuck> {
+        let (i, o) = (self.input.beats, self.output.beats);
+        let driver = Driver::new(traffic, self.warmup);
+        // Random traffic slows both ends down by up to 16 times.
+        let limit = self.limit(images) * 16;
+        let beats = simulate_traffic(&self.parts, i * images, o * images, driver, limit)
+            .ok_or(Stuck { images, limit })?;
+        Ok(beats.timeline(i, o))
+    }
+
+    fn limit(&self, images: usize) -> u64 {
+        let per = self.cycles_per_image.max(1) + self.input.beats as u64 + 64;
+        (images as u64 + 2) * per * 2 + self.latency * 4 + self.warmup + 1000
+    }
+}

@@ -1,0 +1,191 @@
+//! The unrolled form: every weight a constant of an adder graph, one module
+//! per dense layer and a top that takes a whole vector per beat, with one
+//! stall signal for the whole pipeline.
+
+use askama::Template;
+
+use super::build::build_graphs;
+use super::design::{sanitize, CodegenError, Design, Form, HdlConfig, LayerCost, Manifest};
+use super::emit;
+use super::graph::Cost;
+use crate::quant::{FixedFormat, IntNetwork};
+
+struct Instance {
+    name: String,
+    module: String,
+    input: String,
+    output: String,
+    out_msb: u32,
+}
+
+#[derive(Template)]
+#[template(path = "top.v", escape = "none")]
+struct TopTemplate<'a> {
+    header: &'a str,
+    module: &'a str,
+    inputs: usize,
+    outputs: usize,
+    in_msb: usize,
+    out_msb: usize,
+    input_format: String,
+    output_format: String,
+    latency: u32,
+    layer_lines: Vec<String>,
+    instances: Vec<Instance>,
+    argmax: Vec<String>,
+    argmax_bits: u32,
+    argmax_msb: u32,
+    result: String,
+}
+
+/// The unrolled design of `net`.
+pub(super) fn generate(
+    net: &IntNetwork,
+    config: &HdlConfig,
+    header: &str,
+    hash: String,
+) -> Result<Design, CodegenError> {
+    let graphs = build_graphs(net, config.levels_per_stage)?;
+    if graphs.is_empty() {
+        return Err(CodegenError::Config("the network has no layer to generate".into()));
+    }
+    let mut files = Vec::new();
+    let mut instances = Vec::new();
+    let mut layers = Vec::new();
+    let mut total = Cost::default();
+    let mut input = "in_q".to_string();
+    for g in &graphs {
+        let module = format!("{}_{}", config.top, sanitize(&g.name));
+        files.push((format!("{module}.v"), emit::layer_module(g, &module, header)));
+        let output = format!("{}_y", sanitize(&g.name));
+        instances.push(Instance {
+            name: sanitize(&g.name),
+            module: module.clone(),
+            input: input.clone(),
+            output: output.clone(),
+            out_msb: g.outputs.len() as u32 * g.output_format.bits() - 1,
+        });
+        input = output;
+        let cost = Cost::of(g);
+        total = total + cost;
+        layers.push(LayerCost { name: g.name.clone(), module, latency: g.latency, cost });
+    }
+    let last = graphs.last().expect("checked non-empty");
+    let outputs = last.outputs.len();
+    let out_format = last.output_format;
+    // Input register + layers (+ the argmax register).
+    let mut latency = 1 + graphs.iter().map(|g| g.latency).sum::<u32>();
+    let (argmax, argmax_bits, result) = if config.argmax {
+        latency += 1;
+        let (lines, bits) = argmax_lines(&input, outputs, out_format);
+        total.ffs += (outputs as u64 * out_format.bits() as u64) + bits as u64;
+        (lines, bits, "logits_q".to_string())
+    } else {
+        (Vec::new(), 0, input.clone())
+    };
+    total.ffs += latency as u64 + (net.input().numel() as u64 * net.input_format().bits() as u64);
+    let layer_lines = layers
+        .iter()
+        .map(|l| {
+            format!(
+                "{}: {} adders, {} adder bits, {} register bits, {} cycles",
+                l.name, l.cost.adders, l.cost.adder_bits, l.cost.ffs, l.latency
+            )
+        })
+        .collect();
+    let top = TopTemplate {
+        header,
+        module: &config.top,
+        inputs: net.input().numel(),
+        outputs,
+        in_msb: net.input().numel() * net.input_format().bits() as usize - 1,
+        out_msb: outputs * out_format.bits() as usize - 1,
+        input_format: net.input_format().to_string(),
+        output_format: out_format.to_string(),
+        latency,
+        layer_lines,
+        instances,
+        argmax,
+        argmax_bits,
+        argmax_msb: argmax_bits.saturating_sub(1),
+        result,
+    }
+    .render()
+    .expect("templates render plain strings")
+        + "\n";
+    files.push((format!("{}.v", config.top), top));
+    let manifest = Manifest {
+        generator: format!("shiftkit {}", env!("CARGO_PKG_VERSION")),
+        network_hash: hash,
+        top: config.top.clone(),
+        form: Form::Unrolled,
+        inputs: net.input().numel(),
+        input_format: net.input_format(),
+        outputs,
+        output_format: out_format,
+        argmax_bits,
+        latency,
+        levels_per_stage: config.levels_per_stage,
+        files: files.iter().map(|(n, _)| n.clone()).collect(),
+        cost: total,
+        layers,
+        stream: None,
+    };
+    Ok(Design { files, data: Vec::new(), manifest, graphs })
+}
+
+/// A comparator tree over the output lanes (lower index wins ties) and the
+/// registers that hold the logits and the index for one more cycle.
+fn argmax_lines(logits: &str, n: usize, f: FixedFormat) -> (Vec<String>, u32) {
+    let bits = (usize::BITS - (n.max(2) - 1).leading_zeros()).max(1);
+    let w = f.bits();
+    let mut lines = vec![format!("// argmax of {n} lanes ({f}), ties to the lower index")];
+    let mut level: Vec<(String, String)> = (0..n)
+        .map(|j| {
+            let v = format!("am0_{j}_v");
+            lines.push(format!(
+                "wire [{}:0] {v} = {logits}[{}:{}];",
+                w - 1,
+                (j as u32 + 1) * w - 1,
+                j as u32 * w
+            ));
+            (v, format!("{bits}'d{j}"))
+        })
+        .collect();
+    let mut depth = 0;
+    while level.len() > 1 {
+        depth += 1;
+        let mut next = Vec::new();
+        for (k, pair) in level.chunks(2).enumerate() {
+            match pair {
+                [(av, ai), (bv, bi)] => {
+                    let p = format!("am{depth}_{k}");
+                    let ge = if f.signed() {
+                        format!("$signed({av}) >= $signed({bv})")
+                    } else {
+                        format!("{av} >= {bv}")
+                    };
+                    lines.push(format!("wire {p}_ge = {ge};"));
+                    lines.push(format!("wire [{}:0] {p}_v = {p}_ge ? {av} : {bv};", w - 1));
+                    lines.push(format!("wire [{}:0] {p}_i = {p}_ge ? {ai} : {bi};", bits - 1));
+                    next.push((format!("{p}_v"), format!("{p}_i")));
+                }
+                [one] => next.push(one.clone()),
+                _ => unreachable!("chunks of two"),
+            }
+        }
+        level = next;
+    }
+    let (best_v, best_i) = level.pop().expect("at least one lane");
+    lines.push(format!("wire unused_argmax = ^{{{best_v}}};"));
+    lines.push(format!("reg [{}:0] logits_q;", n as u32 * w - 1));
+    lines.push(format!("reg [{}:0] argmax_q;", bits - 1));
+    lines.push("always @(posedge clk) begin".into());
+    lines.push("    if (ce) begin".into());
+    lines.push(format!("        logits_q <= {logits};"));
+    lines.push(format!("        argmax_q <= {best_i};"));
+    lines.push("    end".into());
+    lines.push("end".into());
+    lines.push("assign m_axis_tuser = argmax_q;".into());
+    (lines, bits)
+}
