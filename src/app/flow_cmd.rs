@@ -26,8 +26,9 @@ impl FlowJob {
     }
 }
 
-/// Random images (and as many test images) Icarus gets for a streaming design.
-const ICARUS_STREAM_IMAGES: usize = 8;
+/// Random images (and as many test images, besides the three extremes)
+/// Icarus gets for a streaming design.
+const ICARUS_STREAM_IMAGES: usize = 1;
 
 /// What `shiftkit flow` reports.
 #[derive(Clone, Debug, Serialize)]
@@ -107,8 +108,9 @@ pub fn run_flow(
     )?;
     let (simulators, skipped): (Vec<Simulator>, Vec<Simulator>) =
         [Simulator::Verilator, Simulator::Icarus].into_iter().partition(|s| s.available());
-    // Icarus runs a streaming design a few thousand cycles a second: it gets a
-    // few images, Verilator all of them.
+    // Icarus runs a streaming design slowly (tens of cycles a second for a
+    // LeNet-5 whose layers are all busy): it gets the extremes and one random
+    // and one test image, Verilator all of them.
     let streaming = hdl.manifest.stream.is_some();
     let mut verify: Option<VerifyOutcome> = None;
     for simulator in simulators {
