@@ -1,12 +1,12 @@
 // {{ header }}
 // Top `{{ module }}`, streaming dataflow: {{ inputs }} inputs ({{ input_format }}) -> {{ outputs }} outputs ({{ output_format }}).
-// Input: {{ in_beats }} beats per image of {{ in_lanes }} codes ({{ in_order }});
+// Input: {{ in_desc }} per image ({{ in_order }});
 // code i of a beat at bits [(i+1)*{{ in_bits }}-1 : i*{{ in_bits }}].
-// Output: {{ out_beats }} beats per image of {{ out_lanes }} codes ({{ out_order }}).
+// Output: {{ out_desc }} per image ({{ out_order }}).
 // Cycles per image (initiation interval, no stalls): {{ cycles }}; latency from an image's
-// first input beat to its last output beat: {{ latency }} cycles.
+// first input beat to its last output beat: {{ latency }} cycles, after {{ warmup }} idle cycles.
 // Every layer is a stream module with valid/ready handshakes (AXI4-Stream semantics), followed by
-// a skid buffer: a stall at the output propagates back one register slice at a time.
+// a skid buffer or a FIFO: a stall at the output propagates back one register slice at a time.
 {%- for line in layer_lines %}
 //   {{ line }}
 {%- endfor %}

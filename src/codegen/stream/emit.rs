@@ -421,15 +421,14 @@ struct TopTemplate<'a> {
     outputs: usize,
     input_format: String,
     output_format: String,
-    in_beats: usize,
-    in_lanes: usize,
+    in_desc: String,
     in_order: &'a str,
     in_bits: u32,
-    out_beats: usize,
-    out_lanes: usize,
+    out_desc: String,
     out_order: &'a str,
     cycles: u64,
     latency: u64,
+    warmup: u64,
     layer_lines: Vec<String>,
     in_msb: usize,
     out_msb: usize,
@@ -445,6 +444,12 @@ pub struct TopInfo<'a> {
     pub argmax_bits: u32,
     pub cycles: u64,
     pub latency: u64,
+}
+
+/// `784 beats of 1 code`, `1 beat of 10 codes`.
+fn beats_desc(beats: usize, lanes: usize) -> String {
+    let s = |n: usize| if n == 1 { "" } else { "s" };
+    format!("{beats} beat{} of {lanes} code{}", s(beats), s(lanes))
 }
 
 pub fn order_desc(order: Order) -> &'static str {
@@ -642,15 +647,14 @@ pub fn top_module(plan: &Plan, info: &TopInfo) -> String {
         outputs: plan.last.len,
         input_format: plan.input.format.to_string(),
         output_format: last.format.to_string(),
-        in_beats: plan.input.beats(),
-        in_lanes: plan.input.lanes,
+        in_desc: beats_desc(plan.input.beats(), plan.input.lanes),
         in_order: order_desc(plan.input.order),
         in_bits,
-        out_beats: plan.output_beats(),
-        out_lanes: plan.output_lanes,
+        out_desc: beats_desc(plan.output_beats(), plan.output_lanes),
         out_order: if last.image.is_some() { order_desc(last.order) } else { "in index order" },
         cycles: info.cycles,
         latency: info.latency,
+        warmup: plan.warmup(),
         layer_lines: plan.layers.iter().map(layer_line).collect(),
         in_msb: in_w - 1,
         out_msb: out_w - 1,
