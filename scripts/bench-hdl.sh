@@ -16,8 +16,8 @@ bin=target/release/shiftkit
 $bin train --arch mlp:64-32-10 --data digits --epochs 60 --batch 32 -o "$out/float.skm" > /dev/null 2>&1
 $bin compress "$out/float.skm" --method inq --bits 5 -o "$out/inq5.skm" > /dev/null 2>&1
 $bin quantize "$out/float.skm" --weights fixed8 -o "$out/fixed8.skm" > /dev/null
-$bin hdl "$out/inq5.skm" -o "$out/inq5" --json > "$out/inq5.json"
-$bin hdl "$out/fixed8.skm" -o "$out/fixed8" --json --multiplier-baseline "$out/mult.v" > "$out/fixed8.json"
+$bin hdl "$out/inq5.skm" -o "$out/inq5" --form unrolled --json > "$out/inq5.json"
+$bin hdl "$out/fixed8.skm" -o "$out/fixed8" --form unrolled --json --multiplier-baseline "$out/mult.v" > "$out/fixed8.json"
 
 synth() { # dir/files, top, yosys synth command, output json
   local files=$1 top=$2 cmd=$3 json=$4

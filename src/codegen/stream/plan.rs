@@ -6,6 +6,8 @@
 //! flattened image keeps that (H, W, C) order; the dense layer that reads it
 //! takes its weight columns permuted from the network's (C, H, W) order.
 
+use ndarray::Array2;
+
 use super::fold::{allowed, choose, Fold, Folds};
 use super::manifest::Order;
 use super::mvu::Folded;
@@ -15,7 +17,6 @@ use crate::codegen::design::CodegenError;
 use crate::codegen::graph::LayerGraph;
 use crate::model::Shape;
 use crate::quant::{FixedFormat, IntLayer, IntNetwork, IntOp, Interval, Weighted};
-use ndarray::Array2;
 
 /// A stream between parts: `lanes` codes per beat.
 #[derive(Clone, Copy, Debug)]
@@ -25,7 +26,7 @@ pub struct Stream {
     /// Values per image.
     pub len: usize,
     pub order: Order,
-    /// Proven bounds per channel (images) or per value (flat), network order.
+    /// (C, H, W) while the stream is an image; `None` once it is flat.
     pub image: Option<(usize, usize, usize)>,
 }
 
