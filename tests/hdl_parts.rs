@@ -523,6 +523,62 @@ fn argmax_case(rng: &mut ChaCha8Rng) -> Case {
     }
 }
 
+/// The adder tree in a pipeline with a local stall (as the matrix-vector unit
+/// uses it): N signed lanes in, their sum out as two codes (low and high
+/// halves), after the tree's registers and an output register.
+fn addtree_case(rng: &mut ChaCha8Rng) -> Case {
+    let n: usize = rng.gen_range(1..=12);
+    let h = (usize::BITS - (n - 1).leading_zeros()) as i64; // ceil(log2(n))
+    let h = h + rng.gen_range(0..=1); // a taller tree than needed must work too
+    let pipe = rng.gen_range(0..=3);
+    let bits = rng.gen_range(6..=8); // IW, wider than H (up to 5)
+    let latency = 1 + if pipe > 0 { h / pipe } else { 0 };
+    let codes = random_codes(rng, n * 30, bits, true);
+    let expected = codes
+        .chunks(n)
+        .map(|c| {
+            let sum: i64 = c.iter().sum();
+            let low = sum.rem_euclid(1 << bits);
+            let low = if low >= 1 << (bits - 1) { low - (1 << bits) } else { low };
+            vec![low, sum >> bits]
+        })
+        .collect();
+    let ow = bits as i64 + h;
+    Case {
+        module: "sk_addtree",
+        comb: Some(format!(
+            "localparam L = {latency};\n\
+             reg [L-1:0] valid_q;\n\
+             wire en = !valid_q[L-1] || m_ready;\n\
+             assign s_ready = en;\n\
+             assign m_valid = valid_q[L-1];\n\
+             wire [{}:0] sum;\n\
+             sk_addtree #(.N({n}), .IW({bits}), .H({h}), .PIPE({pipe})) u_part \
+             (.clk(clk), .en(en), .x(s_data), .y(sum));\n\
+             reg [{}:0] sum_q;\n\
+             always @(posedge clk) begin\n\
+             if (rst) valid_q <= {{L{{1'b0}}}};\n\
+             else if (en) valid_q <= {};\n\
+             if (en) sum_q <= sum;\n\
+             end\n\
+             assign m_data = {{{{{}{{sum_q[{}]}}}}, sum_q}};",
+            ow - 1,
+            ow - 1,
+            if latency == 1 { "s_valid".to_string() } else { "{valid_q[L-2:0], s_valid}".into() },
+            2 * bits as i64 - ow,
+            ow - 1,
+        )),
+        params: vec![],
+        bits,
+        signed: true,
+        in_lanes: n,
+        out_lanes: 2,
+        inputs: beats(&codes, n),
+        expected,
+        model: vec![Part::Pipe { depth: latency as usize, chunks: 1 }],
+    }
+}
+
 fn check_cases(make: fn(&mut ChaCha8Rng) -> Case, seeds: std::ops::Range<u64>) {
     if !have("iverilog") {
         return;
@@ -570,6 +626,11 @@ fn relu_zeroes_negative_codes() {
 #[test]
 fn argmax_gives_the_lowest_index_of_the_largest() {
     check_cases(argmax_case, 0..12);
+}
+
+#[test]
+fn adder_tree_sums_exactly_at_every_pipelining() {
+    check_cases(addtree_case, 0..16);
 }
 
 #[test]

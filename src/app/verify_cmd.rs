@@ -191,11 +191,9 @@ fn diagnose_timing(
         Ok(t) => t,
         Err(e) => return format!("no per-layer trace: {e}"),
     };
-    let driver = codegen::stream::Driver::new(traffic, stream.warmup);
-    let (i, o) = (stream.input.beats * head.nrows(), stream.output.beats * head.nrows());
-    let limit = 1u64 << 40;
-    let Some(fires) = codegen::stream::simulate_parts(&stream.parts, i, o, driver, limit) else {
-        return "the timing model did not finish".into();
+    let fires = match stream.handshakes(head.nrows(), traffic) {
+        Ok(f) => f,
+        Err(e) => return format!("no timing model run: {e}"),
     };
     let t0 = fires[0].first().copied().unwrap_or(0);
     let mut before = "the input".to_string();
@@ -305,22 +303,35 @@ fn diagnose_stream(
         Ok(t) => t,
         Err(e) => return Some(format!("no per-layer trace: {e}")),
     };
-    let one = ndarray::Array2::from_shape_vec((1, row.len()), row).expect("one row");
+    first_difference(net, &row, traces, "value", "image")
+}
+
+/// The first of the layers' outputs (`traces`, network order) for the
+/// network input `row` that differs from the simulator's, named with its
+/// first differing `index` (lane or value); `alone` is what ran alone.
+fn first_difference(
+    net: &IntNetwork,
+    row: &[i64],
+    traces: Vec<(String, Vec<i64>)>,
+    index: &str,
+    alone: &str,
+) -> Option<String> {
+    let one = ndarray::Array2::from_shape_vec((1, row.len()), row.to_vec()).expect("one row");
     let expected = sim::run_traced(net, one.view()).ok()?;
     for (name, got) in traces {
         let k = net.layers().iter().position(|l| l.name == name)?;
         let want = expected[k].row(0).to_vec();
-        if let Some(i) = (0..want.len()).find(|&i| got[i] != want[i]) {
+        if let Some(i) = (0..want.len()).find(|&i| got.get(i) != Some(&want[i])) {
             return Some(format!(
-                "first differing layer: `{name}`, value {i}: expected {}, got {}",
-                want[i], got[i]
+                "first differing layer: `{name}`, {index} {i}: expected {}, got {}",
+                want[i],
+                got.get(i).map_or("nothing".into(), |g| g.to_string())
             ));
         }
     }
-    Some(
-        "every layer agrees when the image runs alone: the mismatch depends on the stream timing"
-            .into(),
-    )
+    Some(format!(
+        "every layer agrees when the {alone} runs alone: the mismatch depends on the stream timing"
+    ))
 }
 
 /// Runs the mismatching vector alone with per-layer traces and names the first
@@ -340,24 +351,12 @@ fn diagnose(
         Ok(t) => t,
         Err(e) => return Some(format!("no per-layer trace: {e}")),
     };
-    let one = ndarray::Array2::from_shape_vec((1, row.len()), row).expect("one row");
-    let expected = sim::run_traced(net, one.view()).ok()?;
-    for (name, hex) in traces {
-        let k = net.layers().iter().position(|l| l.name == name)?;
-        let layer = &net.layers()[k];
+    let values = traces.into_iter().map(|(name, hex)| {
+        let layer = net.layers().iter().find(|l| l.name == name)?;
         let got = verify::unpack_hex(&hex, layer.output.numel(), layer.format)?;
-        let want = expected[k].row(0).to_vec();
-        if let Some(lane) = (0..want.len()).find(|&i| got[i] != want[i]) {
-            return Some(format!(
-                "first differing layer: `{name}`, lane {lane}: expected {}, got {}",
-                want[lane], got[lane]
-            ));
-        }
-    }
-    Some(
-        "every layer agrees when the vector runs alone: the mismatch depends on the stream timing"
-            .into(),
-    )
+        Some((name, got))
+    });
+    first_difference(net, &row, values.collect::<Option<Vec<_>>>()?, "lane", "vector")
 }
 
 impl VerifyOutcome {

@@ -32,14 +32,9 @@ pub fn build_graphs(
             }
         };
         graphs.extend(graph);
-        bounds = expand(layer);
+        bounds = layer.value_bounds();
     }
     Ok(graphs)
-}
-
-/// Output bounds of a layer, one per value.
-fn expand(layer: &IntLayer) -> Vec<Interval> {
-    (0..layer.output.numel()).map(|i| layer.bounds[layer.channel_of(i)]).collect()
 }
 
 /// Nodes under construction, with the delay registers already made.

@@ -157,6 +157,12 @@ pub(crate) fn check_identifier(name: &str) -> Result<(), CodegenError> {
     }
 }
 
+/// Bits of the index of the largest of `n` outputs on `m_axis_tuser`
+/// (`0..n-1` as an unsigned number, at least one bit).
+pub(crate) fn argmax_bits(n: usize) -> u32 {
+    crate::quant::contract::width_for(0, n.saturating_sub(1) as i64).1
+}
+
 /// A layer name as part of a Verilog identifier.
 pub(crate) fn sanitize(name: &str) -> String {
     let s: String =

@@ -5,7 +5,9 @@
 use askama::Template;
 
 use super::build::build_graphs;
-use super::design::{sanitize, CodegenError, Design, Form, HdlConfig, LayerCost, Manifest};
+use super::design::{
+    argmax_bits, sanitize, CodegenError, Design, Form, HdlConfig, LayerCost, Manifest,
+};
 use super::emit;
 use super::graph::Cost;
 use crate::quant::{FixedFormat, IntNetwork};
@@ -137,7 +139,7 @@ pub(super) fn generate(
 /// A comparator tree over the output lanes (lower index wins ties) and the
 /// registers that hold the logits and the index for one more cycle.
 fn argmax_lines(logits: &str, n: usize, f: FixedFormat) -> (Vec<String>, u32) {
-    let bits = (usize::BITS - (n.max(2) - 1).leading_zeros()).max(1);
+    let bits = argmax_bits(n);
     let w = f.bits();
     let mut lines = vec![format!("// argmax of {n} lanes ({f}), ties to the lower index")];
     let mut level: Vec<(String, String)> = (0..n)

@@ -220,6 +220,11 @@ impl IntLayer {
             Shape::Image { h, w, .. } => index / (h * w),
         }
     }
+
+    /// The proven bounds of every output value, in (C, H, W) order.
+    pub fn value_bounds(&self) -> Vec<Interval> {
+        (0..self.output.numel()).map(|i| self.bounds[self.channel_of(i)]).collect()
+    }
 }
 
 /// A validated integer network: input format, layers, and proven bounds.

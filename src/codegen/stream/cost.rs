@@ -8,12 +8,15 @@ use super::mvu::{clog2, Folded};
 use super::plan::{Dwc, LayerHw, LayerPlan, Mvu, Window};
 use crate::codegen::graph::Cost;
 
+// Every helper keeps `luts = adder_bits + mux_bits` (as `Cost::of` does), so
+// sums of costs keep it too.
 fn adders(count: u64, bits: u64) -> Cost {
-    Cost { adders: count, adder_width: count * bits, adder_bits: count * bits, ..Cost::default() }
+    let b = count * bits;
+    Cost { adders: count, adder_width: b, adder_bits: b, luts: b, ..Cost::default() }
 }
 
 fn muxes(bits: u64) -> Cost {
-    Cost { mux_bits: bits, ..Cost::default() }
+    Cost { mux_bits: bits, luts: bits, ..Cost::default() }
 }
 
 fn regs(bits: u64) -> Cost {
@@ -106,7 +109,8 @@ pub fn folded(f: &Folded) -> Cost {
     // Input, weight and control registers, tree registers.
     let tree_regs = f.tree_latency as u64 * pe * f.sum_w as u64;
     c = c + regs(simd * f.xbits as u64 + pe * simd * f.code as u64 + tree_regs + 16);
-    c.rom_bits = f.rom_bits() + (f.nf as u64) * pe * (f.acc_w as u64 + f.m_bits as u64);
+    let scale_bits = if f.scaled { f.m_bits as u64 } else { 0 };
+    c.rom_bits = f.rom_bits() + (f.nf as u64) * pe * (f.acc_w as u64 + scale_bits);
     c + Cost::of(&f.rq)
 }
 
@@ -145,6 +149,5 @@ pub fn layer(l: &LayerPlan) -> Cost {
             None => skid(out_width),
         };
     }
-    c.luts = c.adder_bits + c.mux_bits;
     c
 }

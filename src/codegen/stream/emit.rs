@@ -558,24 +558,21 @@ pub fn top_module(plan: &Plan, info: &TopInfo) -> String {
     let bits = last.format.bits() as usize;
     let out_w = plan.output_lanes * bits;
     body.push(String::new());
-    if last.lanes != plan.output_lanes {
-        let d = Dwc {
-            bits: last.format.bits(),
-            a: last.lanes,
-            b: plan.output_lanes,
-            l: plan.output_lanes,
-        };
+    if let Some(d) = &plan.output_dwc {
         body.push(format!("// The output beat: {} codes, gathered from beats of {}.", d.b, d.a));
-        body.extend(dwc_inst(&d, "u_out_gather", &from, "out"));
+        body.extend(dwc_inst(d, "u_out_gather", &from, "out"));
         from = "out".into();
     }
     // A flattened image leaves in the network's (C, H, W) order.
     let result = if let (Order::Hwc { .. }, None) = (last.order, last.image) {
         body.push("// Lanes from the stream's (H, W, C) order to the network's (C, H, W).".into());
         body.push(format!("wire [{}:0] result;", out_w - 1));
-        for i in 0..plan.output_lanes {
-            let p =
-                (0..plan.output_lanes).find(|&p| last.order.index(p) == i).expect("a permutation");
+        // Stream position of every network index.
+        let mut position = vec![0; plan.output_lanes];
+        for p in 0..plan.output_lanes {
+            position[last.order.index(p)] = p;
+        }
+        for (i, &p) in position.iter().enumerate() {
             body.push(format!(
                 "assign result[{}:{}] = {from}_data[{}:{}];",
                 (i + 1) * bits - 1,

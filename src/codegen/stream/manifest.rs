@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::timing::{simulate, simulate_traffic, Driver, Part, Stuck, Timeline, Traffic};
+use super::timing::{simulate_parts, Beats, Driver, Part, Stuck, Timeline, Traffic};
 use crate::codegen::graph::Cost;
 
 /// How a stream's positions map onto the integer network's value indices.
@@ -90,27 +90,24 @@ pub struct StreamManifest {
 }
 
 impl StreamManifest {
-    /// The timing model's timeline of `images` images, input always valid and
-    /// output always ready.
-    pub fn timeline(&self, images: usize) -> Result<Timeline, Stuck> {
-        let (i, o) = (self.input.beats, self.output.beats);
-        simulate(&self.parts, i, o, images, self.warmup, self.limit(images))
-    }
-
     /// The timing model's timeline of `images` images under the testbench's
     /// traffic.
     pub fn timeline_with(&self, images: usize, traffic: Traffic) -> Result<Timeline, Stuck> {
+        let fires = self.handshakes(images, traffic)?;
+        let (i, o) = (self.input.beats, self.output.beats);
+        Ok(Beats { inputs: fires[0].clone(), outputs: fires[self.parts.len()].clone() }
+            .timeline(i, o))
+    }
+
+    /// The timing model's handshakes at every point of the chain (see
+    /// `simulate_parts`) for `images` images under the testbench's traffic.
+    pub fn handshakes(&self, images: usize, traffic: Traffic) -> Result<Vec<Vec<u64>>, Stuck> {
         let (i, o) = (self.input.beats, self.output.beats);
         let driver = Driver::new(traffic, self.warmup);
         // Random traffic slows both ends down by up to 16 times.
-        let limit = self.limit(images) * 16;
-        let beats = simulate_traffic(&self.parts, i * images, o * images, driver, limit)
-            .ok_or(Stuck { images, limit })?;
-        Ok(beats.timeline(i, o))
-    }
-
-    fn limit(&self, images: usize) -> u64 {
         let per = self.cycles_per_image.max(1) + self.input.beats as u64 + 64;
-        (images as u64 + 2) * per * 2 + self.latency * 4 + self.warmup + 1000
+        let limit = 16 * ((images as u64 + 2) * per * 2 + self.latency * 4 + self.warmup + 1000);
+        simulate_parts(&self.parts, i * images, o * images, driver, limit)
+            .ok_or(Stuck { images, limit })
     }
 }

@@ -1,6 +1,6 @@
 //! The streaming form: a dataflow of one stream module per layer, joined by
-//! skid buffers, with folded matrix-vector units whose weight codes sit in
-//! ROMs (DESIGN.md section 5, "Streaming, folded").
+//! skid buffers or FIFOs, with folded matrix-vector units whose weight codes
+//! sit in ROMs (README, "Verilog").
 //!
 //! [`plan`] decides every layer's parts and stream widths, [`fold`] the
 //! folding, [`mvu`] a folded unit's parameters and ROM words, [`timing`] the
@@ -23,35 +23,56 @@ pub use timing::{
 };
 
 use crate::codegen::design::{
-    sanitize, CodegenError, Design, Form, HdlConfig, LayerCost, Manifest,
+    argmax_bits, sanitize, CodegenError, Design, Form, HdlConfig, LayerCost, Manifest,
 };
 use crate::codegen::graph::Cost;
 use crate::quant::IntNetwork;
 use plan::{LayerHw, Mvu, PlanConfig};
 
-/// The hand-written stream library, in the order the files are listed.
-const LIBRARY: [(&str, &str); 11] = [
-    ("sk_skid.v", include_str!("../../../hdl/sk_skid.v")),
-    ("sk_readq.v", include_str!("../../../hdl/sk_readq.v")),
-    ("sk_fifo.v", include_str!("../../../hdl/sk_fifo.v")),
-    ("sk_dwc.v", include_str!("../../../hdl/sk_dwc.v")),
-    ("sk_window.v", include_str!("../../../hdl/sk_window.v")),
-    ("sk_argmax.v", include_str!("../../../hdl/sk_argmax.v")),
-    ("sk_maxpool.v", include_str!("../../../hdl/sk_maxpool.v")),
-    ("sk_relu.v", include_str!("../../../hdl/sk_relu.v")),
-    ("sk_vecbuf.v", include_str!("../../../hdl/sk_vecbuf.v")),
-    ("sk_addtree.v", include_str!("../../../hdl/sk_addtree.v")),
-    ("sk_mvu.v", include_str!("../../../hdl/sk_mvu.v")),
+/// The hand-written stream library, in the order the files are listed: a
+/// module's name, its source, and the library modules it instantiates.
+const LIBRARY: [(&str, &str, &[&str]); 11] = [
+    ("sk_skid", include_str!("../../../hdl/sk_skid.v"), &[]),
+    ("sk_readq", include_str!("../../../hdl/sk_readq.v"), &[]),
+    ("sk_fifo", include_str!("../../../hdl/sk_fifo.v"), &["sk_readq"]),
+    ("sk_dwc", include_str!("../../../hdl/sk_dwc.v"), &[]),
+    ("sk_window", include_str!("../../../hdl/sk_window.v"), &[]),
+    ("sk_argmax", include_str!("../../../hdl/sk_argmax.v"), &[]),
+    ("sk_maxpool", include_str!("../../../hdl/sk_maxpool.v"), &["sk_window", "sk_argmax"]),
+    ("sk_relu", include_str!("../../../hdl/sk_relu.v"), &[]),
+    ("sk_vecbuf", include_str!("../../../hdl/sk_vecbuf.v"), &["sk_readq"]),
+    ("sk_addtree", include_str!("../../../hdl/sk_addtree.v"), &[]),
+    ("sk_mvu", include_str!("../../../hdl/sk_mvu.v"), &["sk_addtree"]),
 ];
 
 /// The source of one module of the stream library, by file name.
 pub fn library_file(name: &str) -> Option<&'static str> {
-    LIBRARY.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
+    LIBRARY.iter().find(|(n, _, _)| format!("{n}.v") == name).map(|(_, text, _)| *text)
 }
 
-/// The names of the stream library's files.
-pub fn library_files() -> impl Iterator<Item = &'static str> {
-    LIBRARY.iter().map(|(n, _)| *n)
+/// The library files the generated `files` instantiate, directly or through
+/// other library modules (every instance of a library module has
+/// parameters, so it reads `<module> #(`).
+fn library_for(files: &[(String, String)]) -> Vec<(String, String)> {
+    let mut used: Vec<bool> = LIBRARY
+        .iter()
+        .map(|(n, _, _)| files.iter().any(|(_, text)| text.contains(&format!("{n} #("))))
+        .collect();
+    // Dependencies come before their users in the table: one pass from the end.
+    for i in (0..LIBRARY.len()).rev() {
+        if used[i] {
+            for dep in LIBRARY[i].2 {
+                let j = LIBRARY.iter().position(|(n, _, _)| n == dep).expect("a library module");
+                used[j] = true;
+            }
+        }
+    }
+    LIBRARY
+        .iter()
+        .zip(used)
+        .filter(|(_, u)| *u)
+        .map(|((n, text, _), _)| (format!("{n}.v"), text.to_string()))
+        .collect()
 }
 
 /// Images the timing model runs for the manifest's figures.
@@ -64,7 +85,7 @@ pub(crate) fn generate(
     header: &str,
     hash: String,
 ) -> Result<Design, CodegenError> {
-    let plan = plan::plan(
+    let mut plan = plan::plan(
         net,
         &PlanConfig {
             folds: config.folds.clone(),
@@ -73,17 +94,13 @@ pub(crate) fn generate(
             levels_per_stage: config.levels_per_stage,
         },
     )?;
-    let mut plan = plan;
     let timeline = size_fifos(&mut plan)?;
     let parts = plan.parts();
     let out_beats = plan.output_beats();
     let warmup = plan.warmup();
     let (cycles, latency) = (timeline.interval(), timeline.latency());
-    let argmax_bits = if config.argmax && plan.last.image.is_none() {
-        usize::BITS - (plan.output_lanes.max(2) - 1).leading_zeros()
-    } else {
-        0
-    };
+    let argmax_bits =
+        if config.argmax && plan.last.image.is_none() { argmax_bits(plan.output_lanes) } else { 0 };
     if config.argmax && plan.last.image.is_some() {
         return Err(CodegenError::Config(
             "--argmax needs a flat output (a dense layer or a flatten last); this network ends \
@@ -94,17 +111,15 @@ pub(crate) fn generate(
 
     let mut generated = Vec::new();
     let mut data = Vec::new();
-    // The input skid buffer is part 0.
-    let mut point = 1;
+    let points = plan.output_points();
     let mut layers = Vec::new();
     let mut costs = Vec::new();
     let mut total = Cost::default();
-    for l in &plan.layers {
+    for (l, &point) in plan.layers.iter().zip(&points) {
         let layer = &net.layers()[l.index];
         let name = sanitize(&l.name);
         let module = format!("{}_{name}", config.top);
-        let mut cost = cost::layer(l);
-        point += l.parts().len();
+        let cost = cost::layer(l);
         if l.has_module() {
             let op = layer.op.as_str();
             generated.push((format!("{module}.v"), emit::layer_module(l, op, &module, header)));
@@ -135,7 +150,6 @@ pub(crate) fn generate(
             LayerHw::Relu => ("relu", None),
             LayerHw::Flatten => ("none", None),
         };
-        cost.luts = cost.adder_bits + cost.mux_bits;
         total = total + cost;
         costs.push(LayerCost {
             name: l.name.clone(),
@@ -158,61 +172,17 @@ pub(crate) fn generate(
             order: l.output.order,
             cost,
         });
-        if l.has_module() {
-            point += 1;
-        }
     }
     let in_w = (plan.input.lanes * plan.input.format.bits() as usize) as u64;
     let out_w = (plan.output_lanes * plan.last.format.bits() as usize) as u64;
     total = total + cost::skid(in_w) + cost::skid(out_w + argmax_bits as u64);
-    total.luts = total.adder_bits + total.mux_bits;
     let top = emit::top_module(
         &plan,
         &emit::TopInfo { module: &config.top, header, argmax_bits, cycles, latency },
     );
-    let used = |file: &str| match file {
-        "sk_skid.v" => true,
-        "sk_fifo.v" => plan.layers.iter().any(|l| l.fifo.is_some()),
-        "sk_readq.v" => plan
-            .layers
-            .iter()
-            .any(|l| l.fifo.is_some() || matches!(l.hw, LayerHw::Dense { vecbuf: Some(_), .. })),
-        "sk_dwc.v" => {
-            plan.last.lanes != plan.output_lanes
-                || plan.layers.iter().any(|l| match &l.hw {
-                    LayerHw::Conv { dwc, .. }
-                    | LayerHw::Dense { dwc, .. }
-                    | LayerHw::Pool { dwc, .. } => dwc.is_some(),
-                    _ => false,
-                })
-        }
-        "sk_window.v" => {
-            plan.layers.iter().any(|l| matches!(l.hw, LayerHw::Conv { .. } | LayerHw::Pool { .. }))
-        }
-        "sk_argmax.v" => {
-            argmax_bits > 0 || plan.layers.iter().any(|l| matches!(l.hw, LayerHw::Pool { .. }))
-        }
-        "sk_maxpool.v" => plan.layers.iter().any(|l| matches!(l.hw, LayerHw::Pool { .. })),
-        "sk_relu.v" => {
-            plan.layers.iter().any(|l| matches!(l.hw, LayerHw::Relu) && l.input.format.signed())
-        }
-        "sk_vecbuf.v" => {
-            plan.layers.iter().any(|l| matches!(l.hw, LayerHw::Dense { vecbuf: Some(_), .. }))
-        }
-        _ => plan.layers.iter().any(|l| match &l.hw {
-            LayerHw::Conv { mvu, .. } | LayerHw::Dense { mvu, .. } => {
-                matches!(mvu, Mvu::Folded(_))
-            }
-            _ => false,
-        }),
-    };
-    let mut files: Vec<(String, String)> = LIBRARY
-        .iter()
-        .filter(|(n, _)| used(n))
-        .map(|(n, text)| (n.to_string(), text.to_string()))
-        .collect();
+    generated.push((format!("{}.v", config.top), top));
+    let mut files = library_for(&generated);
     files.extend(generated);
-    files.push((format!("{}.v", config.top), top));
     let stream = StreamManifest {
         input: StreamPort {
             lanes: plan.input.lanes,
@@ -282,16 +252,13 @@ fn size_fifos(plan: &mut plan::Plan) -> Result<Timeline, CodegenError> {
         l.fifo = Some(1 << 24);
     }
     let parts = plan.parts();
+    let plan_points = plan.output_points();
     let peaks = timing::fifo_peaks(&parts, in_beats, out_beats, MODEL_IMAGES, ideal, warmup, limit)
         .ok_or(Stuck { images: MODEL_IMAGES, limit })?;
-    // The part index of every layer's buffer: after its parts, in chain order.
-    let mut at = 1;
-    for l in plan.layers.iter_mut() {
-        at += l.parts().len();
+    for (l, at) in plan.layers.iter_mut().zip(plan_points) {
         if l.has_module() {
             let peak = peaks[at];
             l.fifo = (peak > SKID_BEATS).then_some(peak);
-            at += 1;
         }
     }
     let mut best = run(plan)?;

@@ -89,7 +89,8 @@ impl Folded {
             WeightKind::Pow2 { .. } => {
                 let kmax =
                     weights.iter().map(|v| v.unsigned_abs().max(1).ilog2()).max().unwrap_or(0);
-                let kb = (u32::BITS - kmax.leading_zeros()).max(1);
+                // The shift field: an unsigned number up to kmax (at least a bit).
+                let kb = width_for(0, kmax as i64).1;
                 (kb + 2, xs + kmax + 1, xs + kmax + 1 + h, vec![], 2)
             }
             WeightKind::Binary => (1, xs, xs + h + 2, vec![], 2),

@@ -55,7 +55,7 @@ pub struct Dwc {
 
 impl Dwc {
     /// `None` when the widths already agree.
-    fn between(bits: u32, a: usize, b: usize) -> Option<Dwc> {
+    pub fn between(bits: u32, a: usize, b: usize) -> Option<Dwc> {
         (a != b).then(|| Dwc { bits, a, b, l: lcm(a, b) })
     }
 
@@ -193,6 +193,8 @@ pub struct Plan {
     /// a flat output in one beat, or one pixel of an image).
     pub last: Stream,
     pub output_lanes: usize,
+    /// The converter from the last layer's beats to the output beat.
+    pub output_dwc: Option<Dwc>,
     pub target: u64,
 }
 
@@ -210,12 +212,26 @@ impl Plan {
                 });
             }
         }
-        if self.last.lanes != self.output_lanes {
-            let d = Dwc::between(0, self.last.lanes, self.output_lanes).expect("widths differ");
-            parts.push(d.part());
-        }
+        parts.extend(self.output_dwc.map(|d| d.part()));
         parts.push(Part::Skid);
         parts
+    }
+
+    /// Where every layer's output is in the chain of [`Plan::parts`]: the
+    /// index of the part after the layer's own (its skid buffer or FIFO), which
+    /// is also the index of its output's handshakes in the timing model's
+    /// `simulate_parts` (point 0 is the input).
+    pub fn output_points(&self) -> Vec<usize> {
+        let mut point = 1; // after the input skid buffer
+        self.layers
+            .iter()
+            .map(|l| {
+                point += l.parts().len();
+                let here = point;
+                point += usize::from(l.has_module());
+                here
+            })
+            .collect()
     }
 
     pub fn output_beats(&self) -> usize {
@@ -247,14 +263,6 @@ pub struct PlanConfig {
     /// Codes per input beat of a network that starts flat (default 1).
     pub input_lanes: Option<usize>,
     pub levels_per_stage: u32,
-}
-
-/// Output bounds of a layer, one per value in network order.
-fn expand(bounds: &[Interval], shape: Shape) -> Vec<Interval> {
-    match shape {
-        Shape::Flat(n) => bounds[..n].to_vec(),
-        Shape::Image { c, h, w } => (0..c * h * w).map(|i| bounds[i / (h * w)]).collect(),
-    }
 }
 
 /// Plans the streaming design of `net`.
@@ -322,14 +330,15 @@ pub fn plan(net: &IntNetwork, config: &PlanConfig) -> Result<Plan, CodegenError>
     for (index, layer) in layers.iter().enumerate() {
         let p = plan_layer(index, layer, stream, &bounds, config, target)?;
         stream = p.output;
-        bounds = expand(&layer.bounds, layer.output);
+        bounds = layer.value_bounds();
         planned.push(p);
     }
     let output_lanes = match stream.image {
         Some((c, _, _)) => c,
         None => stream.len,
     };
-    Ok(Plan { input, layers: planned, last: stream, output_lanes, target })
+    let output_dwc = Dwc::between(stream.format.bits(), stream.lanes, output_lanes);
+    Ok(Plan { input, layers: planned, last: stream, output_lanes, output_dwc, target })
 }
 
 fn plan_layer(
