@@ -13,7 +13,12 @@
 // one cycle later.
 module sk_fifo #(
     parameter integer W = 8,
-    parameter integer DEPTH = 2
+    parameter integer DEPTH = 2,
+    // Where the storage goes: "block" RAM, "logic", or "auto" (the tool's choice).
+    // (read by synthesis tools only: simulators see an unused parameter)
+    // verilator lint_off UNUSEDPARAM
+    parameter RAM_STYLE = "auto"
+    // verilator lint_on UNUSEDPARAM
 ) (
     input  wire         clk,
     input  wire         rst,
@@ -32,7 +37,7 @@ module sk_fifo #(
     localparam [CW-1:0] C_ONE = 1;
     localparam [CW-1:0] C_FULL = DEPTH[CW-1:0];
 
-    reg [W-1:0] mem [0:DEPTH-1];
+    (* ram_style = RAM_STYLE *) reg [W-1:0] mem [0:DEPTH-1];
     reg [AW-1:0] wptr_q;
     reg [AW-1:0] rptr_q;
     reg [CW-1:0] count_q;

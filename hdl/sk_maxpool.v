@@ -14,7 +14,12 @@ module sk_maxpool #(
     parameter integer KH = 2,
     parameter integer KW = 2,
     parameter integer SH = 2,
-    parameter integer SW = 2
+    parameter integer SW = 2,
+    // Where the line buffers go: "block" RAM, "logic", or "auto" (the tool's choice).
+    // (read by synthesis tools only: simulators see an unused parameter)
+    // verilator lint_off UNUSEDPARAM
+    parameter RAM_STYLE = "auto"
+    // verilator lint_on UNUSEDPARAM
 ) (
     input  wire              clk,
     input  wire              rst,
@@ -29,7 +34,7 @@ module sk_maxpool #(
     wire [K*C*BITS-1:0] window;
     sk_window #(
         .BITS(BITS), .C(C), .H(H), .W(W), .KH(KH), .KW(KW), .SH(SH), .SW(SW),
-        .PH(0), .PW(0), .CHUNK(K * C), .REPEAT(1)
+        .PH(0), .PW(0), .CHUNK(K * C), .REPEAT(1), .RAM_STYLE(RAM_STYLE)
     ) u_window (
         .clk(clk), .rst(rst),
         .s_data(s_data), .s_valid(s_valid), .s_ready(s_ready),

@@ -52,7 +52,12 @@ module sk_mvu #(
     parameter integer OUT_W = 24,
     parameter WEIGHTS = "",
     parameter BIASES = "",
-    parameter SCALES = ""
+    parameter SCALES = "",
+    // Where the weight ROM goes: "block" RAM, "logic", or "auto" (the tool's choice).
+    // (read by synthesis tools only: simulators see an unused parameter)
+    // verilator lint_off UNUSEDPARAM
+    parameter ROM_STYLE = "auto"
+    // verilator lint_on UNUSEDPARAM
 ) (
     input  wire                 clk,
     input  wire                 rst,
@@ -97,7 +102,7 @@ module sk_mvu #(
     // Stage 1: the beat and its weight codes.
     // (The file names default to "" and are read only when given, so that a
     // tool reading this module on its own does not look for a file.)
-    reg [PE*SIMD*CODE-1:0] rom [0:WORDS-1];
+    (* rom_style = ROM_STYLE *) reg [PE*SIMD*CODE-1:0] rom [0:WORDS-1];
     generate
         if (WEIGHTS != "") begin : g_weights
             initial $readmemh(WEIGHTS, rom);

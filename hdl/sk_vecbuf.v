@@ -16,7 +16,12 @@ module sk_vecbuf #(
     parameter integer BITS = 8,
     parameter integer CHUNK = 1,
     parameter integer WORDS = 2,
-    parameter integer REPEAT = 1
+    parameter integer REPEAT = 1,
+    // Where the storage goes: "block" RAM, "logic", or "auto" (the tool's choice).
+    // (read by synthesis tools only: simulators see an unused parameter)
+    // verilator lint_off UNUSEDPARAM
+    parameter RAM_STYLE = "auto"
+    // verilator lint_on UNUSEDPARAM
 ) (
     input  wire                  clk,
     input  wire                  rst,
@@ -38,7 +43,7 @@ module sk_vecbuf #(
     localparam integer R_LAST_I = REPEAT - 1;
     localparam [RW-1:0] R_LAST = R_LAST_I[RW-1:0];
 
-    reg [DW-1:0] mem [0:2*WORDS-1];
+    (* ram_style = RAM_STYLE *) reg [DW-1:0] mem [0:2*WORDS-1];
     reg [1:0] full_q;
 
     reg rbank_q;

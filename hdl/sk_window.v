@@ -29,7 +29,12 @@ module sk_window #(
     parameter integer PH = 0,
     parameter integer PW = 0,
     parameter integer CHUNK = 9,
-    parameter integer REPEAT = 1
+    parameter integer REPEAT = 1,
+    // Where the line buffers go: "block" RAM, "logic", or "auto" (the tool's choice).
+    // (read by synthesis tools only: simulators see an unused parameter)
+    // verilator lint_off UNUSEDPARAM
+    parameter RAM_STYLE = "auto"
+    // verilator lint_on UNUSEDPARAM
 ) (
     input  wire                  clk,
     input  wire                  rst,
@@ -187,7 +192,7 @@ module sk_window #(
                     if (step) rdata_q <= wdata;
                 end
             end else begin : g_ram
-                reg [LBW-1:0] mem [0:WP-1];
+                (* ram_style = RAM_STYLE *) reg [LBW-1:0] mem [0:WP-1];
                 wire [XW-1:0] next_px = row_last ? {XW{1'b0}} : px_q + X_ONE;
                 always @(posedge clk) begin
                     if (step) begin

@@ -13,6 +13,8 @@ pub mod app;
 pub mod codegen;
 pub mod compress;
 pub mod data;
+pub mod device;
+pub mod fpga;
 pub mod model;
 pub mod quant;
 pub mod report;

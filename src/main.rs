@@ -54,6 +54,9 @@ enum Command {
     Hdl(HdlArgs),
     /// Run the generated RTL on Verilator and/or Icarus against the simulator.
     Verify(VerifyArgs),
+    /// The fastest design that fits a device: Verilog, Yosys synthesis, nextpnr place
+    /// and route, icepack bitstream, and DIR/build.json.
+    Build(BuildArgs),
     /// Run raw integer vectors through the bit-exact simulator.
     Sim(SimArgs),
     /// Print the whole integer network.
@@ -264,10 +267,51 @@ struct HdlArgs {
     /// (default 1; it must divide the number of inputs).
     #[arg(long, value_name = "K")]
     input_lanes: Option<usize>,
+    /// Streaming: values per output beat for a network that ends flat (default: all in
+    /// one beat; with --argmax every beat carries the index).
+    #[arg(long, value_name = "K")]
+    output_lanes: Option<usize>,
+    /// Streaming: place every memory in the block RAM or the logic of this device
+    /// (a name like ice40-up5k or a device file); default: the synthesis tool decides.
+    #[arg(long, value_name = "DEVICE")]
+    device: Option<String>,
     /// Also write a baseline with true multipliers on loadable 8-bit weights to this
     /// file (module `<top>_mult`; for resource comparisons only, not verified).
     #[arg(long, value_name = "FILE")]
     multiplier_baseline: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+/// Device flags shared by `build` and `flow`.
+#[derive(clap::Args, Debug)]
+struct TargetArgs {
+    /// The clock to ask of place and route, in MHz (default: the device's).
+    #[arg(long, value_name = "MHZ")]
+    clock: Option<f64>,
+    /// The share of the device's logic the resource model may fill.
+    #[arg(long, default_value_t = app::DEFAULT_MAX_UTIL, value_name = "SHARE")]
+    max_util: f64,
+    /// Per-layer folding as PExSIMD (the rest are chosen to fit).
+    #[arg(long, value_name = "LAYER=PExSIMD,...", value_parser = parse_folds, default_value = "")]
+    fold: shiftkit::codegen::stream::Folds,
+    /// Seed of nextpnr's placer.
+    #[arg(long, default_value_t = 1)]
+    pnr_seed: u64,
+}
+
+#[derive(clap::Args, Debug)]
+struct BuildArgs {
+    /// A quantized model (.skm).
+    model: PathBuf,
+    /// Output directory (replaced when it holds an earlier build).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// The device: ice40-up5k, ice40-hx8k, xc7a35t, or a device file (.toml).
+    #[arg(long, value_name = "DEVICE")]
+    target: String,
+    #[command(flatten)]
+    target_args: TargetArgs,
     #[arg(long)]
     json: bool,
 }
@@ -333,6 +377,12 @@ struct FlowArgs {
     /// Random vectors for verification (the test split is added).
     #[arg(long, default_value_t = 2000)]
     vectors: usize,
+    /// Build for this device: the fastest design that fits, verified, placed, routed
+    /// and packed into a bitstream (ice40-up5k, ice40-hx8k, xc7a35t or a .toml file).
+    #[arg(long, value_name = "DEVICE")]
+    target: Option<String>,
+    #[command(flatten)]
+    target_args: TargetArgs,
     #[arg(long)]
     json: bool,
 }
@@ -486,6 +536,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Report(args) => report(args),
         Command::Hdl(args) => hdl(args),
         Command::Verify(args) => verify(args),
+        Command::Build(args) => build(args),
         Command::Sim(args) => sim(args),
         Command::Dump(args) => dump(args),
     }
@@ -696,7 +747,10 @@ fn hdl(args: HdlArgs) -> Result<()> {
         FormArg::Streaming => Form::Streaming,
         FormArg::Auto => Form::Auto,
     };
+    let device = args.device.as_deref().map(shiftkit::device::Device::resolve).transpose()?;
     let config = shiftkit::codegen::HdlConfig {
+        output_lanes: args.output_lanes,
+        device,
         top: args.top,
         form,
         levels_per_stage: args.levels_per_stage,
@@ -751,12 +805,60 @@ fn flow(args: FlowArgs) -> Result<()> {
         dir: args.output,
         seed: args.seed,
         vectors: args.vectors,
+        target: args.target.as_deref().map(|t| target_of(t, &args.target_args)).transpose()?,
     };
     let mut bars = EpochBars::new(0, args.json);
-    let outcome = app::run_flow(&job, &mut bars).context("running the flow")?;
+    let (bar, mut step) = step_spinner(args.json);
+    let outcome = app::run_flow(&job, &mut bars, &mut step);
+    bar.finish_and_clear();
+    let outcome = outcome.context("running the flow")?;
     print_outcome(args.json, &outcome, || outcome.to_text())?;
     if !outcome.passed() {
         bail!("the RTL disagrees with the simulator");
+    }
+    if !outcome.timing_met() {
+        bail!("timing not met (the design is built; see above)");
+    }
+    Ok(())
+}
+
+fn build_job(model: PathBuf, dir: PathBuf, target: &str, t: &TargetArgs) -> Result<app::BuildJob> {
+    Ok(app::BuildJob { model, dir, target: target_of(target, t)? })
+}
+
+fn target_of(target: &str, t: &TargetArgs) -> Result<app::Target> {
+    Ok(app::Target {
+        device: shiftkit::device::Device::resolve(target)?,
+        clock_mhz: t.clock,
+        max_util: t.max_util,
+        folds: t.fold.clone(),
+        cycles: None,
+        seed: t.pnr_seed,
+    })
+}
+
+/// A spinner naming the step a long-running tool is on.
+fn step_spinner(quiet: bool) -> (ProgressBar, impl FnMut(&str)) {
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").expect("a template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let b = bar.clone();
+    (bar, move |msg: &str| b.set_message(msg.to_string()))
+}
+
+fn build(args: BuildArgs) -> Result<()> {
+    let job = build_job(args.model, args.output, &args.target, &args.target_args)?;
+    let (bar, mut step) = step_spinner(args.json);
+    let outcome = app::run_build(&job, &mut step);
+    bar.finish_and_clear();
+    let outcome = outcome.with_context(|| {
+        format!("building {} for {}", job.model.display(), job.target.device.name)
+    })?;
+    print_outcome(args.json, &outcome, || outcome.to_text())?;
+    if outcome.timing_met == Some(false) {
+        bail!("timing not met on {} (the design is built; see above)", job.target.device.name);
     }
     Ok(())
 }

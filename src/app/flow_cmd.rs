@@ -14,6 +14,8 @@ pub struct FlowJob {
     pub seed: u64,
     /// Random vectors for verification (the test split is added).
     pub vectors: usize,
+    /// Build for a device (the design in `hdl/` is the fitted one).
+    pub target: Option<Target>,
 }
 
 impl FlowJob {
@@ -40,11 +42,13 @@ pub struct FlowOutcome {
     /// Simulators that were not installed.
     pub skipped: Vec<String>,
     pub verify: Option<VerifyOutcome>,
+    pub build: Option<BuildOutcome>,
 }
 
 pub fn run_flow(
     job: &FlowJob,
     observer: &mut dyn compress::InqObserver,
+    progress: &mut dyn FnMut(&str),
 ) -> Result<FlowOutcome, AppError> {
     std::fs::create_dir_all(&job.dir)
         .map_err(|source| AppError::Io { path: job.dir.clone(), source })?;
@@ -100,12 +104,38 @@ pub fn run_flow(
         },
         observer,
     )?;
-    let hdl_dir = job.dir.join("hdl");
-    let hdl = run_hdl(
-        &compressed_path,
-        &hdl_dir,
-        &HdlConfig { argmax: true, ..HdlConfig::new("shiftkit_top", codegen::Form::Auto) },
-    )?;
+    // On a device, the design is the build's: fitted, synthesized, placed
+    // and routed; it is verified like any other.
+    let (hdl_dir, hdl, build) = match &job.target {
+        Some(target) => {
+            let dir = job.dir.join("build");
+            let start = std::time::Instant::now();
+            let build = run_build(
+                &BuildJob {
+                    model: compressed_path.clone(),
+                    dir: dir.clone(),
+                    target: target.clone(),
+                },
+                progress,
+            )?;
+            let manifest = read_manifest(&dir)?;
+            let hdl = HdlOutcome {
+                dir: dir.clone(),
+                manifest,
+                estimate: None,
+                seconds: start.elapsed().as_secs_f64(),
+            };
+            (dir, hdl, Some(build))
+        }
+        None => {
+            let dir = job.dir.join("hdl");
+            let config =
+                HdlConfig { argmax: true, ..HdlConfig::new("shiftkit_top", codegen::Form::Auto) };
+            let hdl = run_hdl(&compressed_path, &dir, &config)?;
+            (dir, hdl, None)
+        }
+    };
+    progress("verifying the RTL against the simulator");
     let (simulators, skipped): (Vec<Simulator>, Vec<Simulator>) =
         [Simulator::Verilator, Simulator::Icarus].into_iter().partition(|s| s.available());
     // Icarus runs a streaming design slowly (tens of cycles a second for a
@@ -144,6 +174,7 @@ pub fn run_flow(
         hdl,
         skipped: skipped.iter().map(|s| s.as_str().to_string()).collect(),
         verify,
+        build,
     })
 }
 
@@ -205,11 +236,19 @@ impl FlowOutcome {
         for sim in &self.skipped {
             row(&mut s, sim, "not installed, skipped".into());
         }
+        if let Some(b) = &self.build {
+            s.push_str(&b.to_text());
+        }
         row(&mut s, "outputs", format!("{}", self.dir.display()));
         s
     }
 
     pub fn passed(&self) -> bool {
         self.verify.as_ref().is_none_or(|v| v.passed)
+    }
+
+    /// Whether a build (if any) met its clock.
+    pub fn timing_met(&self) -> bool {
+        self.build.as_ref().and_then(|b| b.timing_met).unwrap_or(true)
     }
 }

@@ -7,6 +7,8 @@ use super::*;
 pub struct HdlOutcome {
     pub dir: PathBuf,
     pub manifest: Manifest,
+    /// What the resource model says the design takes of `--device`.
+    pub estimate: Option<crate::device::Resources>,
     pub seconds: f64,
 }
 
@@ -16,9 +18,14 @@ pub fn run_hdl(model_path: &Path, dir: &Path, config: &HdlConfig) -> Result<HdlO
     let start = std::time::Instant::now();
     let design = codegen::generate(&net, config)?;
     codegen::write_design(&design, dir)?;
+    let estimate = config
+        .device
+        .as_ref()
+        .map(|d| codegen::fit::estimate(&design.manifest.cost, codegen::fit::io_pins(&design), d));
     Ok(HdlOutcome {
         dir: dir.to_path_buf(),
         manifest: design.manifest,
+        estimate,
         seconds: start.elapsed().as_secs_f64(),
     })
 }
@@ -89,6 +96,13 @@ impl HdlOutcome {
             st.target_cycles,
             st.latency
         );
+        if let Some(e) = &self.estimate {
+            let _ = writeln!(
+                s,
+                "resource model: {} LUTs, {} logic cells, {} FFs, {} RAM blocks, {} IO",
+                e.luts, e.cells, e.ffs, e.ram_blocks, e.io
+            );
+        }
         let _ = writeln!(
             s,
             "{} Verilog files and {} ROM files in {} ({:.2}s)",

@@ -40,6 +40,10 @@ pub enum AppError {
     Verify(#[from] VerifyError),
     #[error(transparent)]
     Sim(#[from] SimError),
+    #[error(transparent)]
+    Device(#[from] crate::device::DeviceError),
+    #[error(transparent)]
+    Fpga(#[from] crate::fpga::FpgaError),
     #[error("{}: {source}", path.display())]
     Vectors {
         path: PathBuf,
@@ -57,6 +61,7 @@ pub enum AppError {
     Usage(String),
 }
 
+mod build_cmd;
 mod compress_cmd;
 mod flow_cmd;
 mod hdl_cmd;
@@ -66,6 +71,7 @@ mod report_cmd;
 mod train_cmd;
 mod verify_cmd;
 
+pub use build_cmd::*;
 pub use compress_cmd::*;
 pub use flow_cmd::*;
 pub use hdl_cmd::*;
@@ -112,6 +118,16 @@ fn dataset_of(
             Ok(recorded.parse()?)
         }
     }
+}
+
+/// Reads the `manifest.json` of a generated design.
+pub fn read_manifest(dir: &Path) -> Result<Manifest, AppError> {
+    let path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|source| AppError::Io { path: path.clone(), source })?;
+    serde_json::from_str(&text).map_err(|e| {
+        AppError::Usage(format!("{} is not a shiftkit manifest ({e})", path.display()))
+    })
 }
 
 /// Loads the integer network of a model file, or says how to make one.

@@ -87,12 +87,7 @@ pub fn verification_vectors(
 
 pub fn run_verify(job: &VerifyJob) -> Result<VerifyOutcome, AppError> {
     let (_, net) = load_integer(&job.model)?;
-    let manifest_path = job.dir.join("manifest.json");
-    let text = std::fs::read_to_string(&manifest_path)
-        .map_err(|source| AppError::Io { path: manifest_path.clone(), source })?;
-    let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
-        AppError::Usage(format!("{} is not a shiftkit manifest ({e})", manifest_path.display()))
-    })?;
+    let manifest = read_manifest(&job.dir)?;
     let hash = codegen::network_hash(&net);
     if manifest.network_hash != hash {
         return Err(AppError::Usage(format!(

@@ -30,6 +30,13 @@ pub enum CodegenError {
     /// A folding that cannot be built, or an input width that does not divide.
     #[error("{0}")]
     Fold(String),
+    /// Even the slowest folding does not fit the device.
+    #[error(
+        "the network does not fit {device} even with every layer folded as far as it goes: it \
+         needs {needs}; try fewer bits (binary or ternary weights, --act-bits), pruning whole \
+         units (structured pruning), or a bigger device"
+    )]
+    NoFit { device: String, needs: String },
     #[error("the timing model of the streaming design did not finish ({0}); this is a bug")]
     Timing(#[from] Stuck),
     #[error("{}", path.display())]
@@ -64,7 +71,7 @@ impl Form {
 }
 
 /// Settings of `shiftkit hdl`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct HdlConfig {
     /// Name of the top module (a Verilog identifier).
     pub top: String,
@@ -78,6 +85,11 @@ pub struct HdlConfig {
     pub cycles: Option<u64>,
     /// Streaming: codes per input beat of a network that starts flat.
     pub input_lanes: Option<usize>,
+    /// Streaming: values per output beat of a network that ends flat.
+    pub output_lanes: Option<usize>,
+    /// Streaming: the device whose block RAM and logic the memories go to
+    /// (`None`: the synthesis tool decides).
+    pub device: Option<crate::device::Device>,
 }
 
 impl HdlConfig {
@@ -91,6 +103,8 @@ impl HdlConfig {
             folds: Folds::default(),
             cycles: None,
             input_lanes: None,
+            output_lanes: None,
+            device: None,
         }
     }
 }

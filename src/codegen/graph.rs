@@ -110,8 +110,11 @@ pub struct Cost {
     pub adder_bits: u64,
     /// Sum of multiplexer widths (ReLU and saturation).
     pub mux_bits: u64,
-    /// LUT estimate: adder bits plus multiplexer bits.
+    /// LUT estimate: adder bits, multiplexer bits and memory LUTs.
     pub luts: u64,
+    /// LUTs of memories built from logic (streaming form on a device).
+    #[serde(default)]
+    pub mem_luts: u64,
     /// Register bits.
     pub ffs: u64,
     /// Bits of read-only memories (weight codes, biases, channel scales).
@@ -120,6 +123,10 @@ pub struct Cost {
     /// Bits of read-write memories (line and vector buffers).
     #[serde(default)]
     pub ram_bits: u64,
+    /// Block-RAM units of the memories mapped to block RAM (streaming form on
+    /// a device; see `device::Family::ram_blocks`).
+    #[serde(default)]
+    pub ram_blocks: u64,
 }
 
 impl Cost {
@@ -175,9 +182,11 @@ impl std::ops::Add for Cost {
             adder_bits: self.adder_bits + o.adder_bits,
             mux_bits: self.mux_bits + o.mux_bits,
             luts: self.luts + o.luts,
+            mem_luts: self.mem_luts + o.mem_luts,
             ffs: self.ffs + o.ffs,
             rom_bits: self.rom_bits + o.rom_bits,
             ram_bits: self.ram_bits + o.ram_bits,
+            ram_blocks: self.ram_blocks + o.ram_blocks,
         }
     }
 }
@@ -192,7 +201,9 @@ impl std::ops::Mul<u64> for Cost {
             adder_bits: self.adder_bits * k,
             mux_bits: self.mux_bits * k,
             luts: self.luts * k,
+            mem_luts: self.mem_luts * k,
             ffs: self.ffs * k,
+            ram_blocks: self.ram_blocks * k,
             rom_bits: self.rom_bits * k,
             ram_bits: self.ram_bits * k,
         }

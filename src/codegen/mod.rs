@@ -10,6 +10,7 @@ mod baseline;
 mod build;
 mod design;
 mod emit;
+pub mod fit;
 pub mod graph;
 pub mod hex;
 pub mod stream;

@@ -5,11 +5,35 @@
 //! calibrated against synthesis.
 
 use super::mvu::{clog2, Folded};
-use super::plan::{Dwc, LayerHw, LayerPlan, Mvu, Window};
+use super::plan::{Dwc, LayerHw, LayerPlan, Mvu, Plan, Window};
 use crate::codegen::graph::Cost;
+use crate::device::MemStyle;
 
-// Every helper keeps `luts = adder_bits + mux_bits` (as `Cost::of` does), so
-// sums of costs keep it too.
+/// A memory of `depth` words of `width` bits where the plan puts it: its
+/// bits, and on a device its block-RAM units or its LUTs and flip-flops.
+pub fn memory(plan: &Plan, width: u64, depth: u64, rom: bool) -> Cost {
+    let bits = width * depth;
+    let mut c = if rom {
+        Cost { rom_bits: bits, ..Cost::default() }
+    } else {
+        Cost { ram_bits: bits, ..Cost::default() }
+    };
+    let Some(device) = &plan.device else { return c };
+    match plan.memory_style(width, depth, rom) {
+        MemStyle::Block => c.ram_blocks = device.family.ram_blocks(width, depth),
+        MemStyle::Logic => {
+            let l = device.logic_memory(width, depth, rom);
+            c.mem_luts = l.luts;
+            c.luts = l.luts;
+            c.ffs = l.ffs;
+        }
+        MemStyle::Auto => {}
+    }
+    c
+}
+
+// Every helper keeps `luts = adder_bits + mux_bits + mem_luts` (as `Cost::of`
+// does), so sums of costs keep it too.
 fn adders(count: u64, bits: u64) -> Cost {
     let b = count * bits;
     Cost { adders: count, adder_width: b, adder_bits: b, luts: b, ..Cost::default() }
@@ -46,32 +70,31 @@ pub fn skid(width: u64) -> Cost {
     regs(2 * width + 2) + muxes(width)
 }
 
-pub fn fifo(width: u64, depth: u64) -> Cost {
-    let mut c = regs(3 * width + 24) + muxes(2 * width);
-    c.ram_bits = depth * width;
-    c
+pub fn fifo(plan: &Plan, width: u64, depth: u64) -> Cost {
+    regs(3 * width + 24) + muxes(2 * width) + memory(plan, width, depth, false)
 }
 
-pub fn window(w: &Window) -> Cost {
+pub fn window(plan: &Plan, w: &Window) -> Cost {
     let pix = (w.c * w.bits as usize) as u64;
     let n = w.size() as u64 * w.bits as u64;
     let kept = ((w.k[1] - 1) * w.k[0]) as u64 * pix;
     let line = (w.k[0] as u64 - 1) * pix;
     let wp = (w.w + 2 * w.pad[1]) as u64;
     let counters = 2 * 16;
-    let mut c = regs(n + kept + line + counters) + muxes(n + pix);
-    c.ram_bits = line * wp;
-    c
+    let c = regs(n + kept + line + counters) + muxes(n + pix);
+    if wp > 1 && line > 0 {
+        c + memory(plan, line, wp, false)
+    } else {
+        c
+    }
 }
 
-pub fn vecbuf(bits: u64, chunk: u64, words: u64) -> Cost {
+pub fn vecbuf(plan: &Plan, bits: u64, chunk: u64, words: u64) -> Cost {
     let word = chunk * bits;
-    let mut c = regs(3 * word + 24) + muxes(2 * word);
-    c.ram_bits = 2 * words * word;
-    c
+    regs(3 * word + 24) + muxes(2 * word) + memory(plan, word, 2 * words, false)
 }
 
-pub fn folded(f: &Folded) -> Cost {
+pub fn folded(plan: &Plan, f: &Folded) -> Cost {
     let (pe, simd) = (f.fold.pe as u64, f.fold.simd as u64);
     let xs = (f.xbits + u32::from(!f.xsigned)) as u64;
     let lane = f.lane_w as u64;
@@ -110,25 +133,26 @@ pub fn folded(f: &Folded) -> Cost {
     let tree_regs = f.tree_latency as u64 * pe * f.sum_w as u64;
     c = c + regs(simd * f.xbits as u64 + pe * simd * f.code as u64 + tree_regs + 16);
     let scale_bits = if f.scaled { f.m_bits as u64 } else { 0 };
-    c.rom_bits = f.rom_bits() + (f.nf as u64) * pe * (f.acc_w as u64 + scale_bits);
-    c + Cost::of(&f.rq)
+    c.rom_bits = (f.nf as u64) * pe * (f.acc_w as u64 + scale_bits);
+    let (width, depth) = f.rom_shape();
+    c + memory(plan, width, depth, true) + Cost::of(&f.rq)
 }
 
 /// The cost of one layer's parts and the skid buffer after it.
-pub fn layer(l: &LayerPlan) -> Cost {
+pub fn layer(plan: &Plan, l: &LayerPlan) -> Cost {
     let out_width = (l.output.lanes * l.output.format.bits() as usize) as u64;
     let bits = l.input.format.bits() as u64;
     let mvu = |m: &Mvu| match m {
-        Mvu::Folded(f) => folded(f),
+        Mvu::Folded(f) => folded(plan, f),
         Mvu::Unrolled(g) => Cost::of(g),
     };
     let mut c = match &l.hw {
         LayerHw::Conv { dwc: d, window: w, mvu: m, .. } => {
-            d.as_ref().map(dwc).unwrap_or_default() + window(w) + mvu(m)
+            d.as_ref().map(dwc).unwrap_or_default() + window(plan, w) + mvu(m)
         }
         LayerHw::Dense { dwc: d, vecbuf: v, mvu: m } => {
             let buffer = v
-                .map(|(words, _)| vecbuf(bits, (l.input.len / words) as u64, words as u64))
+                .map(|(words, _)| vecbuf(plan, bits, (l.input.len / words) as u64, words as u64))
                 .unwrap_or_default();
             d.as_ref().map(dwc).unwrap_or_default() + buffer + mvu(m)
         }
@@ -136,7 +160,7 @@ pub fn layer(l: &LayerPlan) -> Cost {
             let k = (w.k[0] * w.k[1]) as u64 - 1;
             let c = w.c as u64;
             d.as_ref().map(dwc).unwrap_or_default()
-                + window(w)
+                + window(plan, w)
                 + adders(c * k, bits)
                 + muxes(c * k * bits)
         }
@@ -145,7 +169,7 @@ pub fn layer(l: &LayerPlan) -> Cost {
     };
     if l.has_module() {
         c = c + match l.fifo {
-            Some(depth) => fifo(out_width, depth as u64),
+            Some(depth) => fifo(plan, out_width, depth as u64),
             None => skid(out_width),
         };
     }

@@ -8,6 +8,7 @@ use super::manifest::Order;
 use super::mvu::Folded;
 use super::plan::{Dwc, LayerHw, LayerPlan, Mvu, Plan, Window};
 use crate::codegen::design::sanitize;
+use crate::device::MemStyle;
 
 /// One instance of a module, printed with one parameter and one port per line.
 struct Inst {
@@ -80,6 +81,32 @@ fn dwc_inst(d: &Dwc, name: &str, from: &str, to: &str) -> Vec<String> {
     body
 }
 
+/// The `RAM_STYLE` / `ROM_STYLE` parameter of a memory the plan places
+/// (none when the synthesis tool decides).
+fn style(
+    plan: &Plan,
+    name: &'static str,
+    width: u64,
+    depth: u64,
+    rom: bool,
+) -> Option<(&'static str, String)> {
+    match plan.memory_style(width, depth, rom) {
+        MemStyle::Auto => None,
+        s => Some((name, format!("\"{}\"", s.as_str()))),
+    }
+}
+
+/// The line buffers' style of a window generator (`sk_window` keeps K-1
+/// rows of the padded width).
+fn window_style(plan: &Plan, w: &Window) -> Option<(&'static str, String)> {
+    let line = ((w.k[0] - 1) * w.c) as u64 * w.bits as u64;
+    let wp = (w.w + 2 * w.pad[1]) as u64;
+    if line == 0 || wp == 1 {
+        return None;
+    }
+    style(plan, "RAM_STYLE", line, wp, false)
+}
+
 fn window_params(w: &Window) -> Vec<(&'static str, String)> {
     vec![
         ("BITS", int(w.bits)),
@@ -99,7 +126,7 @@ fn packed_literal(values: &[i64], bits: u32) -> String {
     format!("{width}'h{}", crate::codegen::hex::pack_hex(values, bits))
 }
 
-fn mvu_params(f: &Folded, module: &str) -> Vec<(&'static str, String)> {
+fn mvu_params(plan: &Plan, f: &Folded, module: &str) -> Vec<(&'static str, String)> {
     let mut params = vec![
         ("PE", int(f.fold.pe)),
         ("SIMD", int(f.fold.simd)),
@@ -130,13 +157,15 @@ fn mvu_params(f: &Folded, module: &str) -> Vec<(&'static str, String)> {
     if f.scaled {
         params.push(("SCALES", format!("\"{module}_m.hex\"")));
     }
+    let (width, depth) = f.rom_shape();
+    params.extend(style(plan, "ROM_STYLE", width, depth, true));
     params
 }
 
 /// The matrix-vector unit reading stream `from` and driving the module's
 /// output: the unit, its requantization and the valid pipeline whose last bit
 /// is `m_valid`. Every register advances on `en`.
-fn mvu_lines(mvu: &Mvu, module: &str, from: &str) -> Vec<String> {
+fn mvu_lines(plan: &Plan, mvu: &Mvu, module: &str, from: &str) -> Vec<String> {
     let mut body = vec![
         String::new(),
         "// The unit's registers advance together when its output is free or taken.".into(),
@@ -151,7 +180,7 @@ fn mvu_lines(mvu: &Mvu, module: &str, from: &str) -> Vec<String> {
                 Inst {
                     module: "sk_mvu".into(),
                     name: "u_mvu".into(),
-                    params: mvu_params(f, module),
+                    params: mvu_params(plan, f, module),
                     ports: vec![
                         ("clk", "clk".into()),
                         ("rst", "rst".into()),
@@ -236,7 +265,7 @@ struct LayerTemplate<'a> {
 }
 
 /// The module of one layer (for layers with registers).
-pub fn layer_module(l: &LayerPlan, op: &str, module: &str, header: &str) -> String {
+pub fn layer_module(plan: &Plan, l: &LayerPlan, op: &str, module: &str, header: &str) -> String {
     let mut body = vec!["// The input stream, as the parts below name it.".to_string()];
     body.extend(wires("in", l.input.lanes * l.input.format.bits() as usize));
     body.push("assign in_data = s_data;".into());
@@ -269,6 +298,7 @@ pub fn layer_module(l: &LayerPlan, op: &str, module: &str, header: &str) -> Stri
                 ("CHUNK", int(window.chunk)),
                 ("REPEAT", int(window.repeat)),
             ]);
+            params.extend(window_style(plan, window));
             body.extend(
                 Inst {
                     module: "sk_window".into(),
@@ -278,7 +308,7 @@ pub fn layer_module(l: &LayerPlan, op: &str, module: &str, header: &str) -> Stri
                 }
                 .lines(),
             );
-            body.extend(mvu_lines(mvu, module, "win"));
+            body.extend(mvu_lines(plan, mvu, module, "win"));
             summary = format!("{positions} positions;\n{}", mvu_summary(mvu, l));
             notes.extend(mvu_notes(mvu));
         }
@@ -296,19 +326,28 @@ pub fn layer_module(l: &LayerPlan, op: &str, module: &str, header: &str) -> Stri
                     Inst {
                         module: "sk_vecbuf".into(),
                         name: "u_vecbuf".into(),
-                        params: vec![
+                        params: [
                             ("BITS", int(bits)),
                             ("CHUNK", int(chunk)),
                             ("WORDS", int(words)),
                             ("REPEAT", int(repeat)),
-                        ],
+                        ]
+                        .into_iter()
+                        .chain(style(
+                            plan,
+                            "RAM_STYLE",
+                            (chunk * bits) as u64,
+                            2 * *words as u64,
+                            false,
+                        ))
+                        .collect(),
                         ports: stream_ports(&from, "vec"),
                     }
                     .lines(),
                 );
                 from = "vec".into();
             }
-            body.extend(mvu_lines(mvu, module, &from));
+            body.extend(mvu_lines(plan, mvu, module, &from));
             summary = mvu_summary(mvu, l);
             notes.extend(mvu_notes(mvu));
         }
@@ -320,7 +359,10 @@ pub fn layer_module(l: &LayerPlan, op: &str, module: &str, header: &str) -> Stri
                 Inst {
                     module: "sk_maxpool".into(),
                     name: "u_pool".into(),
-                    params: window_params_pool(window, *signed),
+                    params: window_params_pool(window, *signed)
+                        .into_iter()
+                        .chain(window_style(plan, window))
+                        .collect(),
                     ports: stream_ports(&from, "out"),
                 }
                 .lines(),
@@ -537,7 +579,9 @@ pub fn top_module(plan: &Plan, info: &TopInfo) -> String {
                 body.extend(wires(&q, width));
                 let (module, suffix, params) = match l.fifo {
                     Some(depth) => {
-                        ("sk_fifo", "fifo", vec![("W", int(width)), ("DEPTH", int(depth))])
+                        let mut params = vec![("W", int(width)), ("DEPTH", int(depth))];
+                        params.extend(style(plan, "RAM_STYLE", width as u64, depth as u64, false));
+                        ("sk_fifo", "fifo", params)
                     }
                     None => ("sk_skid", "skid", vec![("W", int(width))]),
                 };
@@ -610,7 +654,53 @@ pub fn top_module(plan: &Plan, info: &TopInfo) -> String {
         body.push("wire unused_best = ^best;".into());
         (format!("{{best_index, {result}}}"), out_w + info.argmax_bits as usize)
     } else {
-        (result, out_w)
+        (result.clone(), out_w)
+    };
+    // Narrow output beats: every lane carries its value and the index.
+    let iw = info.argmax_bits as usize;
+    let (packed, packed_w, out_w) = match &plan.narrow {
+        Some(d) => {
+            body.push(String::new());
+            body.push(format!(
+                "// Narrow output: beats of {} value(s){}, from the beat of all {}.",
+                d.b,
+                if iw > 0 { ", each lane with the index of the largest" } else { "" },
+                d.a
+            ));
+            let lane = d.bits as usize;
+            body.push(format!("wire [{}:0] all_data;", d.a * lane - 1));
+            for i in 0..d.a {
+                let value = format!("{result}[{}:{}]", (i + 1) * bits - 1, i * bits);
+                let word = if iw > 0 { format!("{{best_index, {value}}}") } else { value };
+                body.push(format!(
+                    "assign all_data[{}:{}] = {word};",
+                    (i + 1) * lane - 1,
+                    i * lane
+                ));
+            }
+            body.push(format!("wire all_valid = {from}_valid;"));
+            body.push("wire all_ready;".into());
+            body.push(format!("assign {from}_ready = all_ready;"));
+            body.extend(dwc_inst(d, "u_out_split", "all", "narrow"));
+            from = "narrow".into();
+            // The top's lanes: values in the low bits, lane 0's index above.
+            let mut parts = Vec::new();
+            if iw > 0 {
+                parts.push(format!("narrow_data[{}:{}]", lane - 1, bits));
+            }
+            for i in (0..d.b).rev() {
+                parts.push(format!("narrow_data[{}:{}]", i * lane + bits - 1, i * lane));
+            }
+            if iw > 0 && d.b > 1 {
+                body.push("// The other lanes' copies of the index.".into());
+                let copies: Vec<String> = (1..d.b)
+                    .map(|i| format!("narrow_data[{}:{}]", (i + 1) * lane - 1, i * lane + bits))
+                    .collect();
+                body.push(format!("wire unused_index = ^{{{}}};", copies.join(", ")));
+            }
+            (format!("{{{}}}", parts.join(", ")), d.b * bits + iw, d.b * bits)
+        }
+        None => (packed, packed_w, out_w),
     };
     body.push(String::new());
     body.push("// Output skid buffer: m_axis_* are registers.".into());
@@ -647,7 +737,7 @@ pub fn top_module(plan: &Plan, info: &TopInfo) -> String {
         in_desc: beats_desc(plan.input.beats(), plan.input.lanes),
         in_order: order_desc(plan.input.order),
         in_bits,
-        out_desc: beats_desc(plan.output_beats(), plan.output_lanes),
+        out_desc: beats_desc(plan.output_beats(), plan.top_lanes()),
         out_order: if last.image.is_some() { order_desc(last.order) } else { "in index order" },
         cycles: info.cycles,
         latency: info.latency,

@@ -91,7 +91,10 @@ pub(crate) fn generate(
             folds: config.folds.clone(),
             cycles: config.cycles,
             input_lanes: config.input_lanes,
+            output_lanes: config.output_lanes,
+            argmax_bits: if config.argmax { argmax_bits(net.output().numel()) } else { 0 },
             levels_per_stage: config.levels_per_stage,
+            device: config.device.clone(),
         },
     )?;
     let timeline = size_fifos(&mut plan)?;
@@ -119,10 +122,11 @@ pub(crate) fn generate(
         let layer = &net.layers()[l.index];
         let name = sanitize(&l.name);
         let module = format!("{}_{name}", config.top);
-        let cost = cost::layer(l);
+        let cost = cost::layer(&plan, l);
         if l.has_module() {
             let op = layer.op.as_str();
-            generated.push((format!("{module}.v"), emit::layer_module(l, op, &module, header)));
+            generated
+                .push((format!("{module}.v"), emit::layer_module(&plan, l, op, &module, header)));
         }
         let (hardware, latency) = match &l.hw {
             LayerHw::Conv { mvu, .. } | LayerHw::Dense { mvu, .. } => match mvu {
@@ -174,8 +178,12 @@ pub(crate) fn generate(
         });
     }
     let in_w = (plan.input.lanes * plan.input.format.bits() as usize) as u64;
-    let out_w = (plan.output_lanes * plan.last.format.bits() as usize) as u64;
-    total = total + cost::skid(in_w) + cost::skid(out_w + argmax_bits as u64);
+    let out_w = (plan.top_lanes() * plan.last.format.bits() as usize) as u64;
+    total = total
+        + cost::skid(in_w)
+        + cost::skid(out_w + argmax_bits as u64)
+        + plan.output_dwc.as_ref().map(cost::dwc).unwrap_or_default()
+        + plan.narrow.as_ref().map(cost::dwc).unwrap_or_default();
     let top = emit::top_module(
         &plan,
         &emit::TopInfo { module: &config.top, header, argmax_bits, cycles, latency },
@@ -190,7 +198,7 @@ pub(crate) fn generate(
             order: plan.input.order,
         },
         output: StreamPort {
-            lanes: plan.output_lanes,
+            lanes: plan.top_lanes(),
             beats: out_beats,
             order: if plan.last.image.is_some() { plan.last.order } else { Order::Index },
         },

@@ -234,8 +234,9 @@ impl Folded {
     }
 
     /// Bits of the weight ROM.
-    pub fn rom_bits(&self) -> u64 {
-        (self.nf * self.sf * self.fold.pe * self.fold.simd) as u64 * self.code as u64
+    /// (width, depth) of the weight ROM: a word of PE x SIMD codes per beat.
+    pub fn rom_shape(&self) -> (u64, u64) {
+        ((self.fold.pe * self.fold.simd) as u64 * self.code as u64, (self.nf * self.sf) as u64)
     }
 }
 

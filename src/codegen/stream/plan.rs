@@ -15,6 +15,7 @@ use super::timing::Part;
 use crate::codegen::build::dense_graph;
 use crate::codegen::design::CodegenError;
 use crate::codegen::graph::LayerGraph;
+use crate::device::{Device, MemStyle};
 use crate::model::Shape;
 use crate::quant::{FixedFormat, IntLayer, IntNetwork, IntOp, Interval, Weighted};
 
@@ -195,7 +196,13 @@ pub struct Plan {
     pub output_lanes: usize,
     /// The converter from the last layer's beats to the output beat.
     pub output_dwc: Option<Dwc>,
+    /// The converter from that beat to narrower output beats (each lane the
+    /// value and, with an argmax, the index of the largest: `bits` counts
+    /// both).
+    pub narrow: Option<Dwc>,
     pub target: u64,
+    /// The device whose memories the plan places (`None`: the tool's choice).
+    pub device: Option<Device>,
 }
 
 impl Plan {
@@ -213,6 +220,7 @@ impl Plan {
             }
         }
         parts.extend(self.output_dwc.map(|d| d.part()));
+        parts.extend(self.narrow.map(|d| d.part()));
         parts.push(Part::Skid);
         parts
     }
@@ -234,8 +242,19 @@ impl Plan {
             .collect()
     }
 
+    /// Beats of the top's output per image.
     pub fn output_beats(&self) -> usize {
-        self.last.len / self.output_lanes
+        self.last.len / self.top_lanes()
+    }
+
+    /// Values per beat of the top's output.
+    pub fn top_lanes(&self) -> usize {
+        self.narrow.map_or(self.output_lanes, |d| d.b)
+    }
+
+    /// Where a memory of `depth` words of `width` bits goes.
+    pub fn memory_style(&self, width: u64, depth: u64, rom: bool) -> MemStyle {
+        self.device.as_ref().map_or(MemStyle::Auto, |d| d.memory_style(width, depth, rom))
     }
 
     /// Idle cycles enough for every sliding window to walk its top and left
@@ -262,7 +281,13 @@ pub struct PlanConfig {
     pub cycles: Option<u64>,
     /// Codes per input beat of a network that starts flat (default 1).
     pub input_lanes: Option<usize>,
+    /// Values per output beat of a network that ends flat (default: all).
+    pub output_lanes: Option<usize>,
+    /// Bits of the argmax index the top puts beside the values (0: none).
+    pub argmax_bits: u32,
     pub levels_per_stage: u32,
+    /// The device whose memories the plan places.
+    pub device: Option<Device>,
 }
 
 /// Plans the streaming design of `net`.
@@ -338,7 +363,33 @@ pub fn plan(net: &IntNetwork, config: &PlanConfig) -> Result<Plan, CodegenError>
         None => stream.len,
     };
     let output_dwc = Dwc::between(stream.format.bits(), stream.lanes, output_lanes);
-    Ok(Plan { input, layers: planned, last: stream, output_lanes, output_dwc, target })
+    let narrow = match (config.output_lanes, stream.image) {
+        (None, _) => None,
+        (Some(_), Some(_)) => {
+            return Err(CodegenError::Fold(
+                "--output-lanes is for networks that end flat (a dense layer or a flatten); \
+                 an image leaves one pixel (all its channels) per beat"
+                    .into(),
+            ))
+        }
+        (Some(k), None) if k == 0 || !output_lanes.is_multiple_of(k) => {
+            return Err(CodegenError::Fold(format!(
+                "--output-lanes {k}: must divide the {output_lanes} outputs; allowed: {}",
+                allowed(output_lanes)
+            )))
+        }
+        (Some(k), None) => Dwc::between(stream.format.bits() + config.argmax_bits, output_lanes, k),
+    };
+    Ok(Plan {
+        input,
+        layers: planned,
+        last: stream,
+        output_lanes,
+        output_dwc,
+        narrow,
+        target,
+        device: config.device.clone(),
+    })
 }
 
 fn plan_layer(

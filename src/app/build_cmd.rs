@@ -1,0 +1,319 @@
+//! `build`: a device's fastest fitting design, through synthesis, place and
+//! route and packing, into `DIR/build.json`.
+
+use super::*;
+use crate::codegen::fit::{fit, Fitted};
+use crate::device::{Device, Resources, MAX_CLOCK_MHZ};
+use crate::fpga::{self, PlaceRoute, Synthesis};
+
+/// `shiftkit build`.
+#[derive(Clone, Debug)]
+pub struct BuildJob {
+    pub model: PathBuf,
+    pub dir: PathBuf,
+    pub target: Target,
+}
+
+/// The device of a build and what is asked of it.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub device: Device,
+    /// Requested clock (MHz); the device's default when `None`.
+    pub clock_mhz: Option<f64>,
+    /// The share of the device's logic the model may fill.
+    pub max_util: f64,
+    pub folds: codegen::stream::Folds,
+    pub cycles: Option<u64>,
+    pub seed: u64,
+}
+
+/// Default share of the logic a build may fill.
+pub const DEFAULT_MAX_UTIL: f64 = 0.85;
+
+/// One resource of `build.json`: the model's estimate, what the tools
+/// counted, and what the device holds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Usage {
+    pub resource: String,
+    pub estimate: u64,
+    pub used: Option<u64>,
+    pub available: u64,
+}
+
+/// `build.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct BuildOutcome {
+    pub dir: PathBuf,
+    pub device: String,
+    pub top: String,
+    pub folds: Vec<(String, String)>,
+    pub cycles_per_image: u64,
+    pub latency: u64,
+    pub requested_mhz: f64,
+    /// nextpnr's achieved clock (families that place and route).
+    pub achieved_mhz: Option<f64>,
+    pub timing_met: Option<bool>,
+    /// Images per second at the achieved clock.
+    pub images_per_second: Option<f64>,
+    pub worst_path: Vec<String>,
+    pub utilization: Vec<Usage>,
+    /// Designs the tools refused before this one (cycles per image and why).
+    pub attempts: Vec<String>,
+    pub synthesis: Synthesis,
+    pub place_route: Option<PlaceRoute>,
+    pub bitstream: Option<PathBuf>,
+    pub tools: BTreeMap<String, String>,
+    pub seed: u64,
+    pub seconds: f64,
+}
+
+/// Designs the tools may refuse before a build gives up.
+const ATTEMPTS: usize = 4;
+
+pub fn run_build(job: &BuildJob, progress: &mut dyn FnMut(&str)) -> Result<BuildOutcome, AppError> {
+    let mhz = job.target.clock_mhz.unwrap_or(job.target.device.clock_mhz);
+    if !(mhz > 0.0 && mhz <= MAX_CLOCK_MHZ) {
+        return Err(AppError::Usage(format!(
+            "--clock {mhz} MHz: give a clock above 0 and at most {MAX_CLOCK_MHZ} MHz (the \
+             device's default is {} MHz)",
+            job.target.device.clock_mhz
+        )));
+    }
+    if !(job.target.max_util > 0.0 && job.target.max_util <= 1.0) {
+        return Err(AppError::Usage(format!(
+            "--max-util {}: give a share of the device's logic above 0 and at most 1, like 0.85",
+            job.target.max_util
+        )));
+    }
+    let tools = fpga::tools_for(&job.target.device)?;
+    let (_, net) = load_integer(&job.model)?;
+    let staging = staging_dir(&job.dir)?;
+    // Nothing half-built stays behind: the staging directory goes on failure.
+    let outcome = build_in(job, &net, &staging, mhz, &tools, progress);
+    if outcome.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    let outcome = outcome?;
+    // The finished build replaces the directory in one step.
+    if job.dir.exists() {
+        std::fs::remove_dir_all(&job.dir)
+            .map_err(|source| AppError::Io { path: job.dir.clone(), source })?;
+    }
+    std::fs::rename(&staging, &job.dir)
+        .map_err(|source| AppError::Io { path: job.dir.clone(), source })?;
+    Ok(outcome)
+}
+
+fn build_in(
+    job: &BuildJob,
+    net: &IntNetwork,
+    staging: &Path,
+    mhz: f64,
+    tools: &[fpga::Tool],
+    progress: &mut dyn FnMut(&str),
+) -> Result<BuildOutcome, AppError> {
+    let start = std::time::Instant::now();
+    let flat_out = matches!(net.output(), Shape::Flat(_));
+    let config = HdlConfig {
+        argmax: flat_out,
+        folds: job.target.folds.clone(),
+        cycles: job.target.cycles,
+        input_lanes: matches!(net.input(), Shape::Flat(_)).then_some(1),
+        output_lanes: flat_out.then_some(1),
+        ..HdlConfig::new("shiftkit_top", codegen::Form::Streaming)
+    };
+    let mut attempts = Vec::new();
+    let mut min_cycles = 0;
+    let result = loop {
+        progress("choosing the folding");
+        let Fitted { design, estimate } =
+            fit(net, &config, &job.target.device, job.target.max_util, min_cycles)?;
+        let st = design.manifest.stream.clone().expect("a streaming design");
+        let _ = std::fs::remove_dir_all(staging);
+        codegen::write_design(&design, staging)?;
+        progress(&format!("synthesizing ({} cycles per image) with yosys", st.cycles_per_image));
+        let top = design.manifest.top.clone();
+        let synthesis =
+            fpga::synthesize(staging, &design.manifest.files, &top, &job.target.device)?;
+        let mut refused = synthesis.resources.over(&job.target.device, 1.0);
+        let mut pnr = None;
+        if refused.is_empty() && job.target.device.family.place_and_route() {
+            progress(&format!("placing and routing with nextpnr at {mhz} MHz"));
+            match fpga::place_route(staging, &top, &job.target.device, mhz, job.target.seed) {
+                Ok(p) => {
+                    refused = p.resources().over(&job.target.device, 1.0);
+                    pnr = Some(p);
+                }
+                Err(fpga::FpgaError::Failed { tail, .. }) if tail.contains("Unable to place") => {
+                    refused = vec!["nextpnr could not place every cell".into()];
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if refused.is_empty() {
+            break (design, estimate, synthesis, pnr, st);
+        }
+        attempts.push(format!("{} cycles per image: {}", st.cycles_per_image, refused.join(", ")));
+        if attempts.len() >= ATTEMPTS {
+            return Err(AppError::Usage(format!(
+                "the tools refused {ATTEMPTS} designs the model said fit {}: {}",
+                job.target.device.name,
+                attempts.join("; ")
+            )));
+        }
+        min_cycles = st.cycles_per_image * 2;
+    };
+    let (design, estimate, synthesis, pnr, st) = result;
+    let top = design.manifest.top.clone();
+    let bitstream = match &pnr {
+        Some(_) => {
+            progress("packing the bitstream with icepack");
+            Some(fpga::pack(staging, &top)?)
+        }
+        None => None,
+    };
+    let used: Resources = match &pnr {
+        Some(p) => Resources {
+            luts: synthesis.resources.luts,
+            ffs: synthesis.resources.ffs,
+            ..p.resources()
+        },
+        None => Resources { io: estimate.io, ..synthesis.resources },
+    };
+    let capacity = job.target.device.capacity();
+    let utilization = estimate
+        .rows(&capacity)
+        .into_iter()
+        .zip(used.rows(&capacity))
+        .map(|((name, est, avail), (_, u, _))| Usage {
+            resource: name.to_string(),
+            estimate: est,
+            used: Some(u),
+            available: avail,
+        })
+        .collect();
+    let achieved = pnr.as_ref().map(|p| p.achieved_mhz);
+    let outcome = BuildOutcome {
+        dir: job.dir.clone(),
+        device: job.target.device.name.clone(),
+        top,
+        folds: st
+            .layers
+            .iter()
+            .filter_map(|l| Some((l.name.clone(), format!("{}x{}", l.pe?, l.simd?))))
+            .collect(),
+        cycles_per_image: st.cycles_per_image,
+        latency: st.latency,
+        requested_mhz: mhz,
+        achieved_mhz: achieved,
+        timing_met: pnr.as_ref().map(|p| p.timing_met()),
+        images_per_second: achieved.map(|f| f * 1e6 / st.cycles_per_image as f64),
+        worst_path: pnr.as_ref().map(|p| p.worst_path.clone()).unwrap_or_default(),
+        utilization,
+        attempts,
+        synthesis,
+        place_route: pnr,
+        bitstream: bitstream.map(|b| job.dir.join(b.file_name().expect("a file"))),
+        tools: tools.iter().map(|t| (t.name.to_string(), t.version())).collect(),
+        seed: job.target.seed,
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    let json = serde_json::to_string_pretty(&outcome).expect("serializable") + "\n";
+    let path = staging.join("build.json");
+    std::fs::write(&path, json).map_err(|source| AppError::Io { path, source })?;
+    Ok(outcome)
+}
+
+/// The directory a build writes into before it replaces `dir`: beside it,
+/// so the last step is a rename. A `dir` that holds something other than a
+/// build is refused, so a build never deletes a user's files.
+fn staging_dir(dir: &Path) -> Result<PathBuf, AppError> {
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false);
+        if !empty && !dir.join("build.json").is_file() {
+            return Err(AppError::Usage(format!(
+                "{} exists and is not a shiftkit build (no build.json); give a new or empty \
+                 directory",
+                dir.display()
+            )));
+        }
+    }
+    let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or("build".into());
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .map_err(|source| AppError::Io { path: parent.to_path_buf(), source })?;
+    Ok(parent.join(format!(".{name}.partial")))
+}
+
+impl BuildOutcome {
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let folds: Vec<String> = self.folds.iter().map(|(l, f)| format!("{l}={f}")).collect();
+        let _ = writeln!(
+            s,
+            "{} on {}: {} cycles per image, latency {} cycles; folding {}",
+            self.top,
+            self.device,
+            self.cycles_per_image,
+            self.latency,
+            folds.join(",")
+        );
+        let _ = writeln!(
+            s,
+            "{:<12} {:>10} {:>10} {:>10} {:>6}",
+            "resource", "estimate", "used", "available", "used%"
+        );
+        for u in &self.utilization {
+            let used = u.used.map_or("-".into(), |v| v.to_string());
+            let pct = match (u.used, u.available) {
+                (Some(v), a) if a > 0 => format!("{:.0}%", 100.0 * v as f64 / a as f64),
+                _ => "-".into(),
+            };
+            let _ = writeln!(
+                s,
+                "{:<12} {:>10} {:>10} {:>10} {:>6}",
+                u.resource, u.estimate, used, u.available, pct
+            );
+        }
+        match (self.achieved_mhz, self.timing_met) {
+            (Some(f), Some(true)) => {
+                let _ = writeln!(
+                    s,
+                    "timing met: {f:.1} MHz achieved for {} MHz requested; {:.0} images/s at \
+                     {f:.1} MHz",
+                    self.requested_mhz,
+                    self.images_per_second.unwrap_or(0.0)
+                );
+            }
+            (Some(f), _) => {
+                let _ = writeln!(
+                    s,
+                    "TIMING FAILED: {f:.1} MHz achieved, {} MHz requested (ask for --clock {:.0} \
+                     or less); worst path:",
+                    self.requested_mhz,
+                    f.floor()
+                );
+                for step in self.worst_path.iter().take(12) {
+                    let _ = writeln!(s, "  {step}");
+                }
+            }
+            _ => {
+                let _ =
+                    writeln!(s, "synthesis counts only (no open place and route for this device)");
+            }
+        }
+        for a in &self.attempts {
+            let _ = writeln!(s, "refused by the tools first: {a}");
+        }
+        if let Some(b) = &self.bitstream {
+            let _ = writeln!(s, "bitstream {}", b.display());
+        }
+        let _ = writeln!(
+            s,
+            "build.json, the Verilog and the tools' logs in {} ({:.1}s)",
+            self.dir.display(),
+            self.seconds
+        );
+        s
+    }
+}

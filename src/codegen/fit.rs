@@ -1,0 +1,131 @@
+//! Fitting a device: the resource model of a streaming design on a device's
+//! cells, and the search for the fastest folding the model says fits.
+//!
+//! The structural cost ([`Cost`]: adder bits, multiplexer bits, register
+//! bits, memories placed in block RAM or logic) becomes the device's
+//! resources through per-family coefficients measured against Yosys and
+//! nextpnr (`scripts/calibrate.sh` prints the table they came from; README,
+//! "Fitting a device"). Block-RAM units are counted exactly: the generated
+//! Verilog tells the tool where every memory goes, and
+//! [`crate::device::Family::ram_blocks`] is the tool's own mapping.
+
+use super::design::{CodegenError, Design, HdlConfig};
+use super::graph::Cost;
+use crate::device::{Device, Family, Resources};
+use crate::quant::IntNetwork;
+
+/// The model's coefficients of one family: LUTs per adder bit, per
+/// multiplexer bit and per register bit (the logic that loads, enables or
+/// resets a register), and for iCE40 the share of flip-flops that cannot
+/// share a logic cell with a LUT.
+#[derive(Clone, Copy, Debug)]
+struct Coefficients {
+    per_adder_bit: f64,
+    per_mux_bit: f64,
+    per_ff: f64,
+    lone_ffs: f64,
+}
+
+fn coefficients(family: Family) -> Coefficients {
+    match family {
+        Family::Ice40 => {
+            Coefficients { per_adder_bit: 1.0, per_mux_bit: 1.0, per_ff: 0.3, lone_ffs: 0.65 }
+        }
+        Family::Xc7 => {
+            Coefficients { per_adder_bit: 1.0, per_mux_bit: 0.6, per_ff: 0.15, lone_ffs: 0.0 }
+        }
+    }
+}
+
+/// The device resources a design's cost comes to: LUTs (iCE40: logic
+/// cells, the LUT4s and the flip-flops that need a cell of their own), FFs,
+/// block-RAM units, DSPs, and the pins of its ports (clock, reset, the two
+/// streams with their handshakes).
+pub fn estimate(cost: &Cost, io: u64, device: &Device) -> Resources {
+    let k = coefficients(device.family);
+    let logic = (cost.adder_bits as f64 * k.per_adder_bit
+        + cost.mux_bits as f64 * k.per_mux_bit
+        + cost.ffs as f64 * k.per_ff)
+        + cost.mem_luts as f64;
+    let cells = logic + cost.ffs as f64 * k.lone_ffs;
+    Resources {
+        luts: logic.round() as u64,
+        cells: cells.round() as u64,
+        ffs: cost.ffs,
+        ram_blocks: cost.ram_blocks,
+        dsps: 0,
+        io,
+    }
+}
+
+/// Pins of a design's ports.
+pub fn io_pins(design: &Design) -> u64 {
+    let m = &design.manifest;
+    let (lanes_in, lanes_out) = match &m.stream {
+        Some(s) => (s.input.lanes, s.output.lanes),
+        None => (m.inputs, m.outputs),
+    };
+    let data = lanes_in as u64 * m.input_format.bits() as u64
+        + lanes_out as u64 * m.output_format.bits() as u64
+        + m.argmax_bits as u64;
+    // clk, rst, tvalid and tready of both streams.
+    data + 6
+}
+
+/// A design and what the model says it takes.
+#[derive(Clone, Debug)]
+pub struct Fitted {
+    pub design: Design,
+    pub estimate: Resources,
+}
+
+/// The fastest streaming design of `net` the model says fits `device` with
+/// its logic at most `max_util` full, no faster than `min_cycles` per image
+/// (a floor a caller raises when the tools disagree with the model).
+///
+/// Candidates run from the fastest folding to the slowest, the target of
+/// cycles per image doubling each step; per-layer foldings in `config`
+/// stay as given. When even the slowest does not fit, the error names the
+/// device, what that design needs beside what the device has, and what to
+/// try.
+pub fn fit(
+    net: &IntNetwork,
+    config: &HdlConfig,
+    device: &Device,
+    max_util: f64,
+    min_cycles: u64,
+) -> Result<Fitted, CodegenError> {
+    let mut cycles = config.cycles.unwrap_or(0).max(min_cycles);
+    // Cycles per image of the last candidate, and how many targets in a row
+    // gave it (a slower folding may sit beyond a gap between divisors).
+    let (mut last, mut same) = (0, 0);
+    loop {
+        let cfg = HdlConfig {
+            cycles: (cycles > 0).then_some(cycles),
+            device: Some(device.clone()),
+            ..config.clone()
+        };
+        let design = super::generate(net, &cfg)?;
+        let got = design.manifest.stream.as_ref().map_or(1, |s| s.cycles_per_image);
+        let estimate = estimate(&design.manifest.cost, io_pins(&design), device);
+        let fitted = Fitted { design, estimate };
+        if fitted.estimate.over(device, max_util).is_empty() && got >= min_cycles {
+            return Ok(fitted);
+        }
+        same = if got == last { same + 1 } else { 0 };
+        // No slower folding exists once a few doublings change nothing.
+        if same >= 3 {
+            let over = fitted.estimate.over(device, max_util);
+            return Err(CodegenError::NoFit {
+                device: device.name.clone(),
+                needs: if over.is_empty() {
+                    format!("{got} cycles per image at the slowest")
+                } else {
+                    over.join(", ")
+                },
+            });
+        }
+        last = got;
+        cycles = cycles.max(got).max(1) * 2;
+    }
+}

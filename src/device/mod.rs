@@ -1,0 +1,385 @@
+//! FPGA devices as data: what a device holds, how its block RAM is cut into
+//! blocks, and what a design needs of it.
+//!
+//! The devices shiftkit knows are TOML files in `devices/`, embedded in the
+//! binary; a user describes another device in a file of the same form and
+//! passes its path as the target. A device's family fixes the synthesis
+//! script, the cell names of the tools' reports and the shape of its block
+//! RAM; the file gives the capacities.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// The built-in devices: name and TOML text.
+const BUILTIN: [(&str, &str); 3] = [
+    ("ice40-up5k", include_str!("../../devices/ice40-up5k.toml")),
+    ("ice40-hx8k", include_str!("../../devices/ice40-hx8k.toml")),
+    ("xc7a35t", include_str!("../../devices/xc7a35t.toml")),
+];
+
+/// Errors of reading a device.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("unknown device `{name}`; shiftkit knows {known}, or give the path of a device file (.toml, like devices/ice40-up5k.toml)")]
+    Unknown { name: String, known: String },
+    #[error("device file {}: {message}", path.display())]
+    File { path: std::path::PathBuf, message: String },
+}
+
+/// A family of devices: one synthesis script, one set of cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// Lattice iCE40: Yosys `synth_ice40`, nextpnr-ice40, icepack.
+    Ice40,
+    /// AMD Xilinx 7 series: Yosys `synth_xilinx` counts only.
+    Xc7,
+}
+
+impl Family {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Ice40 => "ice40",
+            Family::Xc7 => "xc7",
+        }
+    }
+
+    /// Whether the open tools here place, route and pack this family.
+    pub fn place_and_route(self) -> bool {
+        matches!(self, Family::Ice40)
+    }
+
+    /// Bits of one block-RAM unit as [`Device::ram_blocks`] counts them
+    /// (iCE40 SB_RAM40_4K; Xilinx RAMB18, half a RAMB36).
+    pub fn block_bits(self) -> u64 {
+        match self {
+            Family::Ice40 => 4096,
+            Family::Xc7 => 18432,
+        }
+    }
+
+    /// Block-RAM units a memory of `depth` words of `width` bits takes when
+    /// it is mapped to block RAM (synchronous read, one read and one write
+    /// port): the fewest blocks over every way of cutting the word into
+    /// slices, each slice in one of the block's aspect ratios, and of
+    /// cutting the depth at multiples of the deepest ratio. This is the
+    /// mapping Yosys 0.23 makes (checked against it in `tests/fit.rs`).
+    pub fn ram_blocks(self, width: u64, depth: u64) -> u64 {
+        if width == 0 || depth == 0 {
+            return 0;
+        }
+        let ratios = self.aspect_ratios();
+        let deepest = ratios.iter().map(|&(d, _)| d).max().unwrap_or(1);
+        // Width slices at one depth: the fewest blocks for widths 0..=width.
+        let sliced = |depth: u64| {
+            let mut best = vec![0u64; width as usize + 1];
+            for w in 1..=width as usize {
+                best[w] = ratios
+                    .iter()
+                    .map(|&(d, bw)| best[w.saturating_sub(bw as usize)] + depth.div_ceil(d))
+                    .min()
+                    .unwrap_or(u64::MAX);
+            }
+            best[width as usize]
+        };
+        // Whole `deepest`-word pieces and the rest, or the whole depth at once.
+        let (whole, rest) = (depth / deepest, depth % deepest);
+        let cut = whole * sliced(deepest) + if rest > 0 { sliced(rest) } else { 0 };
+        cut.min(sliced(depth))
+    }
+
+    /// (depth, width) of the block's configurations.
+    fn aspect_ratios(self) -> &'static [(u64, u64)] {
+        match self {
+            // SB_RAM40_4K: 256x16, 512x8, 1024x4, 2048x2; Yosys adds a 4096x1
+            // by selecting between the two bits of 2048x2.
+            Family::Ice40 => &[(256, 16), (512, 8), (1024, 4), (2048, 2), (4096, 1)],
+            // RAMB18E1 in simple dual port mode: 512x36, 1Kx18, 2Kx9, 4Kx4,
+            // 8Kx2, 16Kx1.
+            Family::Xc7 => &[(512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)],
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One device: its family and capacities.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Device {
+    pub name: String,
+    pub family: Family,
+    #[serde(default)]
+    pub description: String,
+    /// nextpnr's device and package flags (families that place and route).
+    #[serde(default)]
+    pub nextpnr: Vec<String>,
+    /// LUTs; on iCE40 logic cells (a LUT4, its carry and its flip-flop).
+    pub luts: u64,
+    pub ffs: u64,
+    /// Block-RAM units ([`Family::block_bits`] each).
+    pub ram_blocks: u64,
+    pub dsps: u64,
+    /// User IO pins.
+    pub io: u64,
+    /// The clock a build asks for when none is given.
+    pub clock_mhz: f64,
+}
+
+/// The highest clock a build may ask for (MHz).
+pub const MAX_CLOCK_MHZ: f64 = 1000.0;
+
+impl Device {
+    /// A built-in device by name, or a device file by path (anything ending
+    /// in `.toml` or holding a path separator).
+    pub fn resolve(target: &str) -> Result<Device, DeviceError> {
+        if target.ends_with(".toml") || target.contains(std::path::MAIN_SEPARATOR) {
+            return Device::load(Path::new(target));
+        }
+        match BUILTIN.iter().find(|(n, _)| *n == target) {
+            Some((_, text)) => {
+                Ok(Device::parse(text).expect("the built-in device files are checked by tests"))
+            }
+            None => Err(DeviceError::Unknown { name: target.to_string(), known: known() }),
+        }
+    }
+
+    /// Every built-in device.
+    pub fn builtin() -> Vec<Device> {
+        BUILTIN.iter().map(|(_, t)| Device::parse(t).expect("checked by tests")).collect()
+    }
+
+    /// Reads a device file.
+    pub fn load(path: &Path) -> Result<Device, DeviceError> {
+        let file = |message: String| DeviceError::File { path: path.to_path_buf(), message };
+        let text = std::fs::read_to_string(path).map_err(|e| file(e.to_string()))?;
+        Device::parse(&text).map_err(file)
+    }
+
+    /// Parses and checks the text of a device file.
+    pub fn parse(text: &str) -> Result<Device, String> {
+        let d: Device = toml::from_str(text).map_err(|e| e.to_string())?;
+        d.check()?;
+        Ok(d)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.name.trim().is_empty() {
+            return Err("`name` is empty".into());
+        }
+        if self.luts == 0 || self.ffs == 0 {
+            return Err("`luts` and `ffs` must be at least 1".into());
+        }
+        if !(self.clock_mhz > 0.0 && self.clock_mhz <= MAX_CLOCK_MHZ) {
+            return Err(format!(
+                "`clock_mhz` {} is outside (0, {MAX_CLOCK_MHZ}] MHz",
+                self.clock_mhz
+            ));
+        }
+        if self.family.place_and_route() && self.nextpnr.is_empty() {
+            return Err(format!(
+                "family {} places and routes with nextpnr: give its device flags, like \
+                 nextpnr = [\"--up5k\", \"--package\", \"sg48\"]",
+                self.family
+            ));
+        }
+        Ok(())
+    }
+
+    /// The capacity of each resource, as a [`Resources`].
+    pub fn capacity(&self) -> Resources {
+        Resources {
+            luts: self.luts,
+            cells: self.luts,
+            ffs: self.ffs,
+            ram_blocks: self.ram_blocks,
+            dsps: self.dsps,
+            io: self.io,
+        }
+    }
+}
+
+/// Where a memory of a design goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemStyle {
+    /// The synthesis tool's choice (no device targeted).
+    Auto,
+    Block,
+    Logic,
+}
+
+impl MemStyle {
+    /// The value of the `ram_style` / `rom_style` attribute.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemStyle::Auto => "auto",
+            MemStyle::Block => "block",
+            MemStyle::Logic => "logic",
+        }
+    }
+}
+
+/// A memory built from logic: LUTs and flip-flops.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogicMemory {
+    pub luts: u64,
+    pub ffs: u64,
+}
+
+impl Device {
+    /// The LUTs and flip-flops of a memory of `depth` words of `width` bits
+    /// built from logic: a ROM is a LUT function of the address per bit (a
+    /// tree of LUTs above the LUT's own depth), a RAM keeps every bit in a
+    /// flip-flop and reads through the same tree.
+    pub fn logic_memory(&self, width: u64, depth: u64, rom: bool) -> LogicMemory {
+        let leaf = match self.family {
+            Family::Ice40 => 16,
+            Family::Xc7 => 64,
+        };
+        // Leaves of `leaf` words, then 2:1 multiplexers (iCE40: a LUT each;
+        // 7 series: F7/F8 multiplexers merge four leaves for free).
+        let leaves = depth.div_ceil(leaf);
+        let muxes = match self.family {
+            Family::Ice40 => leaves - 1,
+            Family::Xc7 => leaves.saturating_sub(1) / 4,
+        };
+        let read = width * (leaves + muxes);
+        if rom {
+            LogicMemory { luts: read, ffs: 0 }
+        } else {
+            LogicMemory { luts: read + depth.div_ceil(4), ffs: width * depth }
+        }
+    }
+
+    /// Where a memory goes on this device: block RAM when its blocks are
+    /// worth fewer logic cells (a block is worth the device's cells over its
+    /// blocks) than the logic it would take, else logic.
+    pub fn memory_style(&self, width: u64, depth: u64, rom: bool) -> MemStyle {
+        if self.ram_blocks == 0 {
+            return MemStyle::Logic;
+        }
+        let blocks = self.family.ram_blocks(width, depth);
+        let logic = self.logic_memory(width, depth, rom);
+        let cells = logic.luts.max(logic.ffs);
+        if blocks * (self.luts / self.ram_blocks) < cells {
+            MemStyle::Block
+        } else {
+            MemStyle::Logic
+        }
+    }
+}
+
+fn known() -> String {
+    BUILTIN.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// What a design takes of a device (or what a device holds).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resources {
+    pub luts: u64,
+    /// Logic cells: on iCE40 the LUT4s and the flip-flops that could not
+    /// share a cell with one (what a device runs out of); elsewhere the LUTs.
+    pub cells: u64,
+    pub ffs: u64,
+    pub ram_blocks: u64,
+    pub dsps: u64,
+    pub io: u64,
+}
+
+impl Resources {
+    /// Each resource's name, need and capacity.
+    pub fn rows(&self, capacity: &Resources) -> [(&'static str, u64, u64); 6] {
+        [
+            ("LUTs", self.luts, capacity.luts),
+            ("logic cells", self.cells, capacity.cells),
+            ("FFs", self.ffs, capacity.ffs),
+            ("RAM blocks", self.ram_blocks, capacity.ram_blocks),
+            ("DSPs", self.dsps, capacity.dsps),
+            ("IO", self.io, capacity.io),
+        ]
+    }
+
+    /// The resources that take more than `max_util` of the device (logic)
+    /// or more than the device has (RAM, DSP, IO), each as "LUTs 6,514 of
+    /// 4,488 (85% of 5,280)".
+    pub fn over(&self, device: &Device, max_util: f64) -> Vec<String> {
+        let cap = device.capacity();
+        self.rows(&cap)
+            .into_iter()
+            .filter_map(|(name, need, have)| {
+                let limit = if matches!(name, "LUTs" | "logic cells" | "FFs") {
+                    (have as f64 * max_util).floor() as u64
+                } else {
+                    have
+                };
+                (need > limit).then(|| {
+                    if limit == have {
+                        format!("{name} {need} of {have}")
+                    } else {
+                        format!("{name} {need} of {limit} ({:.0}% of {have})", max_util * 100.0)
+                    }
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_devices_parse() {
+        let all = Device::builtin();
+        assert_eq!(all.len(), BUILTIN.len());
+        for (d, (name, _)) in all.iter().zip(BUILTIN) {
+            assert_eq!(d.name, name);
+        }
+        let up5k = Device::resolve("ice40-up5k").unwrap();
+        assert_eq!((up5k.luts, up5k.ram_blocks, up5k.io), (5280, 30, 39));
+        let e = Device::resolve("ice40-up9k").unwrap_err().to_string();
+        assert!(e.contains("ice40-up9k") && e.contains("ice40-up5k"), "{e}");
+    }
+
+    #[test]
+    fn bad_device_files_are_named() {
+        let good = BUILTIN[0].1;
+        for (bad, says) in [
+            (good.replace("family = \"ice40\"", "family = \"ecp5\""), "ecp5"),
+            (good.replace("luts = 5280", "luts = 0"), "luts"),
+            (good.replace("clock_mhz = 12.0", "clock_mhz = 0.0"), "clock_mhz"),
+            (good.replace("clock_mhz = 12.0", "clock_mhz = 12.0\ncolour = 1"), "colour"),
+            (good.replace("nextpnr = [\"--up5k\", \"--package\", \"sg48\"]", ""), "nextpnr"),
+        ] {
+            let e = Device::parse(&bad).unwrap_err();
+            assert!(e.contains(says), "{says}: {e}");
+        }
+    }
+
+    #[test]
+    fn block_counts_follow_the_aspect_ratios() {
+        let f = Family::Ice40;
+        // One block up to 4 kbit in a ratio that fits.
+        assert_eq!(f.ram_blocks(16, 256), 1);
+        assert_eq!(f.ram_blocks(1, 4096), 1);
+        assert_eq!(f.ram_blocks(17, 256), 2);
+        // 9 bits: an 8-bit slice and a 1-bit slice.
+        assert_eq!(f.ram_blocks(9, 257), 2);
+        // 3 x 9000: two 4096-word pieces (2 + 1 bits: 2 + 1 blocks each) and
+        // 808 words in one 1024x4 block.
+        assert_eq!(f.ram_blocks(3, 9000), 7);
+        assert_eq!(f.ram_blocks(0, 10), 0);
+        // Never fewer blocks than bits allow.
+        for (w, d) in [(5, 9000), (33, 1000), (100, 64), (7, 3000)] {
+            let blocks = f.ram_blocks(w, d);
+            assert!(blocks * 4096 >= w * d, "{w} x {d}: {blocks}");
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! The open FPGA tools: Yosys synthesis, nextpnr-ice40 place and route,
+//! icepack. Each step runs in a design's directory, keeps its log there, and
+//! returns what the tool reported, parsed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+
+use crate::device::{Device, Family, Resources};
+
+/// Errors of running the tools.
+#[derive(Debug, thiserror::Error)]
+pub enum FpgaError {
+    #[error("`{tool}` is not on PATH; install it (Debian: apt-get install {package})")]
+    Missing { tool: &'static str, package: &'static str },
+    #[error("{tool} failed (exit {code}); its log is {}:\n{tail}", log.display())]
+    Failed { tool: &'static str, code: i32, log: PathBuf, tail: String },
+    #[error("{tool}: could not read its report {}: {message}", path.display())]
+    Report { tool: &'static str, path: PathBuf, message: String },
+    #[error("{}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A tool and the Debian package that has it.
+#[derive(Clone, Copy, Debug)]
+pub struct Tool {
+    pub name: &'static str,
+    pub package: &'static str,
+}
+
+pub const YOSYS: Tool = Tool { name: "yosys", package: "yosys" };
+pub const NEXTPNR_ICE40: Tool = Tool { name: "nextpnr-ice40", package: "nextpnr-ice40" };
+pub const ICEPACK: Tool = Tool { name: "icepack", package: "fpga-icestorm" };
+
+impl Tool {
+    /// The tool's path, or the error that says how to install it.
+    pub fn find(self) -> Result<PathBuf, FpgaError> {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(self.name))
+            .find(|p| p.is_file())
+            .ok_or(FpgaError::Missing { tool: self.name, package: self.package })
+    }
+
+    /// The first line the tool prints for its version.
+    pub fn version(self) -> String {
+        let flag = if self.name == "icepack" { "-h" } else { "-V" };
+        let flag = if self.name == "nextpnr-ice40" { "--version" } else { flag };
+        Command::new(self.name)
+            .arg(flag)
+            .output()
+            .ok()
+            .map(|o| {
+                let text = if o.stdout.is_empty() { o.stderr } else { o.stdout };
+                String::from_utf8_lossy(&text).lines().next().unwrap_or("").trim().to_string()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The tools a build on `device` needs, checked before anything runs.
+pub fn tools_for(device: &Device) -> Result<Vec<Tool>, FpgaError> {
+    let tools = if device.family.place_and_route() {
+        vec![YOSYS, NEXTPNR_ICE40, ICEPACK]
+    } else {
+        vec![YOSYS]
+    };
+    for t in &tools {
+        t.find()?;
+    }
+    Ok(tools)
+}
+
+/// Runs `tool` in `dir` with its output in `log`; a failure carries the log's tail.
+fn run(tool: Tool, dir: &Path, args: &[String], log: &str) -> Result<(), FpgaError> {
+    let log_path = dir.join(log);
+    let file = std::fs::File::create(&log_path)
+        .map_err(|source| FpgaError::Io { path: log_path.clone(), source })?;
+    let err =
+        file.try_clone().map_err(|source| FpgaError::Io { path: log_path.clone(), source })?;
+    tracing::info!(tool = tool.name, ?args, "running");
+    let status = Command::new(tool.name)
+        .args(args)
+        .current_dir(dir)
+        .stdout(file)
+        .stderr(err)
+        .status()
+        .map_err(|_| FpgaError::Missing { tool: tool.name, package: tool.package })?;
+    if status.success() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(12)..].join("\n");
+    Err(FpgaError::Failed {
+        tool: tool.name,
+        code: status.code().unwrap_or(-1),
+        log: log_path,
+        tail,
+    })
+}
+
+/// What Yosys made of a design: cells by type and the resources they take.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Synthesis {
+    pub cells: BTreeMap<String, u64>,
+    /// LUTs (iCE40: LUT4s before packing), FFs, block-RAM units, DSPs.
+    pub resources: Resources,
+    pub seconds: f64,
+}
+
+/// The Yosys script of a family: synthesis, the netlist for place and
+/// route, and the statistics.
+fn yosys_script(family: Family, files: &[String], top: &str) -> String {
+    let synth = match family {
+        Family::Ice40 => format!("synth_ice40 -top {top} -json {top}.json"),
+        Family::Xc7 => format!("synth_xilinx -flatten -top {top}"),
+    };
+    format!("read_verilog {}; {synth}; tee -q -o yosys_stat.json stat -json", files.join(" "))
+}
+
+/// Synthesizes the design in `dir` (its `files`, top `top`) for `device`.
+pub fn synthesize(
+    dir: &Path,
+    files: &[String],
+    top: &str,
+    device: &Device,
+) -> Result<Synthesis, FpgaError> {
+    let start = std::time::Instant::now();
+    let script = yosys_script(device.family, files, top);
+    run(YOSYS, dir, &["-q".into(), "-p".into(), script], "yosys.log")?;
+    let path = dir.join("yosys_stat.json");
+    let cells = read_stat(&path)?;
+    Ok(Synthesis {
+        resources: count(device.family, &cells),
+        cells,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Cells by type of the design in Yosys's `stat -json`. (Yosys 0.23 may
+/// append the hierarchy as text after the modules: only the design object
+/// is read.)
+pub fn read_stat(path: &Path) -> Result<BTreeMap<String, u64>, FpgaError> {
+    let report = |message: String| FpgaError::Report { tool: "yosys", path: path.into(), message };
+    let text = std::fs::read_to_string(path).map_err(|e| report(e.to_string()))?;
+    let start = text.find("\"design\":").ok_or_else(|| report("no design statistics".into()))?;
+    let mut de = serde_json::Deserializer::from_str(&text[start + "\"design\":".len()..]);
+    #[derive(Deserialize)]
+    struct Design {
+        num_cells_by_type: BTreeMap<String, u64>,
+    }
+    let d = Design::deserialize(&mut de).map_err(|e| report(e.to_string()))?;
+    Ok(d.num_cells_by_type)
+}
+
+/// The resources a synthesized netlist takes, from its cells.
+pub fn count(family: Family, cells: &BTreeMap<String, u64>) -> Resources {
+    let sum = |f: &dyn Fn(&str) -> bool| -> u64 {
+        cells.iter().filter(|(k, _)| f(k.as_str())).map(|(_, v)| v).sum()
+    };
+    match family {
+        Family::Ice40 => Resources {
+            luts: sum(&|k| k == "SB_LUT4"),
+            cells: 0,
+            ffs: sum(&|k| k.starts_with("SB_DFF")),
+            ram_blocks: sum(&|k| k.starts_with("SB_RAM40_4K")),
+            dsps: sum(&|k| k == "SB_MAC16"),
+            io: 0,
+        },
+        Family::Xc7 => {
+            let luts =
+                sum(&|k| k.starts_with("LUT") || k.starts_with("RAM32") || k.starts_with("RAM64"))
+                    + sum(&|k| k.starts_with("SRL"));
+            Resources {
+                luts,
+                cells: luts,
+                ffs: sum(&|k| matches!(k, "FDRE" | "FDSE" | "FDCE" | "FDPE")),
+                ram_blocks: sum(&|k| k == "RAMB18E1") + 2 * sum(&|k| k == "RAMB36E1"),
+                dsps: sum(&|k| k.starts_with("DSP48")),
+                io: 0,
+            }
+        }
+    }
+}
+
+/// What nextpnr reported: utilization and timing.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PlaceRoute {
+    /// Used and available cells by nextpnr's type (ICESTORM_LC, ICESTORM_RAM, SB_IO, ...).
+    pub utilization: BTreeMap<String, (u64, u64)>,
+    pub achieved_mhz: f64,
+    pub requested_mhz: f64,
+    /// The worst path as "from -> to (ns)" steps, when timing failed.
+    pub worst_path: Vec<String>,
+    pub seed: u64,
+    pub seconds: f64,
+}
+
+impl PlaceRoute {
+    pub fn timing_met(&self) -> bool {
+        self.achieved_mhz >= self.requested_mhz
+    }
+
+    /// The placed design's resources (LUTs and FFs are not counted here).
+    pub fn resources(&self) -> Resources {
+        let used = |k: &str| self.utilization.get(k).map_or(0, |u| u.0);
+        Resources {
+            luts: 0,
+            cells: used("ICESTORM_LC"),
+            ffs: 0,
+            ram_blocks: used("ICESTORM_RAM"),
+            dsps: used("ICESTORM_DSP"),
+            io: used("SB_IO"),
+        }
+    }
+}
+
+/// Places and routes `top.json` in `dir` on `device` at `mhz`; a design
+/// that misses timing is routed anyway and reported as missing it.
+pub fn place_route(
+    dir: &Path,
+    top: &str,
+    device: &Device,
+    mhz: f64,
+    seed: u64,
+) -> Result<PlaceRoute, FpgaError> {
+    let start = std::time::Instant::now();
+    let mut args = device.nextpnr.clone();
+    args.extend(
+        [
+            "--json",
+            &format!("{top}.json"),
+            "--asc",
+            &format!("{top}.asc"),
+            "--freq",
+            &format!("{mhz}"),
+            "--seed",
+            &seed.to_string(),
+            "--report",
+            "nextpnr_report.json",
+            "--timing-allow-fail",
+        ]
+        .map(String::from),
+    );
+    run(NEXTPNR_ICE40, dir, &args, "nextpnr.log")?;
+    let path = dir.join("nextpnr_report.json");
+    let report =
+        |message: String| FpgaError::Report { tool: "nextpnr-ice40", path: path.clone(), message };
+    let text = std::fs::read_to_string(&path).map_err(|e| report(e.to_string()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| report(e.to_string()))?;
+    let mut utilization = BTreeMap::new();
+    if let Some(u) = v["utilization"].as_object() {
+        for (k, e) in u {
+            let n = |f: &str| e[f].as_u64().unwrap_or(0);
+            utilization.insert(k.clone(), (n("used"), n("available")));
+        }
+    }
+    // The slowest clock domain sets the design's clock.
+    let achieved_mhz = v["fmax"]
+        .as_object()
+        .and_then(|m| m.values().filter_map(|c| c["achieved"].as_f64()).reduce(f64::min))
+        .ok_or_else(|| report("no clock in `fmax`".into()))?;
+    let mut worst_path = Vec::new();
+    if achieved_mhz < mhz {
+        if let Some(steps) = v["critical_paths"][0]["path"].as_array() {
+            for s in steps.iter().filter(|s| s["type"] != "routing") {
+                worst_path.push(format!(
+                    "{} {} ({:.2} ns)",
+                    s["type"].as_str().unwrap_or(""),
+                    s["to"]["cell"].as_str().unwrap_or(""),
+                    s["delay"].as_f64().unwrap_or(0.0)
+                ));
+            }
+        }
+    }
+    Ok(PlaceRoute {
+        utilization,
+        achieved_mhz,
+        requested_mhz: mhz,
+        worst_path,
+        seed,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Packs `top.asc` into the bitstream `top.bin`.
+pub fn pack(dir: &Path, top: &str) -> Result<PathBuf, FpgaError> {
+    run(ICEPACK, dir, &[format!("{top}.asc"), format!("{top}.bin")], "icepack.log")?;
+    Ok(dir.join(format!("{top}.bin")))
+}
