@@ -258,7 +258,8 @@ module sk_mvu #(
     endgenerate
 
     // Accumulators: the bias of the fold's outputs, plus every chunk's sum.
-    reg [PE*ACC_W-1:0] biases [0:NF-1];
+    // (Biases and channel scales are read without a clock: always logic.)
+    (* rom_style = "logic" *) reg [PE*ACC_W-1:0] biases [0:NF-1];
     generate
         if (BIASES != "") begin : g_biases
             initial $readmemh(BIASES, biases);
@@ -302,7 +303,7 @@ module sk_mvu #(
 
     generate
         if (SCALED != 0) begin : g_scale
-            reg [PE*M_BITS-1:0] scales [0:NF-1];
+            (* rom_style = "logic" *) reg [PE*M_BITS-1:0] scales [0:NF-1];
             if (SCALES != "") begin : g_scales
                 initial $readmemh(SCALES, scales);
             end

@@ -751,6 +751,7 @@ fn hdl(args: HdlArgs) -> Result<()> {
     let config = shiftkit::codegen::HdlConfig {
         output_lanes: args.output_lanes,
         device,
+        block_price: None,
         top: args.top,
         form,
         levels_per_stage: args.levels_per_stage,

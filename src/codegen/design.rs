@@ -90,6 +90,10 @@ pub struct HdlConfig {
     /// Streaming: the device whose block RAM and logic the memories go to
     /// (`None`: the synthesis tool decides).
     pub device: Option<crate::device::Device>,
+    /// Streaming on a device: logic cells a block of RAM is worth when the
+    /// memories are placed (default: the device's cells over its blocks;
+    /// lower puts more memories in block RAM).
+    pub block_price: Option<u64>,
 }
 
 impl HdlConfig {
@@ -105,6 +109,7 @@ impl HdlConfig {
             input_lanes: None,
             output_lanes: None,
             device: None,
+            block_price: None,
         }
     }
 }

@@ -14,26 +14,42 @@ use super::graph::Cost;
 use crate::device::{Device, Family, Resources};
 use crate::quant::IntNetwork;
 
+/// The largest error of the LUT estimate against Yosys the model claims
+/// (and `tests/fit.rs` checks on small designs; `scripts/calibrate.sh`
+/// prints it for larger ones).
+pub const LUT_ERROR: f64 = 0.15;
+
 /// The model's coefficients of one family: LUTs per adder bit, per
-/// multiplexer bit and per register bit (the logic that loads, enables or
-/// resets a register), and for iCE40 the share of flip-flops that cannot
-/// share a logic cell with a LUT.
+/// multiplexer bit, per register bit (the logic that loads, enables or
+/// resets a register) and per control block, and for iCE40 the share of
+/// flip-flops that cannot share a logic cell with a LUT. Least squares of
+/// Yosys's LUTs (and nextpnr's logic cells) over the designs of
+/// `scripts/calibrate.sh`, which prints the fit beside the table.
 #[derive(Clone, Copy, Debug)]
 struct Coefficients {
     per_adder_bit: f64,
     per_mux_bit: f64,
     per_ff: f64,
+    per_unit: f64,
     lone_ffs: f64,
 }
 
 fn coefficients(family: Family) -> Coefficients {
     match family {
-        Family::Ice40 => {
-            Coefficients { per_adder_bit: 1.0, per_mux_bit: 1.0, per_ff: 0.3, lone_ffs: 0.65 }
-        }
-        Family::Xc7 => {
-            Coefficients { per_adder_bit: 1.0, per_mux_bit: 0.6, per_ff: 0.15, lone_ffs: 0.0 }
-        }
+        Family::Ice40 => Coefficients {
+            per_adder_bit: 1.52,
+            per_mux_bit: 0.43,
+            per_ff: 0.0,
+            per_unit: 197.5,
+            lone_ffs: 0.71,
+        },
+        Family::Xc7 => Coefficients {
+            per_adder_bit: 0.34,
+            per_mux_bit: 0.90,
+            per_ff: 0.0,
+            per_unit: 0.0,
+            lone_ffs: 0.0,
+        },
     }
 }
 
@@ -45,8 +61,9 @@ pub fn estimate(cost: &Cost, io: u64, device: &Device) -> Resources {
     let k = coefficients(device.family);
     let logic = (cost.adder_bits as f64 * k.per_adder_bit
         + cost.mux_bits as f64 * k.per_mux_bit
-        + cost.ffs as f64 * k.per_ff)
-        + cost.mem_luts as f64;
+        + cost.ffs as f64 * k.per_ff
+        + cost.units as f64 * k.per_unit)
+        + cost.lut_tables as f64;
     let cells = logic + cost.ffs as f64 * k.lone_ffs;
     Resources {
         luts: logic.round() as u64,
@@ -84,10 +101,11 @@ pub struct Fitted {
 /// (a floor a caller raises when the tools disagree with the model).
 ///
 /// Candidates run from the fastest folding to the slowest, the target of
-/// cycles per image doubling each step; per-layer foldings in `config`
-/// stay as given. When even the slowest does not fit, the error names the
-/// device, what that design needs beside what the device has, and what to
-/// try.
+/// cycles per image doubling each step, then bisecting between the last
+/// target that did not fit and the first that did (to within 1/16); per-layer
+/// foldings in `config` stay as given. When even the slowest does not fit,
+/// the error names the device, what that design needs beside what the device
+/// has, and what to try.
 pub fn fit(
     net: &IntNetwork,
     config: &HdlConfig,
@@ -95,23 +113,61 @@ pub fn fit(
     max_util: f64,
     min_cycles: u64,
 ) -> Result<Fitted, CodegenError> {
+    // A candidate at a target of cycles per image: its design, and whether
+    // the model says it fits. A design short of logic with block RAM to
+    // spare moves memories into blocks, pricing a block lower and lower.
+    let candidate = |cycles: u64| -> Result<(Fitted, bool), CodegenError> {
+        let mut price = device.block_price();
+        loop {
+            let cfg = HdlConfig {
+                cycles: (cycles > 0).then_some(cycles),
+                device: Some(device.clone()),
+                block_price: Some(price),
+                ..config.clone()
+            };
+            let design = super::generate(net, &cfg)?;
+            let got = design.manifest.stream.as_ref().map_or(1, |s| s.cycles_per_image);
+            let estimate = estimate(&design.manifest.cost, io_pins(&design), device);
+            let over = estimate.over(device, max_util);
+            let fits = over.is_empty() && got >= min_cycles;
+            let logic_only =
+                over.iter().all(|o| ["logic", "LUTs", "FFs"].iter().any(|r| o.starts_with(r)));
+            let fitted = Fitted { design, estimate };
+            if fits || !logic_only || estimate.ram_blocks >= device.ram_blocks || price < 8 {
+                return Ok((fitted, fits));
+            }
+            price /= 2;
+        }
+    };
+    let cycles_of =
+        |f: &Fitted| f.design.manifest.stream.as_ref().map_or(1, |s| s.cycles_per_image);
     let mut cycles = config.cycles.unwrap_or(0).max(min_cycles);
+    // The last target that did not fit.
+    let mut below: Option<u64> = None;
     // Cycles per image of the last candidate, and how many targets in a row
     // gave it (a slower folding may sit beyond a gap between divisors).
     let (mut last, mut same) = (0, 0);
     loop {
-        let cfg = HdlConfig {
-            cycles: (cycles > 0).then_some(cycles),
-            device: Some(device.clone()),
-            ..config.clone()
-        };
-        let design = super::generate(net, &cfg)?;
-        let got = design.manifest.stream.as_ref().map_or(1, |s| s.cycles_per_image);
-        let estimate = estimate(&design.manifest.cost, io_pins(&design), device);
-        let fitted = Fitted { design, estimate };
-        if fitted.estimate.over(device, max_util).is_empty() && got >= min_cycles {
-            return Ok(fitted);
+        let (fitted, fits) = candidate(cycles)?;
+        let got = cycles_of(&fitted);
+        if fits {
+            let Some(mut lo) = below else { return Ok(fitted) };
+            let (mut hi, mut best) = (cycles, fitted);
+            while hi - lo > (lo / 16).max(1) {
+                let mid = lo + (hi - lo) / 2;
+                match candidate(mid)? {
+                    (f, true) => {
+                        if cycles_of(&f) < cycles_of(&best) {
+                            best = f;
+                        }
+                        hi = mid;
+                    }
+                    (_, false) => lo = mid,
+                }
+            }
+            return Ok(best);
         }
+        below = Some(cycles);
         same = if got == last { same + 1 } else { 0 };
         // No slower folding exists once a few doublings change nothing.
         if same >= 3 {

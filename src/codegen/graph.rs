@@ -112,9 +112,14 @@ pub struct Cost {
     pub mux_bits: u64,
     /// LUT estimate: adder bits, multiplexer bits and memory LUTs.
     pub luts: u64,
-    /// LUTs of memories built from logic (streaming form on a device).
+    /// LUTs counted as such, not from adders and multiplexers: memories
+    /// built from logic, the codebook lanes of shared weights (streaming form).
     #[serde(default)]
-    pub mem_luts: u64,
+    pub lut_tables: u64,
+    /// Control blocks (the counters and handshakes of a folded unit or a
+    /// window generator), which the device model prices per block.
+    #[serde(default)]
+    pub units: u64,
     /// Register bits.
     pub ffs: u64,
     /// Bits of read-only memories (weight codes, biases, channel scales).
@@ -182,7 +187,8 @@ impl std::ops::Add for Cost {
             adder_bits: self.adder_bits + o.adder_bits,
             mux_bits: self.mux_bits + o.mux_bits,
             luts: self.luts + o.luts,
-            mem_luts: self.mem_luts + o.mem_luts,
+            lut_tables: self.lut_tables + o.lut_tables,
+            units: self.units + o.units,
             ffs: self.ffs + o.ffs,
             rom_bits: self.rom_bits + o.rom_bits,
             ram_bits: self.ram_bits + o.ram_bits,
@@ -201,7 +207,8 @@ impl std::ops::Mul<u64> for Cost {
             adder_bits: self.adder_bits * k,
             mux_bits: self.mux_bits * k,
             luts: self.luts * k,
-            mem_luts: self.mem_luts * k,
+            lut_tables: self.lut_tables * k,
+            units: self.units * k,
             ffs: self.ffs * k,
             ram_blocks: self.ram_blocks * k,
             rom_bits: self.rom_bits * k,

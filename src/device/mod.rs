@@ -63,22 +63,34 @@ impl Family {
     /// Block-RAM units a memory of `depth` words of `width` bits takes when
     /// it is mapped to block RAM (synchronous read, one read and one write
     /// port): the fewest blocks over every way of cutting the word into
-    /// slices, each slice in one of the block's aspect ratios, and of
+    /// slices, each slice in one of the block's aspect ratios (a slice
+    /// narrower than the ratio's width stacks several of its depth pieces
+    /// side by side in one block, selected by the high address bits), and of
     /// cutting the depth at multiples of the deepest ratio. This is the
-    /// mapping Yosys 0.23 makes (checked against it in `tests/fit.rs`).
+    /// mapping Yosys 0.23 makes on iCE40 (469 RAM and ROM shapes checked by
+    /// hand; a few in `tests/fit.rs`).
     pub fn ram_blocks(self, width: u64, depth: u64) -> u64 {
         if width == 0 || depth == 0 {
             return 0;
         }
         let ratios = self.aspect_ratios();
         let deepest = ratios.iter().map(|&(d, _)| d).max().unwrap_or(1);
+        let widest = ratios.iter().map(|&(_, w)| w).max().unwrap_or(1);
+        // Blocks of one slice `slice` bits wide.
+        let one = |slice: u64, depth: u64| {
+            ratios
+                .iter()
+                .filter(|&&(_, w)| slice <= w)
+                .map(|&(d, w)| depth.div_ceil(d).div_ceil(w / slice))
+                .min()
+                .unwrap_or(u64::MAX)
+        };
         // Width slices at one depth: the fewest blocks for widths 0..=width.
         let sliced = |depth: u64| {
             let mut best = vec![0u64; width as usize + 1];
             for w in 1..=width as usize {
-                best[w] = ratios
-                    .iter()
-                    .map(|&(d, bw)| best[w.saturating_sub(bw as usize)] + depth.div_ceil(d))
+                best[w] = (1..=w.min(widest as usize))
+                    .map(|s| best[w - s] + one(s as u64, depth))
                     .min()
                     .unwrap_or(u64::MAX);
             }
@@ -245,6 +257,10 @@ impl Device {
         };
         // Leaves of `leaf` words, then 2:1 multiplexers (iCE40: a LUT each;
         // 7 series: F7/F8 multiplexers merge four leaves for free).
+        if depth <= 1 {
+            // One word: constants (a ROM) or plain registers (a RAM).
+            return LogicMemory { luts: 0, ffs: if rom { 0 } else { width } };
+        }
         let leaves = depth.div_ceil(leaf);
         let muxes = match self.family {
             Family::Ice40 => leaves - 1,
@@ -258,17 +274,23 @@ impl Device {
         }
     }
 
+    /// Logic cells a block of RAM is worth by default: the device's cells
+    /// over its blocks.
+    pub fn block_price(&self) -> u64 {
+        self.luts / self.ram_blocks.max(1)
+    }
+
     /// Where a memory goes on this device: block RAM when its blocks are
-    /// worth fewer logic cells (a block is worth the device's cells over its
-    /// blocks) than the logic it would take, else logic.
-    pub fn memory_style(&self, width: u64, depth: u64, rom: bool) -> MemStyle {
+    /// worth fewer logic cells (`price` cells a block; the default is
+    /// [`Device::block_price`]) than the logic it would take, else logic.
+    pub fn memory_style(&self, width: u64, depth: u64, rom: bool, price: u64) -> MemStyle {
         if self.ram_blocks == 0 {
             return MemStyle::Logic;
         }
         let blocks = self.family.ram_blocks(width, depth);
         let logic = self.logic_memory(width, depth, rom);
         let cells = logic.luts.max(logic.ffs);
-        if blocks * (self.luts / self.ram_blocks) < cells {
+        if blocks * price < cells {
             MemStyle::Block
         } else {
             MemStyle::Logic
@@ -375,6 +397,9 @@ mod tests {
         // 3 x 9000: two 4096-word pieces (2 + 1 bits: 2 + 1 blocks each) and
         // 808 words in one 1024x4 block.
         assert_eq!(f.ram_blocks(3, 9000), 7);
+        // 5 x 768: three 256-word pieces side by side in one 256x16 block.
+        assert_eq!(f.ram_blocks(5, 768), 1);
+        assert_eq!(f.ram_blocks(5, 800), 2);
         assert_eq!(f.ram_blocks(0, 10), 0);
         // Never fewer blocks than bits allow.
         for (w, d) in [(5, 9000), (33, 1000), (100, 64), (7, 3000)] {

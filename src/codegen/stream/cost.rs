@@ -4,7 +4,7 @@
 //! from the same parameters the Verilog is instantiated with; not yet
 //! calibrated against synthesis.
 
-use super::mvu::{clog2, Folded};
+use super::mvu::Folded;
 use super::plan::{Dwc, LayerHw, LayerPlan, Mvu, Plan, Window};
 use crate::codegen::graph::Cost;
 use crate::device::MemStyle;
@@ -23,7 +23,7 @@ pub fn memory(plan: &Plan, width: u64, depth: u64, rom: bool) -> Cost {
         MemStyle::Block => c.ram_blocks = device.family.ram_blocks(width, depth),
         MemStyle::Logic => {
             let l = device.logic_memory(width, depth, rom);
-            c.mem_luts = l.luts;
+            c.lut_tables = l.luts;
             c.luts = l.luts;
             c.ffs = l.ffs;
         }
@@ -32,7 +32,7 @@ pub fn memory(plan: &Plan, width: u64, depth: u64, rom: bool) -> Cost {
     c
 }
 
-// Every helper keeps `luts = adder_bits + mux_bits + mem_luts` (as `Cost::of`
+// Every helper keeps `luts = adder_bits + mux_bits + lut_tables` (as `Cost::of`
 // does), so sums of costs keep it too.
 fn adders(count: u64, bits: u64) -> Cost {
     let b = count * bits;
@@ -60,6 +60,17 @@ fn tree(n: u64, bits: u64) -> Cost {
     c
 }
 
+/// A ROM that is always logic (read without a clock).
+fn logic_rom(plan: &Plan, width: u64, depth: u64) -> Cost {
+    let mut c = Cost { rom_bits: width * depth, ..Cost::default() };
+    if let Some(device) = &plan.device {
+        let l = device.logic_memory(width, depth, true);
+        c.lut_tables = l.luts;
+        c.luts = l.luts;
+    }
+    c
+}
+
 pub fn dwc(d: &Dwc) -> Cost {
     let word = (d.l * d.bits as usize) as u64;
     let gather = if d.l == d.a { 0 } else { ((d.l - d.a) * d.bits as usize) as u64 };
@@ -81,7 +92,8 @@ pub fn window(plan: &Plan, w: &Window) -> Cost {
     let line = (w.k[0] as u64 - 1) * pix;
     let wp = (w.w + 2 * w.pad[1]) as u64;
     let counters = 2 * 16;
-    let c = regs(n + kept + line + counters) + muxes(n + pix);
+    let mut c = regs(n + kept + line + counters) + muxes(n + pix);
+    c.units = 1;
     if wp > 1 && line > 0 {
         c + memory(plan, line, wp, false)
     } else {
@@ -113,14 +125,17 @@ pub fn folded(plan: &Plan, f: &Folded) -> Cost {
         2 => tree(simd, xs) * (2 * pe) + adders(pe, f.sum_w as u64),
         // A multiplier per lane: code-bits partial products.
         3 => adders(pe * simd * (f.code as u64 - 1), lane) + tree(simd, lane) * pe,
-        // Shared products per input lane, a codebook multiplexer per lane.
+        // Shared products and a codebook multiplexer per lane: synthesis
+        // makes each lane bit one LUT function of the input and the code,
+        // measured (scripts/calibrate.sh) at about 0.7 LUT per codebook
+        // value and lane bit.
         _ => {
             let book = f.codebook.len() as u64;
-            adders(simd * book * (f.cb_bits as u64 / 2), lane)
-                + muxes(pe * simd * lane * clog2(book as usize) as u64)
-                + tree(simd, lane) * pe
+            let table = (pe * simd * lane * book * 7).div_ceil(10);
+            Cost { lut_tables: table, luts: table, ..Cost::default() } + tree(simd, lane) * pe
         }
     };
+    c.units += 1;
     // Accumulators with their bias multiplexers, the channel multipliers.
     c = c + adders(pe, f.acc_w as u64) + regs(pe * f.acc_w as u64);
     if f.nf > 1 {
@@ -132,10 +147,14 @@ pub fn folded(plan: &Plan, f: &Folded) -> Cost {
     // Input, weight and control registers, tree registers.
     let tree_regs = f.tree_latency as u64 * pe * f.sum_w as u64;
     c = c + regs(simd * f.xbits as u64 + pe * simd * f.code as u64 + tree_regs + 16);
-    let scale_bits = if f.scaled { f.m_bits as u64 } else { 0 };
-    c.rom_bits = (f.nf as u64) * pe * (f.acc_w as u64 + scale_bits);
+    // Biases and channel scales: ROMs read without a clock, so logic.
+    let nf = f.nf as u64;
+    let mut small = logic_rom(plan, pe * f.acc_w as u64, nf);
+    if f.scaled {
+        small = small + logic_rom(plan, pe * f.m_bits as u64, nf);
+    }
     let (width, depth) = f.rom_shape();
-    c + memory(plan, width, depth, true) + Cost::of(&f.rq)
+    c + small + memory(plan, width, depth, true) + Cost::of(&f.rq)
 }
 
 /// The cost of one layer's parts and the skid buffer after it.

@@ -95,6 +95,7 @@ pub(crate) fn generate(
             argmax_bits: if config.argmax { argmax_bits(net.output().numel()) } else { 0 },
             levels_per_stage: config.levels_per_stage,
             device: config.device.clone(),
+            block_price: config.block_price,
         },
     )?;
     let timeline = size_fifos(&mut plan)?;

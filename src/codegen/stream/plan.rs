@@ -203,6 +203,9 @@ pub struct Plan {
     pub target: u64,
     /// The device whose memories the plan places (`None`: the tool's choice).
     pub device: Option<Device>,
+    /// Logic cells a block of RAM is worth in that placement (default: the
+    /// device's cells over its blocks).
+    pub block_price: Option<u64>,
 }
 
 impl Plan {
@@ -254,7 +257,9 @@ impl Plan {
 
     /// Where a memory of `depth` words of `width` bits goes.
     pub fn memory_style(&self, width: u64, depth: u64, rom: bool) -> MemStyle {
-        self.device.as_ref().map_or(MemStyle::Auto, |d| d.memory_style(width, depth, rom))
+        self.device.as_ref().map_or(MemStyle::Auto, |d| {
+            d.memory_style(width, depth, rom, self.block_price.unwrap_or(d.block_price()))
+        })
     }
 
     /// Idle cycles enough for every sliding window to walk its top and left
@@ -288,6 +293,7 @@ pub struct PlanConfig {
     pub levels_per_stage: u32,
     /// The device whose memories the plan places.
     pub device: Option<Device>,
+    pub block_price: Option<u64>,
 }
 
 /// Plans the streaming design of `net`.
@@ -389,6 +395,7 @@ pub fn plan(net: &IntNetwork, config: &PlanConfig) -> Result<Plan, CodegenError>
         narrow,
         target,
         device: config.device.clone(),
+        block_price: config.block_price,
     })
 }
 

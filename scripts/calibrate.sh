@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The resource model against the tools: designs of every weight kind and
+# several foldings, generated for a device (`hdl --device`, so every memory
+# is placed by the model), synthesized with Yosys (synth_ice40, and
+# synth_xilinx for the xc7a35t rows) and packed by nextpnr-ice40
+# (--pack-only: the logic cells a device runs out of). Prints one table:
+# the model's LUTs, logic cells, FFs and RAM blocks beside the tools', with
+# the LUT error, and a least-squares fit of the model's coefficients
+# (src/codegen/fit.rs holds the ones in use).
+#
+# Usage: scripts/calibrate.sh [OUT_DIR]   (default: target/calibrate)
+# About 15 minutes on two cores (the LeNet-5 rows take most of it; they need
+# Fashion-MNIST: SKIP_LENET=1 leaves them out). Results are cached per design.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-target/calibrate}
+mkdir -p "$out"
+cargo build --release -q
+bin=target/release/shiftkit
+export SHIFTKIT_DATA_DIR=${SHIFTKIT_DATA_DIR:-/usr/share/datasets/fashion-mnist}
+
+model() { # name, then the command writing $out/name.skm
+  local name=$1; shift
+  [ -f "$out/$name.skm" ] || "$@" -o "$out/$name.skm" --json > "$out/$name.log"
+}
+model digits $bin train --arch mlp:64-32-10 --data digits --epochs 30
+model d_inq5 $bin compress "$out/digits.skm" --method inq --bits 5
+model d_binary $bin compress "$out/digits.skm" --method binary
+model d_ternary $bin compress "$out/digits.skm" --method ternary
+model d_fixed8 $bin quantize "$out/digits.skm" --weights fixed8
+model d_kmeans $bin compress "$out/digits.skm" --recipe recipes/deep-compression.toml
+echo '{"input":[1,8,8],"layers":[{"op":"conv2d","out_channels":8,"kernel":3,"padding":1},
+  {"op":"relu"},{"op":"maxpool2d","kernel":2},{"op":"flatten"},{"op":"dense","out":10}]}' \
+  > "$out/cnn.json"
+model cnn $bin train --arch "$out/cnn.json" --data digits --epochs 20
+model cnn_inq5 $bin compress "$out/cnn.skm" --method inq --bits 5
+model cnn_ternary $bin compress "$out/cnn.skm" --method ternary
+if [ -z "${SKIP_LENET:-}" ]; then
+  model lenet $bin train --arch lenet5 --data fashion-mnist --epochs 10 --lr 0.02
+  model lenet_binary $bin compress "$out/lenet.skm" --method binary --keep-first-last fixed8
+  model lenet_ternary $bin compress "$out/lenet.skm" --method ternary
+fi
+
+# name model device cycles [extra hdl flags]
+designs=(
+  "inq5_256 d_inq5 ice40-up5k 256"
+  "inq5_2048 d_inq5 ice40-up5k 2048"
+  "binary_256 d_binary ice40-up5k 256"
+  "ternary_512 d_ternary ice40-up5k 512"
+  "fixed8_512 d_fixed8 ice40-up5k 512"
+  "kmeans_512 d_kmeans ice40-up5k 512"
+  "cnn_inq5 cnn_inq5 ice40-up5k 1024"
+  "cnn_inq5_slow cnn_inq5 ice40-up5k 8192"
+  "cnn_ternary cnn_ternary ice40-up5k 2048"
+  "inq5_256_xc7 d_inq5 xc7a35t 256"
+  "inq5_2048_xc7 d_inq5 xc7a35t 2048"
+  "binary_256_xc7 d_binary xc7a35t 256"
+  "ternary_512_xc7 d_ternary xc7a35t 512"
+  "fixed8_512_xc7 d_fixed8 xc7a35t 512"
+  "kmeans_512_xc7 d_kmeans xc7a35t 512"
+  "cnn_inq5_xc7 cnn_inq5 xc7a35t 1024"
+  "cnn_ternary_xc7 cnn_ternary xc7a35t 2048"
+)
+if [ -z "${SKIP_LENET:-}" ]; then
+  designs+=(
+    "lenet_binary lenet_binary ice40-up5k 100000"
+    "lenet_ternary lenet_ternary ice40-up5k 100000"
+  )
+fi
+
+rows=()
+for d in "${designs[@]}"; do
+  read -r name m device cycles <<< "$d"
+  dir="$out/$name"
+  # The design is generated every time (the model's figures may have
+  # changed); the tools run again only when its Verilog or ROMs did.
+  rm -rf "$dir.new"
+  $bin hdl "$out/$m.skm" -o "$dir.new" --form streaming --argmax --cycles "$cycles" \
+    --device "$device" --output-lanes 1 $( [ "$m" = cnn_inq5 ] || [ "$m" = cnn_ternary ] || \
+    [ "${m#lenet}" != "$m" ] || echo --input-lanes 1 ) --json > "$dir.hdl.json"
+  if [ -d "$dir" ] && diff -q <(cd "$dir.new" && cat $(ls *.v *.hex)) \
+       <(cd "$dir" && cat $(ls *.v *.hex)) > /dev/null; then
+    rm -rf "$dir.new"
+  else
+    rm -rf "$dir"
+    mv "$dir.new" "$dir"
+  fi
+  if [ ! -s "$dir/yosys_stat.json" ]; then
+    case $device in
+      ice40-*) synth="synth_ice40 -top shiftkit_top -json shiftkit_top.json" ;;
+      *) synth="synth_xilinx -flatten -top shiftkit_top" ;;
+    esac
+    (cd "$dir" && yosys -q -l yosys.log -p "read_verilog $(tr '\n' ' ' < files.f); $synth; \
+      tee -q -o yosys_stat.tmp.json stat -json" > /dev/null 2> yosys.stderr \
+      && mv yosys_stat.tmp.json yosys_stat.json)
+    case $device in
+      ice40-up5k) (cd "$dir" && nextpnr-ice40 --up5k --package sg48 --json shiftkit_top.json \
+        --pack-only --report pack.json -q -l pack.log || true) ;;
+    esac
+  fi
+  rows+=("$name $device")
+done
+
+python3 - "$out" "${rows[@]}" <<'PY'
+import json, re, sys
+out, rows = sys.argv[1], sys.argv[2:]
+def stat(path):
+    t = open(path).read()
+    i = t.index('"design":')
+    d, _ = json.JSONDecoder().raw_decode(t[i + len('"design":'):].lstrip())
+    return d["num_cells_by_type"]
+table = []
+for r in rows:
+    name, device = r.split()
+    h = json.load(open(f"{out}/{name}.hdl.json"))
+    c, e = h["manifest"]["cost"], h["estimate"]
+    cells = stat(f"{out}/{name}/yosys_stat.json")
+    n = lambda pat: sum(v for k, v in cells.items() if re.fullmatch(pat, k))
+    if device.startswith("ice40"):
+        luts, ffs, ram = n(r"SB_LUT4"), n(r"SB_DFF\w*"), n(r"SB_RAM40_4K")
+        try:
+            lc = json.load(open(f"{out}/{name}/pack.json"))["utilization"]["ICESTORM_LC"]["used"]
+        except Exception:
+            lc = None
+    else:
+        luts = n(r"LUT\d|RAM32\w*|RAM64\w*|SRL\w*")
+        ffs, ram, lc = n(r"FD[RSCP]E"), n(r"RAMB18E1") + 2 * n(r"RAMB36E1"), None
+    st = h["manifest"]["stream"]
+    table.append(dict(name=name, device=device, cycles=st["cycles_per_image"], c=c, e=e,
+                      luts=luts, ffs=ffs, ram=ram, lc=lc))
+print(f"{'design':<16} {'device':<11} {'cycles':>7} {'LUT model':>9} {'Yosys':>6} {'err':>6} "
+      f"{'cells model':>11} {'nextpnr':>7} {'err':>6} {'FF model':>8} {'Yosys':>6} "
+      f"{'RAM model':>9} {'Yosys':>5}")
+for t in table:
+    e = t["e"]
+    err = 100.0 * (e["luts"] - t["luts"]) / max(t["luts"], 1)
+    lc = "-" if t["lc"] is None else t["lc"]
+    lerr = "-" if t["lc"] is None else f"{100.0 * (e['cells'] - t['lc']) / t['lc']:+.0f}%"
+    print(f"{t['name']:<16} {t['device']:<11} {t['cycles']:>7} {e['luts']:>9} {t['luts']:>6} "
+          f"{err:>+5.0f}% {e['cells']:>11} {lc:>7} {lerr:>6} {e['ffs']:>8} {t['ffs']:>6} "
+          f"{e['ram_blocks']:>9} {t['ram']:>5}")
+# Least squares of Yosys LUTs on the model's terms, per family (the
+# coefficients of src/codegen/fit.rs), and of nextpnr's logic cells on LUTs
+# and FFs (the share of lone flip-flops).
+import numpy as np
+terms = ("adder_bits", "mux_bits", "ffs", "units")
+for fam in ("ice40", "xc7"):
+    rs = [t for t in table if t["device"].startswith("ice40") == (fam == "ice40")]
+    if len(rs) < 5:
+        continue
+    X = np.array([[t["c"][k] for k in terms] for t in rs], float)
+    y = np.array([t["luts"] - t["c"]["lut_tables"] for t in rs], float)
+    # Non-negative least squares, by dropping the terms that come out negative.
+    keep = list(range(len(terms)))
+    while True:
+        k, *_ = np.linalg.lstsq(X[:, keep], y, rcond=None)
+        if (k >= 0).all():
+            break
+        del keep[int(np.argmin(k))]
+    coef = dict.fromkeys(terms, 0.0)
+    coef.update({terms[i]: v for i, v in zip(keep, k)})
+    print(f"{fam}: least squares LUTs = " + " + ".join(f"{v:.2f} x {n}" for n, v in coef.items())
+          + " (+ LUT tables)")
+    packed = [t for t in rs if t["lc"] is not None]
+    if packed:
+        lone = sum((t["lc"] - t["luts"]) * t["ffs"] for t in packed) / sum(t["ffs"] ** 2 for t in packed)
+        print(f"{fam}: least squares logic cells = LUTs + {lone:.2f} x FFs")
+PY

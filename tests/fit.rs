@@ -1,0 +1,284 @@
+//! Fitting devices: the block-RAM rule against Yosys, the resource model
+//! against Yosys on small designs, and `shiftkit build` end to end (a small
+//! design placed, routed and packed; every bad input refused by name with
+//! nothing left behind).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use shiftkit::codegen::{self, fit, Form, HdlConfig};
+use shiftkit::device::{Device, Family};
+use shiftkit::quant::{IntNetwork, QuantizeConfig, WeightSpec};
+
+fn have(tool: &str) -> bool {
+    let ok = Command::new("which").arg(tool).output().is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("{tool} not installed; skipping");
+    }
+    ok
+}
+
+fn shiftkit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shiftkit")).args(args).output().expect("binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Block-RAM units of each module of a hierarchical synthesis.
+fn blocks_per_module(stat: &str, cell: &str) -> Vec<(String, u64)> {
+    let start = stat.find("\"modules\":").unwrap() + "\"modules\":".len();
+    let mut de = serde_json::Deserializer::from_str(stat[start..].trim_start());
+    let modules: serde_json::Map<String, serde_json::Value> =
+        serde::Deserialize::deserialize(&mut de).unwrap();
+    modules
+        .into_iter()
+        .map(|(name, m)| (name, m["num_cells_by_type"][cell].as_u64().unwrap_or(0)))
+        .collect()
+}
+
+/// Memories of shapes where the aspect ratios, the width slices and the
+/// depth cuts all matter, mapped by Yosys: the rule gives its block count.
+#[test]
+fn the_block_ram_rule_is_the_one_yosys_applies() {
+    if !have("yosys") {
+        return;
+    }
+    let shapes =
+        [(16, 256), (9, 257), (3, 9000), (5, 1000), (5, 640), (1, 9000), (33, 100), (10, 2560)];
+    let mut v = String::new();
+    for (w, d) in shapes {
+        v += &format!(
+            "module m_{w}_{d} (input clk, input we, input [15:0] wa, input [15:0] ra, \
+             input [{}:0] wd, output reg [{}:0] rd);\n\
+             (* ram_style = \"block\" *) reg [{}:0] mem [0:{}];\n\
+             always @(posedge clk) begin if (we) mem[wa] <= wd; rd <= mem[ra]; end\nendmodule\n",
+            w - 1,
+            w - 1,
+            w - 1,
+            d - 1
+        );
+    }
+    // One top holds them all; synthesis keeps the hierarchy.
+    v += "module top (input clk, input we, input [15:0] wa, input [15:0] ra, input [63:0] wd, \
+          output [511:0] rd);\n";
+    for (i, (w, d)) in shapes.iter().enumerate() {
+        v += &format!(
+            "m_{w}_{d} u{i} (clk, we, wa, ra, wd[{}:0], rd[{}:{}]);\n",
+            w - 1,
+            i * 64 + *w as usize - 1,
+            i * 64
+        );
+    }
+    v += "endmodule\n";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.v"), v).unwrap();
+    let script =
+        "read_verilog m.v; synth_ice40 -noflatten -top top; tee -q -o stat.json stat -json";
+    let o =
+        Command::new("yosys").args(["-q", "-p", script]).current_dir(dir.path()).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stat = std::fs::read_to_string(dir.path().join("stat.json")).unwrap();
+    let got = blocks_per_module(&stat, "SB_RAM40_4K");
+    for (w, d) in shapes {
+        let name = format!("\\m_{w}_{d}");
+        let (_, n) = got.iter().find(|(m, _)| *m == name).unwrap();
+        assert_eq!(*n, Family::Ice40.ram_blocks(w, d), "{w} x {d}");
+    }
+}
+
+/// A quantized random dense network (no training: the resource model
+/// needs shapes and weights, not accuracy).
+fn random_mlp(arch: &str, weights: WeightSpec, seed: u64) -> IntNetwork {
+    let float = shiftkit::model::ArchSpec::parse(arch).unwrap().build(seed).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let n = float.input().numel();
+    let x = ndarray::Array2::from_shape_simple_fn((64, n), || rng.gen_range(0.0f32..1.0));
+    shiftkit::quant::quantize(&float, x.view(), &QuantizeConfig::new(weights, 8, 8)).unwrap()
+}
+
+/// The model's LUT estimate stays within its stated 15% of Yosys, and its
+/// block-RAM count is Yosys's, on small designs of three weight kinds.
+#[test]
+fn the_resource_model_stays_within_its_error_on_small_designs() {
+    if !have("yosys") {
+        return;
+    }
+    let up5k = Device::resolve("ice40-up5k").unwrap();
+    for (arch, weights, cycles) in [
+        ("mlp:64-32-10", WeightSpec::Pow2 { bits: 5 }, 256),
+        ("mlp:64-24-10", WeightSpec::Ternary { scale: true }, 512),
+        ("mlp:64-32-10", WeightSpec::Binary { scale: true }, 1024),
+    ] {
+        let net = random_mlp(arch, weights, 3);
+        let config = HdlConfig {
+            argmax: true,
+            cycles: Some(cycles),
+            input_lanes: Some(1),
+            output_lanes: Some(1),
+            device: Some(up5k.clone()),
+            ..HdlConfig::new("top", Form::Streaming)
+        };
+        let design = codegen::generate(&net, &config).unwrap();
+        let model = fit::estimate(&design.manifest.cost, fit::io_pins(&design), &up5k);
+        let dir = tempfile::tempdir().unwrap();
+        codegen::write_design(&design, dir.path()).unwrap();
+        let synth =
+            shiftkit::fpga::synthesize(dir.path(), &design.manifest.files, "top", &up5k).unwrap();
+        let yosys = synth.resources;
+        let error = (model.luts as f64 - yosys.luts as f64) / yosys.luts as f64;
+        assert!(
+            error.abs() <= fit::LUT_ERROR,
+            "{arch} {weights:?}: model {} LUTs, Yosys {} ({:+.0}%)",
+            model.luts,
+            yosys.luts,
+            error * 100.0
+        );
+        assert_eq!(model.ram_blocks, yosys.ram_blocks, "{arch} {weights:?}");
+    }
+}
+
+/// A quantized digits model in a temporary directory.
+fn quantized_digits(dir: &Path) -> String {
+    let float = dir.join("f.skm");
+    let q = dir.join("q.skm");
+    let o = shiftkit(&[
+        "train",
+        "--arch",
+        "mlp:64-16-10",
+        "--epochs",
+        "3",
+        "-o",
+        float.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = shiftkit(&[
+        "quantize",
+        float.to_str().unwrap(),
+        "--weights",
+        "inq5",
+        "-o",
+        q.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    q.to_str().unwrap().to_string()
+}
+
+/// The small place and route of CI: a digits MLP on the UP5K, to a bitstream.
+#[test]
+fn build_places_routes_and_packs_a_small_design() {
+    if !(have("yosys") && have("nextpnr-ice40") && have("icepack")) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let q = quantized_digits(dir.path());
+    let out = dir.path().join("up5k");
+    let o =
+        shiftkit(&["build", &q, "-o", out.to_str().unwrap(), "--target", "ice40-up5k", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let b: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(b["timing_met"], true, "{b}");
+    assert!(b["achieved_mhz"].as_f64().unwrap() >= 12.0);
+    let bin = out.join("shiftkit_top.bin");
+    assert!(std::fs::metadata(&bin).unwrap().len() > 1000, "a bitstream");
+    for f in ["build.json", "yosys.log", "nextpnr.log", "manifest.json"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    // What the tools counted fits the device, and so does the model's estimate.
+    for u in b["utilization"].as_array().unwrap() {
+        let (used, avail) = (u["used"].as_u64().unwrap(), u["available"].as_u64().unwrap());
+        assert!(used <= avail, "{u}");
+        assert!(u["estimate"].as_u64().unwrap() <= avail, "{u}");
+    }
+    let cycles = b["cycles_per_image"].as_u64().unwrap();
+    let ips = b["images_per_second"].as_f64().unwrap();
+    assert!((ips - b["achieved_mhz"].as_f64().unwrap() * 1e6 / cycles as f64).abs() < 1.0);
+    // The built design is a verified one: the simulator agrees on its RTL.
+    if have("verilator") {
+        let o = shiftkit(&["verify", &q, out.to_str().unwrap(), "--vectors", "20"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    // A second build replaces the first.
+    let o = shiftkit(&["build", &q, "-o", out.to_str().unwrap(), "--target", "ice40-up5k"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A clock the design cannot make: built, reported as a timing failure
+    // with the worst path, and an error exit.
+    let fast = dir.path().join("fast");
+    let o = shiftkit(&[
+        "build",
+        &q,
+        "-o",
+        fast.to_str().unwrap(),
+        "--target",
+        "ice40-up5k",
+        "--clock",
+        "400",
+    ]);
+    assert!(!o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("TIMING FAILED") && text.contains("400 MHz requested"), "{text}");
+    assert!(stderr(&o).contains("timing not met"), "{}", stderr(&o));
+    let b: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fast.join("build.json")).unwrap()).unwrap();
+    assert_eq!(b["timing_met"], false);
+    assert!(!b["worst_path"].as_array().unwrap().is_empty(), "{b}");
+}
+
+/// Unknown devices, impossible clocks, designs that cannot fit, missing
+/// tools and occupied directories: each a message naming what to do, and no
+/// output directory (nor a staging one) left behind.
+#[test]
+fn bad_build_requests_are_refused_by_name_and_leave_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = quantized_digits(dir.path());
+    let out = dir.path().join("b");
+    let o_s = out.to_str().unwrap();
+    let tiny = dir.path().join("tiny.toml");
+    std::fs::write(
+        &tiny,
+        "name = \"tiny\"\nfamily = \"ice40\"\nnextpnr = [\"--up5k\"]\nluts = 100\nffs = 100\n\
+         ram_blocks = 1\ndsps = 0\nio = 39\nclock_mhz = 12.0\n",
+    )
+    .unwrap();
+    let tools = have("yosys") && have("nextpnr-ice40") && have("icepack");
+    let mut cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--target", "ice40-up9k"], "unknown device `ice40-up9k`"),
+        (vec!["--target", "ice40-up5k", "--clock", "0"], "--clock 0"),
+        (vec!["--target", "ice40-up5k", "--clock", "10000"], "at most 1000 MHz"),
+        (vec!["--target", "ice40-up5k", "--max-util", "1.5"], "--max-util"),
+    ];
+    let tiny_s = tiny.to_str().unwrap();
+    if tools {
+        cases.push((vec!["--target", tiny_s], "does not fit tiny"));
+    }
+    for (flags, says) in cases {
+        let mut args = vec!["build", q.as_str(), "-o", o_s];
+        args.extend(flags);
+        let o = shiftkit(&args);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+        assert!(!out.exists(), "{args:?} left {}", out.display());
+        assert!(!dir.path().join(".b.partial").exists(), "{args:?} left its staging directory");
+    }
+    // Tools missing from PATH: named, with the package to install.
+    let o = Command::new(env!("CARGO_BIN_EXE_shiftkit"))
+        .args(["build", q.as_str(), "-o", o_s, "--target", "ice40-up5k"])
+        .env("PATH", dir.path())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("`yosys` is not on PATH") && stderr(&o).contains("apt-get install")
+    );
+    assert!(!out.exists());
+    // A directory that is not a build is not replaced.
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let o = shiftkit(&["build", q.as_str(), "-o", o_s, "--target", "ice40-up5k"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not a shiftkit build"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
+}
