@@ -15,15 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-target/bench-stream}
-mkdir -p "$out"
-cargo build --release -q
-bin=target/release/shiftkit
-export SHIFTKIT_DATA_DIR=${SHIFTKIT_DATA_DIR:-/usr/share/datasets/fashion-mnist}
-
-model() { # name, then the command writing $out/name.skm
-  local name=$1; shift
-  [ -f "$out/$name.skm" ] || "$@" -o "$out/$name.skm" --json > "$out/$name.train.json"
-}
+model_log=train.json
+source scripts/common.sh
 model lenet $bin train --arch lenet5 --data fashion-mnist --epochs 10 --lr 0.02
 model lenet_inq5 $bin compress "$out/lenet.skm" --method inq --bits 5
 model lenet_binary $bin compress "$out/lenet.skm" --method binary --keep-first-last fixed8

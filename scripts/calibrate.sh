@@ -11,18 +11,11 @@
 # Usage: scripts/calibrate.sh [OUT_DIR]   (default: target/calibrate)
 # About 15 minutes on two cores (the LeNet-5 rows take most of it; they need
 # Fashion-MNIST: SKIP_LENET=1 leaves them out). Results are cached per design.
+# The least-squares fit needs numpy (pip install numpy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-target/calibrate}
-mkdir -p "$out"
-cargo build --release -q
-bin=target/release/shiftkit
-export SHIFTKIT_DATA_DIR=${SHIFTKIT_DATA_DIR:-/usr/share/datasets/fashion-mnist}
-
-model() { # name, then the command writing $out/name.skm
-  local name=$1; shift
-  [ -f "$out/$name.skm" ] || "$@" -o "$out/$name.skm" --json > "$out/$name.log"
-}
+source scripts/common.sh
 model digits $bin train --arch mlp:64-32-10 --data digits --epochs 30
 model d_inq5 $bin compress "$out/digits.skm" --method inq --bits 5
 model d_binary $bin compress "$out/digits.skm" --method binary
@@ -39,10 +32,15 @@ if [ -z "${SKIP_LENET:-}" ]; then
   model lenet $bin train --arch lenet5 --data fashion-mnist --epochs 10 --lr 0.02
   model lenet_binary $bin compress "$out/lenet.skm" --method binary --keep-first-last fixed8
   model lenet_ternary $bin compress "$out/lenet.skm" --method ternary
+  model lenet_up5k $bin compress "$out/lenet.skm" --recipe recipes/lenet-up5k.toml
+  model lenet_inq5 $bin compress "$out/lenet.skm" --method inq --bits 5
+  model mlp $bin train --arch mlp:784-300-100-10 --data fashion-mnist --epochs 10
+  model mlp_inq5 $bin compress "$out/mlp.skm" --method inq --bits 5
 fi
 
 # name model device cycles [extra hdl flags]
 designs=(
+  "inq5_128 d_inq5 ice40-up5k 128"
   "inq5_256 d_inq5 ice40-up5k 256"
   "inq5_2048 d_inq5 ice40-up5k 2048"
   "binary_256 d_binary ice40-up5k 256"
@@ -65,6 +63,12 @@ if [ -z "${SKIP_LENET:-}" ]; then
   designs+=(
     "lenet_binary lenet_binary ice40-up5k 100000"
     "lenet_ternary lenet_ternary ice40-up5k 100000"
+    "lenet_up5k lenet_up5k ice40-up5k 100000"
+    "lenet_up5k_fast lenet_up5k ice40-up5k 15000"
+    "lenet_inq5_xc7 lenet_inq5 xc7a35t 2536"
+    "lenet_inq5_xc7_fast lenet_inq5 xc7a35t 1260"
+    "mlp_inq5_xc7 mlp_inq5 xc7a35t 1680"
+    "mlp_inq5_xc7_fast mlp_inq5 xc7a35t 1250"
   )
 fi
 
@@ -148,8 +152,10 @@ for fam in ("ice40", "xc7"):
     rs = [t for t in table if t["device"].startswith("ice40") == (fam == "ice40")]
     if len(rs) < 5:
         continue
-    X = np.array([[t["c"][k] for k in terms] for t in rs], float)
-    y = np.array([t["luts"] - t["c"]["lut_tables"] for t in rs], float)
+    # Relative errors: every row divided by Yosys's count.
+    w = np.array([1.0 / t["luts"] for t in rs])
+    X = np.array([[t["c"][k] for k in terms] for t in rs], float) * w[:, None]
+    y = np.array([t["luts"] - t["c"]["lut_tables"] for t in rs], float) * w
     # Non-negative least squares, by dropping the terms that come out negative.
     keep = list(range(len(terms)))
     while True:

@@ -135,17 +135,17 @@ fn build_in(
         let top = design.manifest.top.clone();
         let synthesis =
             fpga::synthesize(staging, &design.manifest.files, &top, &job.target.device)?;
-        let mut refused = synthesis.resources.over(&job.target.device, 1.0);
+        let mut refused = crate::device::list(&synthesis.resources.over(&job.target.device, 1.0));
         let mut pnr = None;
         if refused.is_empty() && job.target.device.family.place_and_route() {
             progress(&format!("placing and routing with nextpnr at {mhz} MHz"));
             match fpga::place_route(staging, &top, &job.target.device, mhz, job.target.seed) {
                 Ok(p) => {
-                    refused = p.resources().over(&job.target.device, 1.0);
+                    refused = crate::device::list(&p.resources().over(&job.target.device, 1.0));
                     pnr = Some(p);
                 }
                 Err(fpga::FpgaError::Failed { tail, .. }) if tail.contains("Unable to place") => {
-                    refused = vec!["nextpnr could not place every cell".into()];
+                    refused = "nextpnr could not place every cell".into();
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -153,7 +153,7 @@ fn build_in(
         if refused.is_empty() {
             break (design, estimate, synthesis, pnr, st);
         }
-        attempts.push(format!("{} cycles per image: {}", st.cycles_per_image, refused.join(", ")));
+        attempts.push(format!("{} cycles per image: {refused}", st.cycles_per_image));
         if attempts.len() >= ATTEMPTS {
             return Err(AppError::Usage(format!(
                 "the tools refused {ATTEMPTS} designs the model said fit {}: {}",
@@ -172,13 +172,15 @@ fn build_in(
         }
         None => None,
     };
+    // What the tools counted: LUTs and FFs by Yosys, the rest by nextpnr
+    // where it placed the design (pins only then).
     let used: Resources = match &pnr {
         Some(p) => Resources {
             luts: synthesis.resources.luts,
             ffs: synthesis.resources.ffs,
             ..p.resources()
         },
-        None => Resources { io: estimate.io, ..synthesis.resources },
+        None => synthesis.resources,
     };
     let capacity = job.target.device.capacity();
     let utilization = estimate
@@ -188,7 +190,7 @@ fn build_in(
         .map(|((name, est, avail), (_, u, _))| Usage {
             resource: name.to_string(),
             estimate: est,
-            used: Some(u),
+            used: (name != "IO" || pnr.is_some()).then_some(u),
             available: avail,
         })
         .collect();

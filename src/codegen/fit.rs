@@ -11,7 +11,7 @@
 
 use super::design::{CodegenError, Design, HdlConfig};
 use super::graph::Cost;
-use crate::device::{Device, Family, Resources};
+use crate::device::{Device, Family, Resources, RAM_BLOCKS};
 use crate::quant::IntNetwork;
 
 /// The largest error of the LUT estimate against Yosys the model claims
@@ -37,17 +37,17 @@ struct Coefficients {
 fn coefficients(family: Family) -> Coefficients {
     match family {
         Family::Ice40 => Coefficients {
-            per_adder_bit: 1.52,
-            per_mux_bit: 0.43,
-            per_ff: 0.0,
-            per_unit: 197.5,
+            per_adder_bit: 1.54,
+            per_mux_bit: 0.53,
+            per_ff: 0.08,
+            per_unit: 56.4,
             lone_ffs: 0.71,
         },
         Family::Xc7 => Coefficients {
-            per_adder_bit: 0.34,
-            per_mux_bit: 0.90,
+            per_adder_bit: 0.21,
+            per_mux_bit: 0.67,
             per_ff: 0.0,
-            per_unit: 0.0,
+            per_unit: 66.4,
             lone_ffs: 0.0,
         },
     }
@@ -115,9 +115,15 @@ pub fn fit(
 ) -> Result<Fitted, CodegenError> {
     // A candidate at a target of cycles per image: its design, and whether
     // the model says it fits. A design short of logic with block RAM to
-    // spare moves memories into blocks, pricing a block lower and lower.
+    // spare moves memories into blocks, pricing a block lower and lower; one
+    // short of block RAM with logic to spare moves them out, pricing it
+    // higher. Steps of a quarter move the memories one or a few at a time,
+    // in the order of the cells a block of each saves.
     let candidate = |cycles: u64| -> Result<(Fitted, bool), CodegenError> {
-        let mut price = device.block_price();
+        let base = device.block_price();
+        let mut price = base;
+        // The direction the price moves in (0 until it first moves).
+        let mut step = 0i8;
         loop {
             let cfg = HdlConfig {
                 cycles: (cycles > 0).then_some(cycles),
@@ -130,13 +136,16 @@ pub fn fit(
             let estimate = estimate(&design.manifest.cost, io_pins(&design), device);
             let over = estimate.over(device, max_util);
             let fits = over.is_empty() && got >= min_cycles;
-            let logic_only =
-                over.iter().all(|o| ["logic", "LUTs", "FFs"].iter().any(|r| o.starts_with(r)));
+            let logic = over.iter().any(|o| o.logic);
+            let ram = over.iter().any(|o| o.name == RAM_BLOCKS);
             let fitted = Fitted { design, estimate };
-            if fits || !logic_only || estimate.ram_blocks >= device.ram_blocks || price < 8 {
+            if logic && !ram && step <= 0 && price >= 8 && estimate.ram_blocks < device.ram_blocks {
+                (price, step) = (price * 4 / 5, -1);
+            } else if ram && !logic && step >= 0 && price <= 64 * base {
+                (price, step) = (price * 5 / 4 + 1, 1);
+            } else {
                 return Ok((fitted, fits));
             }
-            price /= 2;
         }
     };
     let cycles_of =
@@ -177,7 +186,7 @@ pub fn fit(
                 needs: if over.is_empty() {
                     format!("{got} cycles per image at the slowest")
                 } else {
-                    over.join(", ")
+                    crate::device::list(&over)
                 },
             });
         }

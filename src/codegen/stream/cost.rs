@@ -7,7 +7,7 @@
 use super::mvu::Folded;
 use super::plan::{Dwc, LayerHw, LayerPlan, Mvu, Plan, Window};
 use crate::codegen::graph::Cost;
-use crate::device::MemStyle;
+use crate::device::{Family, MemStyle};
 
 /// A memory of `depth` words of `width` bits where the plan puts it: its
 /// bits, and on a device its block-RAM units or its LUTs and flip-flops.
@@ -77,6 +77,13 @@ pub fn dwc(d: &Dwc) -> Cost {
     regs(word + gather + 8) + muxes(word)
 }
 
+/// A comparator tree over `n` values of `bits` (`sk_argmax`): a comparison
+/// and a multiplexer of the value and its `index_bits` index per node.
+pub fn argmax(n: u64, bits: u64, index_bits: u64) -> Cost {
+    let nodes = n.saturating_sub(1);
+    adders(nodes, bits) + muxes(nodes * (bits + index_bits))
+}
+
 pub fn skid(width: u64) -> Cost {
     regs(2 * width + 2) + muxes(width)
 }
@@ -111,11 +118,11 @@ pub fn folded(plan: &Plan, f: &Folded) -> Cost {
     let xs = (f.xbits + u32::from(!f.xsigned)) as u64;
     let lane = f.lane_w as u64;
     let mut c = match f.kind {
-        // A shifter (log2 of the shift range levels; the zero gate and the
-        // inversion of negative weights ride in its LUTs), the tree, and a
+        // A shifter (log2 of the shift range levels) and the zero gate and
+        // inversion of negative weights (one more level), the tree, and a
         // count of the negative lanes added to its sum.
         0 => {
-            let levels = (f.code - 2) as u64;
+            let levels = (f.code - 1) as u64;
             muxes(pe * simd * lane * levels)
                 + tree(simd, lane) * pe
                 + (tree(simd, 1) + adders(1, f.sum_w as u64)) * pe
@@ -127,11 +134,15 @@ pub fn folded(plan: &Plan, f: &Folded) -> Cost {
         3 => adders(pe * simd * (f.code as u64 - 1), lane) + tree(simd, lane) * pe,
         // Shared products and a codebook multiplexer per lane: synthesis
         // makes each lane bit one LUT function of the input and the code,
-        // measured (scripts/calibrate.sh) at about 0.7 LUT per codebook
-        // value and lane bit.
+        // measured (scripts/calibrate.sh) at about 0.7 LUT4 (0.5 LUT6) per
+        // codebook value and lane bit.
         _ => {
             let book = f.codebook.len() as u64;
-            let table = (pe * simd * lane * book * 7).div_ceil(10);
+            let tenths = match plan.device.as_ref().map(|d| d.family) {
+                Some(Family::Xc7) => 5,
+                _ => 7,
+            };
+            let table = (pe * simd * lane * book * tenths).div_ceil(10);
             Cost { lut_tables: table, luts: table, ..Cost::default() } + tree(simd, lane) * pe
         }
     };
@@ -178,10 +189,7 @@ pub fn layer(plan: &Plan, l: &LayerPlan) -> Cost {
         LayerHw::Pool { dwc: d, window: w, .. } => {
             let k = (w.k[0] * w.k[1]) as u64 - 1;
             let c = w.c as u64;
-            d.as_ref().map(dwc).unwrap_or_default()
-                + window(plan, w)
-                + adders(c * k, bits)
-                + muxes(c * k * bits)
+            d.as_ref().map(dwc).unwrap_or_default() + window(plan, w) + argmax(k + 1, bits, 0) * c
         }
         LayerHw::Relu => muxes(out_width),
         LayerHw::Flatten => Cost::default(),

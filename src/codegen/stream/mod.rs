@@ -185,6 +185,10 @@ pub(crate) fn generate(
         + cost::skid(out_w + argmax_bits as u64)
         + plan.output_dwc.as_ref().map(cost::dwc).unwrap_or_default()
         + plan.narrow.as_ref().map(cost::dwc).unwrap_or_default();
+    if argmax_bits > 0 {
+        let bits = plan.last.format.bits() as u64;
+        total = total + cost::argmax(plan.output_lanes as u64, bits, argmax_bits as u64);
+    }
     let top = emit::top_module(
         &plan,
         &emit::TopInfo { module: &config.top, header, argmax_bits, cycles, latency },
