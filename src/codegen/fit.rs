@@ -5,9 +5,10 @@
 //! bits, memories placed in block RAM or logic) becomes the device's
 //! resources through per-family coefficients measured against Yosys and
 //! nextpnr (`scripts/calibrate.sh` prints the table they came from; README,
-//! "Fitting a device"). Block-RAM units are counted exactly: the generated
-//! Verilog tells the tool where every memory goes, and
-//! [`crate::device::Family::ram_blocks`] is the tool's own mapping.
+//! "Fitting a device"). Block-RAM units are counted exactly on iCE40: the
+//! generated Verilog tells the tool where every memory goes, and
+//! [`crate::device::Family::ram_blocks`] is the tool's own mapping (on xc7
+//! an estimate).
 
 use super::design::{CodegenError, Design, HdlConfig};
 use super::graph::Cost;

@@ -48,19 +48,22 @@ impl Tool {
             .ok_or(FpgaError::Missing { tool: self.name, package: self.package })
     }
 
-    /// The first line the tool prints for its version.
+    /// The tool's version: what it prints for one (icepack prints none: the
+    /// Debian package's), or "unknown".
     pub fn version(self) -> String {
-        let flag = if self.name == "icepack" { "-h" } else { "-V" };
-        let flag = if self.name == "nextpnr-ice40" { "--version" } else { flag };
-        Command::new(self.name)
-            .arg(flag)
-            .output()
-            .ok()
-            .map(|o| {
-                let text = if o.stdout.is_empty() { o.stderr } else { o.stdout };
-                String::from_utf8_lossy(&text).lines().next().unwrap_or("").trim().to_string()
-            })
-            .unwrap_or_default()
+        let first_line = |cmd: &str, args: &[&str]| {
+            let o = Command::new(cmd).args(args).output().ok()?;
+            let text = if o.stdout.is_empty() { o.stderr } else { o.stdout };
+            let line = String::from_utf8_lossy(&text).lines().next()?.trim().to_string();
+            (o.status.success() && !line.is_empty()).then_some(line)
+        };
+        let version = match self.name {
+            "icepack" => first_line("dpkg-query", &["-W", "-f", "${Version}", self.package])
+                .map(|v| format!("{} {v} (Debian)", self.package)),
+            "nextpnr-ice40" => first_line(self.name, &["--version"]),
+            _ => first_line(self.name, &["-V"]),
+        };
+        version.unwrap_or_else(|| "unknown".into())
     }
 }
 
