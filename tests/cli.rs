@@ -501,6 +501,29 @@ fn hdl_streams_a_cnn_and_refuses_impossible_foldings_by_name() {
     }
     let o = shiftkit(&["hdl", &p("q.skm"), "-o", &p("bad"), "--input-lanes", "2"]);
     assert!(stderr(&o).contains("one pixel"), "{}", stderr(&o));
+    let o = shiftkit(&["hdl", &p("q.skm"), "-o", &p("bad"), "--output-lanes", "3"]);
+    assert!(
+        stderr(&o).contains("must divide the 10 outputs; allowed: 1, 2, 5, 10"),
+        "{}",
+        stderr(&o)
+    );
+    let o = shiftkit(&["hdl", &p("q.skm"), "-o", &p("bad"), "--device", "ice40-up9k"]);
+    assert!(stderr(&o).contains("unknown device `ice40-up9k`"), "{}", stderr(&o));
+    // Placed for a device: every memory says where it goes.
+    let o = shiftkit(&[
+        "hdl",
+        &p("q.skm"),
+        "-o",
+        &p("dev"),
+        "--device",
+        "ice40-up5k",
+        "--fold",
+        "conv1=2x9",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("resource model:"), "{}", stdout(&o));
+    let conv1 = std::fs::read_to_string(p("dev/shiftkit_top_conv1.v")).unwrap();
+    assert!(conv1.contains(".ROM_STYLE(\"") && conv1.contains(".RAM_STYLE(\""), "{conv1}");
     if Command::new("iverilog").arg("-V").output().is_ok() {
         let o = shiftkit(&["verify", &p("q.skm"), &p("hdl"), "--sim", "icarus", "--vectors", "10"]);
         assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
