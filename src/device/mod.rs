@@ -51,15 +51,6 @@ impl Family {
         matches!(self, Family::Ice40)
     }
 
-    /// Bits of one block-RAM unit as [`Device::ram_blocks`] counts them
-    /// (iCE40 SB_RAM40_4K; Xilinx RAMB18, half a RAMB36).
-    pub fn block_bits(self) -> u64 {
-        match self {
-            Family::Ice40 => 4096,
-            Family::Xc7 => 18432,
-        }
-    }
-
     /// Block-RAM units a memory of `depth` words of `width` bits takes when
     /// it is mapped to block RAM (synchronous read, one read and one write
     /// port): the fewest blocks over every way of cutting the word into
@@ -138,7 +129,8 @@ pub struct Device {
     /// LUTs; on iCE40 logic cells (a LUT4, its carry and its flip-flop).
     pub luts: u64,
     pub ffs: u64,
-    /// Block-RAM units ([`Family::block_bits`] each).
+    /// Block-RAM units: iCE40 SB_RAM40_4K (4 kbit); Xilinx RAMB18 (18 kbit,
+    /// half a RAMB36).
     pub ram_blocks: u64,
     pub dsps: u64,
     /// User IO pins.

@@ -5,7 +5,7 @@
 //! calibrated against synthesis.
 
 use super::mvu::Folded;
-use super::plan::{Dwc, LayerHw, LayerPlan, Mvu, Plan, Window};
+use super::plan::{vecbuf_memory, Dwc, LayerHw, LayerPlan, Mvu, Plan, Window};
 use crate::codegen::graph::Cost;
 use crate::device::{Family, MemStyle};
 
@@ -97,20 +97,18 @@ pub fn window(plan: &Plan, w: &Window) -> Cost {
     let n = w.size() as u64 * w.bits as u64;
     let kept = ((w.k[1] - 1) * w.k[0]) as u64 * pix;
     let line = (w.k[0] as u64 - 1) * pix;
-    let wp = (w.w + 2 * w.pad[1]) as u64;
     let counters = 2 * 16;
     let mut c = regs(n + kept + line + counters) + muxes(n + pix);
     c.units = 1;
-    if wp > 1 && line > 0 {
-        c + memory(plan, line, wp, false)
-    } else {
-        c
+    match w.line_buffer() {
+        Some((width, depth)) => c + memory(plan, width, depth, false),
+        None => c,
     }
 }
 
 pub fn vecbuf(plan: &Plan, bits: u64, chunk: u64, words: u64) -> Cost {
-    let word = chunk * bits;
-    regs(3 * word + 24) + muxes(2 * word) + memory(plan, word, 2 * words, false)
+    let (word, depth) = vecbuf_memory(bits, chunk, words);
+    regs(3 * word + 24) + muxes(2 * word) + memory(plan, word, depth, false)
 }
 
 pub fn folded(plan: &Plan, f: &Folded) -> Cost {

@@ -6,7 +6,7 @@ use askama::Template;
 
 use super::manifest::Order;
 use super::mvu::Folded;
-use super::plan::{Dwc, LayerHw, LayerPlan, Mvu, Plan, Window};
+use super::plan::{vecbuf_memory, Dwc, LayerHw, LayerPlan, Mvu, Plan, Window};
 use crate::codegen::design::sanitize;
 use crate::device::MemStyle;
 
@@ -99,12 +99,8 @@ fn style(
 /// The line buffers' style of a window generator (`sk_window` keeps K-1
 /// rows of the padded width).
 fn window_style(plan: &Plan, w: &Window) -> Option<(&'static str, String)> {
-    let line = ((w.k[0] - 1) * w.c) as u64 * w.bits as u64;
-    let wp = (w.w + 2 * w.pad[1]) as u64;
-    if line == 0 || wp == 1 {
-        return None;
-    }
-    style(plan, "RAM_STYLE", line, wp, false)
+    let (width, depth) = w.line_buffer()?;
+    style(plan, "RAM_STYLE", width, depth, false)
 }
 
 fn window_params(w: &Window) -> Vec<(&'static str, String)> {
@@ -333,13 +329,11 @@ pub fn layer_module(plan: &Plan, l: &LayerPlan, op: &str, module: &str, header: 
                             ("REPEAT", int(repeat)),
                         ]
                         .into_iter()
-                        .chain(style(
-                            plan,
-                            "RAM_STYLE",
-                            (chunk * bits) as u64,
-                            2 * *words as u64,
-                            false,
-                        ))
+                        .chain({
+                            let (width, depth) =
+                                vecbuf_memory(bits as u64, chunk as u64, *words as u64);
+                            style(plan, "RAM_STYLE", width, depth, false)
+                        })
                         .collect(),
                         ports: stream_ports(&from, "vec"),
                     }

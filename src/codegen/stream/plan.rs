@@ -95,6 +95,15 @@ impl Window {
     pub fn size(&self) -> usize {
         self.k[0] * self.k[1] * self.c
     }
+
+    /// (width, depth) of `sk_window`'s line-buffer RAM: K-1 rows of pixels
+    /// in a word per column of the padded row; `None` when it keeps none
+    /// (one row or one column).
+    pub fn line_buffer(&self) -> Option<(u64, u64)> {
+        let width = ((self.k[0] - 1) * self.c) as u64 * self.bits as u64;
+        let depth = (self.w + 2 * self.pad[1]) as u64;
+        (width > 0 && depth > 1).then_some((width, depth))
+    }
     /// Steps per image: one per pixel of the padded image.
     pub fn steps(&self) -> u64 {
         ((self.h + 2 * self.pad[0]) * (self.w + 2 * self.pad[1])) as u64
@@ -275,6 +284,12 @@ impl Plan {
             })
             .sum::<u64>()
     }
+}
+
+/// (width, depth) of `sk_vecbuf`'s RAM: two banks of `words` words of
+/// `chunk` codes of `bits`.
+pub fn vecbuf_memory(bits: u64, chunk: u64, words: u64) -> (u64, u64) {
+    (chunk * bits, 2 * words)
 }
 
 /// Settings of the plan.
