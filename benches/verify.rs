@@ -27,7 +27,7 @@ fn main() {
     let traffic = Traffic { seed: 7, valid: 11, ready: 9 };
 
     let n_big = 100_000;
-    let x = shiftkit::app::verification_vectors(&q, n_big, 3, None);
+    let x = shiftkit::verify::verification_vectors(&q, n_big, 3, None);
     let start = Instant::now();
     let reps = 20;
     for _ in 0..reps {

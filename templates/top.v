@@ -49,7 +49,7 @@ module {{ module }} (
     end
 {% for inst in instances %}
     wire [{{ inst.out_msb }}:0] {{ inst.output }};
-    {{ inst.module }} u_{{ inst.name }} (
+    {{ inst.module }} {{ inst.name }} (
         .clk(clk),
         .ce(ce),
         .x({{ inst.input }}),

@@ -155,7 +155,7 @@ fn quantize_then_eval_reports_integer_beside_float_accuracy() {
 #[test]
 fn dump_prints_weights_formats_and_bounds() {
     let (_dir, q) = quantized_digits();
-    let o = shiftkit(&["dump", &q, "--json"]);
+    let o = shiftkit(&["dump", &q]);
     assert!(o.status.success(), "{}", stderr(&o));
     let d: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let fc1 = &d["layers"][0];
@@ -410,6 +410,29 @@ fn a_recipe_reports_every_step_and_the_report_command_tables_the_result() {
     let o = shiftkit(&["report", &p("c.skm")]);
     assert!(stdout(&o).contains("| layer | weights | sparsity |"), "{}", stdout(&o));
 
+    // The compressed network generates Verilog with the adders the report
+    // counted, which verifies on Icarus against the simulator.
+    let o = shiftkit(&[
+        "hdl",
+        &p("c.skm"),
+        "--form",
+        "unrolled",
+        "--argmax",
+        "-o",
+        &p("hdl"),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let hdl: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(hdl["manifest"]["cost"]["adders"], out["report"]["rtl_adders"]);
+    if Command::new("iverilog").arg("-V").output().is_ok() {
+        let args = ["verify", &p("c.skm"), &p("hdl"), "--sim", "icarus", "--vectors", "200"];
+        let o = shiftkit(&[&args[..], &["--data", "digits", "--json"]].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(v["passed"], true);
+    }
+
     // A bad recipe is an error naming the file, and writes nothing.
     std::fs::write(p("bad.toml"), "[[step]]\nmethod = \"prune\"\n").unwrap();
     let o = shiftkit(&["compress", &p("f.skm"), "--recipe", &p("bad.toml"), "-o", &p("x.skm")]);
@@ -443,8 +466,11 @@ fn train_distills_from_a_teacher() {
         &p("s.skm"),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = shiftkit(&["info", &p("s.skm")]);
-    assert!(stdout(&o).contains("distilled from"), "{}", stdout(&o));
+    let o = shiftkit(&["info", &p("s.skm"), "--json"]);
+    let info: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let distill = &info["provenance"]["steps"][0]["parameters"]["distill"];
+    assert_eq!(distill["lambda"], 0.5, "{info}");
+    assert!(distill["teacher"].as_str().unwrap().ends_with(".skm"), "{info}");
     // A weight outside [0, 1] is refused before training.
     let o = shiftkit(&[
         "train",
@@ -529,4 +555,43 @@ fn hdl_streams_a_cnn_and_refuses_impossible_foldings_by_name() {
         assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
         assert!(stdout(&o).contains("verified on 13 images"), "{}", stdout(&o));
     }
+}
+
+/// The README's first command, on a smaller network and fewer vectors: it
+/// trains, compresses, generates, verifies on every installed simulator and
+/// leaves its files where it says.
+#[test]
+fn flow_runs_the_whole_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = shiftkit(&[
+        "flow",
+        "--arch",
+        "mlp:64-16-10",
+        "--vectors",
+        "100",
+        "-o",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let flow: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    for file in ["float.skm", "compressed.skm", "hdl/manifest.json", "hdl/shiftkit_top.v"] {
+        assert!(out.join(file).is_file(), "{file}");
+    }
+    assert_eq!(flow["compress"]["method"], "inq 5-bit");
+    let acc = flow["compress"]["integer_accuracy"].as_f64().unwrap();
+    assert!(acc > 0.8, "{acc}");
+    let installed = ["verilator", "iverilog"]
+        .iter()
+        .filter(|t| Command::new(t).arg("-V").output().is_ok())
+        .count();
+    let reports = flow["verify"]["reports"].as_array().map_or(0, Vec::len);
+    assert_eq!(reports, installed, "one report per installed simulator");
+    if installed > 0 {
+        assert_eq!(flow["verify"]["passed"], true);
+    }
+    // The compressed model records how it was made, and `report` reads it.
+    let o = shiftkit(&["report", out.join("compressed.skm").to_str().unwrap()]);
+    assert!(stdout(&o).contains("| compressed | inq 5-bit |"), "{}", stdout(&o));
 }

@@ -2,12 +2,12 @@
 
 use std::collections::BTreeSet;
 
-use shiftkit::compress::{
-    code, partition, run_inq, Binarizer, InqConfig, InqObserver, InqStep, Levels, Pow2Range,
-};
+use shiftkit::compress::{partition, run_inq, Binarizer, InqConfig, InqObserver, InqStep};
 use shiftkit::data::load_digits;
 use shiftkit::model::{ArchSpec, Network, ParamId, ParamKind};
-use shiftkit::quant::{self, IntOp, QuantizeConfig, WeightKind, WeightSpec};
+use shiftkit::quant::{
+    self, code, IntOp, Levels, Pow2Range, QuantizeConfig, WeightKind, WeightSpec,
+};
 use shiftkit::sim;
 use shiftkit::train::{self, Hooks, LrSchedule, Observer, OptimizerConfig, Quiet, TrainConfig};
 
@@ -152,13 +152,30 @@ fn the_integer_network_holds_exactly_the_inq_weights() {
     assert!((f - i).abs() < 0.02, "float {f}, integer {i}");
 }
 
+/// The widest INQ coding, 6 bits (shifts up to 15), runs through INQ,
+/// quantization, the simulator and the adder graphs of the unrolled form.
+#[test]
+fn inq_at_six_bits_runs_end_to_end() {
+    let (mut net, d) = trained_mlp();
+    run_inq(&mut net, &d.train, &inq(6, &[0.5, 1.0], 1), &Hooks::default(), &mut Quiet).unwrap();
+    let q = quant::quantize(&net, d.train.x.view(), &pow2_config(6)).unwrap();
+    let IntOp::Dense(fc1) = &q.layers()[0].op else { panic!("fc1 is dense") };
+    assert_eq!(fc1.kind, WeightKind::Pow2 { max_shift: 15 });
+    let (f, i) = (train::evaluate(&net, &d.test), sim::accuracy(&q, &d.test).unwrap());
+    assert!((f - i).abs() < 0.02, "float {f}, integer {i}");
+    let graphs = shiftkit::codegen::build_graphs(&q, 3).unwrap();
+    assert_eq!(graphs.len(), 2);
+}
+
 #[test]
 fn out_of_range_bits_are_errors() {
     let (mut net, d) = trained_mlp();
-    for bits in [1, 9] {
+    for bits in [1, 7, 8] {
         let e = run_inq(&mut net, &d.train, &inq(bits, &[1.0], 0), &Hooks::default(), &mut Quiet)
             .unwrap_err();
-        assert!(e.to_string().contains("2 to 8 bits"), "{e}");
+        assert!(e.to_string().contains("use 2 to 6"), "{e}");
+        let e = quant::quantize(&net, d.train.x.view(), &pow2_config(bits)).unwrap_err();
+        assert!(e.to_string().contains("INQ bits"), "{e}");
     }
     let e =
         run_inq(&mut net, &d.train, &inq(5, &[0.6, 0.5, 1.0], 0), &Hooks::default(), &mut Quiet)

@@ -246,9 +246,9 @@ fn bad_build_requests_are_refused_by_name_and_leave_nothing() {
     let tools = have("yosys") && have("nextpnr-ice40") && have("icepack");
     let mut cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--target", "ice40-up9k"], "unknown device `ice40-up9k`"),
-        (vec!["--target", "ice40-up5k", "--clock", "0"], "--clock 0"),
+        (vec!["--target", "ice40-up5k", "--clock", "0"], "clock: 0 MHz"),
         (vec!["--target", "ice40-up5k", "--clock", "10000"], "at most 1000 MHz"),
-        (vec!["--target", "ice40-up5k", "--max-util", "1.5"], "--max-util"),
+        (vec!["--target", "ice40-up5k", "--max-util", "1.5"], "max_util: 1.5"),
     ];
     let tiny_s = tiny.to_str().unwrap();
     if tools {

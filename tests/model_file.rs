@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use proptest::prelude::*;
-use shiftkit::model::{self, ArchSpec, Container, ModelFile, Provenance, TensorData};
+use shiftkit::model::{self, ArchSpec, Container, ModelFile, Provenance, Record, TensorData};
 
 fn sample_model() -> ModelFile {
     let spec: ArchSpec = serde_json::from_str(
@@ -18,13 +18,51 @@ fn sample_model() -> ModelFile {
     let provenance = Provenance {
         arch: Some("test".into()),
         dataset: Some("digits".into()),
-        steps: vec!["built by a test".into()],
+        steps: vec![Record::new(
+            "compress",
+            Some("built by a test".into()),
+            &serde_json::json!({ "lr": 0.5 }),
+            &serde_json::json!({ "integer_accuracy": 0.25 }),
+        )],
     };
     ModelFile::new(spec.build(7).unwrap(), provenance)
 }
 
 fn sample_bytes() -> Vec<u8> {
     sample_model().into_container().to_bytes()
+}
+
+#[test]
+fn provenance_of_format_1_reads_as_records() {
+    let mut c = sample_model().into_container();
+    c.set_section(
+        "provenance",
+        serde_json::json!({ "steps": [
+            "train: 10 epochs, batch 64; test accuracy 0.9",
+            "compress: prune 90% global -> inq 5-bit; integer accuracy 0.8800"
+        ]}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.skm");
+    std::fs::write(&path, c.to_bytes_as(1)).unwrap();
+    let steps = model::load(&path).unwrap().provenance.steps;
+    assert_eq!(steps[0].command, "train");
+    assert_eq!(steps[0].method, None);
+    assert_eq!(steps[1].command, "compress");
+    assert_eq!(steps[1].method.as_deref(), Some("prune 90% global -> inq 5-bit"));
+    // The line is kept, and printed as it was.
+    assert_eq!(
+        steps[1].to_string(),
+        "compress: prune 90% global -> inq 5-bit; integer accuracy 0.8800"
+    );
+    // Format 2 writes records, and reads them back the same.
+    model::save(
+        &path,
+        &ModelFile { provenance: Provenance { steps, ..Default::default() }, ..sample_model() },
+    )
+    .unwrap();
+    let again = model::load(&path).unwrap().provenance.steps;
+    assert_eq!(again[1].method.as_deref(), Some("prune 90% global -> inq 5-bit"));
 }
 
 #[test]
@@ -74,8 +112,8 @@ fn a_foreign_safetensors_file_is_refused_with_a_hint() {
 #[test]
 fn a_newer_format_version_is_refused() {
     let mut bytes = sample_bytes();
-    let needle = br#"\"version\":1"#;
-    let at = bytes.windows(needle.len()).position(|w| w == needle).expect("version in header");
+    let needle = format!(r#"\"version\":{}"#, model::FORMAT_VERSION).into_bytes();
+    let at = bytes.windows(needle.len()).position(|w| *w == needle[..]).expect("version in header");
     bytes[at + needle.len() - 1] = b'9';
     let e = Container::from_bytes(&bytes, Path::new("new.skm")).unwrap_err().to_string();
     assert!(e.contains("version 9"), "{e}");

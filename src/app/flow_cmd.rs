@@ -56,13 +56,10 @@ pub fn run_flow(
         DatasetName::Digits => (60, 32),
         DatasetName::FashionMnist => (10, 64),
     };
-    let train_cfg = TrainConfig {
-        epochs,
-        batch_size: batch,
-        optimizer: train::OptimizerConfig::sgd(0.05),
-        schedule: train::LrSchedule::Cosine,
-        seed: job.seed,
-    };
+    // The flow's own schedule per dataset; everything else is the defaults.
+    let settings =
+        train::TrainSettings { batch: Some(batch), seed: Some(job.seed), ..Default::default() };
+    let train_cfg = settings.resolve(train::Purpose::Train, epochs)?;
     let float_path = job.dir.join("float.skm");
     let train = run_train(
         &TrainJob {
@@ -83,23 +80,11 @@ pub fn run_flow(
             dataset: Some(job.dataset),
             data_dir: job.data_dir.clone(),
             recipe: MethodJob {
-                method: job.method,
                 bits: job.bits,
-                layer_bits: BTreeMap::new(),
-                schedule: vec![0.5, 0.75, 0.875, 1.0],
-                epochs_per_step: 2,
-                epochs: 10,
-                keep_first_last: None,
-                scale: true,
-                train: TrainConfig {
-                    optimizer: train::OptimizerConfig::sgd(0.01).with_weight_decay(5e-4),
-                    ..train_cfg
-                },
-                act_bits: 8,
-                input_bits: 8,
-                calibration: 5000,
+                train: settings.resolve(train::Purpose::Retrain, 0)?,
+                ..MethodJob::new(job.method)
             }
-            .to_recipe(),
+            .to_recipe()?,
             output: compressed_path.clone(),
         },
         observer,
@@ -194,7 +179,15 @@ impl FlowOutcome {
             c.method,
             self.hdl.dir.display()
         );
-        row(&mut s, "float accuracy", format!("{:.2}%", c.float_accuracy * 100.0));
+        row(
+            &mut s,
+            "float accuracy",
+            format!(
+                "{:.2}% trained, {:.2}% compressed",
+                c.original_accuracy * 100.0,
+                c.float_accuracy * 100.0
+            ),
+        );
         row(
             &mut s,
             "integer accuracy",

@@ -13,13 +13,14 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::codegen::{self, CodegenError, HdlConfig, Manifest};
-use crate::compress::{self, Binarizer, CompressError, InqConfig, Levels};
+use crate::compress::{self, CompressError, DistillSpec};
 use crate::data::{self, DataError, Dataset, DatasetName};
+use crate::fpga::{BuildOutcome, Target};
 use crate::model::{self, ArchSpec, ModelError, ModelFile, NetworkSummary, Provenance, Shape};
-use crate::quant::{self, FixedFormat, IntNetwork, IntOp, QuantError, QuantizeConfig, WeightSpec};
+use crate::quant::{self, FixedFormat, IntNetwork, IntOp, QuantError, QuantSettings, WeightSpec};
 use crate::sim::{self, SimError, VectorError};
 use crate::train::{self, EpochReport, Hooks, Observer, TrainConfig, TrainError};
-use crate::verify::{self, Simulator, Traffic, VerifyError};
+use crate::verify::{self, CheckError, Simulator, VerifyError, VerifyOutcome};
 
 /// Errors of the application layer: any stage's error.
 #[derive(Debug, thiserror::Error)]
@@ -39,11 +40,15 @@ pub enum AppError {
     #[error(transparent)]
     Verify(#[from] VerifyError),
     #[error(transparent)]
+    Check(#[from] CheckError),
+    #[error(transparent)]
     Sim(#[from] SimError),
     #[error(transparent)]
     Device(#[from] crate::device::DeviceError),
     #[error(transparent)]
     Fpga(#[from] crate::fpga::FpgaError),
+    #[error(transparent)]
+    Build(#[from] crate::fpga::BuildError),
     #[error("{}: {source}", path.display())]
     Vectors {
         path: PathBuf,
@@ -56,9 +61,32 @@ pub enum AppError {
         #[source]
         source: std::io::Error,
     },
-    /// A request that cannot be carried out as given.
-    #[error("{0}")]
-    Usage(String),
+    #[error("{}: {source}", path.display())]
+    Onnx {
+        path: PathBuf,
+        #[source]
+        source: crate::model::onnx::OnnxError,
+    },
+    /// The network's input and the dataset's samples differ.
+    #[error("the network takes input {input}, but {dataset} samples are {sample} ({} values)", sample.numel())]
+    InputMismatch { input: Shape, dataset: String, sample: Shape },
+    /// A model that records no dataset, and none was named.
+    #[error("{} does not record its dataset; name one (digits or fashion-mnist)", path.display())]
+    NoDataset { path: PathBuf },
+    /// A model file without the integer network a command needs.
+    #[error("{} holds no integer network; make one with `shiftkit quantize`", path.display())]
+    NoIntegerNetwork { path: PathBuf },
+    #[error("{} is not a shiftkit manifest ({reason})", path.display())]
+    NotAManifest { path: PathBuf, reason: String },
+    /// A design generated from another network than the model given.
+    #[error(
+        "{} holds a design of another network ({design}, the model is {model}); generate it again",
+        dir.display()
+    )]
+    StaleDesign { dir: PathBuf, design: String, model: String },
+    /// A setting of a job, by name, that cannot work.
+    #[error("{setting}: {reason}")]
+    Setting { setting: &'static str, reason: String },
 }
 
 mod build_cmd;
@@ -66,7 +94,6 @@ mod compress_cmd;
 mod flow_cmd;
 mod hdl_cmd;
 mod quantize_cmd;
-mod recipe;
 mod report_cmd;
 mod train_cmd;
 mod verify_cmd;
@@ -76,7 +103,6 @@ pub use compress_cmd::*;
 pub use flow_cmd::*;
 pub use hdl_cmd::*;
 pub use quantize_cmd::*;
-pub use recipe::*;
 pub use report_cmd::*;
 pub use train_cmd::*;
 pub use verify_cmd::*;
@@ -90,12 +116,7 @@ pub fn check_input_fits(input: Shape, data: &Dataset) -> Result<(), AppError> {
     if fits {
         Ok(())
     } else {
-        Err(AppError::Usage(format!(
-            "the network takes input {input}, but {} samples are {} ({} values)",
-            data.name,
-            data.sample,
-            data.sample.numel()
-        )))
+        Err(AppError::InputMismatch { input, dataset: data.name.to_string(), sample: data.sample })
     }
 }
 
@@ -109,12 +130,11 @@ fn dataset_of(
     match given {
         Some(d) => Ok(d),
         None => {
-            let recorded = file.provenance.dataset.as_deref().ok_or_else(|| {
-                AppError::Usage(format!(
-                    "{} does not record its dataset; pass --data digits|fashion-mnist",
-                    path.display()
-                ))
-            })?;
+            let recorded = file
+                .provenance
+                .dataset
+                .as_deref()
+                .ok_or_else(|| AppError::NoDataset { path: path.to_path_buf() })?;
             Ok(recorded.parse()?)
         }
     }
@@ -125,9 +145,8 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, AppError> {
     let path = dir.join("manifest.json");
     let text = std::fs::read_to_string(&path)
         .map_err(|source| AppError::Io { path: path.clone(), source })?;
-    serde_json::from_str(&text).map_err(|e| {
-        AppError::Usage(format!("{} is not a shiftkit manifest ({e})", path.display()))
-    })
+    serde_json::from_str(&text)
+        .map_err(|e| AppError::NotAManifest { path: path.clone(), reason: e.to_string() })
 }
 
 /// Loads the integer network of a model file, or says how to make one.
@@ -135,9 +154,6 @@ pub fn load_integer(path: &Path) -> Result<(ModelFile, IntNetwork), AppError> {
     let file = model::load(path)?;
     match quant::read_integer(&file.rest)? {
         Some(net) => Ok((file, net)),
-        None => Err(AppError::Usage(format!(
-            "{} holds no integer network; make one with `shiftkit quantize`",
-            path.display()
-        ))),
+        None => Err(AppError::NoIntegerNetwork { path: path.to_path_buf() }),
     }
 }

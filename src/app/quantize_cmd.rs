@@ -8,9 +8,7 @@ pub struct QuantizeJob {
     pub model: PathBuf,
     pub dataset: Option<DatasetName>,
     pub data_dir: Option<PathBuf>,
-    pub config: QuantizeConfig,
-    /// Training samples used to calibrate activation formats.
-    pub calibration: usize,
+    pub settings: QuantSettings,
     pub output: PathBuf,
 }
 
@@ -42,21 +40,18 @@ pub fn run_quantize(job: &QuantizeJob) -> Result<QuantizeOutcome, AppError> {
     let name = dataset_of(&file, job.dataset, &job.model)?;
     let data = data::load(name, job.data_dir.as_deref())?;
     check_input_fits(file.float.input(), &data)?;
-    if job.calibration == 0 {
-        return Err(AppError::Usage("--calibration must be at least 1 sample".into()));
-    }
-    let calib = data.train.head(job.calibration);
-    let net = quant::quantize(&file.float, calib.x.view(), &job.config)?;
+    job.settings.check()?;
+    let calib = data.train.head(job.settings.calibration);
+    let config = job.settings.config(BTreeMap::new());
+    let net = quant::quantize(&file.float, calib.x.view(), &config)?;
     let float_accuracy = train::evaluate(&file.float, &data.test);
     let integer_accuracy = sim::accuracy(&net, &data.test)?;
     file.provenance.dataset.get_or_insert_with(|| name.to_string());
-    file.provenance.steps.push(format!(
-        "quantize: weights {:?}, activations {} bits, input {} bits, {} calibration samples; \
-         integer accuracy {integer_accuracy:.4}",
-        job.config.weights,
-        job.config.act_bits,
-        job.config.input_bits,
-        calib.len()
+    file.provenance.steps.push(crate::model::Record::new(
+        "quantize",
+        None,
+        &QuantSettings { calibration: calib.len(), ..job.settings },
+        &serde_json::json!({ "integer_accuracy": integer_accuracy }),
     ));
     quant::write_integer(&net, &mut file.rest);
     model::save(&job.output, &file)?;

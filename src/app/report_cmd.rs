@@ -27,7 +27,10 @@ pub struct ReportOutcome {
 
 pub fn run_report(job: &ReportJob) -> Result<ReportOutcome, AppError> {
     if job.models.is_empty() {
-        return Err(AppError::Usage("name at least one model to report".into()));
+        return Err(AppError::Setting {
+            setting: "models",
+            reason: "name at least one model to report".into(),
+        });
     }
     let reference = job.reference.as_deref().map(model::load).transpose()?;
     let mut datasets: BTreeMap<DatasetName, Dataset> = BTreeMap::new();
@@ -63,8 +66,7 @@ pub fn run_report(job: &ReportJob) -> Result<ReportOutcome, AppError> {
             .steps
             .iter()
             .rev()
-            .find_map(|s| s.strip_prefix("compress: "))
-            .map(|s| s.split(';').next().unwrap_or(s).to_string())
+            .find_map(|r| r.method.clone())
             .unwrap_or_else(|| "quantize".into());
         let stem = path.file_stem().map_or("model".into(), |s| s.to_string_lossy().to_string());
         let mut row =

@@ -1,6 +1,7 @@
 //! `train`, `eval`, `info`.
 
 use super::*;
+use crate::model::Record;
 
 /// `shiftkit train`.
 #[derive(Clone, Debug)]
@@ -14,6 +15,14 @@ pub struct TrainJob {
     /// Learn from a teacher (its `teacher` path is required here).
     pub distill: Option<DistillSpec>,
     pub output: PathBuf,
+}
+
+/// The settings `train` records in the model's provenance.
+#[derive(Serialize)]
+struct TrainRecord<'a> {
+    train: &'a TrainConfig,
+    init_seed: u64,
+    distill: &'a Option<DistillSpec>,
 }
 
 /// What `shiftkit train` reports.
@@ -35,7 +44,12 @@ pub fn run_train(job: &TrainJob, observer: &mut dyn Observer) -> Result<TrainOut
     tracing::info!(arch = %job.arch, dataset = %job.dataset, "training");
     let teacher = match &job.distill {
         Some(DistillSpec { teacher: Some(path), .. }) => Some(model::load(path)?.float),
-        Some(_) => return Err(AppError::Usage("distillation needs a teacher model file".into())),
+        Some(_) => {
+            return Err(AppError::Setting {
+                setting: "teacher",
+                reason: "distillation needs a teacher model file".into(),
+            })
+        }
         None => None,
     };
     let distill = job.distill.as_ref().zip(teacher.as_ref()).map(|(d, teacher)| {
@@ -51,28 +65,14 @@ pub fn run_train(job: &TrainJob, observer: &mut dyn Observer) -> Result<TrainOut
     let reports =
         train::train(&mut net, &data.train, Some(&data.test), &job.config, &hooks, observer)?;
     let test_accuracy = train::evaluate(&net, &data.test);
-    let opt = &job.config.optimizer;
     let provenance = Provenance {
         arch: Some(job.arch.clone()),
         dataset: Some(job.dataset.to_string()),
-        steps: vec![format!(
-            "train: {} epochs, batch {}, {} lr {}, seed {}, init seed {}{}; test accuracy {:.4}",
-            job.config.epochs,
-            job.config.batch_size,
-            opt.name(),
-            opt.lr(),
-            job.config.seed,
-            job.init_seed,
-            match &job.distill {
-                Some(d) => format!(
-                    ", distilled from {} (T {}, lambda {})",
-                    d.teacher.as_deref().unwrap_or(Path::new("?")).display(),
-                    d.temperature,
-                    d.lambda
-                ),
-                None => String::new(),
-            },
-            test_accuracy
+        steps: vec![Record::new(
+            "train",
+            None,
+            &TrainRecord { train: &job.config, init_seed: job.init_seed, distill: &job.distill },
+            &serde_json::json!({ "test_accuracy": test_accuracy }),
         )],
     };
     model::save(&job.output, &ModelFile::new(net, provenance))?;
@@ -192,18 +192,18 @@ pub fn run_import(
 ) -> Result<ImportOutcome, AppError> {
     let bytes = std::fs::read(onnx).map_err(|source| AppError::Io { path: onnx.into(), source })?;
     let (net, info) = model::onnx::import_onnx(&bytes)
-        .map_err(|e| AppError::Usage(format!("{}: {e}", onnx.display())))?;
+        .map_err(|source| AppError::Onnx { path: onnx.into(), source })?;
     let provenance = Provenance {
         arch: Some(format!(
             "onnx:{}",
             onnx.file_name().map_or(String::new(), |f| f.to_string_lossy().into_owned())
         )),
         dataset: dataset.map(|d| d.to_string()),
-        steps: vec![format!(
-            "import: {} (producer `{}`, opset {})",
-            onnx.display(),
-            info.producer,
-            info.opset
+        steps: vec![Record::new(
+            "import",
+            None,
+            &serde_json::json!({ "onnx": onnx }),
+            &serde_json::json!({ "producer": info.producer, "opset": info.opset }),
         )],
     };
     let network = model::summarize(&net);

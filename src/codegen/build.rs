@@ -8,15 +8,23 @@ use super::graph::{LayerGraph, Node, NodeId, NodeKind, Operand};
 use crate::quant::contract::{csd, round_offset, shift_floor, shift_round};
 use crate::quant::{dot_bounds, FixedFormat, IntLayer, IntNetwork, IntOp, Interval, Weighted};
 
+/// Pipeline registers need at least one adder level between them.
+pub(crate) fn check_levels_per_stage(levels_per_stage: u32) -> Result<(), CodegenError> {
+    if levels_per_stage == 0 {
+        return Err(CodegenError::Config(
+            "levels per stage (levels_per_stage) must be at least 1".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Builds one graph per hardware layer. `levels_per_stage` adder levels run
 /// between two pipeline registers.
 pub fn build_graphs(
     net: &IntNetwork,
     levels_per_stage: u32,
 ) -> Result<Vec<LayerGraph>, CodegenError> {
-    if levels_per_stage == 0 {
-        return Err(CodegenError::Config("--levels-per-stage must be at least 1".into()));
-    }
+    check_levels_per_stage(levels_per_stage)?;
     let mut graphs = Vec::new();
     let mut bounds = vec![Interval::of_format(net.input_format()); net.input().numel()];
     for layer in net.layers() {

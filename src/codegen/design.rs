@@ -119,6 +119,10 @@ impl HdlConfig {
 pub struct LayerCost {
     pub name: String,
     pub module: String,
+    /// Its instance in the top (unrolled form; a streaming layer's wires are
+    /// named by its `trace` in the stream manifest).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub instance: String,
     pub latency: u32,
     #[serde(flatten)]
     pub cost: Cost,
@@ -193,12 +197,14 @@ pub(crate) fn sanitize(name: &str) -> String {
     }
 }
 
-/// A stable hash of the integer network (its serialized form).
+/// A stable hash of the integer network: FNV-1a of its sections and tensors
+/// as the model file's format 1 lays them out, whatever format this build
+/// writes, so a design's manifest keeps matching its model across versions.
 pub fn network_hash(net: &IntNetwork) -> String {
     let mut c = crate::model::Container::new();
     crate::quant::write_integer(net, &mut c);
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in c.to_bytes() {
+    for b in c.to_bytes_as(1) {
         h ^= b as u64;
         h = h.wrapping_mul(0x0100_0000_01b3);
     }

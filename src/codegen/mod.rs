@@ -57,9 +57,7 @@ pub fn auto_form(net: &IntNetwork) -> Form {
 /// Generates the design of `net` in the form `config` asks for.
 pub fn generate(net: &IntNetwork, config: &HdlConfig) -> Result<Design, CodegenError> {
     design::check_identifier(&config.top)?;
-    if config.levels_per_stage == 0 {
-        return Err(CodegenError::Config("--levels-per-stage must be at least 1".into()));
-    }
+    build::check_levels_per_stage(config.levels_per_stage)?;
     let form = match config.form {
         Form::Auto => auto_form(net),
         form => form,

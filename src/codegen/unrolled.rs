@@ -60,8 +60,9 @@ pub(super) fn generate(
         let module = format!("{}_{}", config.top, sanitize(&g.name));
         files.push((format!("{module}.v"), emit::layer_module(g, &module, header)));
         let output = format!("{}_y", sanitize(&g.name));
+        let instance = format!("u_{}", sanitize(&g.name));
         instances.push(Instance {
-            name: sanitize(&g.name),
+            name: instance.clone(),
             module: module.clone(),
             input: input.clone(),
             output: output.clone(),
@@ -70,7 +71,7 @@ pub(super) fn generate(
         input = output;
         let cost = Cost::of(g);
         total = total + cost;
-        layers.push(LayerCost { name: g.name.clone(), module, latency: g.latency, cost });
+        layers.push(LayerCost { name: g.name.clone(), module, instance, latency: g.latency, cost });
     }
     let last = graphs.last().expect("checked non-empty");
     let outputs = last.outputs.len();

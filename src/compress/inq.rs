@@ -8,48 +8,8 @@ use super::prune::{merge_masks, pruned_masks};
 use super::CompressError;
 use crate::data::Split;
 use crate::model::{Network, Op, ParamId, ParamKind};
+use crate::quant::{check_range, Pow2Range, INQ_BITS};
 use crate::train::{self, Hooks, Masks, Observer, TrainConfig};
-
-/// The exponent range of a layer: weights become `{0, ±2^k}`, `n2 <= k <= n1`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Pow2Range {
-    pub n1: i32,
-    pub n2: i32,
-}
-
-impl Pow2Range {
-    /// From the layer's largest magnitude `s` when INQ starts and the bit width
-    /// `b` (zero included): `n1 = floor(log2(4s/3))`, `n2 = n1 + 1 - 2^(b-2)`.
-    /// `None` for an all-zero layer (it stays zero).
-    pub fn new(s: f32, bits: u32) -> Option<Pow2Range> {
-        if s <= 0.0 || !s.is_finite() {
-            return None;
-        }
-        let n1 = (4.0 * s as f64 / 3.0).log2().floor() as i32;
-        Some(Pow2Range { n1, n2: n1 + 1 - (1 << (bits - 2)) })
-    }
-
-    /// The INQ rule: `|w| >= 0.75 * 2^k` maps to `2^k` for the largest such `k`
-    /// in `[n2, n1]` (ties go up); `|w| < 2^(n2-1)` maps to 0; `|w|` in
-    /// `[2^(n2-1), 0.75 * 2^n2)` maps to `2^n2`; the sign is kept.
-    pub fn quantize(self, w: f32) -> f32 {
-        let a = w.abs() as f64;
-        if a < (self.n2 as f64 - 1.0).exp2() {
-            return 0.0;
-        }
-        // Largest k with a >= 0.75 * 2^k, clamped into [n2, n1].
-        let k = ((a / 0.75).log2().floor() as i32).clamp(self.n2, self.n1);
-        // Guard the floating-point log at exact ties: step up or down to the rule.
-        let k = if k < self.n1 && a >= 0.75 * ((k + 1) as f64).exp2() {
-            k + 1
-        } else if k > self.n2 && a < 0.75 * (k as f64).exp2() {
-            k - 1
-        } else {
-            k
-        };
-        (w.signum() as f64 * (k as f64).exp2()) as f32
-    }
-}
 
 /// Settings of an INQ run.
 #[derive(Clone, Debug, PartialEq)]
@@ -133,7 +93,7 @@ pub fn run_inq(
     check_schedule(&config.schedule)?;
     let mut layers = Vec::new();
     for &(index, bits) in &config.bits {
-        check_bits(bits)?;
+        check_range("INQ bits", bits, INQ_BITS)?;
         let Some(layer) = net.layers().get(index) else {
             return Err(CompressError::Config(format!("no layer {index}")));
         };
@@ -185,15 +145,6 @@ pub fn run_inq(
     Ok(layers.into_iter().map(|(i, r, _)| (i, r)).collect())
 }
 
-/// INQ bit widths are 2 to 8 (zero included).
-pub fn check_bits(bits: u32) -> Result<(), CompressError> {
-    if (2..=8).contains(&bits) {
-        Ok(())
-    } else {
-        Err(CompressError::Config(format!("INQ needs 2 to 8 bits per weight, got {bits}")))
-    }
-}
-
 fn weight(net: &Network, index: usize) -> ArrayD<f32> {
     net.params()
         .into_iter()
@@ -206,43 +157,6 @@ fn weight(net: &Network, index: usize) -> ArrayD<f32> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    /// The rule by its definition, by scanning every k.
-    fn reference(w: f32, r: Pow2Range) -> f32 {
-        let a = w.abs() as f64;
-        let q = if a < ((r.n2 - 1) as f64).exp2() {
-            0.0
-        } else {
-            let mut best = None;
-            for k in r.n2..=r.n1 {
-                if a >= 0.75 * (k as f64).exp2() {
-                    best = Some(k);
-                }
-            }
-            (best.unwrap_or(r.n2) as f64).exp2()
-        };
-        (q * w.signum() as f64) as f32
-    }
-
-    #[test]
-    fn exponents_follow_the_paper() {
-        // s = 0.9: 4s/3 = 1.2 -> n1 = 0; b = 5: n2 = 0 + 1 - 8 = -7.
-        assert_eq!(Pow2Range::new(0.9, 5), Some(Pow2Range { n1: 0, n2: -7 }));
-        assert_eq!(Pow2Range::new(0.75, 3), Some(Pow2Range { n1: 0, n2: -1 }));
-        assert_eq!(Pow2Range::new(0.0, 5), None);
-    }
-
-    #[test]
-    fn ties_and_edges_follow_the_rule() {
-        let r = Pow2Range { n1: 0, n2: -3 };
-        assert_eq!(r.quantize(0.75), 1.0); // 0.75 * 2^0: tie goes up
-        assert_eq!(r.quantize(-0.375), -0.5); // 0.75 * 2^-1
-        assert_eq!(r.quantize(0.0625), 0.125); // 2^(n2-1): up to 2^n2
-        assert_eq!(r.quantize(0.0624), 0.0); // just below 2^(n2-1)
-        assert_eq!(r.quantize(0.09), 0.125); // in [2^(n2-1), 0.75 * 2^n2)
-        assert_eq!(r.quantize(5.0), 1.0); // above 1.5 * 2^n1: clamp to the top
-        assert_eq!(r.quantize(-1.6), -1.0);
-    }
 
     #[test]
     fn partition_takes_the_largest_free_magnitudes_ties_by_index() {
@@ -272,33 +186,6 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn rule_matches_its_definition(w in -4.0f32..4.0, s in 0.01f32..4.0, bits in 2u32..=8) {
-            let r = Pow2Range::new(s, bits).unwrap();
-            prop_assert_eq!(r.quantize(w), reference(w, r));
-        }
-
-        #[test]
-        fn exact_ties_go_up(k in -8i32..2, bits in 3u32..=8, neg: bool) {
-            let r = Pow2Range { n1: 2, n2: 3 - (1 << (bits - 2)) };
-            prop_assume!(k > r.n2 && k <= r.n1);
-            let w = 0.75 * (k as f32).exp2() * if neg { -1.0 } else { 1.0 };
-            prop_assert_eq!(r.quantize(w).abs(), (k as f32).exp2());
-            // And 2^(n2-1) exactly goes to 2^n2.
-            prop_assert_eq!(r.quantize(((r.n2 - 1) as f32).exp2()), (r.n2 as f32).exp2());
-        }
-
-        #[test]
-        fn quantized_values_are_powers_of_two_in_range(w in -4.0f32..4.0, s in 0.01f32..4.0, bits in 2u32..=8) {
-            let r = Pow2Range::new(s, bits).unwrap();
-            let q = r.quantize(w);
-            let k = q.abs().log2();
-            let in_range = k.fract() == 0.0 && (r.n2..=r.n1).contains(&(k as i32));
-            prop_assert!(q == 0.0 || in_range, "{} maps to {}", w, q);
-            // Idempotent: quantizing a quantized weight changes nothing.
-            prop_assert_eq!(r.quantize(q), q);
-        }
-
         #[test]
         fn partition_is_magnitude_ordered(ws in proptest::collection::vec(-1.0f32..1.0, 1..40), p in 0.05f32..1.0) {
             let w = ndarray::Array1::from(ws.clone()).into_dyn();

@@ -9,7 +9,6 @@ use std::sync::Mutex;
 
 use ndarray::{ArrayViewD, ArrayViewMutD};
 
-use super::CompressError;
 use crate::model::ParamId;
 use crate::train::WeightTransform;
 
@@ -20,17 +19,6 @@ pub struct Clusters {
     pub centroids: Vec<f32>,
     /// Per weight (flat order): its centroid, or `None` for a pruned weight.
     pub assign: Vec<Option<u32>>,
-}
-
-/// Index bits of a shared layer: 1 to 8.
-pub fn check_share_bits(bits: u32) -> Result<(), CompressError> {
-    if (1..=8).contains(&bits) {
-        Ok(())
-    } else {
-        Err(CompressError::Config(format!(
-            "weight sharing needs 1 to 8 index bits (2 to 256 centroids), got {bits}"
-        )))
-    }
 }
 
 /// Lloyd iterations at most; 1-D k-means on sorted values converges well before.

@@ -270,7 +270,8 @@ pub fn svd_layer(
 }
 
 /// The rank of a truncated SVD.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Rank {
     /// Keep `k` singular values.
     Fixed(usize),

@@ -1,6 +1,7 @@
 //! The open FPGA tools: Yosys synthesis, nextpnr-ice40 place and route,
 //! icepack. Each step runs in a design's directory, keeps its log there, and
-//! returns what the tool reported, parsed.
+//! returns what the tool reported, parsed; [`build`] chains them for a
+//! device's fastest fitting design.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,6 +10,10 @@ use std::process::Command;
 use serde::{Deserialize, Serialize};
 
 use crate::device::{Device, Family, Resources};
+
+mod build;
+
+pub use build::{build, BuildError, BuildOutcome, Target, Usage, DEFAULT_MAX_UTIL};
 
 /// Errors of running the tools.
 #[derive(Debug, thiserror::Error)]

@@ -24,12 +24,15 @@ use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::provenance::Provenance;
+
 use super::error::{ModelError, Result};
 use super::network::{BatchNorm, Conv2d, Dense, Layer, MaxPool2d, Network, Op};
 use super::shape::Shape;
 
-/// The version of the file layout this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The version of the file layout this build writes and the newest it reads
+/// (2: provenance records are JSON objects, no longer lines of text; both are read).
+pub const FORMAT_VERSION: u32 = 2;
 const FORMAT_NAME: &str = "shiftkit-model";
 const METADATA_KEY: &str = "shiftkit";
 
@@ -150,11 +153,15 @@ impl Container {
 
     /// Serializes to safetensors bytes. The same container always gives the same bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let header = Header {
-            format: FORMAT_NAME.into(),
-            version: FORMAT_VERSION,
-            sections: self.sections.clone(),
-        };
+        self.to_bytes_as(FORMAT_VERSION)
+    }
+
+    /// The bytes as format `version` lays them out (the sections and tensors
+    /// are written as they are): a content hash that must not change when the
+    /// format version does takes a fixed one.
+    pub fn to_bytes_as(&self, version: u32) -> Vec<u8> {
+        let header =
+            Header { format: FORMAT_NAME.into(), version, sections: self.sections.clone() };
         let mut meta = HashMap::new();
         meta.insert(
             METADATA_KEY.to_string(),
@@ -265,20 +272,6 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(())
-}
-
-/// How a model was made: written by each command that changes it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Provenance {
-    /// The architecture spec it was built from, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub arch: Option<String>,
-    /// The dataset it was trained on (`digits`, `fashion-mnist`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dataset: Option<String>,
-    /// One line per step that produced the model (`train: 10 epochs sgd ...`).
-    #[serde(default)]
-    pub steps: Vec<String>,
 }
 
 /// A model file as the float stages see it.

@@ -9,16 +9,16 @@ mod file;
 mod info;
 mod network;
 pub mod onnx;
+mod provenance;
 mod shape;
 mod spec;
 
 pub use error::{ModelError, Result};
-pub use file::{
-    load, save, write_atomically, Container, ModelFile, Provenance, TensorData, FORMAT_VERSION,
-};
+pub use file::{load, save, write_atomically, Container, ModelFile, TensorData, FORMAT_VERSION};
 pub use info::{summarize, LayerSummary, NetworkSummary};
 pub use network::{
     window_count, BatchNorm, Conv2d, Dense, Layer, MaxPool2d, Network, Op, ParamId, ParamKind,
 };
+pub use provenance::{Provenance, Record};
 pub use shape::Shape;
 pub use spec::{ArchSpec, LayerSpec};

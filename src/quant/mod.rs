@@ -1,9 +1,12 @@
 //! Quantization: the numeric contract, the integer network, interval analysis,
 //! batch-norm folding and calibration.
 //!
-//! [`contract`] is the one home of every integer rule; [`IntNetwork`] is the
+//! [`contract`] is the one home of every integer rule, [`coding`] of the
+//! weight codings; [`IntNetwork`] is the
 //! single source of truth that the simulator and the code generator both read.
 
+mod analysis;
+pub mod coding;
 pub mod contract;
 mod file;
 mod fold;
@@ -11,12 +14,18 @@ mod interval;
 mod network;
 mod quantize;
 
+pub use coding::{
+    check_range, code, Coded, Levels, Pow2Range, WeightSpec, FIXED_BITS, INQ_BITS,
+    SHARE_INDEX_BITS, SHARE_VALUE_BITS,
+};
 pub use contract::{FixedFormat, Term};
 pub use file::{read_integer, write_integer};
 pub use fold::fold_batchnorm;
 pub use interval::{dot_bounds, Interval};
 pub use network::{ChannelScale, IntLayer, IntLayerSpec, IntNetwork, IntOp, WeightKind, Weighted};
-pub use quantize::{calibrate, quantize, QuantizeConfig, WeightSpec, ACT_BITS, SCALE_BITS};
+pub use quantize::{
+    calibrate, defaults, quantize, QuantSettings, QuantizeConfig, ACT_BITS, SCALE_BITS,
+};
 
 use crate::model::ModelError;
 
@@ -29,6 +38,9 @@ pub enum QuantError {
     /// An integer network that breaks a network-wide rule.
     #[error("invalid integer network: {0}")]
     Invalid(String),
+    /// A width or count outside what the contract allows.
+    #[error("{setting} {value} is out of range: use {} to {}", range.0, range.1)]
+    OutOfRange { setting: &'static str, value: i64, range: (i64, i64) },
     /// Settings that cannot work.
     #[error("{0}")]
     Config(String),

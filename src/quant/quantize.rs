@@ -2,97 +2,80 @@
 //! activation formats on data, quantize weights and biases.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
-use ndarray::{ArrayView2, ArrayViewD};
-use serde::Serialize;
-
+use super::coding::{check_range, code, Levels, Pow2Range, WeightSpec};
 use super::contract::{quantize_real, FixedFormat, MAX_FRAC};
 use super::fold::fold_batchnorm;
 use super::network::{ChannelScale, IntLayerSpec, IntNetwork, IntOp, WeightKind, Weighted};
 use super::QuantError;
-use crate::compress::{code, Levels, Pow2Range};
 use crate::model::{Network, Op};
 use crate::train::engine::trace;
-
-/// How to quantize the weights of dense and convolution layers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum WeightSpec {
-    /// Plain fixed point: signed `bits`-bit integers with one exponent per layer.
-    Fixed { bits: u32 },
-    /// INQ powers of two `{0, ±2^k}` of `bits` bits (the INQ rule, applied at once).
-    Pow2 { bits: u32 },
-    /// `{-1, +1}`, with a per-channel scale `α_j = mean|W_j|` when `scale`.
-    Binary { scale: bool },
-    /// `{-1, 0, +1}`, with a per-channel scale (TWN) when `scale`.
-    Ternary { scale: bool },
-    /// Shared weights (after k-means): signed `bits`-bit fixed point like
-    /// `Fixed`, at most `2^index_bits` distinct nonzero values.
-    Shared { index_bits: u32, bits: u32 },
-}
-
-impl FromStr for WeightSpec {
-    type Err = QuantError;
-    /// `fixedN` (N in 2..=16), `inqN` (N in 2..=8), `binary`, `ternary` (the last
-    /// two take `-noscale` to drop the per-channel scale), `sharedN` (N index
-    /// bits in 1..=8, 8-bit values) or `sharedN-fixedM`.
-    fn from_str(s: &str) -> Result<WeightSpec, QuantError> {
-        let bad = || {
-            QuantError::Config(format!(
-                "weight spec `{s}`: expected fixedN (N 2..=16), inqN (N 2..=8), binary, ternary, \
-                 binary-noscale, ternary-noscale, sharedN (N 1..=8) or sharedN-fixedM"
-            ))
-        };
-        let number = |prefix: &str, range: std::ops::RangeInclusive<u32>| -> Option<u32> {
-            s.strip_prefix(prefix)?.parse().ok().filter(|b| range.contains(b))
-        };
-        match s {
-            "binary" => Ok(WeightSpec::Binary { scale: true }),
-            "binary-noscale" => Ok(WeightSpec::Binary { scale: false }),
-            "ternary" => Ok(WeightSpec::Ternary { scale: true }),
-            "ternary-noscale" => Ok(WeightSpec::Ternary { scale: false }),
-            _ if s.starts_with("fixed") => {
-                number("fixed", 2..=16).map(|bits| WeightSpec::Fixed { bits }).ok_or_else(bad)
-            }
-            _ if s.starts_with("shared") => {
-                let (index, width) = match s.split_once("-fixed") {
-                    Some((i, w)) => (i, w.parse().ok().filter(|b| (2..=16).contains(b))),
-                    None => (s, Some(8)),
-                };
-                let index = index.strip_prefix("shared").and_then(|b| b.parse().ok());
-                match (index.filter(|b| (1..=8).contains(b)), width) {
-                    (Some(index_bits), Some(bits)) => Ok(WeightSpec::Shared { index_bits, bits }),
-                    _ => Err(bad()),
-                }
-            }
-            _ if s.starts_with("inq") => {
-                number("inq", 2..=8).map(|bits| WeightSpec::Pow2 { bits }).ok_or_else(bad)
-            }
-            _ => Err(bad()),
-        }
-    }
-}
-
-impl std::fmt::Display for WeightSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WeightSpec::Fixed { bits } => write!(f, "fixed{bits}"),
-            WeightSpec::Pow2 { bits } => write!(f, "inq{bits}"),
-            WeightSpec::Binary { scale: true } => f.write_str("binary"),
-            WeightSpec::Binary { scale: false } => f.write_str("binary-noscale"),
-            WeightSpec::Ternary { scale: true } => f.write_str("ternary"),
-            WeightSpec::Ternary { scale: false } => f.write_str("ternary-noscale"),
-            WeightSpec::Shared { index_bits, bits: 8 } => write!(f, "shared{index_bits}"),
-            WeightSpec::Shared { index_bits, bits } => write!(f, "shared{index_bits}-fixed{bits}"),
-        }
-    }
-}
+use ndarray::{ArrayView2, ArrayViewD};
 
 /// Bits of the per-channel multipliers of binary and ternary layers.
 pub const SCALE_BITS: u32 = 12;
 
 /// Activation and input widths are limited to this range.
 pub const ACT_BITS: std::ops::RangeInclusive<u32> = 2..=16;
+
+/// The defaults of quantization.
+pub mod defaults {
+    use super::WeightSpec;
+    /// Weights of layers no compression step coded.
+    pub const WEIGHTS: WeightSpec = WeightSpec::Fixed { bits: 8 };
+    /// Bits of every activation, and of the input.
+    pub const ACT_BITS: u32 = 8;
+    pub const INPUT_BITS: u32 = 8;
+    /// Training samples that calibrate the activation formats.
+    pub const CALIBRATION: usize = 5000;
+}
+
+/// Quantization settings as a user gives them (flags or a recipe's
+/// `[quantize]` table).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuantSettings {
+    /// Layers that no compression step coded.
+    pub weights: WeightSpec,
+    pub act_bits: u32,
+    pub input_bits: u32,
+    /// Training samples that calibrate the activation formats.
+    pub calibration: usize,
+}
+
+impl Default for QuantSettings {
+    fn default() -> QuantSettings {
+        QuantSettings {
+            weights: defaults::WEIGHTS,
+            act_bits: defaults::ACT_BITS,
+            input_bits: defaults::INPUT_BITS,
+            calibration: defaults::CALIBRATION,
+        }
+    }
+}
+
+impl QuantSettings {
+    /// Checks every width and the calibration size.
+    pub fn check(&self) -> Result<(), QuantError> {
+        self.weights.check()?;
+        check_range("activation bits (act_bits)", self.act_bits, ACT_BITS)?;
+        check_range("input bits (input_bits)", self.input_bits, ACT_BITS)?;
+        if self.calibration == 0 {
+            return Err(QuantError::Config("calibration needs at least 1 sample".into()));
+        }
+        Ok(())
+    }
+
+    /// The quantization run, with these layers' weights coded otherwise.
+    pub fn config(&self, layer_weights: BTreeMap<String, WeightSpec>) -> QuantizeConfig {
+        QuantizeConfig {
+            weights: self.weights,
+            layer_weights,
+            act_bits: self.act_bits,
+            input_bits: self.input_bits,
+        }
+    }
+}
 
 /// Settings of a quantization run.
 #[derive(Clone, Debug, PartialEq)]
@@ -121,14 +104,10 @@ pub fn quantize(
     calibration: ArrayView2<f32>,
     config: &QuantizeConfig,
 ) -> Result<IntNetwork, QuantError> {
-    for (what, bits) in [("--act-bits", config.act_bits), ("--input-bits", config.input_bits)] {
-        if !ACT_BITS.contains(&bits) {
-            return Err(QuantError::Config(format!(
-                "{what} {bits} is out of range; use {} to {}",
-                ACT_BITS.start(),
-                ACT_BITS.end()
-            )));
-        }
+    check_range("activation bits (act_bits)", config.act_bits, ACT_BITS)?;
+    check_range("input bits (input_bits)", config.input_bits, ACT_BITS)?;
+    for spec in std::iter::once(&config.weights).chain(config.layer_weights.values()) {
+        spec.check()?;
     }
     if calibration.nrows() == 0 || calibration.ncols() != net.input().numel() {
         return Err(QuantError::Config(format!(

@@ -71,18 +71,7 @@ impl Distillation<'_> {
     /// Checks `T > 0` and `λ` in `[0, 1]`, and that the teacher takes the
     /// student's inputs and gives its outputs.
     pub fn check(&self, student: &Network) -> Result<(), TrainError> {
-        if !(self.temperature > 0.0 && self.temperature.is_finite()) {
-            return Err(TrainError::Config(format!(
-                "distillation temperature must be positive, got {}",
-                self.temperature
-            )));
-        }
-        if !(0.0..=1.0).contains(&self.lambda) {
-            return Err(TrainError::Config(format!(
-                "distillation weight lambda must be in [0, 1], got {}",
-                self.lambda
-            )));
-        }
+        check_distill(self.temperature, self.lambda)?;
         if self.teacher.input() != student.input() || self.teacher.output() != student.output() {
             return Err(TrainError::Config(format!(
                 "the teacher maps {} to {}, the student {} to {}; they must agree",
@@ -94,6 +83,23 @@ impl Distillation<'_> {
         }
         Ok(())
     }
+}
+
+/// Checks distillation settings: `T > 0` and `λ` in `[0, 1]`.
+pub fn check_distill(temperature: f32, lambda: f32) -> Result<(), TrainError> {
+    if !(temperature > 0.0 && temperature.is_finite()) {
+        return Err(TrainError::Config(format!(
+            "distillation temperature must be positive, got {}",
+            temperature
+        )));
+    }
+    if !(0.0..=1.0).contains(&lambda) {
+        return Err(TrainError::Config(format!(
+            "distillation weight lambda must be in [0, 1], got {}",
+            lambda
+        )));
+    }
+    Ok(())
 }
 
 impl Loss for Distillation<'_> {

@@ -9,11 +9,13 @@ pub mod engine;
 mod eval;
 mod loss;
 mod optim;
+mod settings;
 mod trainer;
 
 pub use eval::{argmax_rows, check_split, evaluate, predict_all};
-pub use loss::{softmax, Distillation, Loss, SoftmaxCrossEntropy};
+pub use loss::{check_distill, softmax, Distillation, Loss, SoftmaxCrossEntropy};
 pub use optim::{LrSchedule, Masks, Optimizer, OptimizerConfig};
+pub use settings::{defaults, OptimizerKind, Purpose, TrainSettings};
 pub use trainer::{
     train, EpochReport, Hooks, Observer, Quiet, TrainConfig, WeightTransform, SHARDS,
 };

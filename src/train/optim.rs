@@ -12,7 +12,8 @@ use crate::model::{Network, ParamId};
 pub type Masks = BTreeMap<ParamId, ArrayD<f32>>;
 
 /// The optimizer and its hyperparameters.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[serde(tag = "optimizer", rename_all = "lowercase")]
 pub enum OptimizerConfig {
     /// PyTorch's SGD: `v = momentum * v + (g + wd * w)`, `w -= lr * v`.
     Sgd { lr: f32, momentum: f32, weight_decay: f32 },
@@ -22,7 +23,7 @@ pub enum OptimizerConfig {
 
 impl OptimizerConfig {
     pub fn sgd(lr: f32) -> OptimizerConfig {
-        OptimizerConfig::Sgd { lr, momentum: 0.9, weight_decay: 0.0 }
+        OptimizerConfig::Sgd { lr, momentum: super::defaults::MOMENTUM, weight_decay: 0.0 }
     }
     pub fn adam(lr: f32) -> OptimizerConfig {
         OptimizerConfig::Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 }
@@ -64,7 +65,8 @@ impl OptimizerConfig {
 }
 
 /// How the learning rate changes over the epochs of a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LrSchedule {
     Constant,
     /// Cosine decay from the base rate towards zero over the run (per epoch).

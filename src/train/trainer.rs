@@ -47,7 +47,7 @@ impl Default for Hooks<'_> {
 }
 
 /// Hyperparameters of a training run.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TrainConfig {
     pub epochs: usize,
     pub batch_size: usize,
@@ -102,13 +102,8 @@ pub fn train(
     if let Some(v) = validation {
         check_split(net, v, "validation")?;
     }
-    if config.batch_size == 0 {
-        return Err(TrainError::Config("batch size must be at least 1".into()));
-    }
+    config.check()?;
     let lr = config.optimizer.lr();
-    if lr.is_nan() || lr <= 0.0 || lr.is_infinite() {
-        return Err(TrainError::Config(format!("learning rate must be positive, got {lr}")));
-    }
     for (id, mask) in &hooks.masks {
         let shape_ok = net.params().iter().any(|(i, p)| i == id && p.shape() == mask.shape());
         if !shape_ok {

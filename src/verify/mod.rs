@@ -18,7 +18,12 @@ pub use crate::codegen::hex::{pack_hex, unpack_hex};
 pub use crate::codegen::stream::Traffic;
 use crate::codegen::Manifest;
 
+mod check;
 pub mod stream;
+
+pub use check::{
+    check_design, verification_vectors, CheckError, SimulatorReport, VerifyOutcome, VerifyRun,
+};
 
 /// The testbenches' traffic driver (`sim/sk_traffic.v`), which the timing
 /// model's `Driver` mirrors.
@@ -115,12 +120,8 @@ pub fn testbench(m: &Manifest, max_vectors: usize) -> String {
         traces: m
             .layers
             .iter()
-            .map(|l| {
-                (
-                    l.name.clone(),
-                    format!("u_{}", l.module.trim_start_matches(&format!("{}_", m.top))),
-                )
-            })
+            .filter(|l| !l.instance.is_empty())
+            .map(|l| (l.name.clone(), l.instance.clone()))
             .collect(),
     }
     .render()

@@ -14,6 +14,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::plan::PlanConfig;
+use crate::codegen::design::CodegenError;
+use crate::quant::IntLayer;
+
 /// PE rows x SIMD lanes of one matrix-vector unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Fold {
@@ -114,6 +118,42 @@ pub fn choose(m: usize, n: usize, target: u64, mut cycles: impl FnMut(usize) -> 
         .find(|&nf| f.is_multiple_of(nf) && n.is_multiple_of(f / nf))
         .expect("f is a product of a divisor of m and one of n");
     Fold { pe: m / nf, simd: n / (f / nf) }
+}
+
+/// The fold of `layer`: the one `config` names (checked to divide its `m`
+/// outputs and `n` inputs per output), else the fewest lanes within `target`.
+pub(super) fn pick_fold(
+    layer: &IntLayer,
+    config: &PlanConfig,
+    m: usize,
+    n: usize,
+    positions: usize,
+    target: u64,
+    cycles: impl FnMut(usize) -> u64,
+) -> Result<Fold, CodegenError> {
+    let Some(&fold) = config.folds.0.get(&layer.name) else {
+        return Ok(choose(m, n, target, cycles));
+    };
+    let what = if positions > 1 { "output channels" } else { "outputs" };
+    if !m.is_multiple_of(fold.pe) {
+        return Err(CodegenError::Fold(format!(
+            "layer `{}`: PE {} does not divide its {m} {what}; use one of {}",
+            layer.name,
+            fold.pe,
+            allowed(m)
+        )));
+    }
+    if !n.is_multiple_of(fold.simd) {
+        let per =
+            if positions > 1 { "window values (kernel x kernel x channels)" } else { "inputs" };
+        return Err(CodegenError::Fold(format!(
+            "layer `{}`: SIMD {} does not divide its {n} {per}; use one of {}",
+            layer.name,
+            fold.simd,
+            allowed(n)
+        )));
+    }
+    Ok(fold)
 }
 
 #[cfg(test)]

@@ -13,8 +13,10 @@ mod emit;
 pub mod fold;
 pub mod manifest;
 mod mvu;
+mod parts;
 mod plan;
 pub mod timing;
+mod top;
 
 pub use fold::{Fold, Folds};
 pub use manifest::{Order, StreamLayer, StreamManifest, StreamPort};
@@ -107,7 +109,7 @@ pub(crate) fn generate(
         if config.argmax && plan.last.image.is_none() { argmax_bits(plan.output_lanes) } else { 0 };
     if config.argmax && plan.last.image.is_some() {
         return Err(CodegenError::Config(
-            "--argmax needs a flat output (a dense layer or a flatten last); this network ends \
+            "the argmax output needs a flat output (a dense layer or a flatten last); this network ends \
              with an image"
                 .into(),
         ));
@@ -159,6 +161,7 @@ pub(crate) fn generate(
         costs.push(LayerCost {
             name: l.name.clone(),
             module: if l.has_module() { module.clone() } else { String::new() },
+            instance: String::new(),
             latency: latency.unwrap_or(0),
             cost,
         });
@@ -189,9 +192,9 @@ pub(crate) fn generate(
         let bits = plan.last.format.bits() as u64;
         total = total + cost::argmax(plan.output_lanes as u64, bits, argmax_bits as u64);
     }
-    let top = emit::top_module(
+    let top = top::top_module(
         &plan,
-        &emit::TopInfo { module: &config.top, header, argmax_bits, cycles, latency },
+        &top::TopInfo { module: &config.top, header, argmax_bits, cycles, latency },
     );
     generated.push((format!("{}.v", config.top), top));
     let mut files = library_for(&generated);

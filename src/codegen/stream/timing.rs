@@ -9,6 +9,10 @@
 
 use serde::{Deserialize, Serialize};
 
+mod driver;
+
+pub use driver::{Driver, Traffic};
+
 /// One part of the chain, as far as timing goes. The field names are the
 /// parameters of the hand-written module it stands for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -365,62 +369,6 @@ impl Beats {
     }
 }
 
-/// How a testbench drives a stream: a seed, and the chances in 16 per cycle
-/// that its valid (input side) and ready (output side) are high.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Traffic {
-    pub seed: u32,
-    pub valid: u32,
-    pub ready: u32,
-}
-
-impl Traffic {
-    /// No gaps and no back-pressure.
-    pub const FULL: Traffic = Traffic { seed: 1, valid: 16, ready: 16 };
-}
-
-/// The testbenches' traffic (`templates/stream_tb.v`, `sim/stream_tb.v`):
-/// `s_valid` and `m_ready` are registers drawn each cycle from a seeded
-/// xorshift32, with `valid` and `ready` chances in 16; no beat is offered
-/// before cycle `warmup`. A beat offered stays offered until taken.
-#[derive(Clone, Copy, Debug)]
-pub struct Driver {
-    rng: u32,
-    valid: u32,
-    ready: u32,
-    warmup: u64,
-    /// For sizing FIFOs: (period, beats per image): image k is not offered
-    /// before cycle `warmup + k * period`.
-    pace: Option<(u64, usize)>,
-    s_valid: bool,
-    m_ready: bool,
-}
-
-impl Driver {
-    pub fn new(traffic: Traffic, warmup: u64) -> Driver {
-        let Traffic { seed, valid, ready } = traffic;
-        let rng = if seed == 0 { 0x1234_5678 } else { seed };
-        Driver { rng, valid, ready, warmup, pace: None, s_valid: false, m_ready: false }
-    }
-
-    /// The registers after the clock edge of `cycle`; `sent` beats were taken
-    /// including this cycle's, of `total`.
-    fn clock(&mut self, cycle: u64, in_fire: bool, sent: usize, total: usize) {
-        let r = self.rng;
-        let paced = self.pace.is_none_or(|(period, per)| {
-            let image = (sent / per.max(1)) as u64;
-            cycle + 1 >= self.warmup + image * period
-        });
-        if !self.s_valid || in_fire {
-            self.s_valid = cycle >= self.warmup && paced && sent < total && (r & 15) < self.valid;
-        }
-        self.m_ready = ((r >> 4) & 15) < self.ready;
-        let mut y = r ^ (r << 13);
-        y ^= y >> 17;
-        self.rng = y ^ (y << 5);
-    }
-}
-
 /// Like [`simulate_beats`], with the testbench's traffic: random valid gaps
 /// and back-pressure, as seeded.
 pub fn simulate_traffic(
@@ -528,70 +476,4 @@ pub fn simulate(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_skid_chain_passes_one_beat_per_cycle() {
-        let t = simulate(&[Part::Skid, Part::Skid, Part::Skid], 4, 4, 3, 0, 1000).unwrap();
-        // Three registers: the first beat leaves three cycles after it enters.
-        let t0 = t.starts[0];
-        assert_eq!(t.starts.iter().map(|c| c - t0).collect::<Vec<_>>(), [0, 4, 8]);
-        assert_eq!(t.ends.iter().map(|c| c - t0).collect::<Vec<_>>(), [6, 10, 14]);
-        assert_eq!(t.interval(), 4);
-    }
-
-    #[test]
-    fn a_folded_pipe_takes_one_beat_per_cycle_and_emits_per_fold() {
-        // Two folds of three chunks: six beats in, two out per vector.
-        let parts = [Part::Skid, Part::Pipe { depth: 4, chunks: 3 }, Part::Skid];
-        let t = simulate(&parts, 6, 2, 4, 0, 1000).unwrap();
-        assert_eq!(t.interval(), 6);
-    }
-
-    #[test]
-    fn a_window_with_padding_takes_a_step_per_padded_pixel() {
-        // 4x4 image, 3x3 kernel, padding 1: 36 steps, 16 windows of one beat.
-        let window = Part::Window {
-            h: 4,
-            w: 4,
-            kh: 3,
-            kw: 3,
-            sh: 1,
-            sw: 1,
-            ph: 1,
-            pw: 1,
-            beats: 1,
-            repeat: 1,
-        };
-        let t = simulate(&[Part::Skid, window, Part::Skid], 16, 16, 3, 0, 10_000).unwrap();
-        assert_eq!(t.interval(), 36);
-    }
-
-    #[test]
-    fn a_vector_buffer_overlaps_writing_and_sending() {
-        // 4 words sent 3 times: 12 cycles per vector, the writer keeps up.
-        let parts = [Part::Skid, Part::Vecbuf { words: 4, repeat: 3 }, Part::Skid];
-        let t = simulate(&parts, 4, 12, 5, 0, 1000).unwrap();
-        assert_eq!(t.interval(), 12);
-    }
-
-    #[test]
-    fn a_chain_that_cannot_finish_is_reported() {
-        // A window that needs more input than the images give never ends.
-        let window = Part::Window {
-            h: 2,
-            w: 2,
-            kh: 1,
-            kw: 1,
-            sh: 1,
-            sw: 1,
-            ph: 0,
-            pw: 0,
-            beats: 1,
-            repeat: 1,
-        };
-        let e = simulate(&[window], 3, 4, 2, 0, 500).unwrap_err();
-        assert_eq!(e.images, 2);
-    }
-}
+mod tests;

@@ -1,0 +1,323 @@
+//! One function per subcommand: flags into a job of `shiftkit::app`, the
+//! outcome printed, failures given their context.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+
+use crate::args::*;
+use crate::progress::{print_outcome, step_spinner, EpochBars};
+use shiftkit::data::DatasetName;
+use shiftkit::train::Purpose;
+use shiftkit::{app, compress, quant};
+
+pub fn parse_dataset(s: &str) -> Result<DatasetName> {
+    Ok(s.parse::<DatasetName>()?)
+}
+
+pub fn train(args: TrainArgs) -> Result<()> {
+    if args.epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    let config = args.optim.to_config(Purpose::Train, args.epochs)?;
+    let job = app::TrainJob {
+        arch: args.arch,
+        dataset: parse_dataset(&args.data)?,
+        data_dir: args.data_args.data_dir,
+        init_seed: config.seed,
+        config,
+        distill: args.teacher.map(|teacher| compress::DistillSpec {
+            teacher: Some(teacher),
+            temperature: args.temperature,
+            lambda: args.lambda,
+        }),
+        output: args.output,
+    };
+    let mut bars = EpochBars::new(job.config.epochs, args.json);
+    let outcome = app::run_train(&job, &mut bars)
+        .with_context(|| format!("training {} on {}", job.arch, job.dataset))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        println!(
+            "test accuracy {:.2}% ({} epochs, {:.1}s); model written to {}",
+            outcome.test_accuracy * 100.0,
+            outcome.epochs.len(),
+            outcome.seconds,
+            outcome.output.display()
+        );
+    }
+    Ok(())
+}
+
+pub fn import(args: ImportArgs) -> Result<()> {
+    let dataset = args.data.as_deref().map(parse_dataset).transpose()?;
+    let outcome = app::run_import(&args.onnx, &args.output, dataset)
+        .with_context(|| format!("importing {}", args.onnx.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        println!(
+            "{} layers, {} parameters (producer `{}`, opset {}); written to {}",
+            outcome.network.layers.len(),
+            outcome.network.params,
+            outcome.producer,
+            outcome.opset,
+            outcome.output.display()
+        );
+    }
+    Ok(())
+}
+
+pub fn export(args: ExportArgs) -> Result<()> {
+    let outcome = app::run_export(&args.model, &args.output)
+        .with_context(|| format!("exporting {}", args.model.display()))?;
+    println!(
+        "{} layers{} written to {}",
+        outcome.layers,
+        if outcome.dequantized { " (dequantized integer weights)" } else { "" },
+        outcome.output.display()
+    );
+    Ok(())
+}
+
+pub fn eval(args: EvalArgs) -> Result<()> {
+    let dataset = args.data.as_deref().map(parse_dataset).transpose()?;
+    let outcome = app::run_eval(&args.model, dataset, args.data_args.data_dir.as_deref())
+        .with_context(|| format!("evaluating {}", args.model.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        let integer = outcome
+            .integer_accuracy
+            .map_or(String::new(), |a| format!(", integer {:.2}%", a * 100.0));
+        println!(
+            "{}: top-1 accuracy float {:.2}%{integer} on the {} {} split ({} samples)",
+            outcome.model.display(),
+            outcome.float_accuracy * 100.0,
+            outcome.dataset,
+            outcome.split,
+            outcome.samples
+        );
+    }
+    Ok(())
+}
+
+pub fn info(args: InfoArgs) -> Result<()> {
+    let outcome = app::run_info(&args.model)?;
+    print_outcome(args.json, &outcome, || outcome.to_text())?;
+    Ok(())
+}
+
+pub fn quantize(args: QuantizeArgs) -> Result<()> {
+    let job = app::QuantizeJob {
+        dataset: args.data.as_deref().map(parse_dataset).transpose()?,
+        data_dir: args.data_args.data_dir,
+        settings: args.quant.to_settings(args.weights),
+        output: args.output,
+        model: args.model,
+    };
+    let outcome =
+        app::run_quantize(&job).with_context(|| format!("quantizing {}", job.model.display()))?;
+    print_outcome(args.json, &outcome, || outcome.to_text())?;
+    Ok(())
+}
+
+pub fn compress(args: CompressArgs) -> Result<()> {
+    let recipe = match (&args.recipe, args.method) {
+        (Some(path), _) => {
+            compress::Recipe::load(path).with_context(|| format!("recipe {}", path.display()))?
+        }
+        (None, Some(method)) => method_job(&args, method)?.to_recipe()?,
+        (None, None) => bail!("give --method or --recipe"),
+    };
+    let epochs = recipe.steps.iter().map(|s| s.epochs).max().unwrap_or(0);
+    let job = app::CompressJob {
+        dataset: args.data.as_deref().map(parse_dataset).transpose()?,
+        data_dir: args.data_args.data_dir,
+        recipe,
+        output: args.output,
+        model: args.model,
+    };
+    let mut bars = EpochBars::new(epochs, args.json);
+    let outcome = app::run_compress(&job, &mut bars)
+        .with_context(|| format!("compressing {}", job.model.display()))?;
+    if let Some(path) = &args.report {
+        let md = shiftkit::report::markdown(std::slice::from_ref(&outcome.report));
+        shiftkit::model::write_atomically(path, md.as_bytes())
+            .with_context(|| format!("writing the report {}", path.display()))?;
+    }
+    print_outcome(args.json, &outcome, || outcome.to_text())?;
+    Ok(())
+}
+
+/// The single-method flags of `compress` as a job.
+fn method_job(args: &CompressArgs, method: MethodArg) -> Result<app::MethodJob> {
+    let mut layer_bits = BTreeMap::new();
+    for item in args.layer_bits.iter().flat_map(|s| s.split(',')).filter(|s| !s.is_empty()) {
+        let (name, bits) = item
+            .split_once('=')
+            .with_context(|| format!("--layer-bits `{item}`: expected LAYER=BITS"))?;
+        let bits = bits
+            .parse()
+            .with_context(|| format!("--layer-bits `{item}`: `{bits}` is not a bit width"))?;
+        layer_bits.insert(name.to_string(), bits);
+    }
+    Ok(app::MethodJob {
+        method: method.into(),
+        bits: args.bits,
+        layer_bits,
+        schedule: args.schedule.0.clone(),
+        epochs_per_step: args.epochs_per_step,
+        epochs: args.epochs,
+        keep_first_last: args.keep_first_last,
+        scale: !args.no_scale,
+        train: args.optim.to_config(Purpose::Retrain, 0)?,
+        quantize: args.quant.to_settings(quant::defaults::WEIGHTS),
+    })
+}
+
+pub fn report(args: ReportArgs) -> Result<()> {
+    let job = app::ReportJob {
+        models: args.models,
+        reference: args.reference,
+        dataset: args.data.as_deref().map(parse_dataset).transpose()?,
+        data_dir: args.data_args.data_dir,
+        output: args.output,
+    };
+    let outcome = app::run_report(&job).context("reporting")?;
+    print_outcome(args.json, &outcome, || outcome.to_text())?;
+    Ok(())
+}
+
+pub fn hdl(args: HdlArgs) -> Result<()> {
+    use shiftkit::codegen::Form;
+    let form = match args.form {
+        FormArg::Unrolled => Form::Unrolled,
+        FormArg::Streaming => Form::Streaming,
+        FormArg::Auto => Form::Auto,
+    };
+    let device = args.device.as_deref().map(shiftkit::device::Device::resolve).transpose()?;
+    let config = shiftkit::codegen::HdlConfig {
+        output_lanes: args.output_lanes,
+        device,
+        block_price: None,
+        top: args.top,
+        form,
+        levels_per_stage: args.levels_per_stage,
+        argmax: args.argmax,
+        folds: args.fold,
+        cycles: args.cycles,
+        input_lanes: args.input_lanes,
+    };
+    let outcome = app::run_hdl(&args.model, &args.output, &config)
+        .with_context(|| format!("generating Verilog for {}", args.model.display()))?;
+    if let Some(path) = &args.multiplier_baseline {
+        app::run_baseline(&args.model, path, &format!("{}_mult", config.top))
+            .with_context(|| format!("writing the multiplier baseline {}", path.display()))?;
+    }
+    print_outcome(args.json, &outcome, || outcome.to_text())?;
+    Ok(())
+}
+
+pub fn verify(args: VerifyArgs) -> Result<()> {
+    use shiftkit::verify::Simulator;
+    let simulators = match args.sim {
+        SimulatorArg::Verilator => vec![Simulator::Verilator],
+        SimulatorArg::Icarus => vec![Simulator::Icarus],
+        SimulatorArg::Both => vec![Simulator::Verilator, Simulator::Icarus],
+    };
+    let job = app::VerifyJob {
+        model: args.model,
+        dir: args.dir,
+        simulators,
+        vectors: args.vectors,
+        dataset: args.data.as_deref().map(parse_dataset).transpose()?,
+        data_dir: args.data_args.data_dir,
+        seed: args.seed,
+    };
+    let outcome =
+        app::run_verify(&job).with_context(|| format!("verifying {}", job.dir.display()))?;
+    print_outcome(args.json, &outcome, || outcome.to_text())?;
+    if !outcome.passed {
+        bail!("the RTL disagrees with the simulator");
+    }
+    Ok(())
+}
+
+pub fn flow(args: FlowArgs) -> Result<()> {
+    let dataset = parse_dataset(&args.data)?;
+    let job = app::FlowJob {
+        dataset,
+        data_dir: args.data_args.data_dir,
+        arch: args.arch.unwrap_or_else(|| app::FlowJob::default_arch(dataset).to_string()),
+        method: args.method.into(),
+        bits: args.bits,
+        dir: args.output,
+        seed: args.seed,
+        vectors: args.vectors,
+        target: args.target.as_deref().map(|t| target_of(t, &args.target_args)).transpose()?,
+    };
+    let mut bars = EpochBars::new(0, args.json);
+    let (bar, mut step) = step_spinner(args.json);
+    let outcome = app::run_flow(&job, &mut bars, &mut step);
+    bar.finish_and_clear();
+    let outcome = outcome.context("running the flow")?;
+    print_outcome(args.json, &outcome, || outcome.to_text())?;
+    if !outcome.passed() {
+        bail!("the RTL disagrees with the simulator");
+    }
+    if !outcome.timing_met() {
+        bail!("timing not met (the design is built; see above)");
+    }
+    Ok(())
+}
+
+pub fn build_job(
+    model: PathBuf,
+    dir: PathBuf,
+    target: &str,
+    t: &TargetArgs,
+) -> Result<app::BuildJob> {
+    Ok(app::BuildJob { model, dir, target: target_of(target, t)? })
+}
+
+pub fn target_of(target: &str, t: &TargetArgs) -> Result<shiftkit::fpga::Target> {
+    Ok(shiftkit::fpga::Target {
+        device: shiftkit::device::Device::resolve(target)?,
+        clock_mhz: t.clock,
+        max_util: t.max_util,
+        folds: t.fold.clone(),
+        cycles: None,
+        seed: t.pnr_seed,
+    })
+}
+
+pub fn build(args: BuildArgs) -> Result<()> {
+    let job = build_job(args.model, args.output, &args.target, &args.target_args)?;
+    let (bar, mut step) = step_spinner(args.json);
+    let outcome = app::run_build(&job, &mut step);
+    bar.finish_and_clear();
+    let outcome = outcome.with_context(|| {
+        format!("building {} for {}", job.model.display(), job.target.device.name)
+    })?;
+    print_outcome(args.json, &outcome, || outcome.to_text())?;
+    if outcome.timing_met == Some(false) {
+        bail!("timing not met on {} (the design is built; see above)", job.target.device.name);
+    }
+    Ok(())
+}
+
+pub fn sim(args: SimArgs) -> Result<()> {
+    let outcome = app::run_sim(&args.model, &args.input, &args.output, args.trace.as_deref())
+        .with_context(|| format!("simulating {}", args.model.display()))?;
+    eprintln!("{} vectors simulated; outputs in {}", outcome.vectors, outcome.output.display());
+    Ok(())
+}
+
+pub fn dump(args: DumpArgs) -> Result<()> {
+    let value = app::run_dump(&args.model)?;
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! The flags of the hardware subcommands: `hdl`, `build`, `verify` and
+//! `flow`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::ValueEnum;
+
+use crate::args::{DataArgs, MethodArg};
+use shiftkit::{compress, train::defaults};
+
+#[derive(clap::Args, Debug)]
+pub struct HdlArgs {
+    pub model: PathBuf,
+    /// Output directory.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Name of the top module.
+    #[arg(long, default_value = "shiftkit_top")]
+    pub top: String,
+    /// Adder levels between pipeline registers.
+    #[arg(long, default_value_t = shiftkit::codegen::DEFAULT_LEVELS_PER_STAGE)]
+    pub levels_per_stage: u32,
+    /// Add an m_axis_tuser port carrying the index of the largest output.
+    #[arg(long)]
+    pub argmax: bool,
+    /// Hardware form: `unrolled` (every weight a constant of an adder graph, a whole
+    /// vector per beat), `streaming` (one stream module per layer, folded
+    /// matrix-vector units with weight ROMs), or `auto` (unrolled for dense networks
+    /// of at most 20,000 adders, streaming otherwise).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub form: FormArg,
+    /// Streaming: per-layer folding as PExSIMD, like `conv2=8x30,fc1=12x4` (PE divides
+    /// the layer's outputs, SIMD its inputs per output); other layers are chosen.
+    #[arg(long, value_name = "LAYER=PExSIMD,...", value_parser = parse_folds, default_value = "")]
+    pub fold: shiftkit::codegen::stream::Folds,
+    /// Streaming: aim the chosen foldings at this many cycles per image (fewer lanes);
+    /// the default is as fast as the input stream and sliding windows allow.
+    #[arg(long, value_name = "N")]
+    pub cycles: Option<u64>,
+    /// Streaming: codes per input beat for a network that starts with a dense layer
+    /// (default 1; it must divide the number of inputs).
+    #[arg(long, value_name = "K")]
+    pub input_lanes: Option<usize>,
+    /// Streaming: values per output beat for a network that ends flat (default: all in
+    /// one beat; with --argmax every beat carries the index).
+    #[arg(long, value_name = "K")]
+    pub output_lanes: Option<usize>,
+    /// Streaming: place every memory in the block RAM or the logic of this device
+    /// (a name like ice40-up5k or a device file); default: the synthesis tool decides.
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Option<String>,
+    /// Also write a baseline with true multipliers on loadable 8-bit weights to this
+    /// file (module `<top>_mult`; for resource comparisons only, not verified).
+    #[arg(long, value_name = "FILE")]
+    pub multiplier_baseline: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Device flags shared by `build` and `flow`.
+#[derive(clap::Args, Debug)]
+pub struct TargetArgs {
+    /// The clock to ask of place and route, in MHz (default: the device's).
+    #[arg(long, value_name = "MHZ")]
+    pub clock: Option<f64>,
+    /// The share of the device's logic the resource model may fill.
+    #[arg(long, default_value_t = shiftkit::fpga::DEFAULT_MAX_UTIL, value_name = "SHARE")]
+    pub max_util: f64,
+    /// Per-layer folding as PExSIMD (the rest are chosen to fit).
+    #[arg(long, value_name = "LAYER=PExSIMD,...", value_parser = parse_folds, default_value = "")]
+    pub fold: shiftkit::codegen::stream::Folds,
+    /// Seed of nextpnr's placer.
+    #[arg(long, default_value_t = 1)]
+    pub pnr_seed: u64,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BuildArgs {
+    /// A quantized model (.skm).
+    pub model: PathBuf,
+    /// Output directory (replaced when it holds an earlier build).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// The device: ice40-up5k, ice40-hx8k, xc7a35t, or a device file (.toml).
+    #[arg(long, value_name = "DEVICE")]
+    pub target: String,
+    #[command(flatten)]
+    pub target_args: TargetArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FormArg {
+    Unrolled,
+    Streaming,
+    Auto,
+}
+
+pub fn parse_folds(s: &str) -> Result<shiftkit::codegen::stream::Folds, String> {
+    s.parse()
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SimulatorArg {
+    Verilator,
+    Icarus,
+    Both,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct VerifyArgs {
+    pub model: PathBuf,
+    /// The design directory written by `shiftkit hdl`.
+    pub dir: PathBuf,
+    #[arg(long, value_enum, default_value = "both")]
+    pub sim: SimulatorArg,
+    /// Random in-range vectors (the range's extremes are always added).
+    #[arg(long, default_value_t = 1000)]
+    pub vectors: usize,
+    /// Also run the test samples of this dataset (up to --vectors of them).
+    #[arg(long)]
+    pub data: Option<String>,
+    #[command(flatten)]
+    pub data_args: DataArgs,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct FlowArgs {
+    #[arg(long, default_value = "digits")]
+    pub data: String,
+    #[command(flatten)]
+    pub data_args: DataArgs,
+    /// Architecture (default: mlp:64-32-10 on digits, mlp:784-64-10 on fashion-mnist).
+    #[arg(long)]
+    pub arch: Option<String>,
+    #[arg(long, value_enum, default_value = "inq")]
+    pub method: MethodArg,
+    /// INQ bits per weight.
+    #[arg(long, default_value_t = compress::defaults::INQ_BITS)]
+    pub bits: u32,
+    /// Output directory.
+    #[arg(short, long, default_value = "shiftkit-out")]
+    pub output: PathBuf,
+    #[arg(long, default_value_t = defaults::SEED)]
+    pub seed: u64,
+    /// Random vectors for verification (the test split is added).
+    #[arg(long, default_value_t = 2000)]
+    pub vectors: usize,
+    /// Build for this device: the fastest design that fits, verified, placed, routed
+    /// and packed into a bitstream (ice40-up5k, ice40-hx8k, xc7a35t or a .toml file).
+    #[arg(long, value_name = "DEVICE")]
+    pub target: Option<String>,
+    #[command(flatten)]
+    pub target_args: TargetArgs,
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,272 @@
+//! Recipes: compression steps run in order, each checked before any runs.
+//! The types here are the one description of a step; `run_recipe` (in
+//! `run.rs`) carries them out, the CLI and recipe files only build them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::{check_schedule, check_sparsity, CompressError, Rank, Scope};
+use crate::quant::{
+    check_range, Levels, QuantSettings, WeightSpec, INQ_BITS, SHARE_INDEX_BITS, SHARE_VALUE_BITS,
+};
+use crate::train::{self, TrainConfig};
+
+/// The defaults of the compression steps.
+pub mod defaults {
+    /// INQ bits per weight, zero included.
+    pub const INQ_BITS: u32 = 5;
+    /// INQ accumulated portions.
+    pub const INQ_SCHEDULE: [f32; 4] = [0.5, 0.75, 0.875, 1.0];
+    /// INQ retraining epochs after each portion.
+    pub const INQ_EPOCHS: usize = 2;
+    /// Binary and ternary training epochs.
+    pub const BINARY_EPOCHS: usize = 10;
+    /// Bits of a shared (k-means) value.
+    pub const SHARE_VALUE_BITS: u32 = 8;
+    /// Pruning rounds.
+    pub const PRUNE_ITERATIONS: usize = 1;
+}
+
+/// A checked recipe: what `run_recipe` runs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Recipe {
+    /// Every retraining run (its `epochs` is each step's).
+    pub train: TrainConfig,
+    pub distill: Option<DistillSpec>,
+    /// The integer network made after every step.
+    pub quantize: QuantSettings,
+    pub steps: Vec<Step>,
+}
+
+/// Where the teacher comes from and how it teaches.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DistillSpec {
+    /// `None`: the input model (the float original).
+    pub teacher: Option<PathBuf>,
+    pub temperature: f32,
+    pub lambda: f32,
+}
+
+/// One step of a recipe.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Step {
+    #[serde(flatten)]
+    pub kind: StepKind,
+    /// The layers it works on, by name (`None`: the method's default).
+    pub layers: Option<Vec<String>>,
+    /// Training epochs (per iteration for pruning, per portion for INQ).
+    pub epochs: usize,
+    pub lr: Option<f32>,
+    /// Learn from the recipe's teacher.
+    pub distill: bool,
+    /// Coding steps: keep the first and last of the step's layers at this
+    /// precision instead.
+    pub keep_first_last: Option<WeightSpec>,
+}
+
+/// What a step does.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum StepKind {
+    Prune {
+        sparsity: f32,
+        scope: Scope,
+        iterations: usize,
+    },
+    Structured {
+        fraction: f32,
+    },
+    Merge {
+        fraction: f32,
+    },
+    Svd {
+        rank: Rank,
+    },
+    Kmeans {
+        bits: u32,
+        width: u32,
+    },
+    /// `layer_bits` overrides `bits` for single layers.
+    Inq {
+        bits: u32,
+        layer_bits: BTreeMap<String, u32>,
+        schedule: Vec<f32>,
+    },
+    Binary {
+        levels: Levels,
+        scale: bool,
+    },
+    Finetune,
+}
+
+impl StepKind {
+    /// The training epochs of a step that names none.
+    pub fn default_epochs(&self) -> usize {
+        match self {
+            StepKind::Inq { .. } => defaults::INQ_EPOCHS,
+            StepKind::Binary { .. } => defaults::BINARY_EPOCHS,
+            _ => 0,
+        }
+    }
+
+    /// Steps that code weights (later steps keep them frozen).
+    pub fn codes(&self) -> bool {
+        matches!(self, StepKind::Kmeans { .. } | StepKind::Inq { .. } | StepKind::Binary { .. })
+    }
+}
+
+impl Step {
+    /// A step of this kind on the default layers, with its default epochs.
+    pub fn new(kind: StepKind) -> Step {
+        Step {
+            epochs: kind.default_epochs(),
+            kind,
+            layers: None,
+            lr: None,
+            distill: false,
+            keep_first_last: None,
+        }
+    }
+
+    /// A short description for tables: `prune 90% global`, `inq 5-bit`.
+    pub fn label(&self) -> String {
+        let mut s = match &self.kind {
+            StepKind::Prune { sparsity, scope, .. } => {
+                let scope = match scope {
+                    Scope::Layer => "per layer",
+                    Scope::Global => "global",
+                };
+                format!("prune {:.0}% {scope}", sparsity * 100.0)
+            }
+            StepKind::Structured { fraction } => format!("L1 structured {:.0}%", fraction * 100.0),
+            StepKind::Merge { fraction } => format!("merge {:.0}%", fraction * 100.0),
+            StepKind::Svd { rank: Rank::Fixed(k) } => format!("svd rank {k}"),
+            StepKind::Svd { rank: Rank::Energy(e) } => format!("svd {:.0}% energy", e * 100.0),
+            StepKind::Kmeans { bits, .. } => format!("kmeans {bits}-bit"),
+            StepKind::Inq { bits, .. } => format!("inq {bits}-bit"),
+            StepKind::Binary { levels: Levels::Binary, .. } => "binary".into(),
+            StepKind::Binary { levels: Levels::Ternary, .. } => "ternary".into(),
+            StepKind::Finetune => "finetune".into(),
+        };
+        if self.distill {
+            s.push_str(" +KD");
+        }
+        s
+    }
+
+    /// Checks the step's settings; `has_teacher`: the recipe has a teacher.
+    pub fn check(&self, has_teacher: bool) -> Result<(), CompressError> {
+        let fraction = |setting: &'static str, v: f32| {
+            if (0.0..1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(CompressError::Setting {
+                    setting,
+                    reason: format!("must be at least 0 and below 1, got {v}"),
+                })
+            }
+        };
+        match &self.kind {
+            StepKind::Prune { sparsity, iterations, .. } => {
+                check_sparsity(*sparsity)?;
+                if *iterations == 0 {
+                    return Err(setting("iterations", "must be at least 1".into()));
+                }
+            }
+            StepKind::Structured { fraction: f } | StepKind::Merge { fraction: f } => {
+                fraction("fraction", *f)?
+            }
+            StepKind::Svd { rank: Rank::Fixed(k) } if *k == 0 => {
+                return Err(setting("rank", "must be at least 1".into()))
+            }
+            StepKind::Svd { rank: Rank::Energy(e) } if !(*e > 0.0 && *e <= 1.0) => {
+                return Err(setting("energy", format!("must be above 0 and at most 1, got {e}")))
+            }
+            StepKind::Svd { .. } => {}
+            StepKind::Kmeans { bits, width } => {
+                check_range("k-means index bits (bits)", *bits, SHARE_INDEX_BITS)?;
+                check_range("bits of a shared value (width)", *width, SHARE_VALUE_BITS)?;
+            }
+            StepKind::Inq { bits, layer_bits, schedule } => {
+                check_range("INQ bits", *bits, INQ_BITS)?;
+                for &b in layer_bits.values() {
+                    check_range("INQ bits (layer_bits)", b, INQ_BITS)?;
+                }
+                check_schedule(schedule)?;
+            }
+            StepKind::Binary { .. } => {}
+            StepKind::Finetune if self.epochs == 0 => {
+                return Err(setting("epochs", "of finetune must be at least 1".into()))
+            }
+            StepKind::Finetune => {}
+        }
+        if let Some(layers) = &self.layers {
+            let dup = layers.iter().enumerate().find(|(i, a)| layers[..*i].contains(a));
+            if let Some((_, dup)) = dup {
+                return Err(setting("layers", format!("names `{dup}` twice")));
+            }
+        }
+        if self.distill && !has_teacher {
+            return Err(setting("distill", "needs a teacher: the recipe has none".into()));
+        }
+        if let Some(lr) = self.lr {
+            if !(lr > 0.0 && lr.is_finite()) {
+                return Err(setting("lr", format!("must be positive, got {lr}")));
+            }
+        }
+        if let Some(spec) = &self.keep_first_last {
+            spec.check()?;
+        }
+        Ok(())
+    }
+}
+
+fn setting(setting: &'static str, reason: String) -> CompressError {
+    CompressError::Setting { setting, reason }
+}
+
+impl Recipe {
+    /// A recipe of these steps with the default retraining and quantization.
+    pub fn new(steps: Vec<Step>) -> Recipe {
+        Recipe {
+            train: train::TrainSettings::default()
+                .resolve(train::Purpose::Retrain, 0)
+                .expect("the defaults are valid"),
+            distill: None,
+            quantize: QuantSettings::default(),
+            steps,
+        }
+    }
+
+    /// Checks every setting; the first step that cannot run is named.
+    pub fn check(&self) -> Result<(), CompressError> {
+        self.train.check()?;
+        if let Some(d) = &self.distill {
+            train::check_distill(d.temperature, d.lambda)?;
+        }
+        self.quantize.check()?;
+        if self.steps.is_empty() {
+            return Err(CompressError::Config(
+                "the recipe has no step (no [[step]] in a recipe file)".into(),
+            ));
+        }
+        for (i, step) in self.steps.iter().enumerate() {
+            step.check(self.distill.is_some()).map_err(|e| e.in_step(i, step))?;
+        }
+        Ok(())
+    }
+
+    /// The steps' labels joined by ` -> `: the method of the result.
+    pub fn method(&self) -> String {
+        self.steps.iter().map(Step::label).collect::<Vec<_>>().join(" -> ")
+    }
+}
+
+impl CompressError {
+    /// This error, as step `index` (from 0) of a recipe.
+    pub fn in_step(self, index: usize, step: &Step) -> CompressError {
+        CompressError::Step { step: index + 1, label: step.label(), source: Box::new(self) }
+    }
+}

@@ -1,0 +1,361 @@
+//! A build for a device: the fastest design the resource model says fits,
+//! synthesized, placed and routed, packed, checked against what the tools
+//! counted; the next slower design when the tools refuse one.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::*;
+use crate::codegen::fit::{fit, Fitted};
+use crate::codegen::stream::Folds;
+use crate::codegen::{write_design, CodegenError, Form, HdlConfig};
+use crate::device::{list, Device, Resources, MAX_CLOCK_MHZ};
+use crate::model::Shape;
+use crate::quant::IntNetwork;
+
+/// Why a build stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Tool(#[from] FpgaError),
+    #[error(transparent)]
+    Codegen(#[from] CodegenError),
+    /// Designs the resource model said fit, which the tools then refused.
+    #[error(
+        "the tools refused {} designs the model said fit {device}: {}",
+        attempts.len(),
+        attempts.join("; ")
+    )]
+    ToolsRefused { device: String, attempts: Vec<String> },
+    /// A directory a build would replace that holds something else.
+    #[error(
+        "{} exists and is not a shiftkit build (no build.json); give a new or empty directory",
+        dir.display()
+    )]
+    NotABuild { dir: PathBuf },
+    /// A setting of the target, by name, that cannot work.
+    #[error("{setting}: {reason}")]
+    Setting { setting: &'static str, reason: String },
+    #[error("{}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The device of a build and what is asked of it.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub device: Device,
+    /// Requested clock (MHz); the device's default when `None`.
+    pub clock_mhz: Option<f64>,
+    /// The share of the device's logic the model may fill.
+    pub max_util: f64,
+    pub folds: Folds,
+    pub cycles: Option<u64>,
+    pub seed: u64,
+}
+
+/// Default share of the logic a build may fill.
+pub const DEFAULT_MAX_UTIL: f64 = 0.85;
+
+/// One resource of `build.json`: the model's estimate, what the tools
+/// counted, and what the device holds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Usage {
+    pub resource: String,
+    pub estimate: u64,
+    pub used: Option<u64>,
+    pub available: u64,
+}
+
+/// `build.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct BuildOutcome {
+    pub dir: PathBuf,
+    pub device: String,
+    pub top: String,
+    pub folds: Vec<(String, String)>,
+    pub cycles_per_image: u64,
+    pub latency: u64,
+    pub requested_mhz: f64,
+    /// nextpnr's achieved clock (families that place and route).
+    pub achieved_mhz: Option<f64>,
+    pub timing_met: Option<bool>,
+    /// Images per second at the achieved clock.
+    pub images_per_second: Option<f64>,
+    pub worst_path: Vec<String>,
+    pub utilization: Vec<Usage>,
+    /// Designs the tools refused before this one (cycles per image and why).
+    pub attempts: Vec<String>,
+    pub synthesis: Synthesis,
+    pub place_route: Option<PlaceRoute>,
+    pub bitstream: Option<PathBuf>,
+    pub tools: BTreeMap<String, String>,
+    pub seed: u64,
+    pub seconds: f64,
+}
+
+/// Designs the tools may refuse before a build gives up.
+const ATTEMPTS: usize = 4;
+
+/// Builds the fastest design of `net` that fits `target` into `dir`, through
+/// synthesis, place and route and packing, and writes `DIR/build.json`. The
+/// work happens in a staging directory beside `dir`, which replaces `dir`
+/// only when everything succeeded; a `dir` holding something other than a
+/// build is refused. `progress` hears of each step.
+pub fn build(
+    net: &IntNetwork,
+    target: &Target,
+    dir: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<BuildOutcome, BuildError> {
+    let mhz = target.clock_mhz.unwrap_or(target.device.clock_mhz);
+    if !(mhz > 0.0 && mhz <= MAX_CLOCK_MHZ) {
+        return Err(BuildError::Setting {
+            setting: "clock",
+            reason: format!(
+                "{mhz} MHz: give a clock above 0 and at most {MAX_CLOCK_MHZ} MHz (the device's \
+                 default is {} MHz)",
+                target.device.clock_mhz
+            ),
+        });
+    }
+    if !(target.max_util > 0.0 && target.max_util <= 1.0) {
+        return Err(BuildError::Setting {
+            setting: "max_util",
+            reason: format!(
+                "{}: give a share of the device's logic above 0 and at most 1, like 0.85",
+                target.max_util
+            ),
+        });
+    }
+    let tools = tools_for(&target.device)?;
+    let staging = staging_dir(dir)?;
+    // Nothing half-built stays behind: the staging directory goes on failure.
+    let outcome = build_in(net, target, dir, &staging, mhz, &tools, progress);
+    if outcome.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    let outcome = outcome?;
+    // The finished build replaces the directory in one step.
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)
+            .map_err(|source| BuildError::Io { path: dir.to_path_buf(), source })?;
+    }
+    std::fs::rename(&staging, dir)
+        .map_err(|source| BuildError::Io { path: dir.to_path_buf(), source })?;
+    Ok(outcome)
+}
+
+fn build_in(
+    net: &IntNetwork,
+    target: &Target,
+    dir: &Path,
+    staging: &Path,
+    mhz: f64,
+    tools: &[Tool],
+    progress: &mut dyn FnMut(&str),
+) -> Result<BuildOutcome, BuildError> {
+    let start = std::time::Instant::now();
+    let flat_out = matches!(net.output(), Shape::Flat(_));
+    let config = HdlConfig {
+        argmax: flat_out,
+        folds: target.folds.clone(),
+        cycles: target.cycles,
+        input_lanes: matches!(net.input(), Shape::Flat(_)).then_some(1),
+        output_lanes: flat_out.then_some(1),
+        ..HdlConfig::new("shiftkit_top", Form::Streaming)
+    };
+    let mut attempts = Vec::new();
+    let mut min_cycles = 0;
+    let result = loop {
+        progress("choosing the folding");
+        let Fitted { design, estimate } =
+            fit(net, &config, &target.device, target.max_util, min_cycles)?;
+        let st = design.manifest.stream.clone().expect("a streaming design");
+        let _ = std::fs::remove_dir_all(staging);
+        write_design(&design, staging)?;
+        progress(&format!("synthesizing ({} cycles per image) with yosys", st.cycles_per_image));
+        let top = design.manifest.top.clone();
+        let synthesis = synthesize(staging, &design.manifest.files, &top, &target.device)?;
+        let mut refused = list(&synthesis.resources.over(&target.device, 1.0));
+        let mut pnr = None;
+        if refused.is_empty() && target.device.family.place_and_route() {
+            progress(&format!("placing and routing with nextpnr at {mhz} MHz"));
+            match place_route(staging, &top, &target.device, mhz, target.seed) {
+                Ok(p) => {
+                    refused = list(&p.resources().over(&target.device, 1.0));
+                    pnr = Some(p);
+                }
+                Err(FpgaError::Failed { tail, .. }) if tail.contains("Unable to place") => {
+                    refused = "nextpnr could not place every cell".into();
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if refused.is_empty() {
+            break (design, estimate, synthesis, pnr, st);
+        }
+        attempts.push(format!("{} cycles per image: {refused}", st.cycles_per_image));
+        if attempts.len() >= ATTEMPTS {
+            return Err(BuildError::ToolsRefused { device: target.device.name.clone(), attempts });
+        }
+        min_cycles = st.cycles_per_image * 2;
+    };
+    let (design, estimate, synthesis, pnr, st) = result;
+    let top = design.manifest.top.clone();
+    let bitstream = match &pnr {
+        Some(_) => {
+            progress("packing the bitstream with icepack");
+            Some(pack(staging, &top)?)
+        }
+        None => None,
+    };
+    // What the tools counted: LUTs and FFs by Yosys, the rest by nextpnr
+    // where it placed the design (pins only then).
+    let used: Resources = match &pnr {
+        Some(p) => Resources {
+            luts: synthesis.resources.luts,
+            ffs: synthesis.resources.ffs,
+            ..p.resources()
+        },
+        None => synthesis.resources,
+    };
+    let capacity = target.device.capacity();
+    let utilization = estimate
+        .rows(&capacity)
+        .into_iter()
+        .zip(used.rows(&capacity))
+        .map(|((name, est, avail), (_, u, _))| Usage {
+            resource: name.to_string(),
+            estimate: est,
+            used: (name != "IO" || pnr.is_some()).then_some(u),
+            available: avail,
+        })
+        .collect();
+    let achieved = pnr.as_ref().map(|p| p.achieved_mhz);
+    let outcome = BuildOutcome {
+        dir: dir.to_path_buf(),
+        device: target.device.name.clone(),
+        top,
+        folds: st
+            .layers
+            .iter()
+            .filter_map(|l| Some((l.name.clone(), format!("{}x{}", l.pe?, l.simd?))))
+            .collect(),
+        cycles_per_image: st.cycles_per_image,
+        latency: st.latency,
+        requested_mhz: mhz,
+        achieved_mhz: achieved,
+        timing_met: pnr.as_ref().map(|p| p.timing_met()),
+        images_per_second: achieved.map(|f| f * 1e6 / st.cycles_per_image as f64),
+        worst_path: pnr.as_ref().map(|p| p.worst_path.clone()).unwrap_or_default(),
+        utilization,
+        attempts,
+        synthesis,
+        place_route: pnr,
+        bitstream: bitstream.map(|b| dir.join(b.file_name().expect("a file"))),
+        tools: tools.iter().map(|t| (t.name.to_string(), t.version())).collect(),
+        seed: target.seed,
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    let json = serde_json::to_string_pretty(&outcome).expect("serializable") + "\n";
+    let path = staging.join("build.json");
+    std::fs::write(&path, json).map_err(|source| BuildError::Io { path, source })?;
+    Ok(outcome)
+}
+
+/// The directory a build writes into before it replaces `dir`: beside it,
+/// so the last step is a rename. A `dir` that holds something other than a
+/// build is refused, so a build never deletes a user's files.
+fn staging_dir(dir: &Path) -> Result<PathBuf, BuildError> {
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false);
+        if !empty && !dir.join("build.json").is_file() {
+            return Err(BuildError::NotABuild { dir: dir.to_path_buf() });
+        }
+    }
+    let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or("build".into());
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .map_err(|source| BuildError::Io { path: parent.to_path_buf(), source })?;
+    Ok(parent.join(format!(".{name}.partial")))
+}
+
+impl BuildOutcome {
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let folds: Vec<String> = self.folds.iter().map(|(l, f)| format!("{l}={f}")).collect();
+        let _ = writeln!(
+            s,
+            "{} on {}: {} cycles per image, latency {} cycles; folding {}",
+            self.top,
+            self.device,
+            self.cycles_per_image,
+            self.latency,
+            folds.join(",")
+        );
+        let _ = writeln!(
+            s,
+            "{:<12} {:>10} {:>10} {:>10} {:>6}",
+            "resource", "estimate", "used", "available", "used%"
+        );
+        for u in &self.utilization {
+            let used = u.used.map_or("-".into(), |v| v.to_string());
+            let pct = match (u.used, u.available) {
+                (Some(v), a) if a > 0 => format!("{:.0}%", 100.0 * v as f64 / a as f64),
+                _ => "-".into(),
+            };
+            let _ = writeln!(
+                s,
+                "{:<12} {:>10} {:>10} {:>10} {:>6}",
+                u.resource, u.estimate, used, u.available, pct
+            );
+        }
+        match (self.achieved_mhz, self.timing_met) {
+            (Some(f), Some(true)) => {
+                let _ = writeln!(
+                    s,
+                    "timing met: {f:.1} MHz achieved for {} MHz requested; {:.0} images/s at \
+                     {f:.1} MHz",
+                    self.requested_mhz,
+                    self.images_per_second.unwrap_or(0.0)
+                );
+            }
+            (Some(f), _) => {
+                let _ = writeln!(
+                    s,
+                    "TIMING FAILED: {f:.1} MHz achieved, {} MHz requested (ask for --clock {:.0} \
+                     or less); worst path:",
+                    self.requested_mhz,
+                    f.floor()
+                );
+                for step in self.worst_path.iter().take(12) {
+                    let _ = writeln!(s, "  {step}");
+                }
+            }
+            _ => {
+                let _ =
+                    writeln!(s, "synthesis counts only (no open place and route for this device)");
+            }
+        }
+        for a in &self.attempts {
+            let _ = writeln!(s, "refused by the tools first: {a}");
+        }
+        if let Some(b) = &self.bitstream {
+            let _ = writeln!(s, "bitstream {}", b.display());
+        }
+        let _ = writeln!(
+            s,
+            "build.json, the Verilog and the tools' logs in {} ({:.1}s)",
+            self.dir.display(),
+            self.seconds
+        );
+        s
+    }
+}

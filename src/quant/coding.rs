@@ -1,0 +1,400 @@
+//! The weight codings: how a layer's weights become integers of few bits.
+//! One home for the weight-spec type and its bit ranges, the INQ power-of-two
+//! range and rule, and the binary and ternary codes with their channel scales;
+//! compression trains towards these codings, quantization applies them.
+
+use std::ops::RangeInclusive;
+use std::str::FromStr;
+
+use ndarray::{ArrayD, ArrayViewD, Axis};
+
+use super::QuantError;
+
+/// Bits of a fixed-point weight (`fixedN`).
+pub const FIXED_BITS: RangeInclusive<u32> = 2..=16;
+/// Bits of an INQ weight, zero included (`inqN`): `2^(N-2)` exponents per sign.
+/// Seven bits would need shifts of 31 and more, past a 32-bit weight.
+pub const INQ_BITS: RangeInclusive<u32> = 2..=6;
+/// Index bits of a shared layer (`sharedN`): at most `2^N` distinct values.
+pub const SHARE_INDEX_BITS: RangeInclusive<u32> = 1..=8;
+/// Bits of a shared value (`sharedN-fixedM`).
+pub const SHARE_VALUE_BITS: RangeInclusive<u32> = 2..=16;
+
+/// Checks that the setting `what` lies in `range`.
+pub fn check_range(
+    what: &'static str,
+    value: u32,
+    range: RangeInclusive<u32>,
+) -> Result<(), QuantError> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(QuantError::OutOfRange {
+            setting: what,
+            value: value as i64,
+            range: (*range.start() as i64, *range.end() as i64),
+        })
+    }
+}
+
+/// How to quantize the weights of dense and convolution layers. Written and
+/// read as its name (`inq5`, `ternary-noscale`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum WeightSpec {
+    /// Plain fixed point: signed `bits`-bit integers with one exponent per layer.
+    Fixed { bits: u32 },
+    /// INQ powers of two `{0, ±2^k}` of `bits` bits (the INQ rule, applied at once).
+    Pow2 { bits: u32 },
+    /// `{-1, +1}`, with a per-channel scale `α_j = mean|W_j|` when `scale`.
+    Binary { scale: bool },
+    /// `{-1, 0, +1}`, with a per-channel scale (TWN) when `scale`.
+    Ternary { scale: bool },
+    /// Shared weights (after k-means): signed `bits`-bit fixed point like
+    /// `Fixed`, at most `2^index_bits` distinct nonzero values.
+    Shared { index_bits: u32, bits: u32 },
+}
+
+impl FromStr for WeightSpec {
+    type Err = QuantError;
+    /// `fixedN` (N in [`FIXED_BITS`]), `inqN` (N in [`INQ_BITS`]), `binary`, `ternary` (the last
+    /// two take `-noscale` to drop the per-channel scale), `sharedN` (N index
+    /// bits in [`SHARE_INDEX_BITS`], 8-bit values) or `sharedN-fixedM`.
+    fn from_str(s: &str) -> Result<WeightSpec, QuantError> {
+        let bad = || {
+            QuantError::Config(format!(
+                "weight spec `{s}`: expected fixedN (N {}..={}), inqN (N {}..={}), binary, ternary, \
+                 binary-noscale, ternary-noscale, sharedN (N {}..={}) or sharedN-fixedM",
+                FIXED_BITS.start(),
+                FIXED_BITS.end(),
+                INQ_BITS.start(),
+                INQ_BITS.end(),
+                SHARE_INDEX_BITS.start(),
+                SHARE_INDEX_BITS.end()
+            ))
+        };
+        let number = |prefix: &str, range: std::ops::RangeInclusive<u32>| -> Option<u32> {
+            s.strip_prefix(prefix)?.parse().ok().filter(|b| range.contains(b))
+        };
+        match s {
+            "binary" => Ok(WeightSpec::Binary { scale: true }),
+            "binary-noscale" => Ok(WeightSpec::Binary { scale: false }),
+            "ternary" => Ok(WeightSpec::Ternary { scale: true }),
+            "ternary-noscale" => Ok(WeightSpec::Ternary { scale: false }),
+            _ if s.starts_with("fixed") => {
+                number("fixed", FIXED_BITS).map(|bits| WeightSpec::Fixed { bits }).ok_or_else(bad)
+            }
+            _ if s.starts_with("shared") => {
+                let (index, width) = match s.split_once("-fixed") {
+                    Some((i, w)) => (i, w.parse().ok().filter(|b| SHARE_VALUE_BITS.contains(b))),
+                    None => (s, Some(8)),
+                };
+                let index = index.strip_prefix("shared").and_then(|b| b.parse().ok());
+                match (index.filter(|b| SHARE_INDEX_BITS.contains(b)), width) {
+                    (Some(index_bits), Some(bits)) => Ok(WeightSpec::Shared { index_bits, bits }),
+                    _ => Err(bad()),
+                }
+            }
+            _ if s.starts_with("inq") => {
+                number("inq", INQ_BITS).map(|bits| WeightSpec::Pow2 { bits }).ok_or_else(bad)
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl TryFrom<String> for WeightSpec {
+    type Error = QuantError;
+    fn try_from(s: String) -> Result<WeightSpec, QuantError> {
+        s.parse()
+    }
+}
+
+impl From<WeightSpec> for String {
+    fn from(spec: WeightSpec) -> String {
+        spec.to_string()
+    }
+}
+
+impl std::fmt::Display for WeightSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WeightSpec::Fixed { bits } => write!(f, "fixed{bits}"),
+            WeightSpec::Pow2 { bits } => write!(f, "inq{bits}"),
+            WeightSpec::Binary { scale: true } => f.write_str("binary"),
+            WeightSpec::Binary { scale: false } => f.write_str("binary-noscale"),
+            WeightSpec::Ternary { scale: true } => f.write_str("ternary"),
+            WeightSpec::Ternary { scale: false } => f.write_str("ternary-noscale"),
+            WeightSpec::Shared { index_bits, bits: 8 } => write!(f, "shared{index_bits}"),
+            WeightSpec::Shared { index_bits, bits } => write!(f, "shared{index_bits}-fixed{bits}"),
+        }
+    }
+}
+
+impl WeightSpec {
+    /// Checks every width against its range (a spec built in code rather than
+    /// parsed may hold any number).
+    pub fn check(&self) -> Result<(), QuantError> {
+        match *self {
+            WeightSpec::Fixed { bits } => check_range("fixed weight bits", bits, FIXED_BITS),
+            WeightSpec::Pow2 { bits } => check_range("INQ bits", bits, INQ_BITS),
+            WeightSpec::Binary { .. } | WeightSpec::Ternary { .. } => Ok(()),
+            WeightSpec::Shared { index_bits, bits } => {
+                check_range("shared index bits", index_bits, SHARE_INDEX_BITS)?;
+                check_range("shared value bits", bits, SHARE_VALUE_BITS)
+            }
+        }
+    }
+}
+
+/// The exponent range of a layer: weights become `{0, ±2^k}`, `n2 <= k <= n1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pow2Range {
+    pub n1: i32,
+    pub n2: i32,
+}
+
+impl Pow2Range {
+    /// From the layer's largest magnitude `s` when INQ starts and the bit width
+    /// `b` (zero included): `n1 = floor(log2(4s/3))`, `n2 = n1 + 1 - 2^(b-2)`.
+    /// `None` for an all-zero layer (it stays zero).
+    pub fn new(s: f32, bits: u32) -> Option<Pow2Range> {
+        if s <= 0.0 || !s.is_finite() {
+            return None;
+        }
+        let n1 = (4.0 * s as f64 / 3.0).log2().floor() as i32;
+        Some(Pow2Range { n1, n2: n1 + 1 - (1 << (bits - 2)) })
+    }
+
+    /// The INQ rule: `|w| >= 0.75 * 2^k` maps to `2^k` for the largest such `k`
+    /// in `[n2, n1]` (ties go up); `|w| < 2^(n2-1)` maps to 0; `|w|` in
+    /// `[2^(n2-1), 0.75 * 2^n2)` maps to `2^n2`; the sign is kept.
+    pub fn quantize(self, w: f32) -> f32 {
+        let a = w.abs() as f64;
+        if a < (self.n2 as f64 - 1.0).exp2() {
+            return 0.0;
+        }
+        // Largest k with a >= 0.75 * 2^k, clamped into [n2, n1].
+        let k = ((a / 0.75).log2().floor() as i32).clamp(self.n2, self.n1);
+        // Guard the floating-point log at exact ties: step up or down to the rule.
+        let k = if k < self.n1 && a >= 0.75 * ((k + 1) as f64).exp2() {
+            k + 1
+        } else if k > self.n2 && a < 0.75 * (k as f64).exp2() {
+            k - 1
+        } else {
+            k
+        };
+        (w.signum() as f64 * (k as f64).exp2()) as f32
+    }
+}
+
+/// Two or three weight levels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Levels {
+    /// `{-1, +1}`: `sign(w)`, `w >= 0` maps to `+1`.
+    Binary,
+    /// `{-1, 0, +1}`: zero where `|w| <= Δ`, `Δ = 0.7 * mean|w|`.
+    Ternary,
+}
+
+/// A layer's weights as integer codes and one scale per output channel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Coded {
+    /// Same shape as the weights; values in `{-1, 0, 1}`.
+    pub codes: ArrayD<i32>,
+    /// The real weight of channel `j` is `alphas[j] * code`; 1 without scaling.
+    pub alphas: Vec<f32>,
+}
+
+/// Codes a weight tensor (`[out, ...]`). With `scale`, every output channel `j`
+/// gets its own `Δ_j` and `α_j`: binary `α_j = mean|W_j|` (BWN), ternary
+/// `α_j = mean of |w| > Δ_j` (TWN). Without, `Δ` is taken over the whole layer
+/// and `α = 1`.
+pub fn code(w: ArrayViewD<f32>, levels: Levels, scale: bool) -> Coded {
+    let layer_delta = 0.7 * mean_abs(w.iter());
+    let mut codes = ArrayD::<i32>::zeros(w.raw_dim());
+    let mut alphas = Vec::with_capacity(w.shape()[0]);
+    for (row, mut out) in w.axis_iter(Axis(0)).zip(codes.axis_iter_mut(Axis(0))) {
+        let delta = if scale { 0.7 * mean_abs(row.iter()) } else { layer_delta };
+        let mut kept = (0f64, 0usize);
+        for (&v, c) in row.iter().zip(out.iter_mut()) {
+            *c = match levels {
+                Levels::Binary => {
+                    if v >= 0.0 {
+                        1
+                    } else {
+                        -1
+                    }
+                }
+                Levels::Ternary if v > delta => 1,
+                Levels::Ternary if v < -delta => -1,
+                Levels::Ternary => 0,
+            };
+            if *c != 0 {
+                kept = (kept.0 + v.abs() as f64, kept.1 + 1);
+            }
+        }
+        let alpha = match (scale, levels) {
+            (false, _) => 1.0,
+            (true, Levels::Binary) => mean_abs(row.iter()),
+            (true, Levels::Ternary) if kept.1 > 0 => (kept.0 / kept.1 as f64) as f32,
+            (true, Levels::Ternary) => 0.0,
+        };
+        alphas.push(alpha);
+    }
+    Coded { codes, alphas }
+}
+
+fn mean_abs<'a>(values: impl Iterator<Item = &'a f32>) -> f32 {
+    let (sum, n) = values.fold((0f64, 0usize), |(s, n), &v| (s + v.abs() as f64, n + 1));
+    if n == 0 {
+        0.0
+    } else {
+        (sum / n as f64) as f32
+    }
+}
+
+impl Coded {
+    /// The real weights the forward pass uses: `α_j * code`.
+    pub fn to_real(&self) -> ArrayD<f32> {
+        let mut out = self.codes.mapv(|c| c as f32);
+        for (mut row, &a) in out.axis_iter_mut(Axis(0)).zip(&self.alphas) {
+            row.mapv_inplace(|v| v * a);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::arr2;
+    use proptest::prelude::*;
+
+    /// The rule by its definition, by scanning every k.
+    fn reference(w: f32, r: Pow2Range) -> f32 {
+        let a = w.abs() as f64;
+        let q = if a < ((r.n2 - 1) as f64).exp2() {
+            0.0
+        } else {
+            let mut best = None;
+            for k in r.n2..=r.n1 {
+                if a >= 0.75 * (k as f64).exp2() {
+                    best = Some(k);
+                }
+            }
+            (best.unwrap_or(r.n2) as f64).exp2()
+        };
+        (q * w.signum() as f64) as f32
+    }
+
+    #[test]
+    fn exponents_follow_the_paper() {
+        // s = 0.9: 4s/3 = 1.2 -> n1 = 0; b = 5: n2 = 0 + 1 - 8 = -7.
+        assert_eq!(Pow2Range::new(0.9, 5), Some(Pow2Range { n1: 0, n2: -7 }));
+        assert_eq!(Pow2Range::new(0.75, 3), Some(Pow2Range { n1: 0, n2: -1 }));
+        assert_eq!(Pow2Range::new(0.0, 5), None);
+    }
+
+    #[test]
+    fn ties_and_edges_follow_the_rule() {
+        let r = Pow2Range { n1: 0, n2: -3 };
+        assert_eq!(r.quantize(0.75), 1.0); // 0.75 * 2^0: tie goes up
+        assert_eq!(r.quantize(-0.375), -0.5); // 0.75 * 2^-1
+        assert_eq!(r.quantize(0.0625), 0.125); // 2^(n2-1): up to 2^n2
+        assert_eq!(r.quantize(0.0624), 0.0); // just below 2^(n2-1)
+        assert_eq!(r.quantize(0.09), 0.125); // in [2^(n2-1), 0.75 * 2^n2)
+        assert_eq!(r.quantize(5.0), 1.0); // above 1.5 * 2^n1: clamp to the top
+        assert_eq!(r.quantize(-1.6), -1.0);
+    }
+
+    #[test]
+    fn binary_codes_are_signs_with_mean_magnitude_scales() {
+        let w = arr2(&[[0.5f32, -0.25, 0.0], [-1.0, -0.5, 0.75]]).into_dyn();
+        let c = code(w.view(), Levels::Binary, true);
+        assert_eq!(c.codes, arr2(&[[1, -1, 1], [-1, -1, 1]]).into_dyn());
+        assert_eq!(c.alphas, vec![0.25, 0.75]);
+        let plain = code(w.view(), Levels::Binary, false);
+        assert_eq!(plain.alphas, vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn ternary_codes_use_the_threshold_and_mean_of_kept_weights() {
+        // Row mean |w| = 0.4, Δ = 0.28: 0.1 and -0.2 become 0.
+        let w = arr2(&[[0.1f32, -0.2, 0.5, -0.8]]).into_dyn();
+        let c = code(w.view(), Levels::Ternary, true);
+        assert_eq!(c.codes, arr2(&[[0, 0, 1, -1]]).into_dyn());
+        assert!((c.alphas[0] - 0.65).abs() < 1e-6);
+        assert_eq!(c.to_real(), arr2(&[[0.0f32, 0.0, 0.65, -0.65]]).into_dyn());
+    }
+
+    #[test]
+    fn an_all_zero_channel_codes_to_zero_scale() {
+        let w = arr2(&[[0.0f32, 0.0], [0.5, -0.5]]).into_dyn();
+        let c = code(w.view(), Levels::Ternary, true);
+        assert_eq!(c.alphas[0], 0.0);
+        assert!(c.to_real().index_axis(Axis(0), 0).iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn specs_parse_within_their_ranges_and_print_back() {
+        for s in [
+            "fixed2",
+            "fixed16",
+            "inq2",
+            "inq6",
+            "binary",
+            "ternary-noscale",
+            "shared1",
+            "shared8-fixed16",
+        ] {
+            let spec: WeightSpec = s.parse().unwrap();
+            assert_eq!(spec.to_string(), s);
+            assert!(spec.check().is_ok());
+        }
+        for s in [
+            "fixed1",
+            "fixed17",
+            "inq1",
+            "inq7",
+            "inq8",
+            "shared0",
+            "shared9",
+            "shared4-fixed1",
+            "int8",
+        ] {
+            assert!(s.parse::<WeightSpec>().is_err(), "{s}");
+        }
+        assert!(WeightSpec::Pow2 { bits: 7 }.check().is_err());
+        assert!(WeightSpec::Shared { index_bits: 4, bits: 17 }.check().is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn rule_matches_its_definition(w in -4.0f32..4.0, s in 0.01f32..4.0, bits in INQ_BITS) {
+            let r = Pow2Range::new(s, bits).unwrap();
+            prop_assert_eq!(r.quantize(w), reference(w, r));
+        }
+
+        #[test]
+        fn exact_ties_go_up(k in -8i32..2, bits in 3u32..=*INQ_BITS.end(), neg: bool) {
+            let r = Pow2Range { n1: 2, n2: 3 - (1 << (bits - 2)) };
+            prop_assume!(k > r.n2 && k <= r.n1);
+            let w = 0.75 * (k as f32).exp2() * if neg { -1.0 } else { 1.0 };
+            prop_assert_eq!(r.quantize(w).abs(), (k as f32).exp2());
+            // And 2^(n2-1) exactly goes to 2^n2.
+            prop_assert_eq!(r.quantize(((r.n2 - 1) as f32).exp2()), (r.n2 as f32).exp2());
+        }
+
+        #[test]
+        fn quantized_values_are_powers_of_two_in_range(w in -4.0f32..4.0, s in 0.01f32..4.0, bits in INQ_BITS) {
+            let r = Pow2Range::new(s, bits).unwrap();
+            let q = r.quantize(w);
+            let k = q.abs().log2();
+            let in_range = k.fract() == 0.0 && (r.n2..=r.n1).contains(&(k as i32));
+            prop_assert!(q == 0.0 || in_range, "{} maps to {}", w, q);
+            // Idempotent: quantizing a quantized weight changes nothing.
+            prop_assert_eq!(r.quantize(q), q);
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Training settings as a user gives them (flags or a recipe's `[train]`
+//! table), and the one home of their defaults.
+
+use serde::Deserialize;
+
+use super::{LrSchedule, OptimizerConfig, TrainConfig, TrainError};
+
+/// The defaults of training and retraining.
+pub mod defaults {
+    /// Mini-batch size.
+    pub const BATCH: usize = 64;
+    /// SGD momentum.
+    pub const MOMENTUM: f32 = 0.9;
+    /// Seed of the initial weights and the shuffling.
+    pub const SEED: u64 = 1;
+    /// Epochs of `train`.
+    pub const EPOCHS: usize = 10;
+    /// SGD learning rate and weight decay to train from scratch...
+    pub const TRAIN_LR: f32 = 0.05;
+    pub const TRAIN_WEIGHT_DECAY: f32 = 0.0;
+    /// ...and to retrain a compressed network.
+    pub const RETRAIN_LR: f32 = 0.01;
+    pub const RETRAIN_WEIGHT_DECAY: f32 = 5e-4;
+    /// Adam's learning rate, for either.
+    pub const ADAM_LR: f32 = 0.001;
+    /// Distillation temperature `T` and weight `λ` of the soft targets.
+    pub const TEMPERATURE: f32 = 4.0;
+    pub const LAMBDA: f32 = 0.5;
+}
+
+/// The optimizer, by name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    #[default]
+    Sgd,
+    Adam,
+}
+
+/// What a run is for; the learning rate and weight decay default by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// Training from scratch.
+    Train,
+    /// Retraining a compressed network.
+    Retrain,
+}
+
+/// Training settings, any left out taking its default.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSettings {
+    #[serde(default)]
+    pub optimizer: OptimizerKind,
+    pub lr: Option<f32>,
+    pub momentum: Option<f32>,
+    pub weight_decay: Option<f32>,
+    pub batch: Option<usize>,
+    pub schedule: Option<LrSchedule>,
+    pub seed: Option<u64>,
+}
+
+impl TrainSettings {
+    /// The run these settings describe, with `epochs` epochs.
+    pub fn resolve(&self, purpose: Purpose, epochs: usize) -> Result<TrainConfig, TrainError> {
+        use defaults::*;
+        let (sgd_lr, decay) = match purpose {
+            Purpose::Train => (TRAIN_LR, TRAIN_WEIGHT_DECAY),
+            Purpose::Retrain => (RETRAIN_LR, RETRAIN_WEIGHT_DECAY),
+        };
+        let weight_decay = self.weight_decay.unwrap_or(decay);
+        let optimizer = match self.optimizer {
+            OptimizerKind::Sgd => OptimizerConfig::Sgd {
+                lr: self.lr.unwrap_or(sgd_lr),
+                momentum: self.momentum.unwrap_or(MOMENTUM),
+                weight_decay,
+            },
+            OptimizerKind::Adam => {
+                OptimizerConfig::adam(self.lr.unwrap_or(ADAM_LR)).with_weight_decay(weight_decay)
+            }
+        };
+        let config = TrainConfig {
+            epochs,
+            batch_size: self.batch.unwrap_or(BATCH),
+            optimizer,
+            schedule: self.schedule.unwrap_or(LrSchedule::Cosine),
+            seed: self.seed.unwrap_or(SEED),
+        };
+        config.check()?;
+        Ok(config)
+    }
+}
+
+impl TrainConfig {
+    /// Checks the settings that cannot work: no batch, a learning rate that is
+    /// not positive, a weight decay or momentum below zero.
+    pub fn check(&self) -> Result<(), TrainError> {
+        let bad = |what: &str, v: f32| {
+            Err(TrainError::Config(format!(
+                "{what} must be a finite number of at least 0, got {v}"
+            )))
+        };
+        if self.batch_size == 0 {
+            return Err(TrainError::Config("the batch size must be at least 1".into()));
+        }
+        let lr = self.optimizer.lr();
+        if !(lr > 0.0 && lr.is_finite()) {
+            return Err(TrainError::Config(format!(
+                "the learning rate must be positive, got {lr}"
+            )));
+        }
+        let (momentum, decay) = match self.optimizer {
+            OptimizerConfig::Sgd { momentum, weight_decay, .. } => (momentum, weight_decay),
+            OptimizerConfig::Adam { weight_decay, .. } => (0.0, weight_decay),
+        };
+        if !(momentum >= 0.0 && momentum.is_finite()) {
+            return bad("the momentum", momentum);
+        }
+        if !(decay >= 0.0 && decay.is_finite()) {
+            return bad("the weight decay", decay);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_purpose() {
+        let s = TrainSettings::default();
+        let train = s.resolve(Purpose::Train, 3).unwrap();
+        assert_eq!(train.optimizer, OptimizerConfig::sgd(0.05));
+        assert_eq!(train.epochs, 3);
+        let retrain = s.resolve(Purpose::Retrain, 0).unwrap();
+        assert_eq!(retrain.optimizer, OptimizerConfig::sgd(0.01).with_weight_decay(5e-4));
+        let adam = TrainSettings { optimizer: OptimizerKind::Adam, ..s };
+        assert_eq!(adam.resolve(Purpose::Train, 1).unwrap().optimizer.lr(), 0.001);
+    }
+
+    #[test]
+    fn settings_that_cannot_work_are_refused() {
+        for s in [
+            TrainSettings { batch: Some(0), ..Default::default() },
+            TrainSettings { lr: Some(0.0), ..Default::default() },
+            TrainSettings { lr: Some(f32::NAN), ..Default::default() },
+            TrainSettings { weight_decay: Some(-1.0), ..Default::default() },
+            TrainSettings { momentum: Some(f32::INFINITY), ..Default::default() },
+        ] {
+            assert!(s.resolve(Purpose::Retrain, 1).is_err(), "{s:?}");
+        }
+    }
+}
