@@ -8,6 +8,15 @@
 //! - [`data`]: the datasets (embedded digits, Fashion-MNIST from Debian).
 //! - [`train`]: the float engine: forward, backward, losses, optimizers,
 //!   the training loop with its hooks, and evaluation.
+//! - [`quant`]: the numeric contract, the weight codings, the integer network.
+//! - [`sim`]: the bit-exact simulator of the integer network.
+//! - [`report`]: storage, operation counts and the survey tables.
+//! - [`compress`]: compression passes with their retraining, and recipes.
+//! - [`device`]: devices as data.
+//! - [`codegen`]: Verilog, unrolled and streaming, and the resource model.
+//! - [`fpga`]: Yosys, nextpnr and icepack, and the device build.
+//! - [`verify`]: the RTL on Verilator and Icarus against the simulator.
+//! - [`app`]: one function per command of the CLI.
 
 pub mod app;
 pub mod codegen;

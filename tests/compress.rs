@@ -132,7 +132,7 @@ fn pow2_config(bits: u32) -> QuantizeConfig {
 #[test]
 fn the_integer_network_holds_exactly_the_inq_weights() {
     let (mut net, d) = trained_mlp();
-    run_inq(
+    let ranges = run_inq(
         &mut net,
         &d.train,
         &inq(5, &[0.5, 0.75, 0.875, 1.0], 1),
@@ -141,6 +141,14 @@ fn the_integer_network_holds_exactly_the_inq_weights() {
     )
     .unwrap();
     let q = quant::quantize(&net, d.train.x.view(), &pow2_config(5)).unwrap();
+    // Quantization finds again the exponent range INQ chose when it started
+    // (the largest weights are frozen first, so the top level stays).
+    for ((_, range), layer) in ranges.iter().zip(q.layers().iter().filter_map(|l| l.op.weighted()))
+    {
+        let r = range.expect("a layer with weights");
+        assert_eq!(layer.exponent, r.n2);
+        assert_eq!(layer.kind, WeightKind::Pow2 { max_shift: (r.n1 - r.n2) as u32 });
+    }
     let IntOp::Dense(fc1) = &q.layers()[0].op else { panic!("fc1 is dense") };
     assert_eq!(fc1.kind, WeightKind::Pow2 { max_shift: 7 });
     let real: Vec<f32> =

@@ -153,7 +153,7 @@ fn convolutions_are_refused_with_a_clear_error() {
         quant::quantize(&net, x.view(), &QuantizeConfig::new(WeightSpec::Fixed { bits: 8 }, 8, 8))
             .unwrap();
     let e = codegen::generate(&q, &config(false, 3)).unwrap_err().to_string();
-    assert!(e.contains("conv1") && e.contains("--form streaming"), "{e}");
+    assert!(e.contains("conv1") && e.contains("streaming form"), "{e}");
     let bad = HdlConfig { top: "1top".into(), ..config(false, 3) };
     assert!(codegen::generate(&tiny(), &bad).unwrap_err().to_string().contains("identifier"));
 }

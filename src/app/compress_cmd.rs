@@ -51,7 +51,7 @@ impl MethodJob {
             epochs_per_step: compress::defaults::INQ_EPOCHS,
             epochs: compress::defaults::BINARY_EPOCHS,
             keep_first_last: None,
-            scale: true,
+            scale: compress::defaults::BINARY_SCALE,
             train: recipe.train,
             quantize: recipe.quantize,
         }

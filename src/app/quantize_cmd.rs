@@ -196,7 +196,7 @@ pub fn run_export(model_path: &Path, output: &Path) -> Result<ExportOutcome, App
     Ok(ExportOutcome { output: output.to_path_buf(), dequantized, layers: net.layers().len() })
 }
 
-/// `shiftkit dump --json`: the whole integer network as JSON.
+/// `shiftkit dump`: the whole integer network as JSON.
 pub fn run_dump(model_path: &Path) -> Result<serde_json::Value, AppError> {
     let (_, net) = load_integer(model_path)?;
     Ok(dump_json(&net))

@@ -22,7 +22,7 @@ pub const DEFAULT_LEVELS_PER_STAGE: u32 = 3;
 pub enum CodegenError {
     #[error(
         "layer `{layer}` ({op}): the unrolled form takes dense networks only (dense, relu, \
-         flatten); use --form streaming (or auto) for this network"
+         flatten); generate the streaming form (or auto) for this network"
     )]
     Unsupported { layer: String, op: &'static str },
     #[error("{0}")]
@@ -33,7 +33,7 @@ pub enum CodegenError {
     /// Even the slowest folding does not fit the device.
     #[error(
         "the network does not fit {device} even with every layer folded as far as it goes: it \
-         needs {needs}; try fewer bits (binary or ternary weights, --act-bits), pruning whole \
+         needs {needs}; try fewer bits (binary or ternary weights, fewer act_bits), pruning whole \
          units (structured pruning), or a bigger device"
     )]
     NoFit { device: String, needs: String },

@@ -26,8 +26,12 @@ pub struct InqConfig {
 
 /// Checks a portion schedule: increasing, within (0, 1], ending at 1.
 pub fn check_schedule(schedule: &[f32]) -> Result<(), CompressError> {
-    let bad =
-        |reason: &str| Err(CompressError::Config(format!("INQ schedule {schedule:?}: {reason}")));
+    let bad = |reason: &str| {
+        Err(CompressError::Setting {
+            setting: "schedule",
+            reason: format!("{schedule:?}: {reason}"),
+        })
+    };
     if schedule.is_empty() {
         return bad("it is empty");
     }

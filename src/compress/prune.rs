@@ -88,9 +88,10 @@ pub fn check_sparsity(s: f32) -> Result<(), CompressError> {
     if (0.0..1.0).contains(&s) {
         Ok(())
     } else {
-        Err(CompressError::Config(format!(
-            "sparsity must be at least 0 and below 1 (a fraction of zero weights), got {s}"
-        )))
+        Err(CompressError::Setting {
+            setting: "sparsity",
+            reason: format!("must be at least 0 and below 1 (a fraction of zero weights), got {s}"),
+        })
     }
 }
 
@@ -166,7 +167,10 @@ pub fn run_prune(
     observer: &mut dyn Observer,
 ) -> Result<Vec<PruneRound>, CompressError> {
     if config.iterations == 0 {
-        return Err(CompressError::Config("pruning needs at least 1 iteration".into()));
+        return Err(CompressError::Setting {
+            setting: "iterations",
+            reason: "must be at least 1".into(),
+        });
     }
     for &(layer, s) in &config.targets {
         check_sparsity(s)?;

@@ -23,6 +23,8 @@ pub mod defaults {
     pub const INQ_EPOCHS: usize = 2;
     /// Binary and ternary training epochs.
     pub const BINARY_EPOCHS: usize = 10;
+    /// Binary and ternary layers take a per-channel scale.
+    pub const BINARY_SCALE: bool = true;
     /// Bits of a shared (k-means) value.
     pub const SHARE_VALUE_BITS: u32 = 8;
     /// Pruning rounds.

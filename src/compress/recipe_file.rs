@@ -222,7 +222,7 @@ fn step_of(s: StepToml, has_teacher: bool) -> Result<Step, String> {
         },
         "binary" | "ternary" => StepKind::Binary {
             levels: if s.method == "binary" { Levels::Binary } else { Levels::Ternary },
-            scale: s.scale.unwrap_or(true),
+            scale: s.scale.unwrap_or(defaults::BINARY_SCALE),
         },
         _ => StepKind::Finetune,
     };

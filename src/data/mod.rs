@@ -35,8 +35,8 @@ pub enum DataError {
     Malformed { path: PathBuf, reason: String },
     #[error(
         "Fashion-MNIST not found: {} does not exist; install it with \
-         `apt-get install dataset-fashion-mnist`, or point --data-dir or {DATA_DIR_ENV} at a \
-         directory holding the four IDX files",
+         `apt-get install dataset-fashion-mnist`, or point the data directory (data_dir, or \
+         {DATA_DIR_ENV}) at a directory holding the four IDX files",
         path.display()
     )]
     FashionMnistMissing { path: PathBuf },

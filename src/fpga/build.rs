@@ -330,8 +330,8 @@ impl BuildOutcome {
             (Some(f), _) => {
                 let _ = writeln!(
                     s,
-                    "TIMING FAILED: {f:.1} MHz achieved, {} MHz requested (ask for --clock {:.0} \
-                     or less); worst path:",
+                    "TIMING FAILED: {f:.1} MHz achieved, {} MHz requested (ask for a clock of \
+                     {:.0} MHz or less); worst path:",
                     self.requested_mhz,
                     f.floor()
                 );
