@@ -42,7 +42,7 @@ pub struct MethodJob {
 impl MethodJob {
     /// `method` with every other setting at its default.
     pub fn new(method: Method) -> MethodJob {
-        let recipe = Recipe::new(vec![]);
+        let defaults = Recipe::new(vec![]);
         MethodJob {
             method,
             bits: compress::defaults::INQ_BITS,
@@ -52,8 +52,8 @@ impl MethodJob {
             epochs: compress::defaults::BINARY_EPOCHS,
             keep_first_last: None,
             scale: compress::defaults::BINARY_SCALE,
-            train: recipe.train,
-            quantize: recipe.quantize,
+            train: defaults.train,
+            quantize: defaults.quantize,
         }
     }
 

@@ -49,24 +49,18 @@ pub enum AppError {
     Fpga(#[from] crate::fpga::FpgaError),
     #[error(transparent)]
     Build(#[from] crate::fpga::BuildError),
-    #[error("{}: {source}", path.display())]
-    Vectors {
-        path: PathBuf,
-        #[source]
-        source: VectorError,
-    },
+    /// The file's name, then what is wrong with it (in the message, so not
+    /// also a source: a chain printer would say it twice).
+    #[error("{}: {error}", path.display())]
+    Vectors { path: PathBuf, error: VectorError },
     #[error("{}", path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{}: {source}", path.display())]
-    Onnx {
-        path: PathBuf,
-        #[source]
-        source: crate::model::onnx::OnnxError,
-    },
+    #[error("{}: {error}", path.display())]
+    Onnx { path: PathBuf, error: crate::model::onnx::OnnxError },
     /// The network's input and the dataset's samples differ.
     #[error("the network takes input {input}, but {dataset} samples are {sample} ({} values)", sample.numel())]
     InputMismatch { input: Shape, dataset: String, sample: Shape },

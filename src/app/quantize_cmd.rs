@@ -141,7 +141,7 @@ pub fn run_sim(
     let file = model::load(model_path)?;
     let text = std::fs::read_to_string(input)
         .map_err(|source| AppError::Io { path: input.into(), source })?;
-    let vectors_error = |source| AppError::Vectors { path: input.into(), source };
+    let vectors_error = |error| AppError::Vectors { path: input.into(), error };
     // (layer name, outputs as text) of every layer.
     let (count, outs): (usize, Vec<(String, String)>) = match quant::read_integer(&file.rest)? {
         Some(net) => {

@@ -192,7 +192,7 @@ pub fn run_import(
 ) -> Result<ImportOutcome, AppError> {
     let bytes = std::fs::read(onnx).map_err(|source| AppError::Io { path: onnx.into(), source })?;
     let (net, info) = model::onnx::import_onnx(&bytes)
-        .map_err(|source| AppError::Onnx { path: onnx.into(), source })?;
+        .map_err(|error| AppError::Onnx { path: onnx.into(), error })?;
     let provenance = Provenance {
         arch: Some(format!(
             "onnx:{}",

@@ -55,14 +55,10 @@ pub enum CompressError {
         "layer `{layer}` has pruned (zero) weights, and binary weights have no zero; use ternary"
     )]
     PrunedBinary { layer: String },
-    /// What went wrong in one step of a recipe.
-    #[error("step {step} ({label}): {source}")]
-    Step {
-        step: usize,
-        label: String,
-        #[source]
-        source: Box<CompressError>,
-    },
+    /// What went wrong in one step of a recipe (in the message, so not also
+    /// a source: a chain printer would say it twice).
+    #[error("step {step} ({label}): {error}")]
+    Step { step: usize, label: String, error: Box<CompressError> },
     #[error(transparent)]
     Train(#[from] TrainError),
     #[error(transparent)]

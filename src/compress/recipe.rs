@@ -269,6 +269,6 @@ impl Recipe {
 impl CompressError {
     /// This error, as step `index` (from 0) of a recipe.
     pub fn in_step(self, index: usize, step: &Step) -> CompressError {
-        CompressError::Step { step: index + 1, label: step.label(), source: Box::new(self) }
+        CompressError::Step { step: index + 1, label: step.label(), error: Box::new(self) }
     }
 }

@@ -125,31 +125,36 @@ pub fn check_design(
         let exp_head = expected.slice(s![..steady, ..]).to_owned();
         let mismatch = compare(&exp_head, &beats, argmax, Some(manifest.latency)).err();
         let diagnosis = mismatch.as_ref().and_then(|m| diagnose(&built, net, x, m));
-        runs.push(VerifyRun {
-            traffic: plain,
-            vectors: steady,
-            seconds,
-            mismatch: mismatch.map(|m| m.to_string()),
-            diagnosis,
-            cycles_per_image: None,
-            latency: None,
-        });
+        runs.push(VerifyRun::new(plain, steady, seconds, mismatch, diagnosis));
         // Random valid gaps and back-pressure, every vector.
         let (beats, seconds) = run(&built, x, random)?;
         let mismatch = compare(&expected, &beats, argmax, None).err();
         let diagnosis = mismatch.as_ref().and_then(|m| diagnose(&built, net, x, m));
-        runs.push(VerifyRun {
-            traffic: random,
-            vectors: x.nrows(),
+        runs.push(VerifyRun::new(random, x.nrows(), seconds, mismatch, diagnosis));
+        reports.push(SimulatorReport { simulator, build_seconds: built.seconds, runs });
+    }
+    Ok(VerifyOutcome::new(manifest, x.nrows(), reports))
+}
+
+impl VerifyRun {
+    /// A run of `vectors` with its first disagreement (if any) and diagnosis.
+    fn new(
+        traffic: Traffic,
+        vectors: usize,
+        seconds: f64,
+        mismatch: Option<impl std::fmt::Display>,
+        diagnosis: Option<String>,
+    ) -> VerifyRun {
+        VerifyRun {
+            traffic,
+            vectors,
             seconds,
             mismatch: mismatch.map(|m| m.to_string()),
             diagnosis,
             cycles_per_image: None,
             latency: None,
-        });
-        reports.push(SimulatorReport { simulator, build_seconds: built.seconds, runs });
+        }
     }
-    Ok(VerifyOutcome::new(manifest, x.nrows(), reports))
 }
 
 /// The two runs of every simulator: without gaps or back-pressure, and with
@@ -240,27 +245,15 @@ fn verify_stream(
         let diagnosis =
             mismatch.as_ref().and_then(|m| diagnose_stream(&built, net, &head, m, plain));
         runs.push(VerifyRun {
-            traffic: plain,
-            vectors: steady,
-            seconds,
-            mismatch: mismatch.map(|m| m.to_string()),
-            diagnosis,
             cycles_per_image: measured.as_ref().filter(|t| t.ends.len() > 1).map(|t| t.interval()),
             latency: measured.as_ref().map(|t| t.latency()),
+            ..VerifyRun::new(plain, steady, seconds, mismatch, diagnosis)
         });
         let model = model_timeline(stream, x.nrows(), random)?;
         let (log, seconds) = stream::run(&built, x, random)?;
         let mismatch = stream::compare(manifest, expected, &log, Some(&model)).err();
         let diagnosis = mismatch.as_ref().and_then(|m| diagnose_stream(&built, net, x, m, random));
-        runs.push(VerifyRun {
-            traffic: random,
-            vectors: x.nrows(),
-            seconds,
-            mismatch: mismatch.map(|m| m.to_string()),
-            diagnosis,
-            cycles_per_image: None,
-            latency: None,
-        });
+        runs.push(VerifyRun::new(random, x.nrows(), seconds, mismatch, diagnosis));
         reports.push(SimulatorReport { simulator, build_seconds: built.seconds, runs });
     }
     Ok(VerifyOutcome::new(manifest, x.nrows(), reports))
