@@ -233,7 +233,7 @@ fn digits_inq5_mlp_verifies_on_verilator_with_the_test_split_and_10000_random_ve
         data_dir: None,
         seed: 5,
     };
-    let outcome = app::run_verify(&job).unwrap();
+    let outcome = app::run_verify(&job, &mut |_| {}).unwrap();
     // 3 extremes + 10,000 random + the 359 test images.
     assert_eq!(outcome.vectors, 3 + 10_000 + 359);
     assert!(outcome.passed, "{}", outcome.to_text());
@@ -267,7 +267,7 @@ fn a_corrupted_weight_shift_is_caught() {
         data_dir: None,
         seed: 3,
     };
-    let outcome = app::run_verify(&job).unwrap();
+    let outcome = app::run_verify(&job, &mut |_| {}).unwrap();
     assert!(!outcome.passed, "the corruption {term} -> {corrupted} went unnoticed");
     let text = outcome.to_text();
     assert!(text.contains("MISMATCH") && text.contains("output lane"), "{text}");

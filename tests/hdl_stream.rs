@@ -321,8 +321,11 @@ fn lenet5_streaming_designs_verify_on_verilator() {
         let s = design.manifest.stream.as_ref().unwrap();
         assert_eq!(s.input.beats, 784, "{what}: one pixel per beat");
         assert_eq!(s.cycles_per_image, s.target_cycles, "{what}: balanced at the target");
-        let outcome =
-            shiftkit::app::run_verify(&verify_job(model, hdl, Simulator::Verilator, 300)).unwrap();
+        let outcome = shiftkit::app::run_verify(
+            &verify_job(model, hdl, Simulator::Verilator, 300),
+            &mut |_| {},
+        )
+        .unwrap();
         assert!(outcome.passed, "{what}:\n{}", outcome.to_text());
         let plain = &outcome.reports[0].runs[0];
         assert_eq!(plain.cycles_per_image, Some(s.cycles_per_image), "{what}");
@@ -359,7 +362,8 @@ fn the_imported_onnx_lenet5_verifies_as_a_streaming_design() {
     let cfg = HdlConfig { cycles: Some(4096), ..HdlConfig::new("onnx_lenet", Form::Streaming) };
     generate(&net, &cfg, &hdl);
     let outcome =
-        shiftkit::app::run_verify(&verify_job(model, hdl, Simulator::Verilator, 100)).unwrap();
+        shiftkit::app::run_verify(&verify_job(model, hdl, Simulator::Verilator, 100), &mut |_| {})
+            .unwrap();
     assert!(outcome.passed, "{}", outcome.to_text());
 }
 
@@ -409,7 +413,8 @@ fn a_corrupted_weight_rom_is_caught_naming_the_layer() {
     lines[0].push(std::char::from_digit(last.to_digit(16).unwrap() ^ 1, 16).unwrap());
     std::fs::write(&rom, lines.join("\n") + "\n").unwrap();
     let outcome =
-        shiftkit::app::run_verify(&verify_job(model, hdl, Simulator::Icarus, 20)).unwrap();
+        shiftkit::app::run_verify(&verify_job(model, hdl, Simulator::Icarus, 20), &mut |_| {})
+            .unwrap();
     let text = outcome.to_text();
     assert!(!outcome.passed, "the corrupted ROM went unnoticed:\n{text}");
     assert!(text.contains("first differing layer: `conv1`"), "{text}");
@@ -442,7 +447,9 @@ fn a_design_off_the_timing_models_schedule_is_caught_naming_the_layer() {
     std::fs::write(hdl.join("sk_fifo.v"), codegen::stream::library_file("sk_fifo.v").unwrap())
         .unwrap();
     std::fs::write(hdl.join("manifest.json"), serde_json::to_string(&manifest).unwrap()).unwrap();
-    let outcome = shiftkit::app::run_verify(&verify_job(model, hdl, Simulator::Icarus, 6)).unwrap();
+    let outcome =
+        shiftkit::app::run_verify(&verify_job(model, hdl, Simulator::Icarus, 6), &mut |_| {})
+            .unwrap();
     let text = outcome.to_text();
     assert!(!outcome.passed, "the slower design went unnoticed:\n{text}");
     assert!(text.contains("timing model says"), "{text}");

@@ -1,6 +1,7 @@
 //! `flow`: the whole chain in one command.
 
 use super::*;
+use crate::compress::Recipe;
 
 /// `shiftkit flow`: train, compress, generate, verify, report.
 #[derive(Clone, Debug)]
@@ -29,8 +30,37 @@ impl FlowJob {
 }
 
 /// Random images (and as many test images, besides the three extremes)
-/// Icarus gets for a streaming design.
+/// Icarus gets for a streaming design...
 const ICARUS_STREAM_IMAGES: usize = 1;
+/// ...and random vectors (and as many test samples) for an unrolled one:
+/// Icarus runs tens of vectors a second on a large design, Verilator gets
+/// them all.
+const ICARUS_VECTORS: usize = 100;
+
+/// Fails before any training if the network, compressed as `recipe` says,
+/// cannot become hardware: the untrained network is quantized and its design
+/// generated (or, for a device, fitted by the resource model).
+fn check_hardware(job: &FlowJob, recipe: &Recipe, config: &HdlConfig) -> Result<(), AppError> {
+    let net = ArchSpec::parse(&job.arch)?.build(job.seed)?;
+    let data = data::load(job.dataset, job.data_dir.as_deref())?;
+    check_input_fits(net.input(), &data)?;
+    let spec = recipe.steps.iter().find_map(|s| s.kind.coding());
+    let coded = compress::weighted_layers(&net)
+        .into_iter()
+        .filter_map(|i| Some((net.layers()[i].name.clone(), spec?)))
+        .collect();
+    let calibration = data.train.head(256);
+    let q = quant::quantize(&net, calibration.x.view(), &recipe.quantize.config(coded))?;
+    match &job.target {
+        Some(t) => {
+            codegen::fit::fit(&q, &crate::fpga::hdl_config(&q, t), &t.device, t.max_util, 0)?;
+        }
+        None => {
+            codegen::generate(&q, config)?;
+        }
+    }
+    Ok(())
+}
 
 /// What `shiftkit flow` reports.
 #[derive(Clone, Debug, Serialize)]
@@ -43,6 +73,8 @@ pub struct FlowOutcome {
     pub skipped: Vec<String>,
     pub verify: Option<VerifyOutcome>,
     pub build: Option<BuildOutcome>,
+    /// The survey row of the compressed model, as Markdown.
+    pub report: PathBuf,
 }
 
 pub fn run_flow(
@@ -50,8 +82,6 @@ pub fn run_flow(
     observer: &mut dyn compress::InqObserver,
     progress: &mut dyn FnMut(&str),
 ) -> Result<FlowOutcome, AppError> {
-    std::fs::create_dir_all(&job.dir)
-        .map_err(|source| AppError::Io { path: job.dir.clone(), source })?;
     let (epochs, batch) = match job.dataset {
         DatasetName::Digits => (60, 32),
         DatasetName::FashionMnist => (10, 64),
@@ -60,6 +90,19 @@ pub fn run_flow(
     let settings =
         train::TrainSettings { batch: Some(batch), seed: Some(job.seed), ..Default::default() };
     let train_cfg = settings.resolve(train::Purpose::Train, epochs)?;
+    // Everything that can be checked is checked before the training starts.
+    let recipe = MethodJob {
+        bits: job.bits,
+        train: settings.resolve(train::Purpose::Retrain, 0)?,
+        ..MethodJob::new(job.method)
+    }
+    .to_recipe()?;
+    let hdl_config =
+        HdlConfig { argmax: true, ..HdlConfig::new("shiftkit_top", codegen::Form::Auto) };
+    progress("checking that the network can become hardware");
+    check_hardware(job, &recipe, &hdl_config)?;
+    std::fs::create_dir_all(&job.dir)
+        .map_err(|source| AppError::Io { path: job.dir.clone(), source })?;
     let float_path = job.dir.join("float.skm");
     let train = run_train(
         &TrainJob {
@@ -79,16 +122,14 @@ pub fn run_flow(
             model: float_path,
             dataset: Some(job.dataset),
             data_dir: job.data_dir.clone(),
-            recipe: MethodJob {
-                bits: job.bits,
-                train: settings.resolve(train::Purpose::Retrain, 0)?,
-                ..MethodJob::new(job.method)
-            }
-            .to_recipe()?,
+            recipe,
             output: compressed_path.clone(),
         },
         observer,
     )?;
+    let report = job.dir.join("report.md");
+    let table = crate::report::markdown(std::slice::from_ref(&compress.report));
+    model::write_atomically(&report, table.as_bytes())?;
     // On a device, the design is the build's: fitted, synthesized, placed
     // and routed; it is verified like any other.
     let (hdl_dir, hdl, build) = match &job.target {
@@ -114,9 +155,7 @@ pub fn run_flow(
         }
         None => {
             let dir = job.dir.join("hdl");
-            let config =
-                HdlConfig { argmax: true, ..HdlConfig::new("shiftkit_top", codegen::Form::Auto) };
-            let hdl = run_hdl(&compressed_path, &dir, &config)?;
+            let hdl = run_hdl(&compressed_path, &dir, &hdl_config)?;
             (dir, hdl, None)
         }
     };
@@ -131,17 +170,21 @@ pub fn run_flow(
     for simulator in simulators {
         let vectors = match (streaming, simulator) {
             (true, Simulator::Icarus) => job.vectors.min(ICARUS_STREAM_IMAGES),
+            (false, Simulator::Icarus) => job.vectors.min(ICARUS_VECTORS),
             _ => job.vectors,
         };
-        let outcome = run_verify(&VerifyJob {
-            model: compressed_path.clone(),
-            dir: hdl_dir.clone(),
-            simulators: vec![simulator],
-            vectors,
-            dataset: Some(job.dataset),
-            data_dir: job.data_dir.clone(),
-            seed: job.seed,
-        })?;
+        let outcome = run_verify(
+            &VerifyJob {
+                model: compressed_path.clone(),
+                dir: hdl_dir.clone(),
+                simulators: vec![simulator],
+                vectors,
+                dataset: Some(job.dataset),
+                data_dir: job.data_dir.clone(),
+                seed: job.seed,
+            },
+            progress,
+        )?;
         verify = Some(match verify {
             None => outcome,
             Some(mut all) => {
@@ -160,6 +203,7 @@ pub fn run_flow(
         skipped: skipped.iter().map(|s| s.as_str().to_string()).collect(),
         verify,
         build,
+        report,
     })
 }
 
@@ -232,7 +276,20 @@ impl FlowOutcome {
         if let Some(b) = &self.build {
             s.push_str(&b.to_text());
         }
-        row(&mut s, "outputs", format!("{}", self.dir.display()));
+        let d = self.dir.display();
+        let design = self.hdl.dir.display();
+        let _ = writeln!(
+            s,
+            "\nwritten in {d}: float.skm (the trained network), compressed.skm (compressed and \
+             quantized), {design} (Verilog, manifest.json, testbenches under build/), report.md\n\
+             next: shiftkit info {d}/compressed.skm; shiftkit report {d}/compressed.skm \
+             --reference {d}/float.skm; shiftkit verify {d}/compressed.skm {design}{}",
+            if self.build.is_none() {
+                format!("; shiftkit build {d}/compressed.skm -o {d}/build --target ice40-up5k")
+            } else {
+                String::new()
+            }
+        );
         s
     }
 

@@ -14,6 +14,7 @@ pub struct HdlOutcome {
 
 /// `shiftkit hdl`: the Verilog of a quantized model's integer network.
 pub fn run_hdl(model_path: &Path, dir: &Path, config: &HdlConfig) -> Result<HdlOutcome, AppError> {
+    codegen::check_design_dir(dir)?;
     let (_, net) = load_integer(model_path)?;
     let start = std::time::Instant::now();
     let design = codegen::generate(&net, config)?;

@@ -126,16 +126,21 @@ impl QuantizeOutcome {
 #[derive(Clone, Debug, Serialize)]
 pub struct SimOutcome {
     pub vectors: usize,
-    pub output: PathBuf,
+    /// The output file (`None`: the outputs are in `text`).
+    pub output: Option<PathBuf>,
     pub trace: Option<PathBuf>,
+    /// The outputs, one vector per line, when no file was asked for.
+    #[serde(skip)]
+    pub text: Option<String>,
 }
 
-/// `shiftkit sim`: raw integer vectors in, raw integer outputs out; with a
-/// trace directory, every layer's raw outputs too (`NN_<layer>.txt`).
+/// `shiftkit sim`: raw integer vectors in, raw integer outputs out (to
+/// `output`, or returned in the outcome); with a trace directory, every
+/// layer's raw outputs too (`NN_<layer>.txt`).
 pub fn run_sim(
     model_path: &Path,
     input: &Path,
-    output: &Path,
+    output: Option<&Path>,
     trace: Option<&Path>,
 ) -> Result<SimOutcome, AppError> {
     let file = model::load(model_path)?;
@@ -167,11 +172,14 @@ pub fn run_sim(
         }
     }
     let (_, last) = outs.last().expect("at least one layer");
-    model::write_atomically(output, last.as_bytes())?;
+    if let Some(path) = output {
+        model::write_atomically(path, last.as_bytes())?;
+    }
     Ok(SimOutcome {
         vectors: count,
-        output: output.to_path_buf(),
+        output: output.map(Path::to_path_buf),
         trace: trace.map(Path::to_path_buf),
+        text: output.is_none().then(|| last.clone()),
     })
 }
 

@@ -39,6 +39,21 @@ pub fn run_report(job: &ReportJob) -> Result<ReportOutcome, AppError> {
     for path in &job.models {
         let (file, net) = load_integer(path)?;
         let reference_net = reference.as_ref().map_or(&file.float, |r| &r.float);
+        if reference_net.input() != file.float.input()
+            || reference_net.output() != file.float.output()
+        {
+            return Err(AppError::Setting {
+                setting: "reference",
+                reason: format!(
+                    "the reference maps {} to {}, {} maps {} to {}; they must agree",
+                    reference_net.input(),
+                    reference_net.output(),
+                    path.display(),
+                    file.float.input(),
+                    file.float.output()
+                ),
+            });
+        }
         // Accuracy needs a dataset: the one given, else the one the model records.
         let name = match job.dataset {
             Some(d) => Some(d),

@@ -17,7 +17,11 @@ pub struct VerifyJob {
     pub seed: u64,
 }
 
-pub fn run_verify(job: &VerifyJob) -> Result<VerifyOutcome, AppError> {
+/// `progress` hears of every compile and run.
+pub fn run_verify(
+    job: &VerifyJob,
+    progress: &mut dyn FnMut(&str),
+) -> Result<VerifyOutcome, AppError> {
     let (_, net) = load_integer(&job.model)?;
     let manifest = read_manifest(&job.dir)?;
     let hash = codegen::network_hash(&net);
@@ -37,5 +41,5 @@ pub fn run_verify(job: &VerifyJob) -> Result<VerifyOutcome, AppError> {
         None => None,
     };
     let x = verify::verification_vectors(&net, job.vectors, job.seed, samples.as_ref());
-    Ok(verify::check_design(&net, &job.dir, &manifest, &x, &job.simulators, job.seed)?)
+    Ok(verify::check_design(&net, &job.dir, &manifest, &x, &job.simulators, job.seed, progress)?)
 }

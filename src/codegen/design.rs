@@ -39,6 +39,13 @@ pub enum CodegenError {
     NoFit { device: String, needs: String },
     #[error("the timing model of the streaming design did not finish ({0}); this is a bug")]
     Timing(#[from] Stuck),
+    /// An output directory that holds something other than a design.
+    #[error(
+        "{} holds files that are not a shiftkit design (no manifest.json); give a new or empty \
+         directory, or one `shiftkit hdl` wrote",
+        dir.display()
+    )]
+    NotADesign { dir: std::path::PathBuf },
     #[error("{}", path.display())]
     Io {
         path: std::path::PathBuf,
@@ -170,15 +177,245 @@ pub(crate) fn check_identifier(name: &str) -> Result<(), CodegenError> {
     let mut chars = name.chars();
     let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(CodegenError::Config(format!(
+    if !ok {
+        return Err(CodegenError::Config(format!(
             "`{name}` is not a Verilog identifier: use letters, digits and _, not starting with a \
              digit"
-        )))
+        )));
     }
+    if KEYWORDS.binary_search(&name).is_ok() {
+        return Err(CodegenError::Config(format!(
+            "`{name}` is a Verilog keyword; choose another name"
+        )));
+    }
+    Ok(())
 }
+
+/// Reserved words of Verilog-2005 and of the SystemVerilog that Verilator
+/// reads, sorted.
+const KEYWORDS: &[&str] = &[
+    "alias",
+    "always",
+    "always_comb",
+    "always_ff",
+    "always_latch",
+    "and",
+    "assert",
+    "assign",
+    "assume",
+    "automatic",
+    "before",
+    "begin",
+    "bind",
+    "bins",
+    "binsof",
+    "bit",
+    "break",
+    "buf",
+    "bufif0",
+    "bufif1",
+    "byte",
+    "case",
+    "casex",
+    "casez",
+    "cell",
+    "chandle",
+    "class",
+    "clocking",
+    "cmos",
+    "config",
+    "const",
+    "constraint",
+    "context",
+    "continue",
+    "cover",
+    "covergroup",
+    "coverpoint",
+    "cross",
+    "deassign",
+    "default",
+    "defparam",
+    "design",
+    "disable",
+    "dist",
+    "do",
+    "edge",
+    "else",
+    "end",
+    "endcase",
+    "endclass",
+    "endclocking",
+    "endconfig",
+    "endfunction",
+    "endgenerate",
+    "endgroup",
+    "endinterface",
+    "endmodule",
+    "endpackage",
+    "endprimitive",
+    "endprogram",
+    "endproperty",
+    "endsequence",
+    "endspecify",
+    "endtable",
+    "endtask",
+    "enum",
+    "event",
+    "expect",
+    "export",
+    "extends",
+    "extern",
+    "final",
+    "first_match",
+    "for",
+    "force",
+    "foreach",
+    "forever",
+    "fork",
+    "forkjoin",
+    "function",
+    "generate",
+    "genvar",
+    "highz0",
+    "highz1",
+    "if",
+    "iff",
+    "ifnone",
+    "ignore_bins",
+    "illegal_bins",
+    "import",
+    "incdir",
+    "include",
+    "initial",
+    "inout",
+    "input",
+    "inside",
+    "instance",
+    "int",
+    "integer",
+    "interface",
+    "intersect",
+    "join",
+    "join_any",
+    "join_none",
+    "large",
+    "liblist",
+    "library",
+    "local",
+    "localparam",
+    "logic",
+    "longint",
+    "macromodule",
+    "matches",
+    "medium",
+    "modport",
+    "module",
+    "nand",
+    "negedge",
+    "new",
+    "nmos",
+    "nor",
+    "noshowcancelled",
+    "not",
+    "notif0",
+    "notif1",
+    "null",
+    "or",
+    "output",
+    "package",
+    "packed",
+    "parameter",
+    "pmos",
+    "posedge",
+    "primitive",
+    "priority",
+    "program",
+    "property",
+    "protected",
+    "pull0",
+    "pull1",
+    "pulldown",
+    "pullup",
+    "pulsestyle_ondetect",
+    "pulsestyle_onevent",
+    "pure",
+    "rand",
+    "randc",
+    "randcase",
+    "randsequence",
+    "rcmos",
+    "real",
+    "realtime",
+    "ref",
+    "reg",
+    "release",
+    "repeat",
+    "return",
+    "rnmos",
+    "rpmos",
+    "rtran",
+    "rtranif0",
+    "rtranif1",
+    "scalared",
+    "sequence",
+    "shortint",
+    "shortreal",
+    "showcancelled",
+    "signed",
+    "small",
+    "solve",
+    "specify",
+    "specparam",
+    "static",
+    "string",
+    "strong0",
+    "strong1",
+    "struct",
+    "super",
+    "supply0",
+    "supply1",
+    "table",
+    "tagged",
+    "task",
+    "this",
+    "throughout",
+    "time",
+    "timeprecision",
+    "timeunit",
+    "tran",
+    "tranif0",
+    "tranif1",
+    "tri",
+    "tri0",
+    "tri1",
+    "triand",
+    "trior",
+    "trireg",
+    "type",
+    "typedef",
+    "union",
+    "unique",
+    "unsigned",
+    "use",
+    "uwire",
+    "var",
+    "vectored",
+    "virtual",
+    "void",
+    "wait",
+    "wait_order",
+    "wand",
+    "weak0",
+    "weak1",
+    "while",
+    "wildcard",
+    "wire",
+    "with",
+    "within",
+    "wor",
+    "xnor",
+    "xor",
+];
 
 /// Bits of the index of the largest of `n` outputs on `m_axis_tuser`
 /// (`0..n-1` as an unsigned number, at least one bit).
@@ -211,6 +448,39 @@ pub fn network_hash(net: &IntNetwork) -> String {
     format!("{h:016x}")
 }
 
+/// Checks that `dir` can take a design: new, empty, or holding an earlier
+/// design (recognized by its manifest).
+pub fn check_design_dir(dir: &Path) -> Result<Option<Manifest>, CodegenError> {
+    let Ok(mut entries) = std::fs::read_dir(dir) else { return Ok(None) };
+    if entries.next().is_none() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(dir.join("manifest.json"))
+        .map_err(|_| CodegenError::NotADesign { dir: dir.to_path_buf() })?;
+    let manifest = serde_json::from_str(&text)
+        .map_err(|_| CodegenError::NotADesign { dir: dir.to_path_buf() })?;
+    Ok(Some(manifest))
+}
+
+/// Removes what an earlier design in `dir` wrote (its files, the lists, the
+/// simulator builds under `build/`) and nothing else; a directory holding
+/// something else is refused.
+fn clear_previous(dir: &Path) -> Result<(), CodegenError> {
+    let Some(old) = check_design_dir(dir)? else { return Ok(()) };
+    let data = old.stream.iter().flat_map(|s| s.data_files.iter());
+    let lists = ["files.f", "manifest.json", "graph.json"].map(String::from);
+    for name in old.files.iter().chain(data).chain(lists.iter()) {
+        // Names from a manifest stay inside the directory.
+        let safe =
+            Path::new(name).components().all(|c| matches!(c, std::path::Component::Normal(_)));
+        if safe {
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir.join("build"));
+    Ok(())
+}
+
 /// Writes the design into `dir`: the Verilog files, `files.f`, `manifest.json`
 /// and `graph.json`. Each file is written atomically.
 pub fn write_design(design: &Design, dir: &Path) -> Result<(), CodegenError> {
@@ -218,6 +488,7 @@ pub fn write_design(design: &Design, dir: &Path) -> Result<(), CodegenError> {
         let path = path.to_path_buf();
         move |source| CodegenError::Io { path, source }
     };
+    clear_previous(dir)?;
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let write = |name: &str, text: &str| -> Result<(), CodegenError> {
         let path = dir.join(name);
@@ -235,4 +506,21 @@ pub fn write_design(design: &Design, dir: &Path) -> Result<(), CodegenError> {
     )?;
     write("graph.json", &(serde_json::to_string(&design.graphs).expect("serializes") + "\n"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_are_sorted_and_refused() {
+        assert!(KEYWORDS.windows(2).all(|p| p[0] < p[1]), "sorted for the binary search");
+        for k in ["module", "reg", "logic", "endmodule", "wire"] {
+            assert!(check_identifier(k).is_err(), "{k}");
+        }
+        for ok in ["shiftkit_top", "modules", "_x1", "Module"] {
+            assert!(check_identifier(ok).is_ok(), "{ok}");
+        }
+        assert!(check_identifier("1top").is_err());
+    }
 }

@@ -19,8 +19,8 @@ mod unrolled;
 pub use baseline::multiplier_baseline;
 pub use build::build_graphs;
 pub use design::{
-    network_hash, write_design, CodegenError, Design, Form, HdlConfig, LayerCost, Manifest,
-    DEFAULT_LEVELS_PER_STAGE,
+    check_design_dir, network_hash, write_design, CodegenError, Design, Form, HdlConfig, LayerCost,
+    Manifest, DEFAULT_LEVELS_PER_STAGE,
 };
 pub use graph::{Cost, LayerGraph};
 

@@ -35,6 +35,9 @@ pub fn check_schedule(schedule: &[f32]) -> Result<(), CompressError> {
     if schedule.is_empty() {
         return bad("it is empty");
     }
+    if schedule.iter().any(|p| !p.is_finite()) {
+        return bad("portions must be numbers");
+    }
     if schedule.windows(2).any(|p| p[1] <= p[0]) {
         return bad("portions must increase");
     }

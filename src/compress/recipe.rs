@@ -11,7 +11,7 @@ use super::{check_schedule, check_sparsity, CompressError, Rank, Scope};
 use crate::quant::{
     check_range, Levels, QuantSettings, WeightSpec, INQ_BITS, SHARE_INDEX_BITS, SHARE_VALUE_BITS,
 };
-use crate::train::{self, TrainConfig};
+use crate::train::{self, TrainConfig, MAX_EPOCHS};
 
 /// The defaults of the compression steps.
 pub mod defaults {
@@ -115,7 +115,25 @@ impl StepKind {
 
     /// Steps that code weights (later steps keep them frozen).
     pub fn codes(&self) -> bool {
-        matches!(self, StepKind::Kmeans { .. } | StepKind::Inq { .. } | StepKind::Binary { .. })
+        self.coding().is_some()
+    }
+
+    /// The weight spec a coding step gives its layers (INQ: those that
+    /// `layer_bits` names get their own width).
+    pub fn coding(&self) -> Option<WeightSpec> {
+        match *self {
+            StepKind::Kmeans { bits, width } => {
+                Some(WeightSpec::Shared { index_bits: bits, bits: width })
+            }
+            StepKind::Inq { bits, .. } => Some(WeightSpec::Pow2 { bits }),
+            StepKind::Binary { levels: Levels::Binary, scale } => {
+                Some(WeightSpec::Binary { scale })
+            }
+            StepKind::Binary { levels: Levels::Ternary, scale } => {
+                Some(WeightSpec::Ternary { scale })
+            }
+            _ => None,
+        }
     }
 }
 
@@ -173,8 +191,11 @@ impl Step {
         match &self.kind {
             StepKind::Prune { sparsity, iterations, .. } => {
                 check_sparsity(*sparsity)?;
-                if *iterations == 0 {
-                    return Err(setting("iterations", "must be at least 1".into()));
+                if !(1..=MAX_ITERATIONS).contains(iterations) {
+                    return Err(setting(
+                        "iterations",
+                        format!("must be 1 to {MAX_ITERATIONS}, got {iterations}"),
+                    ));
                 }
             }
             StepKind::Structured { fraction: f } | StepKind::Merge { fraction: f } => {
@@ -205,10 +226,22 @@ impl Step {
             StepKind::Finetune => {}
         }
         if let Some(layers) = &self.layers {
+            if layers.is_empty() {
+                return Err(setting(
+                    "layers",
+                    "names no layer; leave it out for the method's default layers".into(),
+                ));
+            }
             let dup = layers.iter().enumerate().find(|(i, a)| layers[..*i].contains(a));
             if let Some((_, dup)) = dup {
                 return Err(setting("layers", format!("names `{dup}` twice")));
             }
+        }
+        if self.epochs > MAX_EPOCHS {
+            return Err(setting(
+                "epochs",
+                format!("{} is more than the {MAX_EPOCHS} a run may take", self.epochs),
+            ));
         }
         if self.distill && !has_teacher {
             return Err(setting("distill", "needs a teacher: the recipe has none".into()));
@@ -224,6 +257,9 @@ impl Step {
         Ok(())
     }
 }
+
+/// Pruning rounds of one step at most.
+const MAX_ITERATIONS: usize = 1000;
 
 fn setting(setting: &'static str, reason: String) -> CompressError {
     CompressError::Setting { setting, reason }

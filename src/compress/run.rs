@@ -249,7 +249,7 @@ impl State {
                 }
                 self.finetune(&cfg, loss, data, observer)?;
             }
-            StepKind::Kmeans { bits, width } => {
+            StepKind::Kmeans { bits, .. } => {
                 let mut clusters = BTreeMap::new();
                 for (id, mut w) in self.net.params_mut() {
                     if id.kind == ParamKind::Weight && layers.contains(&id.layer) {
@@ -264,8 +264,8 @@ impl State {
                     let hooks = Hooks { transform: Some(&shared), ..hooks };
                     train::train(&mut self.net, data, None, &cfg, &hooks, observer)?;
                 }
+                let spec = step.kind.coding().expect("a coding step");
                 for &i in &layers {
-                    let spec = WeightSpec::Shared { index_bits: *bits, bits: *width };
                     self.coded.insert(self.name(i), spec);
                 }
             }
@@ -314,10 +314,7 @@ impl State {
                         w.assign(&real);
                     }
                 }
-                let spec = match levels {
-                    Levels::Binary => WeightSpec::Binary { scale: *scale },
-                    Levels::Ternary => WeightSpec::Ternary { scale: *scale },
-                };
+                let spec = step.kind.coding().expect("a coding step");
                 for &i in &layers {
                     self.coded.insert(self.name(i), spec);
                 }

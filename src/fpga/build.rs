@@ -100,6 +100,20 @@ pub struct BuildOutcome {
     pub seconds: f64,
 }
 
+/// The design a build makes of `net`: streaming, narrow ports (one code in
+/// and one out per beat, the argmax index on every output beat).
+pub fn hdl_config(net: &IntNetwork, target: &Target) -> HdlConfig {
+    let flat_out = matches!(net.output(), Shape::Flat(_));
+    HdlConfig {
+        argmax: flat_out,
+        folds: target.folds.clone(),
+        cycles: target.cycles,
+        input_lanes: matches!(net.input(), Shape::Flat(_)).then_some(1),
+        output_lanes: flat_out.then_some(1),
+        ..HdlConfig::new("shiftkit_top", Form::Streaming)
+    }
+}
+
 /// Designs the tools may refuse before a build gives up.
 const ATTEMPTS: usize = 4;
 
@@ -162,15 +176,7 @@ fn build_in(
     progress: &mut dyn FnMut(&str),
 ) -> Result<BuildOutcome, BuildError> {
     let start = std::time::Instant::now();
-    let flat_out = matches!(net.output(), Shape::Flat(_));
-    let config = HdlConfig {
-        argmax: flat_out,
-        folds: target.folds.clone(),
-        cycles: target.cycles,
-        input_lanes: matches!(net.input(), Shape::Flat(_)).then_some(1),
-        output_lanes: flat_out.then_some(1),
-        ..HdlConfig::new("shiftkit_top", Form::Streaming)
-    };
+    let config = hdl_config(net, target);
     let mut attempts = Vec::new();
     let mut min_cycles = 0;
     let result = loop {

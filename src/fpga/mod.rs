@@ -13,7 +13,7 @@ use crate::device::{Device, Family, Resources};
 
 mod build;
 
-pub use build::{build, BuildError, BuildOutcome, Target, Usage, DEFAULT_MAX_UTIL};
+pub use build::{build, hdl_config, BuildError, BuildOutcome, Target, Usage, DEFAULT_MAX_UTIL};
 
 /// Errors of running the tools.
 #[derive(Debug, thiserror::Error)]

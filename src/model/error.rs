@@ -15,6 +15,13 @@ pub enum ModelError {
     /// A model file that cannot be read, written or understood.
     #[error("model file {}: {reason}", path.display())]
     File { path: PathBuf, reason: String },
+    /// An output file that could not be written (the cause is in the
+    /// message: the directory missing, no permission, a full disk).
+    #[error("writing {}: {reason}", path.display())]
+    Write { path: PathBuf, reason: String },
+    /// An output location that cannot take the output.
+    #[error("output {}: {reason}", path.display())]
+    Output { path: PathBuf, reason: String },
     /// An I/O failure on a model file.
     #[error("model file {}", path.display())]
     Io {

@@ -183,8 +183,25 @@ impl Container {
     /// Parses safetensors bytes; `path` only names the file in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Container> {
         let err = |reason: String| ModelError::File { path: path.to_path_buf(), reason };
-        let (_, metadata) = SafeTensors::read_metadata(bytes)
-            .map_err(|e| err(format!("not a shiftkit model file ({e})")))?;
+        let header_end = bytes
+            .get(..8)
+            .map(|n| u64::from_le_bytes(n.try_into().expect("8 bytes")).saturating_add(8));
+        match header_end {
+            None if bytes.is_empty() => return Err(err("is empty, not a model file".into())),
+            Some(end) if end > bytes.len() as u64 && end < 100_000_000 => {
+                return Err(err(format!(
+                    "is truncated: its header runs to byte {end}, the file has {} bytes",
+                    bytes.len()
+                )))
+            }
+            _ => {}
+        }
+        let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| match e {
+            safetensors::SafeTensorError::MetadataIncompleteBuffer => {
+                err("is truncated: its tensors need more bytes than the file has".into())
+            }
+            e => err(format!("is not a shiftkit model file ({e:?})")),
+        })?;
         let text =
             metadata.metadata().as_ref().and_then(|m| m.get(METADATA_KEY)).ok_or_else(|| {
                 err("a safetensors file, but not a shiftkit model (no `shiftkit` metadata); \
@@ -203,8 +220,12 @@ impl Container {
                 header.version
             )));
         }
-        let st = SafeTensors::deserialize(bytes)
-            .map_err(|e| err(format!("the tensor data is damaged ({e})")))?;
+        let st = SafeTensors::deserialize(bytes).map_err(|e| match e {
+            safetensors::SafeTensorError::MetadataIncompleteBuffer => {
+                err("is truncated: its tensors need more bytes than the file has".into())
+            }
+            e => err(format!("the tensor data is damaged ({e})")),
+        })?;
         let mut tensors = BTreeMap::new();
         for (name, view) in st.tensors() {
             let shape = IxDyn(view.shape());
@@ -250,9 +271,81 @@ fn array_from_le<T, const N: usize>(
     ArrayD::from_shape_vec(shape, values).expect("safetensors checked the length")
 }
 
+/// Checks, before any work, that `path` can take an output file: a new file
+/// or a regular one to replace (a symbolic link, directory, device or other
+/// special file only with `force`), in a directory that exists and can be
+/// written. `-` is refused: it is no file (the outcome goes to standard
+/// output already).
+pub fn check_output_file(path: &Path, force: bool) -> Result<()> {
+    let bad = |reason: String| Err(ModelError::Output { path: path.to_path_buf(), reason });
+    if path.as_os_str() == "-" {
+        return bad("`-` is not a file here; name a file (the outcome is printed on standard \
+                    output, --json for JSON)"
+            .into());
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => return bad("is a directory; name a file".into()),
+        Ok(m) if !force && m.file_type().is_symlink() => {
+            return bad("is a symbolic link; shiftkit replaces regular files only (remove it, \
+                        or pass --force to replace the link)"
+                .into())
+        }
+        Ok(m) if !force && !m.is_file() && !m.file_type().is_symlink() => {
+            return bad("is not a regular file (a device, FIFO or socket); name a file, or pass \
+                        --force to replace it"
+                .into())
+        }
+        _ => {}
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return bad(format!("the directory {} does not exist", dir.display()));
+    }
+    // Writable: a temporary file there, removed at once.
+    if let Err(e) = tempfile::Builder::new().prefix(".shiftkit-").tempfile_in(&dir) {
+        let cause = e
+            .raw_os_error()
+            .map_or_else(|| e.to_string(), |c| std::io::Error::from_raw_os_error(c).to_string());
+        return bad(format!("cannot write in {} ({cause})", dir.display()));
+    }
+    Ok(())
+}
+
+/// Checks, before any work, that `dir` can take an output directory: `-` and
+/// anything that exists but is not a directory are refused, and the nearest
+/// existing folder on its way must be writable.
+pub fn check_output_dir(dir: &Path) -> Result<()> {
+    let bad = |reason: String| Err(ModelError::Output { path: dir.to_path_buf(), reason });
+    if dir.as_os_str() == "-" {
+        return bad("`-` is not a directory here; name one".into());
+    }
+    if dir.exists() && !dir.is_dir() {
+        return bad("exists and is not a directory".into());
+    }
+    let existing = dir.ancestors().find(|a| a.is_dir()).unwrap_or(Path::new("."));
+    let existing = if existing.as_os_str().is_empty() { Path::new(".") } else { existing };
+    if let Err(e) = tempfile::Builder::new().prefix(".shiftkit-").tempfile_in(existing) {
+        let cause = e
+            .raw_os_error()
+            .map_or_else(|| e.to_string(), |c| std::io::Error::from_raw_os_error(c).to_string());
+        return bad(format!("cannot write in {} ({cause})", existing.display()));
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same directory.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| ModelError::Io { path: path.to_path_buf(), source };
+    // The cause without the temporary file's name (tempfile adds it).
+    let io = |source: std::io::Error| ModelError::Write {
+        path: path.to_path_buf(),
+        reason: source.raw_os_error().map_or_else(
+            || source.to_string(),
+            |c| std::io::Error::from_raw_os_error(c).to_string(),
+        ),
+    };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -305,6 +398,17 @@ impl ModelFile {
         let graph = c
             .section("float")
             .ok_or_else(|| err("has no float network (section `float`)".into()))?;
+        // A NaN or infinite weight would train and quantize into nonsense
+        // without a word: the file is refused, naming the tensor.
+        for (name, t) in c.tensors.iter().filter(|(n, _)| n.starts_with("float.")) {
+            if let TensorData::F32(a) = t {
+                if let Some((i, v)) = a.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                    return Err(err(format!(
+                        "tensor `{name}` holds {v} at index {i}: a model's values must be finite"
+                    )));
+                }
+            }
+        }
         let float = float_graph_from_json(graph, &c).map_err(|e| match e {
             ModelError::File { reason, .. } => err(reason),
             other => err(format!("holds an invalid float network: {other}")),

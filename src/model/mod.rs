@@ -14,7 +14,10 @@ mod shape;
 mod spec;
 
 pub use error::{ModelError, Result};
-pub use file::{load, save, write_atomically, Container, ModelFile, TensorData, FORMAT_VERSION};
+pub use file::{
+    check_output_dir, check_output_file, load, save, write_atomically, Container, ModelFile,
+    TensorData, FORMAT_VERSION,
+};
 pub use info::{summarize, LayerSummary, NetworkSummary};
 pub use network::{
     window_count, BatchNorm, Conv2d, Dense, Layer, MaxPool2d, Network, Op, ParamId, ParamKind,

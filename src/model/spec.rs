@@ -44,6 +44,12 @@ fn one() -> usize {
     1
 }
 
+/// Parameters a spec may ask for at most (400 MB of float32, before the
+/// gradients and optimizer state training adds).
+pub const MAX_PARAMS: usize = 100_000_000;
+/// Values of one sample at any layer at most.
+pub const MAX_VALUES: usize = 1 << 24;
+
 /// An architecture: the input shape of one sample and the layers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -122,10 +128,22 @@ impl ArchSpec {
     /// Builds the network with weights drawn from `seed` (He-uniform weights, zero
     /// biases, identity batch norms).
     pub fn build(&self, seed: u64) -> Result<Network> {
+        let too_big = |what: String| ModelError::InvalidSpec {
+            spec: format!("{:?}", self.input),
+            reason: format!(
+                "{what}; a spec may ask for at most {MAX_PARAMS} parameters and {MAX_VALUES} \
+                 values per sample at any layer"
+            ),
+        };
+        let values = self.input.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        if values.is_none_or(|v| v > MAX_VALUES) {
+            return Err(too_big(format!("the input {:?} is too large", self.input)));
+        }
         let input = Shape::from_dims(&self.input).ok_or_else(|| ModelError::InvalidSpec {
             spec: format!("{:?}", self.input),
             reason: "input must be [n] or [channels, height, width]".into(),
         })?;
+        let mut params = 0usize;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut counters = [0usize; 6];
         let mut layers = Vec::with_capacity(self.layers.len());
@@ -141,6 +159,20 @@ impl ArchSpec {
             };
             counters[slot] += 1;
             let name = format!("{prefix}{}", counters[slot]);
+            let weights = match *spec {
+                LayerSpec::Dense { out } => out.checked_mul(shape.numel()),
+                LayerSpec::Conv2d { out_channels, kernel, .. } => out_channels
+                    .checked_mul(shape.channels())
+                    .and_then(|n| n.checked_mul(kernel))
+                    .and_then(|n| n.checked_mul(kernel)),
+                _ => Some(0),
+            };
+            params = weights.and_then(|w| params.checked_add(w)).unwrap_or(usize::MAX);
+            if params > MAX_PARAMS {
+                return Err(too_big(format!(
+                    "layer {index} `{name}` brings it to over {MAX_PARAMS} parameters"
+                )));
+            }
             let op = match *spec {
                 LayerSpec::Dense { out } => {
                     let fan_in = shape.numel();
@@ -178,6 +210,9 @@ impl ArchSpec {
                 input: shape.to_string(),
                 reason,
             })?;
+            if shape.numel() > MAX_VALUES {
+                return Err(too_big(format!("layer {index} `{name}` puts out {shape}")));
+            }
             layers.push(Layer { name, op });
         }
         Network::new(input, layers)

@@ -34,8 +34,8 @@ pub const MAX_ACC_BITS: u32 = 62;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ContractError {
     #[error(
-        "a {kind} fixed-point format needs {min} to {MAX_FORMAT_BITS} bits, got {bits}",
-        kind = if *signed { "signed" } else { "unsigned" },
+        "{kind} fixed-point format needs {min} to {MAX_FORMAT_BITS} bits, got {bits}",
+        kind = if *signed { "a signed" } else { "an unsigned" },
         min = if *signed { 2 } else { 1 }
     )]
     Bits { signed: bool, bits: u32 },

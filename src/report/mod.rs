@@ -168,3 +168,13 @@ pub fn markdown(rows: &[ModelReport]) -> String {
     }
     s
 }
+
+/// `n` and the noun, plural unless `n` is 1: `1 vector`, `3 vectors`.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}

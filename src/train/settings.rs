@@ -91,17 +91,22 @@ impl TrainSettings {
     }
 }
 
+/// Epochs of one run at most.
+pub const MAX_EPOCHS: usize = 10_000;
+
 impl TrainConfig {
-    /// Checks the settings that cannot work: no batch, a learning rate that is
-    /// not positive, a weight decay or momentum below zero.
+    /// Checks the settings that cannot work: no batch or too many epochs, a
+    /// learning rate that is not a positive number, a weight decay below zero,
+    /// a momentum outside [0, 1).
     pub fn check(&self) -> Result<(), TrainError> {
-        let bad = |what: &str, v: f32| {
-            Err(TrainError::Config(format!(
-                "{what} must be a finite number of at least 0, got {v}"
-            )))
-        };
         if self.batch_size == 0 {
             return Err(TrainError::Config("the batch size must be at least 1".into()));
+        }
+        if self.epochs > MAX_EPOCHS {
+            return Err(TrainError::Config(format!(
+                "{} epochs is more than the {MAX_EPOCHS} a run may take",
+                self.epochs
+            )));
         }
         let lr = self.optimizer.lr();
         if !(lr > 0.0 && lr.is_finite()) {
@@ -113,11 +118,15 @@ impl TrainConfig {
             OptimizerConfig::Sgd { momentum, weight_decay, .. } => (momentum, weight_decay),
             OptimizerConfig::Adam { weight_decay, .. } => (0.0, weight_decay),
         };
-        if !(momentum >= 0.0 && momentum.is_finite()) {
-            return bad("the momentum", momentum);
+        if !(0.0..1.0).contains(&momentum) {
+            return Err(TrainError::Config(format!(
+                "the momentum must be at least 0 and below 1, got {momentum}"
+            )));
         }
         if !(decay >= 0.0 && decay.is_finite()) {
-            return bad("the weight decay", decay);
+            return Err(TrainError::Config(format!(
+                "the weight decay must be a finite number of at least 0, got {decay}"
+            )));
         }
         Ok(())
     }
@@ -141,12 +150,15 @@ mod tests {
 
     #[test]
     fn settings_that_cannot_work_are_refused() {
+        assert!(TrainSettings::default().resolve(Purpose::Train, MAX_EPOCHS + 1).is_err());
         for s in [
             TrainSettings { batch: Some(0), ..Default::default() },
             TrainSettings { lr: Some(0.0), ..Default::default() },
             TrainSettings { lr: Some(f32::NAN), ..Default::default() },
             TrainSettings { weight_decay: Some(-1.0), ..Default::default() },
             TrainSettings { momentum: Some(f32::INFINITY), ..Default::default() },
+            TrainSettings { momentum: Some(5.0), ..Default::default() },
+            TrainSettings { momentum: Some(-1.0), ..Default::default() },
         ] {
             assert!(s.resolve(Purpose::Retrain, 1).is_err(), "{s:?}");
         }

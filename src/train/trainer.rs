@@ -114,7 +114,7 @@ pub fn train(
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let mut order: Vec<usize> = (0..data.len()).collect();
     let batches = data.len().div_ceil(config.batch_size);
-    let mut reports = Vec::with_capacity(config.epochs);
+    let mut reports = Vec::new();
     for epoch in 1..=config.epochs {
         let start = Instant::now();
         optimizer.set_lr(config.schedule.lr_at(lr, epoch, config.epochs));

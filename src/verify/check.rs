@@ -14,6 +14,7 @@ use crate::codegen::stream::{StreamManifest, Timeline};
 use crate::codegen::{CodegenError, Form};
 use crate::data::Split;
 use crate::quant::{FixedFormat, IntNetwork};
+use crate::report::count;
 use crate::sim::{self, SimError};
 
 /// Why a check could not run (a disagreement is an outcome, not an error).
@@ -106,27 +107,33 @@ pub fn check_design(
     x: &Array2<i64>,
     simulators: &[Simulator],
     seed: u64,
+    progress: &mut dyn FnMut(&str),
 ) -> Result<VerifyOutcome, CheckError> {
     let expected = sim::run(net, x.view())?;
     if manifest.stream.is_some() {
-        return verify_stream(net, dir, manifest, simulators, seed, x, &expected);
+        let design = Checked { net, dir, manifest, simulators, seed };
+        return verify_stream(&design, x, &expected, progress);
     }
     let argmax = manifest.argmax_bits > 0;
     let steady = x.nrows().min(64);
     let mut reports = Vec::new();
     for &simulator in simulators {
         let build_dir = dir.join("build").join(simulator.as_str());
+        let name = simulator.as_str();
+        progress(&format!("{name}: compiling the design"));
         let built = build(simulator, dir, manifest, &build_dir, x.nrows())?;
         let mut runs = Vec::new();
         // Without gaps or back-pressure: every beat's latency is the manifest's.
         let (plain, random) = traffics(seed);
         let head = x.slice(s![..steady, ..]).to_owned();
+        progress(&format!("{name}: {} vectors without gaps", head.nrows()));
         let (beats, seconds) = run(&built, &head, plain)?;
         let exp_head = expected.slice(s![..steady, ..]).to_owned();
         let mismatch = compare(&exp_head, &beats, argmax, Some(manifest.latency)).err();
         let diagnosis = mismatch.as_ref().and_then(|m| diagnose(&built, net, x, m));
         runs.push(VerifyRun::new(plain, steady, seconds, mismatch, diagnosis));
         // Random valid gaps and back-pressure, every vector.
+        progress(&format!("{name}: {} vectors with random gaps and back-pressure", x.nrows()));
         let (beats, seconds) = run(&built, x, random)?;
         let mismatch = compare(&expected, &beats, argmax, None).err();
         let diagnosis = mismatch.as_ref().and_then(|m| diagnose(&built, net, x, m));
@@ -220,25 +227,26 @@ const STEADY_IMAGES: usize = 16;
 /// every output and the timeline of images in and out against the timing
 /// model; a run with random gaps and back-pressure checks every output.
 fn verify_stream(
-    net: &IntNetwork,
-    dir: &Path,
-    manifest: &Manifest,
-    simulators: &[Simulator],
-    seed: u64,
+    design: &Checked,
     x: &Array2<i64>,
     expected: &Array2<i64>,
+    progress: &mut dyn FnMut(&str),
 ) -> Result<VerifyOutcome, CheckError> {
+    let Checked { net, dir, manifest, simulators, seed } = *design;
     let stream = manifest.stream.as_ref().expect("a streaming design");
     let steady = x.nrows().min(STEADY_IMAGES);
     let mut reports = Vec::new();
     for &simulator in simulators {
         let build_dir = dir.join("build").join(simulator.as_str());
+        let name = simulator.as_str();
+        progress(&format!("{name}: compiling the design"));
         let built = build(simulator, dir, manifest, &build_dir, x.nrows())?;
         let mut runs = Vec::new();
         let (plain, random) = traffics(seed);
         let head = x.slice(s![..steady, ..]).to_owned();
         let exp_head = expected.slice(s![..steady, ..]).to_owned();
         let model = model_timeline(stream, steady, plain)?;
+        progress(&format!("{name}: {} images without gaps", head.nrows()));
         let (log, seconds) = stream::run(&built, &head, plain)?;
         let mismatch = stream::compare(manifest, &exp_head, &log, Some(&model)).err();
         let measured = (mismatch.is_none()).then(|| log.timeline(stream.output.beats));
@@ -250,6 +258,7 @@ fn verify_stream(
             ..VerifyRun::new(plain, steady, seconds, mismatch, diagnosis)
         });
         let model = model_timeline(stream, x.nrows(), random)?;
+        progress(&format!("{name}: {} images with random gaps and back-pressure", x.nrows()));
         let (log, seconds) = stream::run(&built, x, random)?;
         let mismatch = stream::compare(manifest, expected, &log, Some(&model)).err();
         let diagnosis = mismatch.as_ref().and_then(|m| diagnose_stream(&built, net, x, m, random));
@@ -257,6 +266,16 @@ fn verify_stream(
         reports.push(SimulatorReport { simulator, build_seconds: built.seconds, runs });
     }
     Ok(VerifyOutcome::new(manifest, x.nrows(), reports))
+}
+
+/// What a check runs: the network, its design and how.
+#[derive(Clone, Copy)]
+struct Checked<'a> {
+    net: &'a IntNetwork,
+    dir: &'a Path,
+    manifest: &'a Manifest,
+    simulators: &'a [Simulator],
+    seed: u64,
 }
 
 /// The timing model's timeline under the testbench's traffic.
@@ -370,24 +389,24 @@ impl VerifyOutcome {
                     (Some(m), None) => format!("MISMATCH: {m}"),
                     (Some(m), Some(d)) => format!("MISMATCH: {m}; {d}"),
                 };
-                let unit = if self.cycles_per_image.is_some() { "images" } else { "vectors" };
+                let unit = if self.cycles_per_image.is_some() { "image" } else { "vector" };
                 let _ = writeln!(
                     s,
-                    "{:<10} {:>6} {unit}, {traffic}: {verdict} ({:.1}s; build {:.1}s)",
+                    "{:<10} {:>13}, {traffic}: {verdict} ({:.1}s; build {:.1}s)",
                     r.simulator.as_str(),
-                    run.vectors,
+                    count(run.vectors as u64, unit),
                     run.seconds,
                     r.build_seconds
                 );
             }
         }
-        let unit = if self.cycles_per_image.is_some() { "images" } else { "vectors" };
+        let unit = if self.cycles_per_image.is_some() { "image" } else { "vector" };
         let _ = writeln!(
             s,
-            "{}: {} on {} {unit} ({} form, latency {} cycles{})",
+            "{}: {} on {} ({} form, latency {} cycles{})",
             self.top,
             if self.passed { "verified" } else { "FAILED" },
-            self.vectors,
+            count(self.vectors as u64, unit),
             self.form.as_str(),
             self.latency,
             self.cycles_per_image.map_or(String::new(), |c| format!(", {c} cycles per image"))

@@ -23,6 +23,12 @@ pub struct Cli {
     /// More log output (repeat for more); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// No progress bars or spinners (for scripts); outcomes and errors still print.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Replace a symbolic link, device or other special file at an output path.
+    #[arg(long, global = true)]
+    pub force: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -272,7 +278,7 @@ pub struct SimArgs {
     /// numbers (in C, H, W order) for a float model.
     #[arg(long)]
     pub input: PathBuf,
-    /// Where to write the raw output codes, one vector per line.
+    /// Where to write the raw output codes, one vector per line (`-`: standard output).
     #[arg(long)]
     pub output: PathBuf,
     /// Also write every layer's raw outputs into this directory.

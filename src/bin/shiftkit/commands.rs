@@ -8,6 +8,21 @@ use anyhow::{bail, Context, Result};
 
 use crate::args::*;
 use crate::progress::{print_outcome, step_spinner, EpochBars};
+
+/// What every command is told besides its flags.
+pub struct Ctx {
+    /// Replace symbolic links and special files at output paths.
+    pub force: bool,
+    /// No progress bars or spinners.
+    pub quiet: bool,
+}
+
+impl Ctx {
+    /// Checks an output file before any work.
+    fn output_file(&self, path: &std::path::Path) -> Result<()> {
+        Ok(shiftkit::model::check_output_file(path, self.force)?)
+    }
+}
 use shiftkit::data::DatasetName;
 use shiftkit::train::Purpose;
 use shiftkit::{app, compress, quant};
@@ -16,7 +31,8 @@ pub fn parse_dataset(s: &str) -> Result<DatasetName> {
     Ok(s.parse::<DatasetName>()?)
 }
 
-pub fn train(args: TrainArgs) -> Result<()> {
+pub fn train(args: TrainArgs, ctx: &Ctx) -> Result<()> {
+    ctx.output_file(&args.output)?;
     if args.epochs == 0 {
         bail!("--epochs must be at least 1");
     }
@@ -34,16 +50,16 @@ pub fn train(args: TrainArgs) -> Result<()> {
         }),
         output: args.output,
     };
-    let mut bars = EpochBars::new(job.config.epochs, args.json);
+    let mut bars = EpochBars::new(job.config.epochs, args.json || ctx.quiet);
     let outcome = app::run_train(&job, &mut bars)
         .with_context(|| format!("training {} on {}", job.arch, job.dataset))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
         println!(
-            "test accuracy {:.2}% ({} epochs, {:.1}s); model written to {}",
+            "test accuracy {:.2}% ({}, {:.1}s); model written to {}",
             outcome.test_accuracy * 100.0,
-            outcome.epochs.len(),
+            shiftkit::report::count(outcome.epochs.len() as u64, "epoch"),
             outcome.seconds,
             outcome.output.display()
         );
@@ -51,7 +67,8 @@ pub fn train(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn import(args: ImportArgs) -> Result<()> {
+pub fn import(args: ImportArgs, ctx: &Ctx) -> Result<()> {
+    ctx.output_file(&args.output)?;
     let dataset = args.data.as_deref().map(parse_dataset).transpose()?;
     let outcome = app::run_import(&args.onnx, &args.output, dataset)
         .with_context(|| format!("importing {}", args.onnx.display()))?;
@@ -70,7 +87,8 @@ pub fn import(args: ImportArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn export(args: ExportArgs) -> Result<()> {
+pub fn export(args: ExportArgs, ctx: &Ctx) -> Result<()> {
+    ctx.output_file(&args.output)?;
     let outcome = app::run_export(&args.model, &args.output)
         .with_context(|| format!("exporting {}", args.model.display()))?;
     println!(
@@ -82,7 +100,7 @@ pub fn export(args: ExportArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn eval(args: EvalArgs) -> Result<()> {
+pub fn eval(args: EvalArgs, _ctx: &Ctx) -> Result<()> {
     let dataset = args.data.as_deref().map(parse_dataset).transpose()?;
     let outcome = app::run_eval(&args.model, dataset, args.data_args.data_dir.as_deref())
         .with_context(|| format!("evaluating {}", args.model.display()))?;
@@ -104,13 +122,14 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn info(args: InfoArgs) -> Result<()> {
+pub fn info(args: InfoArgs, _ctx: &Ctx) -> Result<()> {
     let outcome = app::run_info(&args.model)?;
     print_outcome(args.json, &outcome, || outcome.to_text())?;
     Ok(())
 }
 
-pub fn quantize(args: QuantizeArgs) -> Result<()> {
+pub fn quantize(args: QuantizeArgs, ctx: &Ctx) -> Result<()> {
+    ctx.output_file(&args.output)?;
     let job = app::QuantizeJob {
         dataset: args.data.as_deref().map(parse_dataset).transpose()?,
         data_dir: args.data_args.data_dir,
@@ -124,7 +143,11 @@ pub fn quantize(args: QuantizeArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn compress(args: CompressArgs) -> Result<()> {
+pub fn compress(args: CompressArgs, ctx: &Ctx) -> Result<()> {
+    ctx.output_file(&args.output)?;
+    if let Some(report) = &args.report {
+        ctx.output_file(report)?;
+    }
     let recipe = match (&args.recipe, args.method) {
         (Some(path), _) => {
             compress::Recipe::load(path).with_context(|| format!("recipe {}", path.display()))?
@@ -140,7 +163,7 @@ pub fn compress(args: CompressArgs) -> Result<()> {
         output: args.output,
         model: args.model,
     };
-    let mut bars = EpochBars::new(epochs, args.json);
+    let mut bars = EpochBars::new(epochs, args.json || ctx.quiet);
     let outcome = app::run_compress(&job, &mut bars)
         .with_context(|| format!("compressing {}", job.model.display()))?;
     if let Some(path) = &args.report {
@@ -178,7 +201,10 @@ fn method_job(args: &CompressArgs, method: MethodArg) -> Result<app::MethodJob> 
     })
 }
 
-pub fn report(args: ReportArgs) -> Result<()> {
+pub fn report(args: ReportArgs, ctx: &Ctx) -> Result<()> {
+    if let Some(out) = &args.output {
+        ctx.output_file(out)?;
+    }
     let job = app::ReportJob {
         models: args.models,
         reference: args.reference,
@@ -191,7 +217,11 @@ pub fn report(args: ReportArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn hdl(args: HdlArgs) -> Result<()> {
+pub fn hdl(args: HdlArgs, ctx: &Ctx) -> Result<()> {
+    shiftkit::model::check_output_dir(&args.output)?;
+    if let Some(path) = &args.multiplier_baseline {
+        ctx.output_file(path)?;
+    }
     use shiftkit::codegen::Form;
     let form = match args.form {
         FormArg::Unrolled => Form::Unrolled,
@@ -221,7 +251,7 @@ pub fn hdl(args: HdlArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn verify(args: VerifyArgs) -> Result<()> {
+pub fn verify(args: VerifyArgs, ctx: &Ctx) -> Result<()> {
     use shiftkit::verify::Simulator;
     let simulators = match args.sim {
         SimulatorArg::Verilator => vec![Simulator::Verilator],
@@ -237,8 +267,10 @@ pub fn verify(args: VerifyArgs) -> Result<()> {
         data_dir: args.data_args.data_dir,
         seed: args.seed,
     };
-    let outcome =
-        app::run_verify(&job).with_context(|| format!("verifying {}", job.dir.display()))?;
+    let (bar, mut step) = step_spinner(args.json || ctx.quiet);
+    let outcome = app::run_verify(&job, &mut step);
+    bar.finish_and_clear();
+    let outcome = outcome.with_context(|| format!("verifying {}", job.dir.display()))?;
     print_outcome(args.json, &outcome, || outcome.to_text())?;
     if !outcome.passed {
         bail!("the RTL disagrees with the simulator");
@@ -246,7 +278,8 @@ pub fn verify(args: VerifyArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn flow(args: FlowArgs) -> Result<()> {
+pub fn flow(args: FlowArgs, ctx: &Ctx) -> Result<()> {
+    shiftkit::model::check_output_dir(&args.output)?;
     let dataset = parse_dataset(&args.data)?;
     let job = app::FlowJob {
         dataset,
@@ -259,8 +292,8 @@ pub fn flow(args: FlowArgs) -> Result<()> {
         vectors: args.vectors,
         target: args.target.as_deref().map(|t| target_of(t, &args.target_args)).transpose()?,
     };
-    let mut bars = EpochBars::new(0, args.json);
-    let (bar, mut step) = step_spinner(args.json);
+    let mut bars = EpochBars::new(0, args.json || ctx.quiet);
+    let (bar, mut step) = step_spinner(args.json || ctx.quiet);
     let outcome = app::run_flow(&job, &mut bars, &mut step);
     bar.finish_and_clear();
     let outcome = outcome.context("running the flow")?;
@@ -294,9 +327,10 @@ pub fn target_of(target: &str, t: &TargetArgs) -> Result<shiftkit::fpga::Target>
     })
 }
 
-pub fn build(args: BuildArgs) -> Result<()> {
+pub fn build(args: BuildArgs, ctx: &Ctx) -> Result<()> {
+    shiftkit::model::check_output_dir(&args.output)?;
     let job = build_job(args.model, args.output, &args.target, &args.target_args)?;
-    let (bar, mut step) = step_spinner(args.json);
+    let (bar, mut step) = step_spinner(args.json || ctx.quiet);
     let outcome = app::run_build(&job, &mut step);
     bar.finish_and_clear();
     let outcome = outcome.with_context(|| {
@@ -309,14 +343,27 @@ pub fn build(args: BuildArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn sim(args: SimArgs) -> Result<()> {
-    let outcome = app::run_sim(&args.model, &args.input, &args.output, args.trace.as_deref())
+pub fn sim(args: SimArgs, ctx: &Ctx) -> Result<()> {
+    if args.output.as_os_str() != "-" {
+        ctx.output_file(&args.output)?;
+    }
+    if let Some(dir) = &args.trace {
+        shiftkit::model::check_output_dir(dir)?;
+    }
+    let to_file = (args.output.as_os_str() != "-").then_some(args.output.as_path());
+    let outcome = app::run_sim(&args.model, &args.input, to_file, args.trace.as_deref())
         .with_context(|| format!("simulating {}", args.model.display()))?;
-    eprintln!("{} vectors simulated; outputs in {}", outcome.vectors, outcome.output.display());
+    match (&outcome.output, &outcome.text) {
+        (Some(path), _) => {
+            let n = shiftkit::report::count(outcome.vectors as u64, "vector");
+            eprintln!("{n} simulated; outputs in {}", path.display())
+        }
+        (None, text) => print!("{}", text.as_deref().unwrap_or_default()),
+    }
     Ok(())
 }
 
-pub fn dump(args: DumpArgs) -> Result<()> {
+pub fn dump(args: DumpArgs, _ctx: &Ctx) -> Result<()> {
     let value = app::run_dump(&args.model)?;
     println!("{}", serde_json::to_string_pretty(&value)?);
     Ok(())

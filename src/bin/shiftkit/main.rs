@@ -39,20 +39,21 @@ fn init_logging(verbose: u8) {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    let ctx = Ctx { force: cli.force, quiet: cli.quiet };
     match cli.command {
-        Command::Flow(args) => flow(args),
-        Command::Train(args) => train(args),
-        Command::Import(args) => import(args),
-        Command::Export(args) => export(args),
-        Command::Eval(args) => eval(args),
-        Command::Info(args) => info(args),
-        Command::Quantize(args) => quantize(args),
-        Command::Compress(args) => compress(args),
-        Command::Report(args) => report(args),
-        Command::Hdl(args) => hdl(args),
-        Command::Verify(args) => verify(args),
-        Command::Build(args) => build(args),
-        Command::Sim(args) => sim(args),
-        Command::Dump(args) => dump(args),
+        Command::Flow(args) => flow(args, &ctx),
+        Command::Train(args) => train(args, &ctx),
+        Command::Import(args) => import(args, &ctx),
+        Command::Export(args) => export(args, &ctx),
+        Command::Eval(args) => eval(args, &ctx),
+        Command::Info(args) => info(args, &ctx),
+        Command::Quantize(args) => quantize(args, &ctx),
+        Command::Compress(args) => compress(args, &ctx),
+        Command::Report(args) => report(args, &ctx),
+        Command::Hdl(args) => hdl(args, &ctx),
+        Command::Verify(args) => verify(args, &ctx),
+        Command::Build(args) => build(args, &ctx),
+        Command::Sim(args) => sim(args, &ctx),
+        Command::Dump(args) => dump(args, &ctx),
     }
 }

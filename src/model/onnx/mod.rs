@@ -39,7 +39,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
 pub enum OnnxError {
     #[error("not an ONNX model: {0}")]
     Decode(String),
-    #[error("the model has no graph")]
+    #[error("the model has no graph (is it an ONNX model?)")]
     NoGraph,
     #[error("opset {0} is older than 11; export again with opset_version 11 or newer")]
     Opset(i64),
@@ -67,7 +67,13 @@ pub struct OnnxInfo {
 
 /// Translates an ONNX model (protobuf bytes) into a float network.
 pub fn import_onnx(bytes: &[u8]) -> Result<(Network, OnnxInfo)> {
+    if bytes.is_empty() {
+        return Err(OnnxError::Decode("the file is empty".into()));
+    }
     let model = ModelProto::decode(bytes).map_err(|e| OnnxError::Decode(e.to_string()))?;
+    if model.graph.is_none() {
+        return Err(OnnxError::NoGraph);
+    }
     let opset = model
         .opset_import
         .iter()
