@@ -304,14 +304,21 @@ pub fn check_output_file(path: &Path, force: bool) -> Result<()> {
     if !dir.is_dir() {
         return bad(format!("the directory {} does not exist", dir.display()));
     }
-    // Writable: a temporary file there, removed at once.
-    if let Err(e) = tempfile::Builder::new().prefix(".shiftkit-").tempfile_in(&dir) {
-        let cause = e
-            .raw_os_error()
-            .map_or_else(|| e.to_string(), |c| std::io::Error::from_raw_os_error(c).to_string());
-        return bad(format!("cannot write in {} ({cause})", dir.display()));
+    writable(&dir).or_else(bad)
+}
+
+/// Whether `dir` takes a new file: a temporary one there, removed at once.
+fn writable(dir: &Path) -> std::result::Result<(), String> {
+    match tempfile::Builder::new().prefix(".shiftkit-").tempfile_in(dir) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("cannot write in {} ({})", dir.display(), os_cause(&e))),
     }
-    Ok(())
+}
+
+/// What went wrong, without the temporary file's name that tempfile adds.
+fn os_cause(e: &std::io::Error) -> String {
+    e.raw_os_error()
+        .map_or_else(|| e.to_string(), |c| std::io::Error::from_raw_os_error(c).to_string())
 }
 
 /// Checks, before any work, that `dir` can take an output directory: `-` and
@@ -327,25 +334,14 @@ pub fn check_output_dir(dir: &Path) -> Result<()> {
     }
     let existing = dir.ancestors().find(|a| a.is_dir()).unwrap_or(Path::new("."));
     let existing = if existing.as_os_str().is_empty() { Path::new(".") } else { existing };
-    if let Err(e) = tempfile::Builder::new().prefix(".shiftkit-").tempfile_in(existing) {
-        let cause = e
-            .raw_os_error()
-            .map_or_else(|| e.to_string(), |c| std::io::Error::from_raw_os_error(c).to_string());
-        return bad(format!("cannot write in {} ({cause})", existing.display()));
-    }
-    Ok(())
+    writable(existing).or_else(bad)
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     // The cause without the temporary file's name (tempfile adds it).
-    let io = |source: std::io::Error| ModelError::Write {
-        path: path.to_path_buf(),
-        reason: source.raw_os_error().map_or_else(
-            || source.to_string(),
-            |c| std::io::Error::from_raw_os_error(c).to_string(),
-        ),
-    };
+    let io =
+        |e: std::io::Error| ModelError::Write { path: path.to_path_buf(), reason: os_cause(&e) };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),

@@ -24,4 +24,4 @@ pub use network::{
 };
 pub use provenance::{Provenance, Record};
 pub use shape::Shape;
-pub use spec::{ArchSpec, LayerSpec};
+pub use spec::{ArchSpec, LayerSpec, MAX_PARAMS, MAX_VALUES};
