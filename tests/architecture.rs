@@ -105,3 +105,24 @@ fn the_check_catches_an_upward_import() {
         "an upward import and an unknown stage are caught; a comment is not"
     );
 }
+
+/// Files small enough to read whole: none in `src/` over 500 lines.
+#[test]
+fn no_source_file_is_over_500_lines() {
+    fn walk(dir: &Path, long: &mut Vec<(String, usize)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, long);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+                if lines > 500 {
+                    long.push((path.display().to_string(), lines));
+                }
+            }
+        }
+    }
+    let mut long = Vec::new();
+    walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut long);
+    assert!(long.is_empty(), "split these: {long:?}");
+}

@@ -355,3 +355,59 @@ fn force_replaces_a_link_and_a_regenerated_design_leaves_nothing_stale() {
     assert_eq!(String::from_utf8_lossy(&o.stdout).split_whitespace().count(), 10);
     assert!(!w.join("-").exists());
 }
+
+/// Every numeric flag of the quick commands at 0, -1, NaN, 1e30 and the
+/// largest u64: never a panic or an abort, and a failure changes nothing.
+#[test]
+fn numeric_flags_at_their_extremes_never_panic() {
+    let fx = fixture();
+    let commands: [(&[&str], &[&str]); 6] = [
+        (
+            &["train", "--arch", "mlp:64-8-10", "--epochs", "1", "-o", "{w}/a.skm"],
+            &["--epochs", "--batch", "--lr", "--momentum", "--weight-decay", "--seed"],
+        ),
+        (
+            &["compress", "{f}", "--method", "inq", "--epochs-per-step", "0", "-o", "{w}/c.skm"],
+            &[
+                "--bits",
+                "--epochs-per-step",
+                "--act-bits",
+                "--input-bits",
+                "--calibration",
+                "--batch",
+            ],
+        ),
+        (
+            &["compress", "{f}", "--method", "ternary", "--epochs", "0", "-o", "{w}/c.skm"],
+            &["--epochs", "--lr"],
+        ),
+        (&["quantize", "{f}", "-o", "{w}/q.skm"], &["--act-bits", "--input-bits", "--calibration"]),
+        (
+            &["hdl", "{q}", "--form", "streaming", "-o", "{w}/h"],
+            &["--levels-per-stage", "--cycles", "--input-lanes", "--output-lanes"],
+        ),
+        (&["verify", "{q}", "{w}/none", "--sim", "icarus"], &["--vectors", "--seed"]),
+    ];
+    for (base, flags) in commands {
+        for flag in flags {
+            for value in ["0", "-1", "nan", "1e30", "18446744073709551615"] {
+                let work = tempfile::tempdir().unwrap();
+                let w = work.path().to_str().unwrap();
+                let args: Vec<String> = base
+                    .iter()
+                    .map(|a| a.replace("{f}", &fx.float).replace("{q}", &fx.q).replace("{w}", w))
+                    .chain([format!("{flag}={value}")])
+                    .collect();
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let o = shiftkit(&args, work.path());
+                let err = String::from_utf8_lossy(&o.stderr);
+                assert!(matches!(o.status.code(), Some(0..=2)), "{args:?}: {:?}\n{err}", o.status);
+                assert!(!err.contains("panicked"), "{args:?}: {err}");
+                if !o.status.success() {
+                    assert!(err.contains("error"), "{args:?}: {err}");
+                    assert!(snapshot(work.path()).is_empty(), "{args:?} failed but wrote");
+                }
+            }
+        }
+    }
+}

@@ -91,6 +91,7 @@ pub fn run_flow(
         train::TrainSettings { batch: Some(batch), seed: Some(job.seed), ..Default::default() };
     let train_cfg = settings.resolve(train::Purpose::Train, epochs)?;
     // Everything that can be checked is checked before the training starts.
+    check_vectors(job.vectors)?;
     let recipe = MethodJob {
         bits: job.bits,
         train: settings.resolve(train::Purpose::Retrain, 0)?,

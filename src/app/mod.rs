@@ -17,7 +17,7 @@ use crate::compress::{self, CompressError, DistillSpec};
 use crate::data::{self, DataError, Dataset, DatasetName};
 use crate::fpga::{BuildOutcome, Target};
 use crate::model::{self, ArchSpec, ModelError, ModelFile, NetworkSummary, Provenance, Shape};
-use crate::quant::{self, FixedFormat, IntNetwork, IntOp, QuantError, QuantSettings, WeightSpec};
+use crate::quant::{self, FixedFormat, IntNetwork, QuantError, QuantSettings, WeightSpec};
 use crate::sim::{self, SimError, VectorError};
 use crate::train::{self, EpochReport, Hooks, Observer, TrainConfig, TrainError};
 use crate::verify::{self, CheckError, Simulator, VerifyError, VerifyOutcome};

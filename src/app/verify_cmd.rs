@@ -22,6 +22,7 @@ pub fn run_verify(
     job: &VerifyJob,
     progress: &mut dyn FnMut(&str),
 ) -> Result<VerifyOutcome, AppError> {
+    check_vectors(job.vectors)?;
     let (_, net) = load_integer(&job.model)?;
     let manifest = read_manifest(&job.dir)?;
     let hash = codegen::network_hash(&net);
@@ -42,4 +43,15 @@ pub fn run_verify(
     };
     let x = verify::verification_vectors(&net, job.vectors, job.seed, samples.as_ref());
     Ok(verify::check_design(&net, &job.dir, &manifest, &x, &job.simulators, job.seed, progress)?)
+}
+
+/// Random vectors within what a run can hold.
+pub(crate) fn check_vectors(vectors: usize) -> Result<(), AppError> {
+    if vectors > verify::MAX_VECTORS {
+        return Err(AppError::Setting {
+            setting: "vectors",
+            reason: format!("{vectors} is more than the {} a check may run", verify::MAX_VECTORS),
+        });
+    }
+    Ok(())
 }

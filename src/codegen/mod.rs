@@ -13,6 +13,7 @@ mod emit;
 pub mod fit;
 pub mod graph;
 pub mod hex;
+mod names;
 pub mod stream;
 mod unrolled;
 

@@ -9,19 +9,18 @@ mod file;
 mod info;
 mod network;
 pub mod onnx;
+mod output;
 mod provenance;
 mod shape;
 mod spec;
 
 pub use error::{ModelError, Result};
-pub use file::{
-    check_output_dir, check_output_file, load, save, write_atomically, Container, ModelFile,
-    TensorData, FORMAT_VERSION,
-};
+pub use file::{load, save, Container, ModelFile, TensorData, FORMAT_VERSION};
 pub use info::{summarize, LayerSummary, NetworkSummary};
 pub use network::{
     window_count, BatchNorm, Conv2d, Dense, Layer, MaxPool2d, Network, Op, ParamId, ParamKind,
 };
+pub use output::{check_output_dir, check_output_file, write_atomically};
 pub use provenance::{Provenance, Record};
 pub use shape::Shape;
 pub use spec::{ArchSpec, LayerSpec, MAX_PARAMS, MAX_VALUES};

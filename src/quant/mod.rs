@@ -8,6 +8,7 @@
 mod analysis;
 pub mod coding;
 pub mod contract;
+mod dump;
 mod file;
 mod fold;
 mod interval;

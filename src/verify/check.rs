@@ -17,6 +17,9 @@ use crate::quant::{FixedFormat, IntNetwork};
 use crate::report::count;
 use crate::sim::{self, SimError};
 
+/// Random vectors (or images) a check may ask for at most.
+pub const MAX_VECTORS: usize = 1_000_000;
+
 /// Why a check could not run (a disagreement is an outcome, not an error).
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {

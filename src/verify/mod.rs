@@ -23,6 +23,7 @@ pub mod stream;
 
 pub use check::{
     check_design, verification_vectors, CheckError, SimulatorReport, VerifyOutcome, VerifyRun,
+    MAX_VECTORS,
 };
 
 /// The testbenches' traffic driver (`sim/sk_traffic.v`), which the timing
