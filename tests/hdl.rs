@@ -233,10 +233,21 @@ fn digits_inq5_mlp_verifies_on_verilator_with_the_test_split_and_10000_random_ve
         data_dir: None,
         seed: 5,
     };
-    let outcome = app::run_verify(&job, &mut |_| {}).unwrap();
+    let mut told = Vec::new();
+    let outcome = app::run_verify(&job, &mut |m| told.push(m.to_string())).unwrap();
     // 3 extremes + 10,000 random + the 359 test images.
     assert_eq!(outcome.vectors, 3 + 10_000 + 359);
     assert!(outcome.passed, "{}", outcome.to_text());
+    // Progress: the compile, then each run counted from 0 to at most its total.
+    assert_eq!(told[0], "verilator: compiling the design");
+    let total = "/10362 vectors, random gaps and back-pressure";
+    let counts: Vec<usize> = told
+        .iter()
+        .filter_map(|m| m.split_once(total).map(|(head, _)| head.rsplit(' ').next().unwrap()))
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert_eq!(counts.first(), Some(&0), "{told:?}");
+    assert!(counts.windows(2).all(|p| p[0] <= p[1]) && counts.iter().all(|&c| c <= 10_362));
 }
 
 #[test]

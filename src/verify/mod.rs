@@ -260,6 +260,64 @@ pub struct Beat {
     pub latency: u64,
 }
 
+/// How a run's progress is read while it runs: the testbench's output log
+/// is counted every few tenths of a second, lines starting with `prefix`,
+/// `per` of them a unit, and `report` told the units done.
+pub struct Watch<'a> {
+    pub prefix: &'static str,
+    pub per: usize,
+    pub report: &'a mut dyn FnMut(usize),
+}
+
+impl Watch<'_> {
+    /// A run nobody watches.
+    pub fn none(report: &mut dyn FnMut(usize)) -> Watch<'_> {
+        Watch { prefix: "", per: 1, report }
+    }
+}
+
+/// Runs a simulation to its end, its console output in `run.log` beside
+/// it, counting the output log `out` as it grows.
+fn run_watched(
+    cmd: &mut Command,
+    what: &str,
+    out: &Path,
+    watch: &mut Watch,
+) -> Result<String, VerifyError> {
+    let dir = out.parent().unwrap_or(Path::new("."));
+    let log_path = dir.join("run.log");
+    let io = |source| VerifyError::Io { path: log_path.clone(), source };
+    let log = std::fs::File::create(&log_path).map_err(io)?;
+    cmd.stdout(log.try_clone().map_err(io)?).stderr(log);
+    let failed = |status: String, output: String| VerifyError::Tool {
+        what: what.to_string(),
+        status,
+        output,
+    };
+    let mut child = cmd.spawn().map_err(|e| failed(e.to_string(), String::new()))?;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| failed(e.to_string(), String::new()))? {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        if let Ok(text) = std::fs::read(out) {
+            // Whole lines only: the last may be half written.
+            let end = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let prefix = watch.prefix.as_bytes();
+            let lines = text[..end].split(|&b| b == b'\n');
+            let done = lines.filter(|l| !l.is_empty() && l.starts_with(prefix)).count();
+            (watch.report)(done / watch.per.max(1));
+        }
+    };
+    let text = std::fs::read_to_string(&log_path).map_err(io)?;
+    if !status.success() {
+        let tail: Vec<&str> = text.lines().rev().take(40).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(failed(status.to_string(), tail.join("\n")));
+    }
+    Ok(text)
+}
+
 /// Writes the input beats (`inputs`, hex lines), runs the built testbench
 /// with them (`count`: its plusarg saying how many) and the traffic, checks
 /// that it finished, and returns the path of its output log and the seconds
@@ -270,6 +328,7 @@ fn simulate(
     count: &str,
     traffic: Traffic,
     extra: &[String],
+    watch: &mut Watch,
 ) -> Result<(PathBuf, f64), VerifyError> {
     let in_path = built.dir.join("inputs.hex");
     let out_path = built.dir.join("outputs.txt");
@@ -287,7 +346,7 @@ fn simulate(
     ]);
     cmd.args(extra);
     let start = std::time::Instant::now();
-    let log = run_tool(&mut cmd, &format!("{} run", built.simulator))?;
+    let log = run_watched(&mut cmd, &format!("{} run", built.simulator), &out_path, watch)?;
     let seconds = start.elapsed().as_secs_f64();
     if !log.contains("DONE") {
         let tail: Vec<&str> = log.lines().rev().take(5).collect();
@@ -305,7 +364,17 @@ pub fn run(
     inputs: &Array2<i64>,
     traffic: Traffic,
 ) -> Result<(Vec<Beat>, f64), VerifyError> {
-    run_with(built, inputs, traffic, &[])
+    run_with(built, inputs, traffic, &[], &mut Watch::none(&mut |_| {}))
+}
+
+/// [`run`], telling `report` the vectors done as they come out.
+pub fn run_reporting(
+    built: &Built,
+    inputs: &Array2<i64>,
+    traffic: Traffic,
+    report: &mut dyn FnMut(usize),
+) -> Result<(Vec<Beat>, f64), VerifyError> {
+    run_with(built, inputs, traffic, &[], &mut Watch::none(report))
 }
 
 fn run_with(
@@ -313,6 +382,7 @@ fn run_with(
     inputs: &Array2<i64>,
     traffic: Traffic,
     extra: &[String],
+    watch: &mut Watch,
 ) -> Result<(Vec<Beat>, f64), VerifyError> {
     let m = &built.manifest;
     let io = |path: &Path| {
@@ -325,7 +395,7 @@ fn run_with(
         text.push('\n');
     }
     let count = format!("+n={}", inputs.nrows());
-    let (out_path, seconds) = simulate(built, &text, &count, traffic, extra)?;
+    let (out_path, seconds) = simulate(built, &text, &count, traffic, extra, watch)?;
     let text = std::fs::read_to_string(&out_path).map_err(io(&out_path))?;
     let mut beats = Vec::new();
     for (k, line) in text.lines().enumerate() {
@@ -355,7 +425,8 @@ pub fn trace_layers(built: &Built, vector: &[i64]) -> Result<Vec<(String, String
     let x = Array2::from_shape_vec((1, vector.len()), vector.to_vec()).expect("one row");
     let trace_path = built.dir.join("trace.txt");
     let _ = std::fs::remove_file(&trace_path);
-    run_with(built, &x, Traffic { seed: 1, valid: 16, ready: 16 }, &["+trace=trace.txt".into()])?;
+    let traffic = Traffic { seed: 1, valid: 16, ready: 16 };
+    run_with(built, &x, traffic, &["+trace=trace.txt".into()], &mut Watch::none(&mut |_| {}))?;
     let text = std::fs::read_to_string(&trace_path)
         .map_err(|source| VerifyError::Io { path: trace_path.clone(), source })?;
     let mut start = None;

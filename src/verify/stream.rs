@@ -9,7 +9,7 @@ use askama::Template;
 use ndarray::Array2;
 use serde::Serialize;
 
-use super::{pack_hex, simulate, unpack_hex, Built, Traffic, VerifyError};
+use super::{pack_hex, simulate, unpack_hex, Built, Traffic, VerifyError, Watch};
 use crate::codegen::stream::{Order, StreamManifest, Timeline};
 use crate::codegen::Manifest;
 use crate::quant::FixedFormat;
@@ -110,7 +110,17 @@ pub fn run(
     images: &Array2<i64>,
     traffic: Traffic,
 ) -> Result<(StreamLog, f64), VerifyError> {
-    run_with(built, images, traffic, &[])
+    run_with(built, images, traffic, &[], &mut |_| {})
+}
+
+/// [`run`], telling `report` the images done as they come out.
+pub fn run_reporting(
+    built: &Built,
+    images: &Array2<i64>,
+    traffic: Traffic,
+    report: &mut dyn FnMut(usize),
+) -> Result<(StreamLog, f64), VerifyError> {
+    run_with(built, images, traffic, &[], report)
 }
 
 fn run_with(
@@ -118,6 +128,7 @@ fn run_with(
     images: &Array2<i64>,
     traffic: Traffic,
     extra: &[String],
+    report: &mut dyn FnMut(usize),
 ) -> Result<(StreamLog, f64), VerifyError> {
     let m = &built.manifest;
     let s = stream_of(m);
@@ -134,7 +145,9 @@ fn run_with(
         }
     }
     let count = format!("+images={}", images.nrows());
-    let (out_path, seconds) = simulate(built, &text, &count, traffic, extra)?;
+    // An image is done when its last output beat is out (`o` lines).
+    let mut watch = Watch { prefix: "o ", per: s.output.beats, report };
+    let (out_path, seconds) = simulate(built, &text, &count, traffic, extra, &mut watch)?;
     let text = std::fs::read_to_string(&out_path).map_err(io(&out_path))?;
     let mut result = StreamLog::default();
     for (k, line) in text.lines().enumerate() {
@@ -273,7 +286,7 @@ fn run_traced(
 ) -> Result<(StreamLog, String), VerifyError> {
     let trace_path = built.dir.join("trace.txt");
     let _ = std::fs::remove_file(&trace_path);
-    let (log, _) = run_with(built, images, traffic, &["+trace=trace.txt".into()])?;
+    let (log, _) = run_with(built, images, traffic, &["+trace=trace.txt".into()], &mut |_| {})?;
     let text = std::fs::read_to_string(&trace_path)
         .map_err(|source| VerifyError::Io { path: trace_path.clone(), source })?;
     Ok((log, text))
