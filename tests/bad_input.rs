@@ -246,6 +246,11 @@ fn damaged_and_foreign_files_say_what_they_are() {
         none,
     );
     case(&["eval", "{f}", "--data", "cifar"], "digits", none);
+    case(&["dump", "{f}"], "shiftkit quantize", none);
+    case(&["export", "{q}", "-o", "{w}/d"], "is a directory", |w: &Path| {
+        std::fs::create_dir(w.join("d")).unwrap()
+    });
+    case(&["build", "{f}", "-o", "{w}/b", "--target", "ice40-up5k"], "shiftkit quantize", none);
 }
 
 #[test]
@@ -361,7 +366,7 @@ fn force_replaces_a_link_and_a_regenerated_design_leaves_nothing_stale() {
 #[test]
 fn numeric_flags_at_their_extremes_never_panic() {
     let fx = fixture();
-    let commands: [(&[&str], &[&str]); 6] = [
+    let commands: [(&[&str], &[&str]); 8] = [
         (
             &["train", "--arch", "mlp:64-8-10", "--epochs", "1", "-o", "{w}/a.skm"],
             &["--epochs", "--batch", "--lr", "--momentum", "--weight-decay", "--seed"],
@@ -387,6 +392,15 @@ fn numeric_flags_at_their_extremes_never_panic() {
             &["--levels-per-stage", "--cycles", "--input-lanes", "--output-lanes"],
         ),
         (&["verify", "{q}", "{w}/none", "--sim", "icarus"], &["--vectors", "--seed"]),
+        // Valid values run whole builds and flows (seconds each on the digits).
+        (
+            &["build", "{q}", "-o", "{w}/b", "--target", "ice40-up5k"],
+            &["--clock", "--max-util", "--pnr-seed"],
+        ),
+        (
+            &["flow", "--arch", "mlp:64-8-10", "-q", "-o", "{w}/fl"],
+            &["--bits", "--vectors", "--seed"],
+        ),
     ];
     for (base, flags) in commands {
         for flag in flags {
