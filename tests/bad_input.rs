@@ -247,6 +247,13 @@ fn damaged_and_foreign_files_say_what_they_are() {
     );
     case(&["eval", "{f}", "--data", "cifar"], "digits", none);
     case(&["dump", "{f}"], "shiftkit quantize", none);
+    case(&["build", "{q}", "-o", "{w}/b", "--target", "{w}/dev.toml"], "dev.toml", |w: &Path| {
+        std::fs::write(w.join("dev.toml"), "name = \"x\"\nfamily = \"ice40\"\nluts = -1\n").unwrap()
+    });
+    case(&["verify", "{q}", "{w}/h"], "not a shiftkit manifest", |w: &Path| {
+        std::fs::create_dir(w.join("h")).unwrap();
+        std::fs::write(w.join("h/manifest.json"), "{\"top\": 3}").unwrap();
+    });
     case(&["export", "{q}", "-o", "{w}/d"], "is a directory", |w: &Path| {
         std::fs::create_dir(w.join("d")).unwrap()
     });
