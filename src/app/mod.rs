@@ -59,7 +59,8 @@ pub enum AppError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{}: {error}", path.display())]
+    /// An ONNX file that cannot be imported (the command names the file).
+    #[error("{error}")]
     Onnx { path: PathBuf, error: crate::model::onnx::OnnxError },
     /// The network's input and the dataset's samples differ.
     #[error("the network takes input {input}, but {dataset} samples are {sample} ({} values)", sample.numel())]

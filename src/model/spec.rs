@@ -128,12 +128,11 @@ impl ArchSpec {
     /// Builds the network with weights drawn from `seed` (He-uniform weights, zero
     /// biases, identity batch norms).
     pub fn build(&self, seed: u64) -> Result<Network> {
-        let too_big = |what: String| ModelError::InvalidSpec {
-            spec: format!("{:?}", self.input),
-            reason: format!(
+        let too_big = |what: String| {
+            ModelError::InvalidNetwork(format!(
                 "{what}; a spec may ask for at most {MAX_PARAMS} parameters and {MAX_VALUES} \
                  values per sample at any layer"
-            ),
+            ))
         };
         let values = self.input.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
         if values.is_none_or(|v| v > MAX_VALUES) {
