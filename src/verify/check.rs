@@ -121,10 +121,8 @@ pub fn check_design(
     let steady = x.nrows().min(64);
     let mut reports = Vec::new();
     for &simulator in simulators {
-        let build_dir = dir.join("build").join(simulator.as_str());
         let name = simulator.as_str();
-        progress(&format!("{name}: compiling the design"));
-        let built = build(simulator, dir, manifest, &build_dir, x.nrows())?;
+        let built = compile(simulator, dir, manifest, x.nrows(), progress)?;
         let mut runs = Vec::new();
         // Without gaps or back-pressure: every beat's latency is the manifest's.
         let (plain, random) = traffics(seed);
@@ -243,10 +241,8 @@ fn verify_stream(
     let steady = x.nrows().min(STEADY_IMAGES);
     let mut reports = Vec::new();
     for &simulator in simulators {
-        let build_dir = dir.join("build").join(simulator.as_str());
         let name = simulator.as_str();
-        progress(&format!("{name}: compiling the design"));
-        let built = build(simulator, dir, manifest, &build_dir, x.nrows())?;
+        let built = compile(simulator, dir, manifest, x.nrows(), progress)?;
         let mut runs = Vec::new();
         let (plain, random) = traffics(seed);
         let head = x.slice(s![..steady, ..]).to_owned();
@@ -291,6 +287,20 @@ fn counter<'a>(
         let rate = done as f64 / start.elapsed().as_secs_f64().max(1e-3);
         progress(&format!("{simulator}: {done}/{total} {what}, {rate:.0}/s"));
     }
+}
+
+/// Builds the design in `dir` for `simulator` (under `build/`), for runs of
+/// up to `rows` vectors.
+fn compile(
+    simulator: Simulator,
+    dir: &Path,
+    manifest: &Manifest,
+    rows: usize,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Built, CheckError> {
+    progress(&format!("{}: compiling the design", simulator.as_str()));
+    let build_dir = dir.join("build").join(simulator.as_str());
+    Ok(build(simulator, dir, manifest, &build_dir, rows)?)
 }
 
 /// What a check runs: the network, its design and how.
