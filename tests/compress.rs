@@ -171,7 +171,7 @@ fn inq_at_six_bits_runs_end_to_end() {
     assert_eq!(fc1.kind, WeightKind::Pow2 { max_shift: 15 });
     let (f, i) = (train::evaluate(&net, &d.test), sim::accuracy(&q, &d.test).unwrap());
     assert!((f - i).abs() < 0.02, "float {f}, integer {i}");
-    let graphs = shiftkit::codegen::build_graphs(&q, 3).unwrap();
+    let graphs = shiftkit::codegen::build_graphs(&q, shiftkit::codegen::Adders::new(3)).unwrap();
     assert_eq!(graphs.len(), 2);
 }
 

@@ -261,11 +261,12 @@ fn a_corrupted_weight_shift_is_caught() {
     // Double one weight: `{1'b0, x7, 3'b0}` (x7 * 8) becomes `{x7, 4'b0}` (x7 * 16).
     let layer = hdl.join("shiftkit_top_fc1.v");
     let text = std::fs::read_to_string(&layer).unwrap();
-    let re_start = text.find("{1'b0, x").expect("a shifted unsigned input term");
-    let end = re_start + text[re_start..].find('}').unwrap();
-    let term = &text[re_start..=end];
+    let term = text
+        .match_indices("{1'b0, x")
+        .map(|(start, _)| &text[start..=start + text[start..].find('}').unwrap()])
+        .find(|t| t.matches(", ").count() == 2)
+        .expect("a shifted unsigned input term");
     let parts: Vec<&str> = term.trim_matches(|c| c == '{' || c == '}').split(", ").collect();
-    assert_eq!(parts.len(), 3, "{term}");
     let shift: u32 = parts[2].trim_end_matches("'b0").parse().unwrap();
     let corrupted = format!("{{{}, {}'b0}}", parts[1], shift + 1);
     std::fs::write(&layer, text.replacen(term, &corrupted, 1)).unwrap();

@@ -100,7 +100,8 @@ pub fn run_report(job: &ReportJob) -> Result<ReportOutcome, AppError> {
 /// supports (dense ones).
 /// The adder graphs are built, no Verilog is printed.
 pub fn rtl_adders(net: &IntNetwork) -> Option<u64> {
-    let graphs = codegen::build_graphs(net, codegen::DEFAULT_LEVELS_PER_STAGE).ok()?;
+    let graphs =
+        codegen::build_graphs(net, codegen::Adders::new(codegen::DEFAULT_LEVELS_PER_STAGE)).ok()?;
     Some(graphs.iter().map(|g| codegen::Cost::of(g).adders).sum())
 }
 

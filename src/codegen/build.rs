@@ -3,10 +3,12 @@
 
 use std::collections::HashMap;
 
+use super::cmvm::{self, Sharing};
+use super::dense::dense_graph;
 use super::design::CodegenError;
 use super::graph::{LayerGraph, Node, NodeId, NodeKind, Operand};
-use crate::quant::contract::{csd, round_offset, shift_floor, shift_round};
-use crate::quant::{dot_bounds, FixedFormat, IntLayer, IntNetwork, IntOp, Interval, Weighted};
+use crate::quant::contract::{round_offset, shift_floor, shift_round};
+use crate::quant::{FixedFormat, IntLayer, IntNetwork, IntOp, Interval};
 
 /// Pipeline registers need at least one adder level between them.
 pub(crate) fn check_levels_per_stage(levels_per_stage: u32) -> Result<(), CodegenError> {
@@ -18,18 +20,42 @@ pub(crate) fn check_levels_per_stage(levels_per_stage: u32) -> Result<(), Codege
     Ok(())
 }
 
-/// Builds one graph per hardware layer. `levels_per_stage` adder levels run
-/// between two pipeline registers.
-pub fn build_graphs(
-    net: &IntNetwork,
-    levels_per_stage: u32,
-) -> Result<Vec<LayerGraph>, CodegenError> {
-    check_levels_per_stage(levels_per_stage)?;
+/// How constant products become adders: pipeline registers every
+/// `levels_per_stage` adder levels, subexpressions shared or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Adders {
+    pub levels_per_stage: u32,
+    pub sharing: Sharing,
+}
+
+impl Adders {
+    /// Registers every `levels_per_stage` levels, default sharing.
+    pub fn new(levels_per_stage: u32) -> Adders {
+        Adders { levels_per_stage, sharing: Sharing::default() }
+    }
+
+    /// Refuses settings no design can have.
+    pub(crate) fn check(&self) -> Result<(), CodegenError> {
+        check_levels_per_stage(self.levels_per_stage)?;
+        if self.sharing.extra_depth > cmvm::MAX_EXTRA_DEPTH {
+            return Err(CodegenError::Config(format!(
+                "extra adder levels for sharing (share_depth) must be at most {}, not {}",
+                cmvm::MAX_EXTRA_DEPTH,
+                self.sharing.extra_depth
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Builds one graph per hardware layer.
+pub fn build_graphs(net: &IntNetwork, adders: Adders) -> Result<Vec<LayerGraph>, CodegenError> {
+    adders.check()?;
     let mut graphs = Vec::new();
     let mut bounds = vec![Interval::of_format(net.input_format()); net.input().numel()];
     for layer in net.layers() {
         let graph = match &layer.op {
-            IntOp::Dense(w) => Some(dense_graph(layer, w, &bounds, levels_per_stage)),
+            IntOp::Dense(w) => Some(dense_graph(layer, w, &bounds, adders)),
             IntOp::Relu => Some(relu_graph(layer, &bounds)),
             IntOp::Flatten => None,
             IntOp::Conv2d { .. } | IntOp::MaxPool2d(_) => {
@@ -46,13 +72,17 @@ pub fn build_graphs(
 }
 
 /// Nodes under construction, with the delay registers already made.
-struct Builder {
+pub(super) struct Builder {
     nodes: Vec<Node>,
     delays: HashMap<(NodeId, u32), NodeId>,
-    levels_per_stage: u32,
+    pub(super) levels_per_stage: u32,
 }
 
 impl Builder {
+    pub(super) fn new(levels_per_stage: u32) -> Builder {
+        Builder { nodes: Vec::new(), delays: HashMap::new(), levels_per_stage }
+    }
+
     fn push(&mut self, name: String, kind: NodeKind, bounds: Interval, stage: u32) -> NodeId {
         // Logic whose proven bounds are one value is that constant (a neuron
         // without nonzero weights is its bias, requantized and saturated).
@@ -71,7 +101,7 @@ impl Builder {
         NodeId(self.nodes.len() as u32 - 1)
     }
 
-    fn node(&self, id: NodeId) -> &Node {
+    pub(super) fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.0 as usize]
     }
 
@@ -79,12 +109,12 @@ impl Builder {
         matches!(self.node(id).kind, NodeKind::Const { .. })
     }
 
-    fn constant(&mut self, name: String, value: i64) -> NodeId {
+    pub(super) fn constant(&mut self, name: String, value: i64) -> NodeId {
         self.push(name, NodeKind::Const { value }, Interval::point(value), 0)
     }
 
     /// The interval of an operand's value.
-    fn bounds(&self, op: Operand) -> Interval {
+    pub(super) fn bounds(&self, op: Operand) -> Interval {
         let b = self.node(op.node).bounds;
         let (lo, hi) = (shift_floor(b.lo, -op.shift), shift_floor(b.hi, -op.shift));
         if op.negate {
@@ -95,7 +125,7 @@ impl Builder {
     }
 
     /// A register of `src`, one stage later.
-    fn reg(&mut self, src: NodeId, name: String) -> NodeId {
+    pub(super) fn reg(&mut self, src: NodeId, name: String) -> NodeId {
         let n = self.node(src);
         let (bounds, stage) = (n.bounds, n.stage + 1);
         self.push(name, NodeKind::Reg { src }, bounds, stage)
@@ -133,7 +163,7 @@ impl Builder {
     /// `a ± b` as one adder: common shifts factored out, signs folded so that the
     /// adder never negates (a result both of whose operands were negative is
     /// returned negated).
-    fn combine(&mut self, a: Operand, b: Operand, name: String) -> Operand {
+    pub(super) fn combine(&mut self, a: Operand, b: Operand, name: String) -> Operand {
         let stage = self.stage(a).max(self.stage(b));
         let (a, b) = (self.delay(a, stage), self.delay(b, stage));
         let common = a.shift.min(b.shift);
@@ -160,7 +190,7 @@ impl Builder {
 
     /// Sums the operands in a balanced tree, registering every
     /// `levels_per_stage` levels. Returns `None` for an empty sum.
-    fn tree(&mut self, mut ops: Vec<Operand>, prefix: &str) -> Option<Operand> {
+    pub(super) fn tree(&mut self, mut ops: Vec<Operand>, prefix: &str) -> Option<Operand> {
         let mut level = 0;
         while ops.len() > 1 {
             level += 1;
@@ -206,7 +236,7 @@ impl Builder {
     /// known to lie in `exact`): interval arithmetic over CSD terms treats the
     /// terms of one weight as independent and overestimates; the analysis of
     /// the whole dot product does not.
-    fn tighten(&mut self, op: Operand, exact: Interval) {
+    pub(super) fn tighten(&mut self, op: Operand, exact: Interval) {
         if op.shift < 0 {
             return;
         }
@@ -254,7 +284,12 @@ fn delay_name(base: &str) -> String {
     }
 }
 
-fn input_nodes(b: &mut Builder, bounds: &[Interval], signed: bool, bits: u32) -> Vec<NodeId> {
+pub(super) fn input_nodes(
+    b: &mut Builder,
+    bounds: &[Interval],
+    signed: bool,
+    bits: u32,
+) -> Vec<NodeId> {
     bounds
         .iter()
         .enumerate()
@@ -262,90 +297,6 @@ fn input_nodes(b: &mut Builder, bounds: &[Interval], signed: bool, bits: u32) ->
             b.push(format!("x{lane}"), NodeKind::Input { lane, signed, bits }, bd, 0)
         })
         .collect()
-}
-
-/// The adder graph of a dense layer; also the unrolled form of a streaming
-/// layer (a convolution's window or a dense layer's whole input vector), given
-/// its weights as a 2-D `[outputs, inputs]` matrix in stream order.
-pub(super) fn dense_graph(
-    layer: &IntLayer,
-    w: &Weighted,
-    in_bounds: &[Interval],
-    levels_per_stage: u32,
-) -> LayerGraph {
-    let mut b = Builder { nodes: Vec::new(), delays: HashMap::new(), levels_per_stage };
-    let f = layer.input_format;
-    let inputs = input_nodes(&mut b, in_bounds, f.signed(), f.bits());
-    let shift = w.shift(layer.input_format, layer.format);
-    let mut ys = Vec::new();
-    let mut notes = Vec::new();
-    for j in 0..w.out_channels() {
-        let p = format!("n{j}");
-        let row = w.row(j);
-        let mut terms = Vec::new();
-        let mut listed = Vec::new();
-        for (i, &q) in row.iter().enumerate() {
-            let digits = csd(q as i64);
-            for t in &digits {
-                terms.push(Operand { node: inputs[i], shift: t.shift as i32, negate: t.negative });
-            }
-            if q != 0 {
-                let d: Vec<String> = digits.iter().map(|t| t.to_string()).collect();
-                listed.push(format!("x{i}*{q}({})", d.join("")));
-            }
-        }
-        let nonzero = listed.len();
-        if w.bias[j] != 0 {
-            terms.push(Operand::of(b.constant(format!("{p}_bias"), w.bias[j])));
-        }
-        let term_count = terms.len();
-        let acc =
-            b.tree(terms, &p).unwrap_or_else(|| Operand::of(b.constant(format!("{p}_zero"), 0)));
-        let taps = row.iter().zip(in_bounds).map(|(&q, &x)| (q as i64, x));
-        let (lo, hi) = dot_bounds(taps, w.bias[j]);
-        b.tighten(acc, Interval::new(lo as i64, hi as i64));
-        // Channel scale: acc * M_j as the sum of M_j's CSD terms of acc.
-        let acc2 = match &w.scale {
-            None => acc,
-            Some(_) => {
-                let m = w.multiplier(j);
-                let scaled: Vec<Operand> = csd(m)
-                    .into_iter()
-                    .map(|t| Operand {
-                        node: acc.node,
-                        shift: acc.shift + t.shift as i32,
-                        negate: acc.negate ^ t.negative,
-                    })
-                    .collect();
-                let name = format!("{p}_m");
-                let acc2 = b
-                    .tree(scaled, &name)
-                    .unwrap_or_else(|| Operand::of(b.constant(format!("{name}_zero"), 0)));
-                b.tighten(acc2, layer.acc_bounds[j]);
-                acc2
-            }
-        };
-        debug_assert_eq!(b.bounds(acc2), layer.acc_bounds[j], "graph and analysis agree");
-        let y = requantize(&mut b, acc2, shift, w.relu, layer.format, &p);
-        let acc_b = layer.acc_bounds[j];
-        let weights =
-            if nonzero <= 64 { listed.join(" ") } else { format!("{nonzero} nonzero weights") };
-        notes.push(format!(
-            "y{j} = requantize(sum + bias {}{}) >> {shift}: {term_count} terms; acc in [{}, {}]; \
-             {weights}",
-            w.bias[j],
-            w.scale.as_ref().map_or(String::new(), |s| format!(
-                ", * {} / 2^{}",
-                w.multiplier(j),
-                s.frac
-            )),
-            acc_b.lo,
-            acc_b.hi
-        ));
-        ys.push(y);
-    }
-    let io = Io::of(layer, inputs.len());
-    finish(b, io, ys, notes)
 }
 
 /// The requantization of a folded layer's accumulators: one input lane per
@@ -360,13 +311,13 @@ pub(super) fn requant_graph(
     relu: bool,
     format: FixedFormat,
 ) -> LayerGraph {
-    let mut b = Builder { nodes: Vec::new(), delays: HashMap::new(), levels_per_stage: 1 };
+    let mut b = Builder::new(1);
     let inputs = input_nodes(&mut b, lanes, true, bits);
     let mut ys = Vec::new();
     let mut notes = Vec::new();
     for (p, &x) in inputs.iter().enumerate() {
         let bounds = b.node(x).bounds;
-        ys.push(requantize(&mut b, Operand::of(x), shift, relu, format, &format!("n{p}")));
+        ys.push(requantize(&mut b, Operand::of(x), 0, shift, relu, format, &format!("n{p}")));
         notes.push(format!(
             "y{p} = {}requantize(x{p} >> {shift}) to {format}; x{p} in {bounds}",
             if relu { "relu " } else { "" }
@@ -384,24 +335,29 @@ pub(super) fn requant_graph(
 }
 
 /// `saturate(relu(shift_round(acc, s)))` in hardware steps.
-fn requantize(
+pub(super) fn requantize(
     b: &mut Builder,
     acc: Operand,
+    bias: i64,
     s: i32,
     relu: bool,
     format: FixedFormat,
     p: &str,
 ) -> NodeId {
-    let acc = b.materialize(acc, format!("{p}_acc"));
-    let shifted = if s > 0 {
-        let offset = b.constant(format!("{p}_half"), round_offset(s));
+    // The bias not yet added and the rounding offset: one adder, which also
+    // takes a negated accumulator as its subtrahend.
+    let offset = bias + if s > 0 { round_offset(s) } else { 0 };
+    let shifted = if offset != 0 {
+        let name = if bias == 0 { format!("{p}_half") } else { format!("{p}_bias") };
+        let offset = b.constant(name, offset);
         let sum = b.combine(acc, Operand::of(offset), format!("{p}_rnd"));
         b.pass(Operand { shift: sum.shift - s, ..sum }, format!("{p}_sh"))
     } else {
+        let acc = b.materialize(acc, format!("{p}_acc"));
         b.pass(Operand { shift: acc.shift - s, ..acc }, format!("{p}_sh"))
     };
     let bounds = b.node(shifted).bounds;
-    debug_assert_eq!(bounds.lo, shift_round(b.bounds(acc).lo, s));
+    debug_assert_eq!(bounds.lo, shift_round(b.bounds(acc).lo + bias, s));
     let stage = b.node(shifted).stage;
     let mut y = shifted;
     if relu && bounds.lo < 0 {
@@ -419,7 +375,7 @@ fn requantize(
 }
 
 fn relu_graph(layer: &IntLayer, in_bounds: &[Interval]) -> LayerGraph {
-    let mut b = Builder { nodes: Vec::new(), delays: HashMap::new(), levels_per_stage: 1 };
+    let mut b = Builder::new(1);
     let f = layer.input_format;
     let inputs = input_nodes(&mut b, in_bounds, f.signed(), f.bits());
     let ys = inputs
@@ -440,7 +396,7 @@ fn relu_graph(layer: &IntLayer, in_bounds: &[Interval]) -> LayerGraph {
 }
 
 /// What a graph takes and gives, for its module's ports and comments.
-struct Io {
+pub(super) struct Io {
     name: String,
     inputs: usize,
     input_signed: bool,
@@ -451,7 +407,7 @@ struct Io {
 
 impl Io {
     /// The ports of a layer's own graph: its input format in, its format out.
-    fn of(layer: &IntLayer, inputs: usize) -> Io {
+    pub(super) fn of(layer: &IntLayer, inputs: usize) -> Io {
         Io {
             name: layer.name.clone(),
             inputs,
@@ -464,7 +420,7 @@ impl Io {
 }
 
 /// Aligns every output to the same stage and registers it.
-fn finish(mut b: Builder, io: Io, ys: Vec<NodeId>, notes: Vec<String>) -> LayerGraph {
+pub(super) fn finish(mut b: Builder, io: Io, ys: Vec<NodeId>, notes: Vec<String>) -> LayerGraph {
     let last = ys.iter().map(|&y| b.stage(Operand::of(y))).max().unwrap_or(0);
     let outputs = ys
         .into_iter()

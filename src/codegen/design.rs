@@ -8,6 +8,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::build::Adders;
+use super::cmvm::Sharing;
 use super::graph::{Cost, LayerGraph};
 use super::stream::fold::Folds;
 use super::stream::manifest::StreamManifest;
@@ -85,6 +87,8 @@ pub struct HdlConfig {
     pub top: String,
     pub form: Form,
     pub levels_per_stage: u32,
+    /// How the unrolled constant products share adders.
+    pub sharing: Sharing,
     /// Add an `m_axis_tuser` port with the index of the largest output.
     pub argmax: bool,
     /// Streaming: per-layer foldings (the rest are chosen).
@@ -111,6 +115,7 @@ impl HdlConfig {
             top: top.to_string(),
             form,
             levels_per_stage: DEFAULT_LEVELS_PER_STAGE,
+            sharing: Sharing::default(),
             argmax: false,
             folds: Folds::default(),
             cycles: None,
@@ -119,6 +124,11 @@ impl HdlConfig {
             device: None,
             block_price: None,
         }
+    }
+
+    /// The adder settings of the constant products.
+    pub fn adders(&self) -> Adders {
+        Adders { levels_per_stage: self.levels_per_stage, sharing: self.sharing }
     }
 }
 
@@ -154,6 +164,9 @@ pub struct Manifest {
     /// Cycles from an accepted input beat to its output beat, without back-pressure.
     pub latency: u32,
     pub levels_per_stage: u32,
+    /// How the constant products share adders (absent in older manifests).
+    #[serde(default)]
+    pub sharing: Sharing,
     pub files: Vec<String>,
     pub cost: Cost,
     pub layers: Vec<LayerCost>,

@@ -96,6 +96,40 @@ impl LayerGraph {
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.0 as usize]
     }
+
+    /// The value of every node for the input lanes `x`, registers passing
+    /// their source through (values, not timing): what the RTL computes, for
+    /// tests that compare graphs and check values against proven bounds.
+    pub fn eval(&self, x: &[i64]) -> Vec<i64> {
+        let mut v: Vec<i64> = Vec::with_capacity(self.nodes.len());
+        let op = |v: &[i64], o: Operand| {
+            let s = shift_floor(v[o.node.0 as usize], -o.shift);
+            if o.negate {
+                -s
+            } else {
+                s
+            }
+        };
+        for n in &self.nodes {
+            let value = match n.kind {
+                NodeKind::Input { lane, .. } => x[lane],
+                NodeKind::Const { value } => value,
+                NodeKind::Add { a, b, sub } => {
+                    if sub {
+                        op(&v, a) - op(&v, b)
+                    } else {
+                        op(&v, a) + op(&v, b)
+                    }
+                }
+                NodeKind::Pass { src } => op(&v, src),
+                NodeKind::Relu { src } => v[src.0 as usize].max(0),
+                NodeKind::Saturate { src, format } => format.saturate(v[src.0 as usize]),
+                NodeKind::Reg { src } => v[src.0 as usize],
+            };
+            v.push(value);
+        }
+        v
+    }
 }
 
 /// The cost model of a graph, from its nodes.

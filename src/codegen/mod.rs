@@ -8,17 +8,21 @@
 
 mod baseline;
 mod build;
+pub mod cmvm;
+mod dense;
 mod design;
 mod emit;
 pub mod fit;
 pub mod graph;
 pub mod hex;
+mod lower;
 mod names;
 pub mod stream;
 mod unrolled;
 
 pub use baseline::multiplier_baseline;
-pub use build::build_graphs;
+pub use build::{build_graphs, Adders};
+pub use cmvm::Sharing;
 pub use design::{
     check_design_dir, network_hash, write_design, CodegenError, Design, Form, HdlConfig, LayerCost,
     Manifest, DEFAULT_LEVELS_PER_STAGE,
@@ -33,7 +37,7 @@ pub const AUTO_UNROLLED_ADDERS: u64 = 20_000;
 
 /// The form shiftkit picks: unrolled for dense networks of at most
 /// [`AUTO_UNROLLED_ADDERS`] adders, streaming for everything else.
-pub fn auto_form(net: &IntNetwork) -> Form {
+pub fn auto_form(net: &IntNetwork, adders: Adders) -> Form {
     let dense = net.layers().iter().all(|l| {
         matches!(
             l.op,
@@ -45,7 +49,7 @@ pub fn auto_form(net: &IntNetwork) -> Form {
     if !dense {
         return Form::Streaming;
     }
-    match build_graphs(net, DEFAULT_LEVELS_PER_STAGE) {
+    match build_graphs(net, adders) {
         Ok(graphs)
             if graphs.iter().map(|g| Cost::of(g).adders).sum::<u64>() <= AUTO_UNROLLED_ADDERS =>
         {
@@ -58,9 +62,9 @@ pub fn auto_form(net: &IntNetwork) -> Form {
 /// Generates the design of `net` in the form `config` asks for.
 pub fn generate(net: &IntNetwork, config: &HdlConfig) -> Result<Design, CodegenError> {
     design::check_identifier(&config.top)?;
-    build::check_levels_per_stage(config.levels_per_stage)?;
+    config.adders().check()?;
     let form = match config.form {
-        Form::Auto => auto_form(net),
+        Form::Auto => auto_form(net, config.adders()),
         form => form,
     };
     let hash = network_hash(net);

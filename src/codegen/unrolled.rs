@@ -47,7 +47,7 @@ pub(super) fn generate(
     header: &str,
     hash: String,
 ) -> Result<Design, CodegenError> {
-    let graphs = build_graphs(net, config.levels_per_stage)?;
+    let graphs = build_graphs(net, config.adders())?;
     if graphs.is_empty() {
         return Err(CodegenError::Config("the network has no layer to generate".into()));
     }
@@ -129,6 +129,7 @@ pub(super) fn generate(
         argmax_bits,
         latency,
         levels_per_stage: config.levels_per_stage,
+        sharing: config.sharing,
         files: files.iter().map(|(n, _)| n.clone()).collect(),
         cost: total,
         layers,

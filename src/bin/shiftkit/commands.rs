@@ -236,6 +236,11 @@ pub fn hdl(args: HdlArgs, ctx: &Ctx) -> Result<()> {
         top: args.top,
         form,
         levels_per_stage: args.levels_per_stage,
+        sharing: shiftkit::codegen::Sharing {
+            enabled: !args.no_share,
+            extra_depth: args.share_depth,
+            ..Default::default()
+        },
         argmax: args.argmax,
         folds: args.fold,
         cycles: args.cycles,

@@ -21,6 +21,14 @@ pub struct HdlArgs {
     /// Adder levels between pipeline registers.
     #[arg(long, default_value_t = shiftkit::codegen::DEFAULT_LEVELS_PER_STAGE)]
     pub levels_per_stage: u32,
+    /// Give every output of an unrolled constant product its own adder tree instead of
+    /// sharing subexpressions across outputs (for comparison; more adders).
+    #[arg(long)]
+    pub no_share: bool,
+    /// Adder levels a shared product may use beyond the deepest balanced tree of its
+    /// layer (0 to 16): more levels, fewer adders, more pipeline registers.
+    #[arg(long, value_name = "LEVELS", default_value_t = 0)]
+    pub share_depth: u32,
     /// Add an m_axis_tuser port carrying the index of the largest output.
     #[arg(long)]
     pub argmax: bool,

@@ -7,7 +7,8 @@ use ndarray::Array2;
 use super::fold::Fold;
 use super::mvu::Folded;
 use super::timing::Part;
-use crate::codegen::build::dense_graph;
+use crate::codegen::build::Adders;
+use crate::codegen::dense::dense_graph;
 use crate::codegen::graph::LayerGraph;
 use crate::quant::{FixedFormat, IntLayer, Interval, Weighted};
 
@@ -151,13 +152,13 @@ pub(super) fn mvu(
     weights: Array2<i32>,
     taps: &[Interval],
     fold: Fold,
-    levels: u32,
+    adders: Adders,
 ) -> Mvu {
     let (m, n) = weights.dim();
     if fold.pe == m && fold.simd == n {
         let dense = Weighted { weights: weights.into_dyn(), ..w.clone() };
-        Mvu::Unrolled(Box::new(dense_graph(layer, &dense, taps, levels)))
+        Mvu::Unrolled(Box::new(dense_graph(layer, &dense, taps, adders)))
     } else {
-        Mvu::Folded(Box::new(Folded::new(layer, w, &weights, taps, fold, levels)))
+        Mvu::Folded(Box::new(Folded::new(layer, w, &weights, taps, fold, adders.levels_per_stage)))
     }
 }

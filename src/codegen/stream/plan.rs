@@ -11,6 +11,8 @@ use ndarray::Array2;
 use super::fold::{allowed, pick_fold, Fold, Folds};
 use super::manifest::Order;
 use super::timing::Part;
+use crate::codegen::build::Adders;
+use crate::codegen::cmvm::Sharing;
 use crate::codegen::design::CodegenError;
 use crate::device::{Device, MemStyle};
 use crate::model::Shape;
@@ -201,6 +203,8 @@ pub struct PlanConfig {
     /// Bits of the argmax index the top puts beside the values (0: none).
     pub argmax_bits: u32,
     pub levels_per_stage: u32,
+    /// How unrolled units share adders.
+    pub sharing: Sharing,
     /// The device whose memories the plan places.
     pub device: Option<Device>,
     pub block_price: Option<u64>,
@@ -377,7 +381,14 @@ fn plan_layer(
                     }
                 })
                 .collect();
-            let mvu = mvu(layer, w, weights, &taps, fold, config.levels_per_stage);
+            let mvu = mvu(
+                layer,
+                w,
+                weights,
+                &taps,
+                fold,
+                Adders { levels_per_stage: config.levels_per_stage, sharing: config.sharing },
+            );
             let window = Window { chunk: fold.simd, repeat: oc / fold.pe, ..geometry };
             let output = Stream {
                 lanes: fold.pe,
@@ -398,7 +409,14 @@ fn plan_layer(
             let weights =
                 Array2::from_shape_fn((m, n), |(o, p)| w.weights[[o, input.order.index(p)]]);
             let taps: Vec<Interval> = (0..n).map(|p| in_bounds[input.order.index(p)]).collect();
-            let mvu = mvu(layer, w, weights, &taps, fold, config.levels_per_stage);
+            let mvu = mvu(
+                layer,
+                w,
+                weights,
+                &taps,
+                fold,
+                Adders { levels_per_stage: config.levels_per_stage, sharing: config.sharing },
+            );
             let (nf, sf) = (m / fold.pe, n / fold.simd);
             let output = Stream {
                 lanes: fold.pe,

@@ -1,0 +1,83 @@
+//! Shared subexpressions (`codegen::cmvm`) against per-output adder trees: the
+//! same values, every node within its proven bounds, fewer adders.
+
+use proptest::prelude::*;
+use shiftkit::codegen::{build_graphs, Adders, Cost, LayerGraph, Sharing};
+use shiftkit::quant::IntNetwork;
+use shiftkit::sim;
+
+mod common;
+use common::{random_dense_network, vectors};
+
+fn graphs(net: &IntNetwork, levels: u32, sharing: Sharing) -> Vec<LayerGraph> {
+    build_graphs(net, Adders { levels_per_stage: levels, sharing }).unwrap()
+}
+
+fn adders(graphs: &[LayerGraph]) -> u64 {
+    graphs.iter().map(|g| Cost::of(g).adders).sum()
+}
+
+/// Runs both graphs of every layer on the layer's inputs from the simulator,
+/// and checks outputs and bounds.
+fn compare(
+    net: &IntNetwork,
+    x: &ndarray::Array2<i64>,
+    plain: &[LayerGraph],
+    shared: &[LayerGraph],
+) {
+    let traces = sim::run_traced(net, x.view()).unwrap();
+    for (p, s) in plain.iter().zip(shared) {
+        assert_eq!(p.name, s.name);
+        let k = net.layers().iter().position(|l| l.name == s.name).unwrap();
+        for r in 0..x.nrows() {
+            let input: Vec<i64> =
+                if k == 0 { x.row(r).to_vec() } else { traces[k - 1].row(r).to_vec() };
+            let expected = traces[k].row(r).to_vec();
+            let (vp, vs) = (p.eval(&input), s.eval(&input));
+            let out = |g: &LayerGraph, v: &[i64]| -> Vec<i64> {
+                g.outputs.iter().map(|o| v[o.0 as usize]).collect()
+            };
+            assert_eq!(out(p, &vp), expected, "per-output trees, layer {}", p.name);
+            assert_eq!(out(s, &vs), expected, "shared, layer {}", s.name);
+            for (node, &value) in s.nodes.iter().zip(&vs) {
+                let b = node.bounds;
+                assert!(b.lo <= value && value <= b.hi, "{} = {value} outside {b}", node.name);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn shared_graphs_compute_what_per_output_trees_compute(
+        seed in 0u64..1_000_000,
+        extra_depth in 0u32..4,
+        levels in 1u32..4,
+    ) {
+        let net = random_dense_network(seed);
+        let x = vectors(&net, seed, 24);
+        let plain = graphs(&net, levels, Sharing { enabled: false, ..Sharing::default() });
+        let shared = graphs(&net, levels, Sharing { extra_depth, tries: 2, ..Sharing::default() });
+        compare(&net, &x, &plain, &shared);
+        prop_assert!(adders(&shared) <= adders(&plain));
+    }
+}
+
+#[test]
+fn the_digits_network_needs_far_fewer_adders_shared() {
+    let (_, d, q) = common::digits_inq5(4, 1);
+    let x = ndarray::Array2::from_shape_fn((64, d.test.x.ncols()), |(r, c)| {
+        q.input_format().quantize(d.test.x[[r, c]] as f64)
+    });
+    let plain = graphs(&q, 3, Sharing { enabled: false, ..Sharing::default() });
+    let shared = graphs(&q, 3, Sharing::default());
+    compare(&q, &x, &plain, &shared);
+    let (p, s) = (adders(&plain), adders(&shared));
+    assert!(s * 4 < p * 3, "shared {s} adders, per-output trees {p}");
+    // The default depth budget: no more pipeline stages than the trees.
+    for (a, b) in plain.iter().zip(&shared) {
+        assert!(b.latency <= a.latency, "{}: {} > {}", a.name, b.latency, a.latency);
+    }
+}
