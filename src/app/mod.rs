@@ -79,12 +79,16 @@ pub enum AppError {
         dir.display()
     )]
     StaleDesign { dir: PathBuf, design: String, model: String },
+    /// A constant matrix file that cannot be read as one.
+    #[error("{}: {reason}", path.display())]
+    Matrix { path: PathBuf, reason: String },
     /// A setting of a job, by name, that cannot work.
     #[error("{setting}: {reason}")]
     Setting { setting: &'static str, reason: String },
 }
 
 mod build_cmd;
+mod cmvm_cmd;
 mod compress_cmd;
 mod flow_cmd;
 mod hdl_cmd;
@@ -94,6 +98,7 @@ mod train_cmd;
 mod verify_cmd;
 
 pub use build_cmd::*;
+pub use cmvm_cmd::*;
 pub use compress_cmd::*;
 pub use flow_cmd::*;
 pub use hdl_cmd::*;

@@ -263,7 +263,7 @@ impl Builder {
     }
 
     /// A wire holding exactly the operand's value.
-    fn pass(&mut self, src: Operand, name: String) -> NodeId {
+    pub(super) fn pass(&mut self, src: Operand, name: String) -> NodeId {
         if src.shift == 0 && !src.negate {
             return src.node;
         }
@@ -397,12 +397,12 @@ fn relu_graph(layer: &IntLayer, in_bounds: &[Interval]) -> LayerGraph {
 
 /// What a graph takes and gives, for its module's ports and comments.
 pub(super) struct Io {
-    name: String,
-    inputs: usize,
-    input_signed: bool,
-    input_bits: u32,
-    input_desc: String,
-    output_format: FixedFormat,
+    pub(super) name: String,
+    pub(super) inputs: usize,
+    pub(super) input_signed: bool,
+    pub(super) input_bits: u32,
+    pub(super) input_desc: String,
+    pub(super) output_format: FixedFormat,
 }
 
 impl Io {

@@ -4,10 +4,11 @@
 
 use super::build::{finish, input_nodes, requantize, Adders, Builder, Io};
 use super::cmvm::{self, Sharing};
+use super::design::CodegenError;
 use super::graph::{LayerGraph, NodeId, Operand};
 use super::lower::lower;
 use crate::quant::contract::csd;
-use crate::quant::{dot_bounds, IntLayer, Interval, Weighted};
+use crate::quant::{dot_bounds, FixedFormat, IntLayer, Interval, Weighted};
 
 /// The adder graph of a dense layer; also the unrolled form of a streaming
 /// layer (a convolution's window or a dense layer's whole input vector), given
@@ -175,4 +176,70 @@ fn note(w: &Weighted, j: usize, row: &[i64], shift: i32, acc: Interval) -> Strin
         acc.lo,
         acc.hi
     )
+}
+
+/// The adder graph of the bare product `y = W·x` (no bias, no
+/// requantization), for comparing constant-product solvers: `rows` is
+/// `[outputs][inputs]`, the inputs are integers of `input` (fraction bits
+/// ignored), every output a signed integer as wide as the widest.
+pub fn product_graph(
+    name: &str,
+    rows: &[Vec<i64>],
+    input: FixedFormat,
+    adders: Adders,
+) -> Result<LayerGraph, CodegenError> {
+    adders.check()?;
+    let inputs = rows.first().map_or(0, |r| r.len());
+    let mut b = Builder::new(adders.levels_per_stage);
+    let in_bounds = vec![Interval::new(input.min(), input.max()); inputs];
+    let xs = input_nodes(&mut b, &in_bounds, input.signed(), input.bits());
+    let products: Vec<Option<Operand>> = if adders.sharing.enabled {
+        let sol = cmvm::solve(rows, inputs, adders.sharing);
+        let ops: Vec<Operand> = xs.iter().map(|&x| Operand::of(x)).collect();
+        lower(&mut b, &sol, &ops, &in_bounds, "")
+    } else {
+        let digits = |row: &[i64]| -> Vec<Operand> {
+            row.iter()
+                .zip(&xs)
+                .flat_map(|(&q, &x)| {
+                    csd(q).into_iter().map(move |t| Operand {
+                        node: x,
+                        shift: t.shift as i32,
+                        negate: t.negative,
+                    })
+                })
+                .collect()
+        };
+        rows.iter().enumerate().map(|(j, r)| b.tree(digits(r), &format!("n{j}"))).collect()
+    };
+    let ys: Vec<NodeId> = products
+        .into_iter()
+        .enumerate()
+        .map(|(j, p)| {
+            let p = p.unwrap_or_else(|| Operand::of(b.constant(format!("n{j}_zero"), 0)));
+            b.pass(p, format!("n{j}_y"))
+        })
+        .collect();
+    let signed_bits = |(signed, bits): (bool, u32)| if signed { bits } else { bits + 1 };
+    let bits = ys.iter().map(|&y| signed_bits(b.node(y).bounds.width())).max().unwrap_or(2);
+    let output_format = FixedFormat::new(true, bits.max(2), 0).map_err(|_| {
+        CodegenError::Config(format!("a product needs {bits} bits, beyond the 32-bit outputs"))
+    })?;
+    let notes = rows
+        .iter()
+        .enumerate()
+        .map(|(j, r)| {
+            let n = r.iter().filter(|&&q| q != 0).count();
+            format!("y{j} = sum of {n} weights times inputs")
+        })
+        .collect();
+    let io = Io {
+        name: name.to_string(),
+        inputs,
+        input_signed: input.signed(),
+        input_bits: input.bits(),
+        input_desc: format!("{}{} integers", if input.signed() { 's' } else { 'u' }, input.bits()),
+        output_format,
+    };
+    Ok(finish(b, io, ys, notes))
 }

@@ -97,6 +97,24 @@ impl LayerGraph {
         &self.nodes[id.0 as usize]
     }
 
+    /// Adders on the longest path from an input to an output.
+    pub fn adder_depth(&self) -> u32 {
+        let mut depth = vec![0u32; self.nodes.len()];
+        for (i, n) in self.nodes.iter().enumerate() {
+            depth[i] = match n.kind {
+                NodeKind::Add { a, b, .. } => {
+                    1 + depth[a.node.0 as usize].max(depth[b.node.0 as usize])
+                }
+                NodeKind::Pass { src } => depth[src.node.0 as usize],
+                NodeKind::Relu { src } | NodeKind::Saturate { src, .. } | NodeKind::Reg { src } => {
+                    depth[src.0 as usize]
+                }
+                NodeKind::Input { .. } | NodeKind::Const { .. } => 0,
+            };
+        }
+        self.outputs.iter().map(|o| depth[o.0 as usize]).max().unwrap_or(0)
+    }
+
     /// The value of every node for the input lanes `x`, registers passing
     /// their source through (values, not timing): what the RTL computes, for
     /// tests that compare graphs and check values against proven bounds.

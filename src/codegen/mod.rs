@@ -23,11 +23,14 @@ mod unrolled;
 pub use baseline::multiplier_baseline;
 pub use build::{build_graphs, Adders};
 pub use cmvm::Sharing;
+pub use dense::product_graph;
 pub use design::{
     check_design_dir, network_hash, write_design, CodegenError, Design, Form, HdlConfig, LayerCost,
     Manifest, DEFAULT_LEVELS_PER_STAGE,
 };
+pub use emit::layer_module;
 pub use graph::{Cost, LayerGraph};
+pub(crate) use names::check_identifier;
 
 use crate::quant::IntNetwork;
 

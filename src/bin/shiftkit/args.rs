@@ -56,6 +56,9 @@ pub enum Command {
     Report(ReportArgs),
     /// Generate shift-add Verilog for a quantized dense network.
     Hdl(HdlArgs),
+    /// Adders for one constant matrix (rows are inputs, y = x @ W), shared or not, and
+    /// its Verilog: for comparing constant-product solvers such as da4ml.
+    Cmvm(CmvmArgs),
     /// Run the generated RTL on Verilator and/or Icarus against the simulator.
     Verify(VerifyArgs),
     /// The fastest design that fits a device: Verilog, Yosys synthesis, nextpnr place

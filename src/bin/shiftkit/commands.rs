@@ -373,3 +373,25 @@ pub fn dump(args: DumpArgs, _ctx: &Ctx) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(&value)?);
     Ok(())
 }
+
+pub fn cmvm(args: CmvmArgs, ctx: &Ctx) -> Result<()> {
+    let job = app::CmvmJob {
+        matrix: args.matrix,
+        input_bits: args.input_bits,
+        signed: !args.unsigned,
+        adders: shiftkit::codegen::Adders {
+            levels_per_stage: args.levels_per_stage,
+            sharing: shiftkit::codegen::Sharing {
+                enabled: !args.no_share,
+                extra_depth: args.share_depth,
+                tries: args.share_tries,
+            },
+        },
+        output: args.output,
+        top: args.top,
+        force: ctx.force,
+    };
+    let outcome = app::run_cmvm(&job)
+        .with_context(|| format!("solving the constant matrix {}", job.matrix.display()))?;
+    print_outcome(args.json, &outcome, || outcome.to_text())
+}

@@ -169,3 +169,37 @@ pub struct FlowArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+#[derive(clap::Args, Debug)]
+pub struct CmvmArgs {
+    /// A text matrix, one row per input and one column per output (y = x @ W), entries
+    /// separated by spaces or commas; every entry a multiple of a power of two.
+    pub matrix: PathBuf,
+    /// Width of the integer inputs.
+    #[arg(long, default_value_t = 8)]
+    pub input_bits: u32,
+    /// The inputs are unsigned (default: two's complement).
+    #[arg(long)]
+    pub unsigned: bool,
+    /// Write the product's Verilog module (named by --top) to this file.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Name of the module.
+    #[arg(long, default_value = "cmvm")]
+    pub top: String,
+    /// Adder levels between pipeline registers (default: none inside, the outputs
+    /// registered).
+    #[arg(long, default_value_t = 64)]
+    pub levels_per_stage: u32,
+    /// One adder tree per output, nothing shared.
+    #[arg(long)]
+    pub no_share: bool,
+    /// Adder levels allowed beyond the deepest balanced tree (0 to 16).
+    #[arg(long, value_name = "LEVELS", default_value_t = 0)]
+    pub share_depth: u32,
+    /// Greedy passes with different tie orders (small matrices); the fewest adders win.
+    #[arg(long, value_name = "N", default_value_t = shiftkit::codegen::cmvm::DEFAULT_TRIES)]
+    pub share_tries: u32,
+    #[arg(long)]
+    pub json: bool,
+}

@@ -51,6 +51,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Compress(args) => compress(args, &ctx),
         Command::Report(args) => report(args, &ctx),
         Command::Hdl(args) => hdl(args, &ctx),
+        Command::Cmvm(args) => cmvm(args, &ctx),
         Command::Verify(args) => verify(args, &ctx),
         Command::Build(args) => build(args, &ctx),
         Command::Sim(args) => sim(args, &ctx),

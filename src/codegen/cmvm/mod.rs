@@ -263,17 +263,19 @@ fn solve_with(
 /// Sums the digits with the fewest levels: always the two shallowest.
 fn huffman(sol: &mut Solution, ds: Vec<Digit>) -> Option<Digit> {
     use std::cmp::Reverse;
-    let mut heap: BinaryHeap<Reverse<(u32, usize, Digit)>> = ds
+    // Among terms of one level, those of nearby shifts first: their sum is
+    // narrower than a sum of far-apart terms.
+    let mut heap: BinaryHeap<Reverse<(u32, i32, usize, Digit)>> = ds
         .into_iter()
         .enumerate()
-        .map(|(k, d)| Reverse((sol.levels[d.src as usize], k, d)))
+        .map(|(k, d)| Reverse((sol.levels[d.src as usize], d.shift, k, d)))
         .collect();
     let mut seq = heap.len();
     loop {
-        let Reverse((_, _, p)) = heap.pop()?;
-        let Some(Reverse((_, _, q))) = heap.pop() else { return Some(p) };
+        let Reverse((_, _, _, p)) = heap.pop()?;
+        let Some(Reverse((_, _, _, q))) = heap.pop() else { return Some(p) };
         let d = sol.add(p, q);
-        heap.push(Reverse((sol.levels[d.src as usize], seq, d)));
+        heap.push(Reverse((sol.levels[d.src as usize], d.shift, seq, d)));
         seq += 1;
     }
 }
