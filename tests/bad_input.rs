@@ -432,3 +432,51 @@ fn numeric_flags_at_their_extremes_never_panic() {
         }
     }
 }
+
+#[test]
+fn constant_matrices_that_cannot_be_solved_say_why() {
+    let write = |name: &'static str, text: &'static str| {
+        move |w: &Path| std::fs::write(w.join(name), text).unwrap()
+    };
+    let m = ["cmvm", "{w}/m.txt", "-o", "{w}/c.v"];
+    case(&m, "m.txt", none);
+    case(&m, "line 2 has 3 entries", write("m.txt", "1 2\n3 4 5\n"));
+    case(&m, "`x` is not a finite number", write("m.txt", "1 x\n"));
+    case(&m, "`inf` is not a finite number", write("m.txt", "1 inf\n"));
+    case(&m, "holds no entries", write("m.txt", "# nothing\n\n"));
+    case(&m, "dyadic", write("m.txt", "0.1 1\n"));
+    case(&m, "does not fit 32 bits", write("m.txt", "1 4294967296\n"));
+    let ok = write("m.txt", "1 -3\n5 0.5\n");
+    case(&["cmvm", "{w}/m.txt", "--share-depth", "17"], "share_depth", ok);
+    case(&["cmvm", "{w}/m.txt", "--input-bits", "0"], "input_bits", ok);
+    case(&["cmvm", "{w}/m.txt", "--levels-per-stage", "0"], "levels_per_stage", ok);
+    case(&["cmvm", "{w}/m.txt", "--top", "wire", "-o", "{w}/c.v"], "Verilog keyword", ok);
+    case(&["cmvm", "{w}/m.txt", "-o", "{w}/no/c.v"], "does not exist", ok);
+}
+
+#[test]
+fn a_constant_matrix_solves_to_a_lint_clean_module() {
+    let w = tempfile::tempdir().unwrap();
+    let rows = "3 5 -7\n3 5 7\n-1 0.25 2\n6 10 0\n";
+    std::fs::write(w.path().join("m.txt"), rows).unwrap();
+    let run = |extra: &[&str]| {
+        let o = shiftkit(&[&["cmvm", "m.txt", "--json"], extra].concat(), w.path());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let shared = run(&["-o", "cmvm.v"]);
+    let plain = run(&["--no-share"]);
+    assert_eq!((shared["inputs"].as_u64(), shared["outputs"].as_u64()), (Some(4), Some(3)));
+    assert_eq!(shared["scale_bits"].as_u64(), Some(2), "0.25 needs two fraction bits");
+    assert!(shared["adders"].as_u64() < plain["adders"].as_u64(), "{shared} {plain}");
+    let text = std::fs::read_to_string(w.path().join("cmvm.v")).unwrap();
+    assert!(text.contains("module cmvm ("), "{text}");
+    if Command::new("verilator").arg("--version").output().is_ok() {
+        let o = Command::new("verilator")
+            .current_dir(w.path())
+            .args(["--lint-only", "-Wall", "cmvm.v"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}

@@ -52,12 +52,18 @@ pub fn auto_form(net: &IntNetwork, adders: Adders) -> Form {
     if !dense {
         return Form::Streaming;
     }
-    match build_graphs(net, adders) {
-        Ok(graphs)
-            if graphs.iter().map(|g| Cost::of(g).adders).sum::<u64>() <= AUTO_UNROLLED_ADDERS =>
-        {
-            Form::Unrolled
-        }
+    let count = |adders| {
+        build_graphs(net, adders).map(|gs| gs.iter().map(|g| Cost::of(g).adders).sum::<u64>())
+    };
+    // Per-output trees first (quick): sharing only lowers their count, and
+    // rarely below a quarter of it, so only the range between is solved.
+    let trees = Adders { sharing: Sharing { enabled: false, ..adders.sharing }, ..adders };
+    match count(trees) {
+        Ok(n) if n <= AUTO_UNROLLED_ADDERS => Form::Unrolled,
+        Ok(n) if n <= 4 * AUTO_UNROLLED_ADDERS && adders.sharing.enabled => match count(adders) {
+            Ok(n) if n <= AUTO_UNROLLED_ADDERS => Form::Unrolled,
+            _ => Form::Streaming,
+        },
         _ => Form::Streaming,
     }
 }

@@ -1,5 +1,6 @@
-//! The greedy pass: the most frequent pair of digits across rows becomes a
-//! shared adder, until no pair occurs twice.
+//! The greedy pass: the pair of digits that occurs most often across rows
+//! (weighted by depth, see `Solver::priority`) becomes a shared adder, until
+//! no pair occurs twice where the depth budgets allow it.
 
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};

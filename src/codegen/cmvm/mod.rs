@@ -2,13 +2,14 @@
 //!
 //! `y = W·x` for a constant integer `W` is a sum of signed digits per output:
 //! `y_j = Σ ±(x_i << k)`. Many outputs add the same pair of shifted inputs, so
-//! the solver extracts pairs greedily: the pattern `x_a ± (x_b << Δ)` that
-//! occurs most often across all outputs becomes one new source (one adder),
-//! and every occurrence becomes a single digit of it. New sources take part in
-//! later patterns like inputs do, so sums of three, four, … terms are shared
-//! too (Hartley's common subexpression elimination over signed digits, as
-//! da4ml does it). What remains of each output is summed by the lowering,
-//! shallowest terms first.
+//! the solver extracts pairs greedily (`greedy.rs`): a pattern
+//! `x_a ± (x_b << Δ)` that occurs often across the outputs becomes one new
+//! source (one adder), and every occurrence becomes a single digit of it. New
+//! sources take part in later patterns like inputs do, so sums of three,
+//! four, … terms are shared too (Hartley's common subexpression elimination
+//! over signed digits, as da4ml does it). Outputs may also be built from a
+//! similar output, `y_j = r_j ± y_p` (`chains.rs`, da4ml's first stage). What
+//! remains of each output is summed shallowest terms first.
 //!
 //! Depth: a source made of sources at levels `a` and `b` sits at level
 //! `max(a, b) + 1`, and an output whose terms sit at levels `l_i` needs
@@ -18,8 +19,8 @@
 //! [`Sharing::extra_depth`]. Pairing two terms of one level never costs depth,
 //! which is why many shared pairs come for free.
 //!
-//! The solver knows nothing of bounds or widths: the lowering in `build.rs`
-//! gives every node its proven interval like any other adder.
+//! The solver knows nothing of bounds or widths: `codegen::lower` gives every
+//! node its proven interval like any other adder.
 
 mod chains;
 mod greedy;
@@ -98,7 +99,7 @@ impl Solution {
         self.outputs.iter().flatten().map(|d| self.levels[d.src as usize]).max().unwrap_or(0)
     }
 
-    /// The outputs for integer inputs `x` (for tests and the CLI's check).
+    /// The outputs for integer inputs `x` (for tests).
     pub fn eval(&self, x: &[i64]) -> Vec<i64> {
         let term = |v: &[i128], d: Digit| {
             let s = v[d.src as usize];

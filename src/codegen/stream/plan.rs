@@ -210,6 +210,13 @@ pub struct PlanConfig {
     pub block_price: Option<u64>,
 }
 
+impl PlanConfig {
+    /// The adder settings of the unrolled units.
+    pub fn adders(&self) -> Adders {
+        Adders { levels_per_stage: self.levels_per_stage, sharing: self.sharing }
+    }
+}
+
 /// Plans the streaming design of `net`.
 pub fn plan(net: &IntNetwork, config: &PlanConfig) -> Result<Plan, CodegenError> {
     let layers = net.layers();
@@ -381,14 +388,7 @@ fn plan_layer(
                     }
                 })
                 .collect();
-            let mvu = mvu(
-                layer,
-                w,
-                weights,
-                &taps,
-                fold,
-                Adders { levels_per_stage: config.levels_per_stage, sharing: config.sharing },
-            );
+            let mvu = mvu(layer, w, weights, &taps, fold, config.adders());
             let window = Window { chunk: fold.simd, repeat: oc / fold.pe, ..geometry };
             let output = Stream {
                 lanes: fold.pe,
@@ -409,14 +409,7 @@ fn plan_layer(
             let weights =
                 Array2::from_shape_fn((m, n), |(o, p)| w.weights[[o, input.order.index(p)]]);
             let taps: Vec<Interval> = (0..n).map(|p| in_bounds[input.order.index(p)]).collect();
-            let mvu = mvu(
-                layer,
-                w,
-                weights,
-                &taps,
-                fold,
-                Adders { levels_per_stage: config.levels_per_stage, sharing: config.sharing },
-            );
+            let mvu = mvu(layer, w, weights, &taps, fold, config.adders());
             let (nf, sf) = (m / fold.pe, n / fold.simd);
             let output = Stream {
                 lanes: fold.pe,
