@@ -373,7 +373,8 @@ fn force_replaces_a_link_and_a_regenerated_design_leaves_nothing_stale() {
 #[test]
 fn numeric_flags_at_their_extremes_never_panic() {
     let fx = fixture();
-    let commands: [(&[&str], &[&str]); 8] = [
+    let matrix = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/data/dense64x32_pow2.txt");
+    let commands: [(&[&str], &[&str]); 9] = [
         (
             &["train", "--arch", "mlp:64-8-10", "--epochs", "1", "-o", "{w}/a.skm"],
             &["--epochs", "--batch", "--lr", "--momentum", "--weight-decay", "--seed"],
@@ -396,7 +397,11 @@ fn numeric_flags_at_their_extremes_never_panic() {
         (&["quantize", "{f}", "-o", "{w}/q.skm"], &["--act-bits", "--input-bits", "--calibration"]),
         (
             &["hdl", "{q}", "--form", "streaming", "-o", "{w}/h"],
-            &["--levels-per-stage", "--cycles", "--input-lanes", "--output-lanes"],
+            &["--levels-per-stage", "--cycles", "--input-lanes", "--output-lanes", "--share-depth"],
+        ),
+        (
+            &["cmvm", matrix],
+            &["--input-bits", "--levels-per-stage", "--share-depth", "--share-tries"],
         ),
         (&["verify", "{q}", "{w}/none", "--sim", "icarus"], &["--vectors", "--seed"]),
         // Valid values run whole builds and flows (seconds each on the digits).
@@ -448,6 +453,7 @@ fn constant_matrices_that_cannot_be_solved_say_why() {
     case(&m, "does not fit 32 bits", write("m.txt", "1 4294967296\n"));
     let ok = write("m.txt", "1 -3\n5 0.5\n");
     case(&["cmvm", "{w}/m.txt", "--share-depth", "17"], "share_depth", ok);
+    case(&["cmvm", "{w}/m.txt", "--share-tries", "4097"], "share_tries", ok);
     case(&["cmvm", "{w}/m.txt", "--input-bits", "0"], "input_bits", ok);
     case(&["cmvm", "{w}/m.txt", "--levels-per-stage", "0"], "levels_per_stage", ok);
     case(&["cmvm", "{w}/m.txt", "--top", "wire", "-o", "{w}/c.v"], "Verilog keyword", ok);

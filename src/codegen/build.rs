@@ -44,6 +44,13 @@ impl Adders {
                 self.sharing.extra_depth
             )));
         }
+        if self.sharing.tries > cmvm::MAX_TRIES {
+            return Err(CodegenError::Config(format!(
+                "tie orders for sharing (share_tries) must be at most {}, not {}",
+                cmvm::MAX_TRIES,
+                self.sharing.tries
+            )));
+        }
         Ok(())
     }
 }

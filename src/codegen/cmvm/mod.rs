@@ -55,6 +55,9 @@ impl Default for Sharing {
 /// Tie orders tried by default on small layers.
 pub const DEFAULT_TRIES: u32 = 16;
 
+/// More tie orders than this are refused (each is a whole greedy pass).
+pub const MAX_TRIES: u32 = 4096;
+
 /// Depth budgets above this are refused: deeper adder chains than this are
 /// never useful, and it keeps `2^level` sums in range.
 pub const MAX_EXTRA_DEPTH: u32 = 16;
