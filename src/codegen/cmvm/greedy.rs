@@ -96,7 +96,7 @@ pub(super) fn share(
 }
 
 /// Digits of the biggest block one pass takes: 784x300 INQ-5 (223,000
-/// digits) in five blocks solves in about 6 s here and keeps 95% of the
+/// digits) in five blocks solves in about 5 s here and keeps 95% of the
 /// sharing one whole pass finds (in a minute).
 pub const BLOCK_DIGITS: usize = 49_152;
 
