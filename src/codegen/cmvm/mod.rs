@@ -242,7 +242,9 @@ fn solve_with(
         None => diffs,
     };
     // Sum what is left of each difference, shallowest first.
-    let roots: Vec<Option<Digit>> = diffs.into_iter().map(|ds| huffman(&mut sol, ds)).collect();
+    let mut top = top_bits(&sol);
+    let roots: Vec<Option<Digit>> =
+        diffs.into_iter().map(|ds| huffman(&mut sol, &mut top, ds)).collect();
     // Then walk the chains from the zero root down.
     let mut done: Vec<Option<Option<Digit>>> = vec![None; rows.len()];
     for j in order(&parents) {
@@ -264,24 +266,43 @@ fn solve_with(
     Some(sol)
 }
 
-/// Sums the digits with the fewest levels: always the two shallowest.
-fn huffman(sol: &mut Solution, ds: Vec<Digit>) -> Option<Digit> {
+/// Sums the digits with the fewest levels: always the two shallowest, and
+/// among those of one level the narrowest (lowest top bit, then lowest
+/// shift), which keeps the partial sums narrow. `top` holds every source's
+/// rough top bit and grows with the new sums.
+fn huffman(sol: &mut Solution, top: &mut Vec<i32>, ds: Vec<Digit>) -> Option<Digit> {
     use std::cmp::Reverse;
-    // Among terms of one level, those of nearby shifts first: their sum is
-    // narrower than a sum of far-apart terms.
-    let mut heap: BinaryHeap<Reverse<(u32, i32, usize, Digit)>> = ds
-        .into_iter()
-        .enumerate()
-        .map(|(k, d)| Reverse((sol.levels[d.src as usize], d.shift, k, d)))
-        .collect();
+    /// (level, top bit, shift), then the order terms came in.
+    type Term = ((u32, i32, i32), usize, Digit);
+    let key = |sol: &Solution, top: &[i32], d: Digit| {
+        (sol.levels[d.src as usize], top[d.src as usize] + d.shift, d.shift)
+    };
+    let mut heap: BinaryHeap<Reverse<Term>> =
+        ds.into_iter().enumerate().map(|(k, d)| Reverse((key(sol, top, d), k, d))).collect();
     let mut seq = heap.len();
     loop {
-        let Reverse((_, _, _, p)) = heap.pop()?;
-        let Some(Reverse((_, _, _, q))) = heap.pop() else { return Some(p) };
+        let Reverse((_, _, p)) = heap.pop()?;
+        let Some(Reverse((_, _, q))) = heap.pop() else { return Some(p) };
         let d = sol.add(p, q);
-        heap.push(Reverse((sol.levels[d.src as usize], d.shift, seq, d)));
+        push_top(top, sol.sums[sol.sums.len() - 1]);
+        heap.push(Reverse((key(sol, top, d), seq, d)));
         seq += 1;
     }
+}
+
+/// The rough top bit of every source: inputs count as 8 bits (all inputs of
+/// a layer are alike, so only the order matters), a sum one above its wider
+/// shifted operand.
+fn top_bits(sol: &Solution) -> Vec<i32> {
+    let mut top = vec![8; sol.inputs];
+    for &s in &sol.sums {
+        push_top(&mut top, s);
+    }
+    top
+}
+
+fn push_top(top: &mut Vec<i32>, s: Sum) {
+    top.push((top[s.a.src as usize] + s.a.shift).max(top[s.b.src as usize] + s.b.shift) + 1);
 }
 
 /// Outputs in an order where every parent comes before its children.
