@@ -1,5 +1,6 @@
-//! From the integer network to adder graphs: CSD terms, balanced adder trees,
-//! pipeline registers, requantization.
+//! From the integer network to adder graphs: the builder (adders with their
+//! proven bounds, balanced trees, pipeline and delay registers) and the
+//! requantization; dense layers in `dense.rs`, shared products in `lower.rs`.
 
 use std::collections::HashMap;
 
@@ -11,7 +12,7 @@ use crate::quant::contract::{round_offset, shift_floor, shift_round};
 use crate::quant::{FixedFormat, IntLayer, IntNetwork, IntOp, Interval};
 
 /// Pipeline registers need at least one adder level between them.
-pub(crate) fn check_levels_per_stage(levels_per_stage: u32) -> Result<(), CodegenError> {
+fn check_levels_per_stage(levels_per_stage: u32) -> Result<(), CodegenError> {
     if levels_per_stage == 0 {
         return Err(CodegenError::Config(
             "levels per stage (levels_per_stage) must be at least 1".into(),
