@@ -61,6 +61,15 @@ pub(super) fn dense_graph(
     finish(b, io, ys, notes)
 }
 
+/// `w · op` as operands: one shifted copy of `op` per CSD term of `w`.
+fn csd_terms(w: i64, op: Operand) -> impl Iterator<Item = Operand> {
+    csd(w).into_iter().map(move |t| Operand {
+        node: op.node,
+        shift: op.shift + t.shift as i32,
+        negate: op.negate ^ t.negative,
+    })
+}
+
 /// One output lane of a dense graph as its own balanced tree of CSD terms
 /// (the bias one of them), scaled and requantized: no sharing.
 fn tree_output(
@@ -73,12 +82,8 @@ fn tree_output(
     p: &str,
 ) -> NodeId {
     let row = w.row(j);
-    let mut terms = Vec::new();
-    for (i, &q) in row.iter().enumerate() {
-        for t in csd(q as i64) {
-            terms.push(Operand { node: inputs[i], shift: t.shift as i32, negate: t.negative });
-        }
-    }
+    let mut terms: Vec<Operand> =
+        row.iter().zip(inputs).flat_map(|(&q, &x)| csd_terms(q as i64, Operand::of(x))).collect();
     if w.bias[j] != 0 {
         terms.push(Operand::of(b.constant(format!("{p}_bias"), w.bias[j])));
     }
@@ -91,14 +96,7 @@ fn tree_output(
         None => acc,
         Some(_) => {
             let m = w.multiplier(j);
-            let scaled: Vec<Operand> = csd(m)
-                .into_iter()
-                .map(|t| Operand {
-                    node: acc.node,
-                    shift: acc.shift + t.shift as i32,
-                    negate: acc.negate ^ t.negative,
-                })
-                .collect();
+            let scaled: Vec<Operand> = csd_terms(m, acc).collect();
             let name = format!("{p}_m");
             let acc2 = b
                 .tree(scaled, &name)
@@ -199,16 +197,7 @@ pub fn product_graph(
         lower(&mut b, &sol, &ops, &in_bounds, "")
     } else {
         let digits = |row: &[i64]| -> Vec<Operand> {
-            row.iter()
-                .zip(&xs)
-                .flat_map(|(&q, &x)| {
-                    csd(q).into_iter().map(move |t| Operand {
-                        node: x,
-                        shift: t.shift as i32,
-                        negate: t.negative,
-                    })
-                })
-                .collect()
+            row.iter().zip(&xs).flat_map(|(&q, &x)| csd_terms(q, Operand::of(x))).collect()
         };
         rows.iter().enumerate().map(|(j, r)| b.tree(digits(r), &format!("n{j}"))).collect()
     };

@@ -189,7 +189,8 @@ pub const SEARCH_DIGITS: usize = 16_384;
 pub fn solve(rows: &[Vec<i64>], inputs: usize, sharing: Sharing) -> Solution {
     let depth = plain_depth(rows) + sharing.extra_depth.min(MAX_EXTRA_DEPTH);
     if !sharing.enabled {
-        return solve_with(rows, inputs, depth, 1, None).expect("one hop always fits");
+        let plain = Chains::new(rows, depth, 1).expect("one hop always fits");
+        return solve_with(inputs, depth, &plain, None);
     }
     let digits: usize = rows.iter().map(|r| distance(r, None)).sum();
     let (tries, hops) = if digits <= SEARCH_DIGITS {
@@ -199,11 +200,13 @@ pub fn solve(rows: &[Vec<i64>], inputs: usize, sharing: Sharing) -> Solution {
     };
     // Chains of outputs (`y_j = r_j ± y_p`) take a level per hop: try each
     // chain length the budget leaves room for, and each order, and keep the
-    // fewest adders (then the shallowest, then the first).
+    // fewest adders (then the shallowest, then the first). The chains do not
+    // depend on the order: found once per length.
+    let plans: Vec<Option<Chains>> = (1..=hops).map(|h| Chains::new(rows, depth, h)).collect();
     let mut best: Option<Solution> = None;
     for seed in 0..tries {
-        for h in 1..=hops {
-            let Some(s) = solve_with(rows, inputs, depth, h, Some(seed)) else { continue };
+        for plan in plans.iter().flatten() {
+            let s = solve_with(inputs, depth, plan, Some(seed));
             if best.as_ref().is_none_or(|b| (s.adders(), s.depth()) < (b.adders(), b.depth())) {
                 best = Some(s);
             }
@@ -213,27 +216,36 @@ pub fn solve(rows: &[Vec<i64>], inputs: usize, sharing: Sharing) -> Solution {
 }
 
 /// Outputs as chains of at most `hops` differences (`hops = 1`: each output
-/// on its own), the differences' digits shared when a tie order `seed` is
-/// given, each output within `depth` levels.
-fn solve_with(
-    rows: &[Vec<i64>],
-    inputs: usize,
-    depth: u32,
+/// on its own): every output's parent and the digits of its difference.
+struct Chains {
     hops: u32,
-    seed: Option<u64>,
-) -> Option<Solution> {
-    let parents = if hops > 1 { chains(rows, depth, hops)? } else { vec![None; rows.len()] };
-    let diffs: Vec<Vec<Digit>> = rows
-        .iter()
-        .zip(&parents)
-        .map(|(row, parent)| match parent {
-            None => row_digits(row),
-            Some((p, sign)) => {
-                let d: Vec<i64> = row.iter().zip(&rows[*p]).map(|(&w, &v)| w - sign * v).collect();
-                row_digits(&d)
-            }
-        })
-        .collect();
+    parents: Vec<Option<(usize, i64)>>,
+    diffs: Vec<Vec<Digit>>,
+}
+
+impl Chains {
+    fn new(rows: &[Vec<i64>], depth: u32, hops: u32) -> Option<Chains> {
+        let parents = if hops > 1 { chains(rows, depth, hops)? } else { vec![None; rows.len()] };
+        let diffs = rows
+            .iter()
+            .zip(&parents)
+            .map(|(row, parent)| match parent {
+                None => row_digits(row),
+                Some((p, sign)) => {
+                    let d: Vec<i64> =
+                        row.iter().zip(&rows[*p]).map(|(&w, &v)| w - sign * v).collect();
+                    row_digits(&d)
+                }
+            })
+            .collect();
+        Some(Chains { hops, parents, diffs })
+    }
+}
+
+/// The outputs as `plan` chains them, the differences' digits shared when a
+/// tie order `seed` is given, each output within `depth` levels.
+fn solve_with(inputs: usize, depth: u32, plan: &Chains, seed: Option<u64>) -> Solution {
+    let (hops, parents, diffs) = (plan.hops, &plan.parents, plan.diffs.clone());
     let mut sol =
         Solution { inputs, sums: Vec::new(), levels: vec![0; inputs], outputs: Vec::new() };
     // A difference at level L reaches its output after its hops: L + hops - 1.
@@ -246,8 +258,8 @@ fn solve_with(
     let roots: Vec<Option<Digit>> =
         diffs.into_iter().map(|ds| huffman(&mut sol, &mut top, ds)).collect();
     // Then walk the chains from the zero root down.
-    let mut done: Vec<Option<Option<Digit>>> = vec![None; rows.len()];
-    for j in order(&parents) {
+    let mut done: Vec<Option<Option<Digit>>> = vec![None; parents.len()];
+    for j in order(parents) {
         let y = match parents[j] {
             None => roots[j],
             Some((p, sign)) => {
@@ -263,7 +275,7 @@ fn solve_with(
         done[j] = Some(y);
     }
     sol.outputs = done.into_iter().map(|y| y.expect("every output visited")).collect();
-    Some(sol)
+    sol
 }
 
 /// Sums the digits with the fewest levels: always the two shallowest, and
