@@ -135,6 +135,12 @@ fn sizes_beyond_memory_and_limits_are_refused_before_any_work() {
     case(&["train", "--arch", "mlp:64-0-10", "-o", "{w}/a.skm"], "at least 1", none);
     case(&["train", "--arch", "mlp:", "-o", "{w}/a.skm"], "architecture spec", none);
     case(&["train", "--arch", "mlp:64-8-10", "--epochs", "-3", "-o", "{w}/a.skm"], "-3", none);
+    case(
+        &["compress", "{f}", "--method", "inq", "--inq-range", "mean", "-o", "{w}/a.skm"],
+        "`max` (the INQ paper's) or `min-error`",
+        none,
+    );
+    case(&["eval", "{f}", "--split", "holdout"], "holdout", none);
 }
 
 #[test]

@@ -40,6 +40,36 @@ fn train_info_eval_round_trip_on_digits() {
     assert_eq!(e["dataset"], "digits");
     assert_eq!(e["samples"], 359);
     assert_eq!(e["float_accuracy"].as_f64().unwrap(), trained_acc);
+    // ...and on the validation split, with what train reported for it.
+    let o = shiftkit(&["eval", m, "--split", "val", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!((e["split"].as_str(), e["samples"].as_u64()), (Some("validation"), Some(179)));
+    assert_eq!(e["float_accuracy"], outcome["val_accuracy"]);
+    assert_eq!(outcome["epochs"][2]["val_accuracy"], outcome["val_accuracy"]);
+}
+
+/// What a user expects of the digits set with nothing but the architecture:
+/// 96% (the dataset's defaults are 60 epochs of batch 32).
+#[test]
+fn digits_defaults_reach_96_percent() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("d.skm");
+    let o = shiftkit(&[
+        "train",
+        "--arch",
+        "mlp:64-32-10",
+        "--data",
+        "digits",
+        "-o",
+        m.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let outcome: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(outcome["epochs"].as_array().unwrap().len(), 60);
+    let test = outcome["test_accuracy"].as_f64().unwrap();
+    assert!(test >= 0.96, "digits test accuracy {test} with the defaults");
 }
 
 #[test]

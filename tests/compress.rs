@@ -6,7 +6,7 @@ use shiftkit::compress::{partition, run_inq, Binarizer, InqConfig, InqObserver, 
 use shiftkit::data::load_digits;
 use shiftkit::model::{ArchSpec, Network, ParamId, ParamKind};
 use shiftkit::quant::{
-    self, code, IntOp, Levels, Pow2Range, QuantizeConfig, WeightKind, WeightSpec,
+    self, code, IntOp, Levels, Pow2Range, QuantizeConfig, RangeRule, WeightKind, WeightSpec,
 };
 use shiftkit::sim;
 use shiftkit::train::{self, Hooks, LrSchedule, Observer, OptimizerConfig, Quiet, TrainConfig};
@@ -47,6 +47,7 @@ impl InqObserver for Snapshots {
 fn inq(bits: u32, schedule: &[f32], epochs_per_step: usize) -> InqConfig {
     InqConfig {
         bits: vec![(0, bits), (2, bits)],
+        range: RangeRule::MinError,
         schedule: schedule.to_vec(),
         epochs_per_step,
         train: retrain(0, 0.01),
@@ -57,14 +58,17 @@ fn inq(bits: u32, schedule: &[f32], epochs_per_step: usize) -> InqConfig {
 fn quantized_weights_stay_frozen_while_the_rest_retrains() {
     let (mut net, d) = trained_mlp();
     let original = fc1_weights(&net);
-    let range = Pow2Range::new(original.iter().fold(0f32, |m, v| m.max(v.abs())), 4).unwrap();
+    let range = Pow2Range::fit(&original, 4, RangeRule::MinError).unwrap();
     let first = partition(
         ndarray::ArrayView1::from(&original).into_dyn(),
         &vec![false; original.len()],
         0.5,
     );
     let mut snaps = Snapshots::default();
-    run_inq(&mut net, &d.train, &inq(4, &[0.5, 1.0], 2), &Hooks::default(), &mut snaps).unwrap();
+    let ranges =
+        run_inq(&mut net, &d.train, &inq(4, &[0.5, 1.0], 2), &Hooks::default(), &mut snaps)
+            .unwrap();
+    assert_eq!(ranges[0], (0, Some(range)));
     let after_first = fc1_weights(&snaps.0[0]);
     let last = fc1_weights(&net);
     for &i in &first {
@@ -142,7 +146,8 @@ fn the_integer_network_holds_exactly_the_inq_weights() {
     .unwrap();
     let q = quant::quantize(&net, d.train.x.view(), &pow2_config(5)).unwrap();
     // Quantization finds again the exponent range INQ chose when it started
-    // (the largest weights are frozen first, so the top level stays).
+    // (the largest weights are frozen first, so the top level stays: a
+    // fitted range never lies above the largest weight's level).
     for ((_, range), layer) in ranges.iter().zip(q.layers().iter().filter_map(|l| l.op.weighted()))
     {
         let r = range.expect("a layer with weights");

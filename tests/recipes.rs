@@ -253,6 +253,8 @@ fn recipes_with_mistakes_are_refused_with_the_reason() {
             "rmsprop",
         ),
         ("[[step]]\nmethod = \"prune\"\nsparsity = 0.5\nspeed = 3\n", "speed"),
+        ("[[step]]\nmethod = \"inq\"\nbits = 3\nrange = \"mean\"\n", "mean"),
+        ("[[step]]\nmethod = \"binary\"\nrange = \"max\"\n", "`range` is not a setting of binary"),
         ("[[step]\n", "expected"),
     ];
     for (text, needle) in cases {
@@ -261,6 +263,34 @@ fn recipes_with_mistakes_are_refused_with_the_reason() {
     }
     let e = Recipe::load(Path::new("/nonexistent/recipe.toml")).unwrap_err().to_string();
     assert!(e.contains("/nonexistent/recipe.toml"), "{e}");
+}
+
+/// Binary and ternary steps retrain with Adam unless the recipe names an
+/// optimizer; every other step with the recipe's; a step's `lr` holds for
+/// either. INQ fits its exponent range by least error unless told `max`.
+#[test]
+fn each_step_retrains_with_its_kinds_optimizer() {
+    use shiftkit::compress::StepKind;
+    use shiftkit::quant::RangeRule;
+    use shiftkit::train::OptimizerConfig;
+    let steps =
+        "[[step]]\nmethod = \"inq\"\nbits = 4\n[[step]]\nmethod = \"ternary\"\nlr = 0.003\n\
+                 [[step]]\nmethod = \"binary\"\n";
+    let r = Recipe::parse(steps, Path::new(".")).unwrap();
+    let sgd = OptimizerConfig::sgd(0.01).with_weight_decay(5e-4);
+    let adam = OptimizerConfig::adam(0.001).with_weight_decay(5e-4);
+    let opts: Vec<_> = r.steps.iter().map(|s| r.step_config(s).optimizer).collect();
+    assert_eq!(opts, vec![sgd, adam.with_lr(0.003), adam]);
+    assert!(matches!(r.steps[0].kind, StepKind::Inq { range: RangeRule::MinError, .. }));
+    // A named optimizer holds for every step.
+    let named =
+        Recipe::parse(&format!("[train]\noptimizer = \"sgd\"\n{steps}"), Path::new(".")).unwrap();
+    let opts: Vec<_> = named.steps.iter().map(|s| named.step_config(s).optimizer).collect();
+    assert_eq!(opts, vec![sgd, sgd.with_lr(0.003), sgd]);
+    let paper =
+        Recipe::parse("[[step]]\nmethod = \"inq\"\nbits = 3\nrange = \"max\"\n", Path::new("."))
+            .unwrap();
+    assert!(matches!(paper.steps[0].kind, StepKind::Inq { range: RangeRule::Max, .. }));
 }
 
 #[test]

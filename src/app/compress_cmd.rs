@@ -5,7 +5,7 @@
 use super::*;
 use crate::compress::{Recipe, Step, StepKind, StepRow};
 use crate::model::Record;
-use crate::quant::{Levels, QuantSettings};
+use crate::quant::{Levels, QuantSettings, RangeRule};
 use crate::report::ModelReport;
 
 /// The single compression method of `shiftkit compress --method`.
@@ -26,6 +26,8 @@ pub struct MethodJob {
     /// ...except these, by layer name.
     pub layer_bits: BTreeMap<String, u32>,
     pub schedule: Vec<f32>,
+    /// How INQ picks each layer's exponent range.
+    pub range: RangeRule,
     /// INQ retraining epochs after each portion.
     pub epochs_per_step: usize,
     /// Binary/ternary training epochs.
@@ -34,26 +36,26 @@ pub struct MethodJob {
     pub keep_first_last: Option<WeightSpec>,
     /// Binary/ternary per-channel scale.
     pub scale: bool,
-    /// The retraining run (its `epochs` is replaced per method).
-    pub train: TrainConfig,
+    /// The retraining settings (the epochs are the method's).
+    pub train: train::TrainSettings,
     pub quantize: QuantSettings,
 }
 
 impl MethodJob {
     /// `method` with every other setting at its default.
     pub fn new(method: Method) -> MethodJob {
-        let defaults = Recipe::new(vec![]);
         MethodJob {
             method,
             bits: compress::defaults::INQ_BITS,
             layer_bits: BTreeMap::new(),
             schedule: compress::defaults::INQ_SCHEDULE.to_vec(),
+            range: RangeRule::default(),
             epochs_per_step: compress::defaults::INQ_EPOCHS,
             epochs: compress::defaults::BINARY_EPOCHS,
             keep_first_last: None,
             scale: compress::defaults::BINARY_SCALE,
-            train: defaults.train,
-            quantize: defaults.quantize,
+            train: train::TrainSettings::default(),
+            quantize: QuantSettings::default(),
         }
     }
 
@@ -65,6 +67,7 @@ impl MethodJob {
                     bits: self.bits,
                     layer_bits: self.layer_bits.clone(),
                     schedule: self.schedule.clone(),
+                    range: self.range,
                 },
                 self.epochs_per_step,
             ),
@@ -81,11 +84,8 @@ impl MethodJob {
             ),
         };
         let step = Step { epochs, keep_first_last: self.keep_first_last, ..Step::new(kind) };
-        let recipe = Recipe {
-            train: self.train.clone(),
-            quantize: self.quantize,
-            ..Recipe::new(vec![step])
-        };
+        let (train, binarize) = Recipe::retrain(&self.train)?;
+        let recipe = Recipe { train, binarize, quantize: self.quantize, ..Recipe::new(vec![step]) };
         recipe.check()?;
         Ok(recipe)
     }
@@ -120,12 +120,17 @@ pub struct CompressOutcome {
     /// The steps, joined by ` -> `.
     pub method: String,
     pub layers: Vec<CompressLayerRow>,
-    /// The model before compression.
+    /// The model before compression (test split, as every `*accuracy` without
+    /// `val_`).
     pub original_accuracy: f64,
     /// The compressed float network.
     pub float_accuracy: f64,
     /// The integer network (bit-exact simulator).
     pub integer_accuracy: f64,
+    /// The model before compression and the integer network on the
+    /// validation split.
+    pub original_val_accuracy: f64,
+    pub val_integer_accuracy: f64,
     /// Bits of the weight codes at their code width, over all weighted layers.
     pub weight_bits: u64,
     /// Parameter bytes, as `report::storage` counts them (dense or sparse,
@@ -154,6 +159,7 @@ pub fn run_compress(
         None => original.clone(),
     };
     let float_accuracy = train::evaluate(original, &data.test);
+    let original_val_accuracy = train::evaluate(original, &data.val);
     let float_bytes = crate::report::float_bytes(original);
     let done = compress::run_recipe(original, &teacher, recipe, &data, observer)?;
     let train_seconds = done.steps.iter().map(|s| s.train_seconds).sum();
@@ -167,6 +173,7 @@ pub fn run_compress(
     report.name = stem.unwrap_or_else(|| "model".into());
     report.method = method.clone();
     report.accuracy = Some(integer_accuracy);
+    report.val_accuracy = Some(last.val_integer_accuracy);
     report.reference_accuracy = Some(float_accuracy);
     report.rtl_adders = rtl_adders(&q);
     file.provenance.dataset.get_or_insert_with(|| name.to_string());
@@ -177,6 +184,7 @@ pub fn run_compress(
         &serde_json::json!({
             "float_accuracy": compressed_float_accuracy,
             "integer_accuracy": integer_accuracy,
+            "val_integer_accuracy": last.val_integer_accuracy,
         }),
     ));
     file.float = done.net;
@@ -190,6 +198,8 @@ pub fn run_compress(
         original_accuracy: float_accuracy,
         float_accuracy: compressed_float_accuracy,
         integer_accuracy,
+        original_val_accuracy,
+        val_integer_accuracy: last.val_integer_accuracy,
         weight_bits: q
             .layers()
             .iter()
@@ -267,12 +277,14 @@ impl CompressOutcome {
         let _ = writeln!(
             s,
             "{} test accuracy: original {:.2}%, compressed float {:.2}%, integer {:.2}% ({:+.2} \
-             points); {} bytes vs {} at float32 ({:.1}x); {:.1}s of training; written to {}",
+             points; validation {:+.2}); {} bytes vs {} at float32 ({:.1}x); {:.1}s of training; \
+             written to {}",
             self.dataset,
             self.original_accuracy * 100.0,
             self.float_accuracy * 100.0,
             self.integer_accuracy * 100.0,
             (self.integer_accuracy - self.original_accuracy) * 100.0,
+            (self.val_integer_accuracy - self.original_val_accuracy) * 100.0,
             self.bytes,
             self.float_bytes,
             self.float_bytes as f64 / self.bytes as f64,

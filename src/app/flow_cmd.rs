@@ -82,22 +82,16 @@ pub fn run_flow(
     observer: &mut dyn compress::InqObserver,
     progress: &mut dyn FnMut(&str),
 ) -> Result<FlowOutcome, AppError> {
-    let (epochs, batch) = match job.dataset {
-        DatasetName::Digits => (60, 32),
-        DatasetName::FashionMnist => (10, 64),
-    };
-    // The flow's own schedule per dataset; everything else is the defaults.
+    let (epochs, batch) = train::defaults::schedule(job.dataset);
+    // Training and retraining take the dataset's batch size.
     let settings =
         train::TrainSettings { batch: Some(batch), seed: Some(job.seed), ..Default::default() };
     let train_cfg = settings.resolve(train::Purpose::Train, epochs)?;
     // Everything that can be checked is checked before the training starts.
     check_vectors(job.vectors)?;
-    let recipe = MethodJob {
-        bits: job.bits,
-        train: settings.resolve(train::Purpose::Retrain, 0)?,
-        ..MethodJob::new(job.method)
-    }
-    .to_recipe()?;
+    let recipe =
+        MethodJob { bits: job.bits, train: settings.clone(), ..MethodJob::new(job.method) }
+            .to_recipe()?;
     let hdl_config =
         HdlConfig { argmax: true, ..HdlConfig::new("shiftkit_top", codegen::Form::Auto) };
     progress("checking that the network can become hardware");

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::codegen::{self, CodegenError, HdlConfig, Manifest};
 use crate::compress::{self, CompressError, DistillSpec};
-use crate::data::{self, DataError, Dataset, DatasetName};
+use crate::data::{self, DataError, Dataset, DatasetName, SplitName};
 use crate::fpga::{BuildOutcome, Target};
 use crate::model::{self, ArchSpec, ModelError, ModelFile, NetworkSummary, Provenance, Shape};
 use crate::quant::{self, FixedFormat, IntNetwork, QuantError, QuantSettings, WeightSpec};

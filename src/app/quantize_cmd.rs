@@ -31,8 +31,11 @@ pub struct QuantizeOutcome {
     pub dataset: String,
     pub input_format: FixedFormat,
     pub layers: Vec<QuantLayerRow>,
+    /// Test split.
     pub float_accuracy: f64,
     pub integer_accuracy: f64,
+    /// The integer network on the validation split (which calibrated it).
+    pub val_integer_accuracy: f64,
 }
 
 pub fn run_quantize(job: &QuantizeJob) -> Result<QuantizeOutcome, AppError> {
@@ -41,17 +44,21 @@ pub fn run_quantize(job: &QuantizeJob) -> Result<QuantizeOutcome, AppError> {
     let data = data::load(name, job.data_dir.as_deref())?;
     check_input_fits(file.float.input(), &data)?;
     job.settings.check()?;
-    let calib = data.train.head(job.settings.calibration);
+    let calib = data.val.head(job.settings.calibration);
     let config = job.settings.config(BTreeMap::new());
     let net = quant::quantize(&file.float, calib.x.view(), &config)?;
     let float_accuracy = train::evaluate(&file.float, &data.test);
     let integer_accuracy = sim::accuracy(&net, &data.test)?;
+    let val_integer_accuracy = sim::accuracy(&net, &data.val)?;
     file.provenance.dataset.get_or_insert_with(|| name.to_string());
     file.provenance.steps.push(crate::model::Record::new(
         "quantize",
         None,
         &QuantSettings { calibration: calib.len(), ..job.settings },
-        &serde_json::json!({ "integer_accuracy": integer_accuracy }),
+        &serde_json::json!({
+            "integer_accuracy": integer_accuracy,
+            "val_integer_accuracy": val_integer_accuracy,
+        }),
     ));
     quant::write_integer(&net, &mut file.rest);
     model::save(&job.output, &file)?;
@@ -62,6 +69,7 @@ pub fn run_quantize(job: &QuantizeJob) -> Result<QuantizeOutcome, AppError> {
         layers: quant_rows(&net),
         float_accuracy,
         integer_accuracy,
+        val_integer_accuracy,
     })
 }
 
@@ -111,11 +119,13 @@ impl QuantizeOutcome {
         }
         let _ = writeln!(
             s,
-            "{} test accuracy: float {:.2}%, integer {:.2}% ({:+.2} points); written to {}",
+            "{} test accuracy: float {:.2}%, integer {:.2}% ({:+.2} points; validation {:.2}%); \
+             written to {}",
             self.dataset,
             self.float_accuracy * 100.0,
             self.integer_accuracy * 100.0,
             (self.integer_accuracy - self.float_accuracy) * 100.0,
+            self.val_integer_accuracy * 100.0,
             self.output.display()
         );
         s

@@ -59,7 +59,7 @@ pub fn run_report(job: &ReportJob) -> Result<ReportOutcome, AppError> {
             Some(d) => Some(d),
             None => file.provenance.dataset.as_deref().map(str::parse).transpose()?,
         };
-        let (accuracy, reference_accuracy) = match name {
+        let (accuracy, val_accuracy, reference_accuracy) = match name {
             Some(name) => {
                 let data = match datasets.entry(name) {
                     std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
@@ -71,10 +71,11 @@ pub fn run_report(job: &ReportJob) -> Result<ReportOutcome, AppError> {
                 shown = Some(name.to_string());
                 (
                     Some(sim::accuracy(&net, &data.test)?),
+                    Some(sim::accuracy(&net, &data.val)?),
                     Some(train::evaluate(reference_net, &data.test)),
                 )
             }
-            None => (None, None),
+            None => (None, None, None),
         };
         let method = file
             .provenance
@@ -86,6 +87,7 @@ pub fn run_report(job: &ReportJob) -> Result<ReportOutcome, AppError> {
         let stem = path.file_stem().map_or("model".into(), |s| s.to_string_lossy().to_string());
         let mut row =
             ModelReport::new(&stem, &method, reference_net, &net, accuracy, reference_accuracy);
+        row.val_accuracy = val_accuracy;
         row.rtl_adders = rtl_adders(&net);
         rows.push(row);
     }

@@ -32,6 +32,9 @@ pub struct TrainOutcome {
     pub dataset: String,
     pub arch: String,
     pub epochs: Vec<EpochReport>,
+    /// On the validation split (what choices are made on)...
+    pub val_accuracy: f64,
+    /// ...and on the test split (only reported).
     pub test_accuracy: f64,
     pub seconds: f64,
 }
@@ -63,7 +66,8 @@ pub fn run_train(job: &TrainJob, observer: &mut dyn Observer) -> Result<TrainOut
         None => Hooks::default(),
     };
     let reports =
-        train::train(&mut net, &data.train, Some(&data.test), &job.config, &hooks, observer)?;
+        train::train(&mut net, &data.train, Some(&data.val), &job.config, &hooks, observer)?;
+    let val_accuracy = train::evaluate(&net, &data.val);
     let test_accuracy = train::evaluate(&net, &data.test);
     let provenance = Provenance {
         arch: Some(job.arch.clone()),
@@ -72,7 +76,7 @@ pub fn run_train(job: &TrainJob, observer: &mut dyn Observer) -> Result<TrainOut
             "train",
             None,
             &TrainRecord { train: &job.config, init_seed: job.init_seed, distill: &job.distill },
-            &serde_json::json!({ "test_accuracy": test_accuracy }),
+            &serde_json::json!({ "val_accuracy": val_accuracy, "test_accuracy": test_accuracy }),
         )],
     };
     model::save(&job.output, &ModelFile::new(net, provenance))?;
@@ -82,6 +86,7 @@ pub fn run_train(job: &TrainJob, observer: &mut dyn Observer) -> Result<TrainOut
         arch: job.arch.clone(),
         seconds: reports.iter().map(|r| r.seconds).sum(),
         epochs: reports,
+        val_accuracy,
         test_accuracy,
     })
 }
@@ -98,26 +103,28 @@ pub struct EvalOutcome {
     pub integer_accuracy: Option<f64>,
 }
 
-/// `shiftkit eval`: top-1 accuracy on the test split. The dataset defaults to
-/// the one the model was trained on.
+/// `shiftkit eval`: top-1 accuracy on one split (the test split unless
+/// asked). The dataset defaults to the one the model was trained on.
 pub fn run_eval(
     model_path: &Path,
     dataset: Option<DatasetName>,
     data_dir: Option<&Path>,
+    split: SplitName,
 ) -> Result<EvalOutcome, AppError> {
     let file = model::load(model_path)?;
     let integer = quant::read_integer(&file.rest)?;
     let name = dataset_of(&file, dataset, model_path)?;
     let data = data::load(name, data_dir)?;
     check_input_fits(file.float.input(), &data)?;
-    train::check_split(&file.float, &data.test, "test")?;
+    let samples = data.split(split);
+    train::check_split(&file.float, samples, split.as_str())?;
     Ok(EvalOutcome {
         model: model_path.to_path_buf(),
         dataset: name.to_string(),
-        split: "test",
-        samples: data.test.len(),
-        float_accuracy: train::evaluate(&file.float, &data.test),
-        integer_accuracy: integer.map(|n| sim::accuracy(&n, &data.test)).transpose()?,
+        split: split.as_str(),
+        samples: samples.len(),
+        float_accuracy: train::evaluate(&file.float, samples),
+        integer_accuracy: integer.map(|n| sim::accuracy(&n, samples)).transpose()?,
     })
 }
 

@@ -8,7 +8,7 @@ use super::prune::{merge_masks, pruned_masks};
 use super::CompressError;
 use crate::data::Split;
 use crate::model::{Network, Op, ParamId, ParamKind};
-use crate::quant::{check_range, Pow2Range, INQ_BITS};
+use crate::quant::{check_range, Pow2Range, RangeRule, INQ_BITS};
 use crate::train::{self, Hooks, Masks, Observer, TrainConfig};
 
 /// Settings of an INQ run.
@@ -16,6 +16,8 @@ use crate::train::{self, Hooks, Masks, Observer, TrainConfig};
 pub struct InqConfig {
     /// Bit width per weighted layer, by layer index (layers not listed are left alone).
     pub bits: Vec<(usize, u32)>,
+    /// How each layer's exponent range is chosen.
+    pub range: RangeRule,
     /// Accumulated portions, increasing, ending at 1.
     pub schedule: Vec<f32>,
     /// Retraining epochs after each portion (0: quantize without retraining).
@@ -108,8 +110,8 @@ pub fn run_inq(
             return Err(CompressError::Config(format!("layer `{}` has no weights", layer.name)));
         }
         let w = weight(net, index);
-        let s = w.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let range = Pow2Range::new(s, bits);
+        let range =
+            Pow2Range::fit(w.as_slice().expect("weights are contiguous"), bits, config.range);
         // Pruned (exactly zero) weights count as already quantized.
         let frozen: Vec<bool> = w.iter().map(|&v| v == 0.0).collect();
         layers.push((index, range, frozen));

@@ -9,9 +9,12 @@ use serde::Serialize;
 
 use super::{check_schedule, check_sparsity, CompressError, Rank, Scope};
 use crate::quant::{
-    check_range, Levels, QuantSettings, WeightSpec, INQ_BITS, SHARE_INDEX_BITS, SHARE_VALUE_BITS,
+    check_range, Levels, QuantSettings, RangeRule, WeightSpec, INQ_BITS, SHARE_INDEX_BITS,
+    SHARE_VALUE_BITS,
 };
-use crate::train::{self, TrainConfig, MAX_EPOCHS};
+use crate::train::{
+    self, OptimizerConfig, Purpose, TrainConfig, TrainError, TrainSettings, MAX_EPOCHS,
+};
 
 /// The defaults of the compression steps.
 pub mod defaults {
@@ -34,8 +37,11 @@ pub mod defaults {
 /// A checked recipe: what `run_recipe` runs.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Recipe {
-    /// Every retraining run (its `epochs` is each step's).
+    /// Every retraining run (its `epochs` is each step's)...
     pub train: TrainConfig,
+    /// ...but binary and ternary steps retrain with this optimizer
+    /// (`Purpose::Binarize`: Adam unless the settings name one).
+    pub binarize: OptimizerConfig,
     pub distill: Option<DistillSpec>,
     /// The integer network made after every step.
     pub quantize: QuantSettings,
@@ -95,6 +101,8 @@ pub enum StepKind {
         bits: u32,
         layer_bits: BTreeMap<String, u32>,
         schedule: Vec<f32>,
+        /// How each layer's exponent range is chosen.
+        range: RangeRule,
     },
     Binary {
         levels: Levels,
@@ -212,7 +220,7 @@ impl Step {
                 check_range("k-means index bits (bits)", *bits, SHARE_INDEX_BITS)?;
                 check_range("bits of a shared value (width)", *width, SHARE_VALUE_BITS)?;
             }
-            StepKind::Inq { bits, layer_bits, schedule } => {
+            StepKind::Inq { bits, layer_bits, schedule, .. } => {
                 check_range("INQ bits", *bits, INQ_BITS)?;
                 for &b in layer_bits.values() {
                     check_range("INQ bits (layer_bits)", b, INQ_BITS)?;
@@ -268,19 +276,36 @@ fn setting(setting: &'static str, reason: String) -> CompressError {
 impl Recipe {
     /// A recipe of these steps with the default retraining and quantization.
     pub fn new(steps: Vec<Step>) -> Recipe {
-        Recipe {
-            train: train::TrainSettings::default()
-                .resolve(train::Purpose::Retrain, 0)
-                .expect("the defaults are valid"),
-            distill: None,
-            quantize: QuantSettings::default(),
-            steps,
+        let (train, binarize) =
+            Recipe::retrain(&TrainSettings::default()).expect("the defaults are valid");
+        Recipe { train, binarize, distill: None, quantize: QuantSettings::default(), steps }
+    }
+
+    /// The retraining of a recipe as `settings` give it: the runs of every
+    /// step, and the optimizer of the binary and ternary ones.
+    pub fn retrain(settings: &TrainSettings) -> Result<(TrainConfig, OptimizerConfig), TrainError> {
+        let binarize = settings.resolve(Purpose::Binarize, 0)?.optimizer;
+        Ok((settings.resolve(Purpose::Retrain, 0)?, binarize))
+    }
+
+    /// The training run of `step`: its epochs, its kind's optimizer, its
+    /// learning rate when it names one.
+    pub fn step_config(&self, step: &Step) -> TrainConfig {
+        let optimizer = match step.kind {
+            StepKind::Binary { .. } => self.binarize,
+            _ => self.train.optimizer,
+        };
+        TrainConfig {
+            epochs: step.epochs,
+            optimizer: step.lr.map_or(optimizer, |lr| optimizer.with_lr(lr)),
+            ..self.train.clone()
         }
     }
 
     /// Checks every setting; the first step that cannot run is named.
     pub fn check(&self) -> Result<(), CompressError> {
         self.train.check()?;
+        TrainConfig { optimizer: self.binarize, ..self.train.clone() }.check()?;
         if let Some(d) = &self.distill {
             train::check_distill(d.temperature, d.lambda)?;
         }

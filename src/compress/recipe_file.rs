@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! [train]                      # every retraining step (defaults shown)
-//! optimizer = "sgd"            # or "adam"
+//! optimizer = "sgd"            # or "adam"; binary and ternary steps: adam
 //! lr = 0.01
 //! momentum = 0.9
 //! weight_decay = 5e-4
@@ -37,7 +37,8 @@
 //! every method): `prune` (sparsity, scope, iterations), `structured`
 //! (fraction of units removed by L1 norm), `merge` (fraction of neurons merged
 //! away, data-free), `svd` (rank or energy), `kmeans` (bits, width), `inq`
-//! (bits, layer_bits, schedule; `epochs` per portion), `binary` / `ternary`
+//! (bits, layer_bits, schedule, range: `min-error` or the paper's `max`;
+//! `epochs` per portion), `binary` / `ternary`
 //! (scale), `finetune`; the coding ones (kmeans, inq, binary, ternary) also take
 //! keep_first_last. Defaults are those of `train::defaults`,
 //! `quant::defaults` and `compress::defaults`.
@@ -47,8 +48,8 @@ use std::path::{Path, PathBuf};
 
 use super::recipe::{defaults, DistillSpec, Recipe, Step, StepKind};
 use super::{CompressError, Rank, Scope};
-use crate::quant::{Levels, QuantSettings, WeightSpec};
-use crate::train::{self, Purpose, TrainSettings};
+use crate::quant::{Levels, QuantSettings, RangeRule, WeightSpec};
+use crate::train::{self, TrainSettings};
 
 /// Why a recipe file was refused.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +109,7 @@ struct StepToml {
     width: Option<u32>,
     schedule: Option<Vec<f32>>,
     layer_bits: Option<BTreeMap<String, u32>>,
+    range: Option<RangeRule>,
     scale: Option<bool>,
     keep_first_last: Option<WeightSpec>,
 }
@@ -125,6 +127,7 @@ impl StepToml {
             ("bits", self.bits.is_some()),
             ("width", self.width.is_some()),
             ("schedule", self.schedule.is_some()),
+            ("range", self.range.is_some()),
             ("layer_bits", self.layer_bits.is_some()),
             ("scale", self.scale.is_some()),
             ("keep_first_last", self.keep_first_last.is_some()),
@@ -163,12 +166,8 @@ impl Recipe {
                     .map_err(|reason| RecipeError::Step { step: i + 1, reason })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let recipe = Recipe {
-            train: raw.train.resolve(Purpose::Retrain, 0).map_err(CompressError::from)?,
-            distill,
-            quantize: raw.quantize,
-            steps,
-        };
+        let (train, binarize) = Recipe::retrain(&raw.train).map_err(CompressError::from)?;
+        let recipe = Recipe { train, binarize, distill, quantize: raw.quantize, steps };
         recipe.check()?;
         Ok(recipe)
     }
@@ -182,7 +181,7 @@ fn step_of(s: StepToml, has_teacher: bool) -> Result<Step, String> {
         "structured" | "merge" => &["fraction"],
         "svd" => &["rank", "energy"],
         "kmeans" => &["bits", "width", "keep_first_last"],
-        "inq" => &["bits", "layer_bits", "schedule", "keep_first_last"],
+        "inq" => &["bits", "layer_bits", "schedule", "range", "keep_first_last"],
         "binary" | "ternary" => &["scale", "keep_first_last"],
         "finetune" => &[],
         other => return Err(format!("unknown method `{other}`; expected one of {METHODS}")),
@@ -219,6 +218,7 @@ fn step_of(s: StepToml, has_teacher: bool) -> Result<Step, String> {
             bits: s.bits.ok_or("inq needs `bits`")?,
             layer_bits: s.layer_bits.unwrap_or_default(),
             schedule: s.schedule.unwrap_or_else(|| defaults::INQ_SCHEDULE.to_vec()),
+            range: s.range.unwrap_or_default(),
         },
         "binary" | "ternary" => StepKind::Binary {
             levels: if s.method == "binary" { Levels::Binary } else { Levels::Ternary },

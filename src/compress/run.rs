@@ -26,6 +26,8 @@ pub struct StepRow {
     pub float_accuracy: f64,
     /// Its integer network (bit-exact simulator).
     pub integer_accuracy: f64,
+    /// The integer network on the validation split.
+    pub val_integer_accuracy: f64,
     /// Parameter bytes as `report::storage` counts them.
     pub bytes: u64,
     /// Float32 bytes of the original over `bytes`.
@@ -49,8 +51,9 @@ pub struct RecipeOutcome {
     pub steps: Vec<StepRow>,
 }
 
-/// Runs `recipe` on `original`, retraining on `data.train` and measuring on
-/// `data.test`; `teacher` teaches the steps that distill.
+/// Runs `recipe` on `original`, retraining on `data.train`, calibrating on
+/// `data.val` and measuring on `data.val` and `data.test`; `teacher` teaches
+/// the steps that distill.
 pub fn run_recipe(
     original: &Network,
     teacher: &Network,
@@ -79,13 +82,15 @@ pub fn run_recipe(
             Some(d) => d,
             None => &SoftmaxCrossEntropy,
         };
-        state.run(step, &recipe.train, loss, &data.train, observer).map_err(in_step)?;
+        let cfg = recipe.step_config(step);
+        state.run(step, &cfg, loss, &data.train, observer).map_err(in_step)?;
         let train_seconds = start.elapsed().as_secs_f64();
         let config = recipe.quantize.config(state.coded.clone());
-        let calibration = data.train.head(recipe.quantize.calibration);
+        let calibration = data.val.head(recipe.quantize.calibration);
         let q = quant::quantize(&state.net, calibration.x.view(), &config)
             .map_err(|e| in_step(e.into()))?;
         let integer_accuracy = sim::accuracy(&q, &data.test)?;
+        let val_integer_accuracy = sim::accuracy(&q, &data.val)?;
         let report = ModelReport::new("", &step.label(), original, &q, None, None);
         let weights: usize = report.layers.iter().map(|l| l.storage.weights).sum();
         let zeros: usize =
@@ -95,6 +100,7 @@ pub fn run_recipe(
             method: step.label(),
             float_accuracy: train::evaluate(&state.net, &data.test),
             integer_accuracy,
+            val_integer_accuracy,
             bytes: report.bytes,
             compression: report.compression,
             sparsity: zeros as f64 / weights.max(1) as f64,
@@ -158,16 +164,11 @@ impl State {
     fn run(
         &mut self,
         step: &Step,
-        base: &TrainConfig,
+        cfg: &TrainConfig,
         loss: &dyn Loss,
         data: &Split,
         observer: &mut dyn InqObserver,
     ) -> Result<(), CompressError> {
-        let cfg = TrainConfig {
-            epochs: step.epochs,
-            optimizer: step.lr.map_or(base.optimizer, |lr| base.optimizer.with_lr(lr)),
-            ..base.clone()
-        };
         let mut layers = self.select(step.layers.as_deref(), &step.kind)?;
         if !matches!(step.kind, StepKind::Finetune) {
             for &i in &layers {
@@ -214,7 +215,7 @@ impl State {
                     let remove = (*fraction as f64 * units as f64).round() as usize;
                     self.net = prune_units(&self.net, i, remove.min(units - 1))?;
                 }
-                self.finetune(&cfg, loss, data, observer)?;
+                self.finetune(cfg, loss, data, observer)?;
             }
             StepKind::Merge { fraction } => {
                 for &i in &layers {
@@ -229,7 +230,7 @@ impl State {
                     }
                     self.net = merge_neurons(&self.net, i, count.min(units - 1))?.0;
                 }
-                self.finetune(&cfg, loss, data, observer)?;
+                self.finetune(cfg, loss, data, observer)?;
             }
             StepKind::Svd { rank } => {
                 // Highest index first: each split inserts a layer after its own.
@@ -247,7 +248,7 @@ impl State {
                     tracing::info!(layer = %self.name(i), rank = k, "svd");
                     self.net = net;
                 }
-                self.finetune(&cfg, loss, data, observer)?;
+                self.finetune(cfg, loss, data, observer)?;
             }
             StepKind::Kmeans { bits, .. } => {
                 let mut clusters = BTreeMap::new();
@@ -262,14 +263,14 @@ impl State {
                 if step.epochs > 0 {
                     let shared = SharedWeights::new(clusters);
                     let hooks = Hooks { transform: Some(&shared), ..hooks };
-                    train::train(&mut self.net, data, None, &cfg, &hooks, observer)?;
+                    train::train(&mut self.net, data, None, cfg, &hooks, observer)?;
                 }
                 let spec = step.kind.coding().expect("a coding step");
                 for &i in &layers {
                     self.coded.insert(self.name(i), spec);
                 }
             }
-            StepKind::Inq { bits, layer_bits, schedule } => {
+            StepKind::Inq { bits, layer_bits, schedule, range } => {
                 for n in layer_bits.keys() {
                     if !layers.iter().any(|&i| self.name(i) == *n) {
                         return Err(CompressError::Setting {
@@ -286,6 +287,7 @@ impl State {
                 }
                 let config = InqConfig {
                     bits: per_layer,
+                    range: *range,
                     schedule: schedule.clone(),
                     epochs_per_step: step.epochs,
                     train: cfg.clone(),
@@ -304,7 +306,7 @@ impl State {
                 let binarizer = Binarizer { params, levels: *levels, scale: *scale };
                 if step.epochs > 0 {
                     let hooks = Hooks { transform: Some(&binarizer), ..hooks };
-                    train::train(&mut self.net, data, None, &cfg, &hooks, observer)?;
+                    train::train(&mut self.net, data, None, cfg, &hooks, observer)?;
                 }
                 // The network now computes with the coded weights: later steps
                 // and the float section see what the integer network holds.
@@ -319,7 +321,7 @@ impl State {
                     self.coded.insert(self.name(i), spec);
                 }
             }
-            StepKind::Finetune => self.finetune(&cfg, loss, data, observer)?,
+            StepKind::Finetune => self.finetune(cfg, loss, data, observer)?,
         }
         self.coded.extend(kept);
         Ok(())

@@ -4,6 +4,11 @@
 //! Every sample is a flat row of `f32` features in [0, 1] (the raw pixel divided
 //! by [`Dataset::pixel_max`]), in ONNX order (channels, height, width), and a
 //! class label.
+//!
+//! Every dataset has three fixed splits: `train` (what training learns from),
+//! `val` (carved from the published training data; every choice made from data
+//! — hyperparameters, calibration, early stopping — is made on it) and `test`
+//! (only ever reported).
 
 mod idx;
 
@@ -103,7 +108,7 @@ impl Split {
     }
 }
 
-/// A dataset with its fixed train/test split.
+/// A dataset with its fixed train/validation/test splits.
 #[derive(Clone, Debug)]
 pub struct Dataset {
     pub name: DatasetName,
@@ -112,8 +117,63 @@ pub struct Dataset {
     pub classes: usize,
     /// Raw pixel values run from 0 to `pixel_max`; features are `pixel / pixel_max`.
     pub pixel_max: u8,
+    /// What training learns from.
     pub train: Split,
+    /// Held out of the published training data: what choices are made on.
+    pub val: Split,
+    /// Only reported.
     pub test: Split,
+}
+
+/// The three splits, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SplitName {
+    Train,
+    Val,
+    Test,
+}
+
+impl SplitName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SplitName::Train => "training",
+            SplitName::Val => "validation",
+            SplitName::Test => "test",
+        }
+    }
+}
+
+impl Dataset {
+    /// The split `name`.
+    pub fn split(&self, name: SplitName) -> &Split {
+        match name {
+            SplitName::Train => &self.train,
+            SplitName::Val => &self.val,
+            SplitName::Test => &self.test,
+        }
+    }
+}
+
+/// Sample `i` of the published training data is a validation sample when
+/// `i % VAL_EVERY == VAL_EVERY - 1`...
+pub const FASHION_VAL_EVERY: usize = 12;
+/// ...and of the digits' training rows (counted among them) likewise.
+pub const DIGITS_VAL_EVERY: usize = 8;
+
+impl Split {
+    /// Splits off every `every`-th sample (indices `every - 1`, `2 * every - 1`,
+    /// ...): (the rest, the taken), both in their original order.
+    pub fn split_every(&self, every: usize) -> (Split, Split) {
+        let every = every.max(1);
+        let (taken, rest): (Vec<usize>, Vec<usize>) =
+            (0..self.len()).partition(|i| i % every == every - 1);
+        (self.select(&rest), self.select(&taken))
+    }
+
+    fn select(&self, rows: &[usize]) -> Split {
+        Split { x: self.x.select(Axis(0), rows), y: rows.iter().map(|&i| self.y[i]).collect() }
+    }
 }
 
 /// Loads a dataset. `data_dir` (or the environment variable [`DATA_DIR_ENV`])
@@ -134,7 +194,9 @@ pub fn load(name: DatasetName, data_dir: Option<&Path>) -> Result<Dataset, DataE
 }
 
 /// The digits set, split deterministically: sample `i` is in the test split when
-/// `i % 5 == 4` (359 test, 1438 train samples), so both splits span all writers.
+/// `i % 5 == 4` (359 samples), so both splits span all writers; every
+/// [`DIGITS_VAL_EVERY`]-th of the other 1438 is a validation sample (179), the
+/// remaining 1259 train.
 pub fn load_digits() -> Result<Dataset, DataError> {
     let path = Path::new("<embedded digits.csv.gz>");
     let mut text = String::new();
@@ -150,12 +212,14 @@ pub fn load_digits() -> Result<Dataset, DataError> {
             train.push(s);
         }
     }
+    let (train, val) = split_from_pixels(&train, 16).split_every(DIGITS_VAL_EVERY);
     Ok(Dataset {
         name: DatasetName::Digits,
         sample: Shape::Image { c: 1, h: 8, w: 8 },
         classes: 10,
         pixel_max: 16,
-        train: split_from_pixels(&train, 16),
+        train,
+        val,
         test: split_from_pixels(&test, 16),
     })
 }
@@ -198,11 +262,13 @@ fn split_from_pixels(samples: &[Sample], pixel_max: u8) -> Split {
 }
 
 /// Fashion-MNIST from a directory holding the four IDX files (gzipped or not).
+/// Every [`FASHION_VAL_EVERY`]-th training image is a validation image (5,000
+/// of the 60,000), the other 55,000 train.
 pub fn load_fashion_mnist(dir: &Path) -> Result<Dataset, DataError> {
     if !dir.is_dir() {
         return Err(DataError::FashionMnistMissing { path: dir.to_path_buf() });
     }
-    let train = read_idx_split(dir, "train")?;
+    let (train, val) = read_idx_split(dir, "train")?.split_every(FASHION_VAL_EVERY);
     let test = read_idx_split(dir, "t10k")?;
     Ok(Dataset {
         name: DatasetName::FashionMnist,
@@ -210,6 +276,7 @@ pub fn load_fashion_mnist(dir: &Path) -> Result<Dataset, DataError> {
         classes: 10,
         pixel_max: 255,
         train,
+        val,
         test,
     })
 }
@@ -272,15 +339,26 @@ mod tests {
     #[test]
     fn digits_split_is_fixed_and_complete() {
         let d = load_digits().unwrap();
-        assert_eq!(d.train.len(), 1438);
+        assert_eq!(d.train.len(), 1259);
+        assert_eq!(d.val.len(), 179);
         assert_eq!(d.test.len(), 359);
         assert_eq!(d.train.x.ncols(), 64);
         assert!(d.train.x.iter().all(|&v| (0.0..=1.0).contains(&v)));
         assert!(d.test.y.iter().all(|&l| l < 10));
-        // Every class appears in both splits.
+        // Every class appears in every split.
         for c in 0..10u8 {
-            assert!(d.train.y.contains(&c) && d.test.y.contains(&c));
+            assert!(d.train.y.contains(&c) && d.val.y.contains(&c) && d.test.y.contains(&c));
         }
+    }
+
+    #[test]
+    fn split_every_takes_every_nth_in_order() {
+        let x = Array2::from_shape_fn((7, 1), |(i, _)| i as f32);
+        let s = Split { x, y: (0..7).collect() };
+        let (rest, taken) = s.split_every(3);
+        assert_eq!(taken.y, vec![2, 5]);
+        assert_eq!(rest.y, vec![0, 1, 3, 4, 6]);
+        assert_eq!(rest.x.column(0).to_vec(), vec![0.0, 1.0, 3.0, 4.0, 6.0]);
     }
 
     #[test]

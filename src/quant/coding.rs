@@ -147,6 +147,43 @@ impl WeightSpec {
     }
 }
 
+/// How a layer's exponent range is chosen from its weights.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RangeRule {
+    /// The INQ paper's: `n1` from the largest magnitude alone.
+    Max,
+    /// The range, of the paper's and the [`MIN_ERROR_STEPS`] below it, that
+    /// codes the layer with the least squared error (ties to the higher).
+    #[default]
+    MinError,
+}
+
+impl FromStr for RangeRule {
+    type Err = QuantError;
+    fn from_str(s: &str) -> Result<RangeRule, QuantError> {
+        match s {
+            "max" => Ok(RangeRule::Max),
+            "min-error" => Ok(RangeRule::MinError),
+            _ => Err(QuantError::Config(format!(
+                "exponent range rule `{s}`: expected `max` (the INQ paper's) or `min-error`"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for RangeRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RangeRule::Max => "max",
+            RangeRule::MinError => "min-error",
+        })
+    }
+}
+
+/// How many ranges below the paper's `RangeRule::MinError` tries.
+pub const MIN_ERROR_STEPS: i32 = 16;
+
 /// The exponent range of a layer: weights become `{0, ±2^k}`, `n2 <= k <= n1`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pow2Range {
@@ -164,6 +201,35 @@ impl Pow2Range {
         }
         let n1 = (4.0 * s as f64 / 3.0).log2().floor() as i32;
         Some(Pow2Range { n1, n2: n1 + 1 - (1 << (bits - 2)) })
+    }
+
+    /// The range `rule` picks for weights `w` of `bits` bits; `None` when all
+    /// are zero (the layer stays zero).
+    pub fn fit(w: &[f32], bits: u32, rule: RangeRule) -> Option<Pow2Range> {
+        let s = w.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let paper = Pow2Range::new(s, bits)?;
+        match rule {
+            RangeRule::Max => Some(paper),
+            RangeRule::MinError => {
+                // The paper's range first, then each one step lower: a lower
+                // range is kept only when its error is strictly smaller.
+                let span = paper.n1 - paper.n2;
+                let mut best = (paper, paper.error(w));
+                for down in 1..=MIN_ERROR_STEPS {
+                    let r = Pow2Range { n1: paper.n1 - down, n2: paper.n1 - down - span };
+                    let e = r.error(w);
+                    if e < best.1 {
+                        best = (r, e);
+                    }
+                }
+                Some(best.0)
+            }
+        }
+    }
+
+    /// The squared error of coding `w` in this range: `Σ (w - q(w))²`.
+    pub fn error(self, w: &[f32]) -> f64 {
+        w.iter().map(|&v| (v as f64 - self.quantize(v) as f64).powi(2)).sum()
     }
 
     /// The INQ rule: `|w| >= 0.75 * 2^k` maps to `2^k` for the largest such `k`
@@ -297,6 +363,22 @@ mod tests {
     }
 
     #[test]
+    fn min_error_lowers_the_range_under_an_outlier() {
+        // One large weight and many small ones: at 3 bits the paper's range
+        // {0, ±1, ±0.5} zeroes every small weight; the fitted range codes them
+        // (and clamps the one large weight: 1,000 small errors outweigh it).
+        let mut ws = vec![0.05f32; 1000];
+        ws[0] = 1.0;
+        let paper = Pow2Range::fit(&ws, 3, RangeRule::Max).unwrap();
+        let fitted = Pow2Range::fit(&ws, 3, RangeRule::MinError).unwrap();
+        assert_eq!(paper, Pow2Range { n1: 0, n2: -1 });
+        assert!(fitted.n1 < paper.n1, "{fitted:?}");
+        assert!(fitted.error(&ws) < paper.error(&ws) / 2.0);
+        assert_eq!("min-error".parse::<RangeRule>().unwrap(), RangeRule::MinError);
+        assert!("mean".parse::<RangeRule>().is_err());
+    }
+
+    #[test]
     fn ties_and_edges_follow_the_rule() {
         let r = Pow2Range { n1: 0, n2: -3 };
         assert_eq!(r.quantize(0.75), 1.0); // 0.75 * 2^0: tie goes up
@@ -384,6 +466,32 @@ mod tests {
             prop_assert_eq!(r.quantize(w).abs(), (k as f32).exp2());
             // And 2^(n2-1) exactly goes to 2^n2.
             prop_assert_eq!(r.quantize(((r.n2 - 1) as f32).exp2()), (r.n2 as f32).exp2());
+        }
+
+        #[test]
+        fn min_error_is_never_worse_than_the_paper(
+            ws in proptest::collection::vec(-2.0f32..2.0, 1..200),
+            spread in 0u32..12,
+            bits in INQ_BITS,
+        ) {
+            // Magnitudes spread over 2^spread, so many layers have a few
+            // large weights and many small ones.
+            let ws: Vec<f32> = ws.iter().enumerate()
+                .map(|(i, &w)| w / ((i as u32 % (spread + 1)) as f32).exp2())
+                .collect();
+            prop_assume!(ws.iter().any(|&w| w != 0.0));
+            let paper = Pow2Range::fit(&ws, bits, RangeRule::Max).unwrap();
+            let fitted = Pow2Range::fit(&ws, bits, RangeRule::MinError).unwrap();
+            prop_assert_eq!(paper, Pow2Range::new(ws.iter().fold(0f32, |m, w| m.max(w.abs())), bits).unwrap());
+            prop_assert!(fitted.error(&ws) <= paper.error(&ws));
+            // Same span of exponents, no higher.
+            prop_assert_eq!(fitted.n1 - fitted.n2, paper.n1 - paper.n2);
+            prop_assert!(fitted.n1 <= paper.n1);
+            // Weights already on the fitted grid fit back to an exact range.
+            let coded: Vec<f32> = ws.iter().map(|&w| fitted.quantize(w)).collect();
+            if let Some(again) = Pow2Range::fit(&coded, bits, RangeRule::MinError) {
+                prop_assert_eq!(again.error(&coded), 0.0);
+            }
         }
 
         #[test]

@@ -16,8 +16,8 @@ mod network;
 mod quantize;
 
 pub use coding::{
-    check_range, code, Coded, Levels, Pow2Range, WeightSpec, FIXED_BITS, INQ_BITS,
-    SHARE_INDEX_BITS, SHARE_VALUE_BITS,
+    check_range, code, Coded, Levels, Pow2Range, RangeRule, WeightSpec, FIXED_BITS, INQ_BITS,
+    MIN_ERROR_STEPS, SHARE_INDEX_BITS, SHARE_VALUE_BITS,
 };
 pub use contract::{FixedFormat, Term};
 pub use file::{read_integer, write_integer};

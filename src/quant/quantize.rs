@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::coding::{check_range, code, Levels, Pow2Range, WeightSpec};
+use super::coding::{check_range, code, Levels, Pow2Range, RangeRule, WeightSpec};
 use super::contract::{quantize_real, FixedFormat, MAX_FRAC};
 use super::fold::fold_batchnorm;
 use super::network::{ChannelScale, IntLayerSpec, IntNetwork, IntOp, WeightKind, Weighted};
@@ -26,7 +26,7 @@ pub mod defaults {
     /// Bits of every activation, and of the input.
     pub const ACT_BITS: u32 = 8;
     pub const INPUT_BITS: u32 = 8;
-    /// Training samples that calibrate the activation formats.
+    /// Validation samples that calibrate the activation formats.
     pub const CALIBRATION: usize = 5000;
 }
 
@@ -39,7 +39,7 @@ pub struct QuantSettings {
     pub weights: WeightSpec,
     pub act_bits: u32,
     pub input_bits: u32,
-    /// Training samples that calibrate the activation formats.
+    /// Validation samples that calibrate the activation formats.
     pub calibration: usize,
 }
 
@@ -238,8 +238,10 @@ fn quantize_weights(
         }
         WeightSpec::Pow2 { bits } => {
             let kind = WeightKind::Pow2 { max_shift: (1 << (bits - 2)) - 1 };
-            let s = weight.iter().fold(0f32, |m, v| m.max(v.abs()));
-            match Pow2Range::new(s, bits) {
+            // Weights INQ coded are on their grid already, and the fitted
+            // range codes them exactly (whichever rule INQ chose by).
+            let flat: Vec<f32> = weight.iter().copied().collect();
+            match Pow2Range::fit(&flat, bits, RangeRule::MinError) {
                 // An all-zero layer stays zero.
                 None => (kind, 0, weight.mapv(|_| 0), None),
                 Some(r) => {

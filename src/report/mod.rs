@@ -49,8 +49,11 @@ pub struct LayerRow {
 pub struct ModelReport {
     pub name: String,
     pub method: String,
-    /// Top-1 of the integer network (bit-exact simulator), when measured.
+    /// Top-1 of the integer network (bit-exact simulator) on the test split,
+    /// when measured...
     pub accuracy: Option<f64>,
+    /// ...and on the validation split.
+    pub val_accuracy: Option<f64>,
     /// Top-1 of the original float network, when measured.
     pub reference_accuracy: Option<f64>,
     /// Parameter bytes, stored as `storage` counts them.
@@ -96,6 +99,7 @@ impl ModelReport {
             name: name.to_string(),
             method: method.to_string(),
             accuracy,
+            val_accuracy: None,
             reference_accuracy,
             bytes,
             reference_bytes,

@@ -7,21 +7,33 @@ use super::{LrSchedule, OptimizerConfig, TrainConfig, TrainError};
 
 /// The defaults of training and retraining.
 pub mod defaults {
-    /// Mini-batch size.
+    use crate::data::DatasetName;
+
+    /// Mini-batch size (of retraining, and of training unless the dataset
+    /// says otherwise).
     pub const BATCH: usize = 64;
     /// SGD momentum.
     pub const MOMENTUM: f32 = 0.9;
     /// Seed of the initial weights and the shuffling.
     pub const SEED: u64 = 1;
-    /// Epochs of `train`.
+    /// Epochs of `train` (unless the dataset says otherwise).
     pub const EPOCHS: usize = 10;
+
+    /// Epochs and batch size of training from scratch on `dataset`: the digits
+    /// set is small (1,259 training rows), so it takes more and smaller steps.
+    pub fn schedule(dataset: DatasetName) -> (usize, usize) {
+        match dataset {
+            DatasetName::Digits => (60, 32),
+            DatasetName::FashionMnist => (EPOCHS, BATCH),
+        }
+    }
     /// SGD learning rate and weight decay to train from scratch...
     pub const TRAIN_LR: f32 = 0.05;
     pub const TRAIN_WEIGHT_DECAY: f32 = 0.0;
     /// ...and to retrain a compressed network.
     pub const RETRAIN_LR: f32 = 0.01;
     pub const RETRAIN_WEIGHT_DECAY: f32 = 5e-4;
-    /// Adam's learning rate, for either.
+    /// Adam's learning rate, for any purpose.
     pub const ADAM_LR: f32 = 0.001;
     /// Distillation temperature `T` and weight `λ` of the soft targets.
     pub const TEMPERATURE: f32 = 4.0;
@@ -29,29 +41,33 @@ pub mod defaults {
 }
 
 /// The optimizer, by name.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
-    #[default]
     Sgd,
     Adam,
 }
 
-/// What a run is for; the learning rate and weight decay default by it.
+/// What a run is for; the optimizer, learning rate and weight decay default
+/// by it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
-    /// Training from scratch.
+    /// Training from scratch: SGD.
     Train,
-    /// Retraining a compressed network.
+    /// Retraining a compressed network: SGD.
     Retrain,
+    /// Retraining towards binary or ternary weights: Adam, whose per-weight
+    /// steps move the latent weights across the coding thresholds better
+    /// than SGD's (on Fashion-MNIST LeNet-5 ternary, 0.8 points better).
+    Binarize,
 }
 
 /// Training settings, any left out taking its default.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainSettings {
-    #[serde(default)]
-    pub optimizer: OptimizerKind,
+    /// `None`: the purpose's.
+    pub optimizer: Option<OptimizerKind>,
     pub lr: Option<f32>,
     pub momentum: Option<f32>,
     pub weight_decay: Option<f32>,
@@ -66,10 +82,14 @@ impl TrainSettings {
         use defaults::*;
         let (sgd_lr, decay) = match purpose {
             Purpose::Train => (TRAIN_LR, TRAIN_WEIGHT_DECAY),
-            Purpose::Retrain => (RETRAIN_LR, RETRAIN_WEIGHT_DECAY),
+            Purpose::Retrain | Purpose::Binarize => (RETRAIN_LR, RETRAIN_WEIGHT_DECAY),
         };
         let weight_decay = self.weight_decay.unwrap_or(decay);
-        let optimizer = match self.optimizer {
+        let kind = self.optimizer.unwrap_or(match purpose {
+            Purpose::Train | Purpose::Retrain => OptimizerKind::Sgd,
+            Purpose::Binarize => OptimizerKind::Adam,
+        });
+        let optimizer = match kind {
             OptimizerKind::Sgd => OptimizerConfig::Sgd {
                 lr: self.lr.unwrap_or(sgd_lr),
                 momentum: self.momentum.unwrap_or(MOMENTUM),
@@ -144,8 +164,16 @@ mod tests {
         assert_eq!(train.epochs, 3);
         let retrain = s.resolve(Purpose::Retrain, 0).unwrap();
         assert_eq!(retrain.optimizer, OptimizerConfig::sgd(0.01).with_weight_decay(5e-4));
-        let adam = TrainSettings { optimizer: OptimizerKind::Adam, ..s };
+        let binarize = s.resolve(Purpose::Binarize, 0).unwrap();
+        assert_eq!(binarize.optimizer, OptimizerConfig::adam(0.001).with_weight_decay(5e-4));
+        let adam = TrainSettings { optimizer: Some(OptimizerKind::Adam), ..s };
         assert_eq!(adam.resolve(Purpose::Train, 1).unwrap().optimizer.lr(), 0.001);
+        // A named optimizer holds for every purpose.
+        let sgd = TrainSettings { optimizer: Some(OptimizerKind::Sgd), ..Default::default() };
+        assert_eq!(
+            sgd.resolve(Purpose::Binarize, 0).unwrap(),
+            sgd.resolve(Purpose::Retrain, 0).unwrap()
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use shiftkit::compress::{run_inq, InqConfig};
 use shiftkit::data::{load_digits, Dataset};
 use shiftkit::model::{ArchSpec, MaxPool2d, Network, Shape};
-use shiftkit::quant::{quantize, QuantizeConfig, WeightSpec};
+use shiftkit::quant::{quantize, QuantizeConfig, RangeRule, WeightSpec};
 use shiftkit::quant::{
     ChannelScale, FixedFormat, IntLayerSpec, IntNetwork, IntOp, WeightKind, Weighted,
 };
@@ -222,6 +222,7 @@ pub fn digits_inq5(epochs: usize, epochs_per_step: usize) -> (Network, Dataset, 
     let cfg = digits_config(epochs, 1);
     let inq = InqConfig {
         bits: vec![(0, 5), (2, 5)],
+        range: RangeRule::MinError,
         schedule: vec![0.5, 0.75, 0.875, 1.0],
         epochs_per_step,
         train: TrainConfig { optimizer: OptimizerConfig::sgd(0.01).with_weight_decay(5e-4), ..cfg },

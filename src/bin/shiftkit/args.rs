@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use shiftkit::quant::{self, QuantSettings, WeightSpec};
+use shiftkit::quant::{self, QuantSettings, RangeRule, WeightSpec};
 use shiftkit::train::{defaults, LrSchedule, OptimizerKind, Purpose, TrainConfig, TrainSettings};
 use shiftkit::{app, compress};
 
@@ -73,15 +73,16 @@ pub enum Command {
 /// Optimizer flags shared by `train` and `compress`.
 #[derive(clap::Args, Debug)]
 pub struct OptimArgs {
-    /// Mini-batch size.
-    #[arg(long, default_value_t = defaults::BATCH)]
-    pub batch: usize,
+    /// Mini-batch size (default: 64; to train on digits, 32).
+    #[arg(long)]
+    pub batch: Option<usize>,
     /// Learning rate (default: sgd 0.05 to train, 0.01 to retrain; adam 0.001); reset at
     /// each INQ step.
     #[arg(long)]
     pub lr: Option<f32>,
-    #[arg(long, value_enum, default_value = "sgd")]
-    pub optimizer: OptimizerArg,
+    /// Optimizer (default: sgd; adam to retrain towards binary or ternary weights).
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerArg>,
     /// SGD momentum.
     #[arg(long, default_value_t = defaults::MOMENTUM)]
     pub momentum: f32,
@@ -99,22 +100,27 @@ pub struct OptimArgs {
 impl OptimArgs {
     /// The training run these flags describe, for `purpose`.
     pub fn to_config(&self, purpose: Purpose, epochs: usize) -> Result<TrainConfig> {
-        let settings = TrainSettings {
-            optimizer: match self.optimizer {
+        Ok(self.to_settings().resolve(purpose, epochs)?)
+    }
+
+    /// The settings these flags give (those left out take their defaults
+    /// when resolved).
+    pub fn to_settings(&self) -> TrainSettings {
+        TrainSettings {
+            optimizer: self.optimizer.map(|o| match o {
                 OptimizerArg::Sgd => OptimizerKind::Sgd,
                 OptimizerArg::Adam => OptimizerKind::Adam,
-            },
+            }),
             lr: self.lr,
             momentum: Some(self.momentum),
             weight_decay: self.weight_decay,
-            batch: Some(self.batch),
+            batch: self.batch,
             schedule: Some(match self.lr_schedule {
                 ScheduleArg::Constant => LrSchedule::Constant,
                 ScheduleArg::Cosine => LrSchedule::Cosine,
             }),
             seed: Some(self.seed),
-        };
-        Ok(settings.resolve(purpose, epochs)?)
+        }
     }
 }
 
@@ -127,7 +133,7 @@ pub struct QuantArgs {
     /// Bits of the input.
     #[arg(long, default_value_t = quant::defaults::INPUT_BITS)]
     pub input_bits: u32,
-    /// Training samples used to calibrate activation formats.
+    /// Validation samples used to calibrate activation formats.
     #[arg(long, default_value_t = quant::defaults::CALIBRATION)]
     pub calibration: usize,
 }
@@ -231,6 +237,11 @@ pub struct CompressArgs {
     /// INQ accumulated portions: increasing, ending at 1.
     #[arg(long, default_value_t = Portions(compress::defaults::INQ_SCHEDULE.to_vec()))]
     pub schedule: Portions,
+    /// How INQ picks each layer's exponent range: `min-error` (of the paper's
+    /// and lower ones, the one coding the layer with the least squared error)
+    /// or `max` (the INQ paper's, from the largest weight alone).
+    #[arg(long, value_name = "RULE", default_value_t = RangeRule::default())]
+    pub inq_range: RangeRule,
     /// INQ retraining epochs after each portion (0: quantize without retraining).
     #[arg(long, default_value_t = compress::defaults::INQ_EPOCHS)]
     pub epochs_per_step: usize,
@@ -324,8 +335,9 @@ pub struct TrainArgs {
     pub data: String,
     #[command(flatten)]
     pub data_args: DataArgs,
-    #[arg(long, default_value_t = defaults::EPOCHS)]
-    pub epochs: usize,
+    /// Epochs (default: 10; on digits, 60).
+    #[arg(long)]
+    pub epochs: Option<usize>,
     #[command(flatten)]
     pub optim: OptimArgs,
     /// Distill from this float model (knowledge distillation, Hinton et al. 2015).
@@ -370,10 +382,31 @@ pub struct EvalArgs {
     /// Dataset (default: the one the model was trained on).
     #[arg(long)]
     pub data: Option<String>,
+    /// The split to measure: `val` is what choices are made on, `test` is
+    /// only reported.
+    #[arg(long, value_enum, default_value = "test")]
+    pub split: SplitArg,
     #[command(flatten)]
     pub data_args: DataArgs,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum SplitArg {
+    Train,
+    Val,
+    Test,
+}
+
+impl From<SplitArg> for shiftkit::data::SplitName {
+    fn from(s: SplitArg) -> Self {
+        match s {
+            SplitArg::Train => Self::Train,
+            SplitArg::Val => Self::Val,
+            SplitArg::Test => Self::Test,
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]

@@ -33,13 +33,19 @@ pub fn parse_dataset(s: &str) -> Result<DatasetName> {
 
 pub fn train(args: TrainArgs, ctx: &Ctx) -> Result<()> {
     ctx.output_file(&args.output)?;
-    if args.epochs == 0 {
+    let dataset = parse_dataset(&args.data)?;
+    let (epochs, batch) = shiftkit::train::defaults::schedule(dataset);
+    let epochs = args.epochs.unwrap_or(epochs);
+    if epochs == 0 {
         bail!("--epochs must be at least 1");
     }
-    let config = args.optim.to_config(Purpose::Train, args.epochs)?;
+    let mut config = args.optim.to_config(Purpose::Train, epochs)?;
+    if args.optim.batch.is_none() {
+        config.batch_size = batch;
+    }
     let job = app::TrainJob {
         arch: args.arch,
-        dataset: parse_dataset(&args.data)?,
+        dataset,
         data_dir: args.data_args.data_dir,
         init_seed: config.seed,
         config,
@@ -57,8 +63,9 @@ pub fn train(args: TrainArgs, ctx: &Ctx) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
         println!(
-            "test accuracy {:.2}% ({}, {:.1}s); model written to {}",
+            "test accuracy {:.2}% (validation {:.2}%; {}, {:.1}s); model written to {}",
             outcome.test_accuracy * 100.0,
+            outcome.val_accuracy * 100.0,
             shiftkit::report::count(outcome.epochs.len() as u64, "epoch"),
             outcome.seconds,
             outcome.output.display()
@@ -102,8 +109,9 @@ pub fn export(args: ExportArgs, ctx: &Ctx) -> Result<()> {
 
 pub fn eval(args: EvalArgs, _ctx: &Ctx) -> Result<()> {
     let dataset = args.data.as_deref().map(parse_dataset).transpose()?;
-    let outcome = app::run_eval(&args.model, dataset, args.data_args.data_dir.as_deref())
-        .with_context(|| format!("evaluating {}", args.model.display()))?;
+    let outcome =
+        app::run_eval(&args.model, dataset, args.data_args.data_dir.as_deref(), args.split.into())
+            .with_context(|| format!("evaluating {}", args.model.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
@@ -192,11 +200,12 @@ fn method_job(args: &CompressArgs, method: MethodArg) -> Result<app::MethodJob> 
         bits: args.bits,
         layer_bits,
         schedule: args.schedule.0.clone(),
+        range: args.inq_range,
         epochs_per_step: args.epochs_per_step,
         epochs: args.epochs,
         keep_first_last: args.keep_first_last,
         scale: !args.no_scale,
-        train: args.optim.to_config(Purpose::Retrain, 0)?,
+        train: args.optim.to_settings(),
         quantize: args.quant.to_settings(quant::defaults::WEIGHTS),
     })
 }
