@@ -96,9 +96,9 @@ impl Observer for EpochBars {
         if self.quiet {
             return;
         }
-        let test = r.val_accuracy.map_or(String::new(), |a| format!("  test {:.2}%", a * 100.0));
+        let val = r.val_accuracy.map_or(String::new(), |a| format!("  val {:.2}%", a * 100.0));
         eprintln!(
-            "{}  loss {:.4}  train {:.2}%{test}  {:.1}s",
+            "{}  loss {:.4}  train {:.2}%{val}  {:.1}s",
             self.epoch_label(r.epoch),
             r.loss,
             r.train_accuracy * 100.0,
