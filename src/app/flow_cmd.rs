@@ -73,8 +73,10 @@ pub struct FlowOutcome {
     pub skipped: Vec<String>,
     pub verify: Option<VerifyOutcome>,
     pub build: Option<BuildOutcome>,
-    /// The survey row of the compressed model, as Markdown.
+    /// The survey row of the compressed model, as Markdown...
     pub report: PathBuf,
+    /// ...and the whole run as one HTML page.
+    pub html: PathBuf,
 }
 
 pub fn run_flow(
@@ -190,6 +192,18 @@ pub fn run_flow(
             }
         });
     }
+    progress("writing the HTML report");
+    let html = job.dir.join("report.html");
+    let (file, net) = load_integer(&compressed_path)?;
+    let float = model::load(&job.dir.join("float.skm"))?.float;
+    let hardware = hardware_view(&hdl.manifest, verify.as_ref(), build.as_ref());
+    let page = model_page(compress.report.clone(), &file, &net, &float, Some(hardware));
+    let text = crate::report::html::page(
+        &format!("shiftkit flow: {} on {}", job.arch, job.dataset),
+        Some(job.dataset.as_str()),
+        &[page],
+    );
+    model::write_atomically(&html, text.as_bytes())?;
     Ok(FlowOutcome {
         dir: job.dir.clone(),
         train,
@@ -199,6 +213,7 @@ pub fn run_flow(
         verify,
         build,
         report,
+        html,
     })
 }
 
@@ -277,8 +292,10 @@ impl FlowOutcome {
             s,
             "\nwritten in {d}: float.skm (the trained network), compressed.skm (compressed and \
              quantized), {design} (Verilog, manifest.json, testbenches under build/), report.md\n\
+             report, with plots: {}\n\
              next: shiftkit info {d}/compressed.skm; shiftkit report {d}/compressed.skm \
              --reference {d}/float.skm; shiftkit verify {d}/compressed.skm {design}{}",
+            self.html.display(),
             if self.build.is_none() {
                 format!("; shiftkit build {d}/compressed.skm -o {d}/build --target ice40-up5k")
             } else {

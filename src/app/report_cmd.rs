@@ -1,6 +1,7 @@
 //! `report`: the survey table of compressed models against their original.
 
 use super::*;
+use crate::report::html::{self, LayerWeights, ModelPage};
 use crate::report::{self, ModelReport};
 
 /// `shiftkit report`.
@@ -12,8 +13,10 @@ pub struct ReportJob {
     pub reference: Option<PathBuf>,
     pub dataset: Option<DatasetName>,
     pub data_dir: Option<PathBuf>,
-    /// Also write the Markdown here.
+    /// Also write the Markdown here...
     pub output: Option<PathBuf>,
+    /// ...and the HTML page here.
+    pub html: Option<PathBuf>,
 }
 
 /// What `shiftkit report` prints.
@@ -23,6 +26,8 @@ pub struct ReportOutcome {
     pub rows: Vec<ModelReport>,
     #[serde(skip)]
     pub markdown: String,
+    /// Where the HTML page went.
+    pub html: Option<PathBuf>,
 }
 
 pub fn run_report(job: &ReportJob) -> Result<ReportOutcome, AppError> {
@@ -35,6 +40,7 @@ pub fn run_report(job: &ReportJob) -> Result<ReportOutcome, AppError> {
     let reference = job.reference.as_deref().map(model::load).transpose()?;
     let mut datasets: BTreeMap<DatasetName, Dataset> = BTreeMap::new();
     let mut rows = Vec::new();
+    let mut pages = Vec::new();
     let mut shown = None;
     for path in &job.models {
         let (file, net) = load_integer(path)?;
@@ -89,13 +95,72 @@ pub fn run_report(job: &ReportJob) -> Result<ReportOutcome, AppError> {
             ModelReport::new(&stem, &method, reference_net, &net, accuracy, reference_accuracy);
         row.val_accuracy = val_accuracy;
         row.rtl_adders = rtl_adders(&net);
+        if job.html.is_some() {
+            pages.push(model_page(row.clone(), &file, &net, reference_net, None));
+        }
         rows.push(row);
     }
     let markdown = report::markdown(&rows);
     if let Some(out) = &job.output {
         model::write_atomically(out, markdown.as_bytes())?;
     }
-    Ok(ReportOutcome { dataset: shown, rows, markdown })
+    if let Some(out) = &job.html {
+        let page = html::page("shiftkit report", shown.as_deref(), &pages);
+        model::write_atomically(out, page.as_bytes())?;
+    }
+    Ok(ReportOutcome { dataset: shown, rows, markdown, html: job.html.clone() })
+}
+
+/// A model's part of the HTML page: its survey row, the histograms of its
+/// weight codes beside the float weights they came from (`float`'s layer of
+/// the same name and shape, else the model's own), where it came from, and
+/// its design when one was made.
+pub fn model_page(
+    report: ModelReport,
+    file: &ModelFile,
+    net: &IntNetwork,
+    float: &crate::model::Network,
+    hardware: Option<html::Hardware>,
+) -> ModelPage {
+    let float_weights = |name: &str, len: usize| -> Vec<f32> {
+        for n in [float, &file.float] {
+            let w = n.layer_index(name).and_then(|i| match &n.layers()[i].op {
+                crate::model::Op::Dense(d) => Some(d.weight.iter().copied().collect::<Vec<_>>()),
+                crate::model::Op::Conv2d(c) => Some(c.weight.iter().copied().collect()),
+                _ => None,
+            });
+            if let Some(w) = w.filter(|w| w.len() == len) {
+                return w;
+            }
+        }
+        Vec::new()
+    };
+    let layers = net
+        .layers()
+        .iter()
+        .filter_map(|l| {
+            let w = l.op.weighted()?;
+            let (code_axis, codes) = html::code_histogram(w);
+            Some(LayerWeights {
+                name: l.name.clone(),
+                kind: w.kind.to_string(),
+                code_axis,
+                codes,
+                float: html::float_histogram(
+                    &float_weights(&l.name, w.weights.len()),
+                    html::FLOAT_BINS,
+                ),
+            })
+        })
+        .collect();
+    let mut provenance = Vec::new();
+    for r in &file.provenance.steps {
+        provenance.push(r.to_string());
+        if !r.parameters.is_null() {
+            provenance.push(format!("  {} settings: {}", r.command, r.parameters));
+        }
+    }
+    ModelPage { report, layers, provenance, hash: codegen::network_hash(net), hardware }
 }
 
 /// Adders of the design `shiftkit hdl` would generate, for the networks it
@@ -110,5 +175,91 @@ pub fn rtl_adders(net: &IntNetwork) -> Option<u64> {
 impl ReportOutcome {
     pub fn to_text(&self) -> String {
         self.markdown.clone()
+    }
+}
+
+/// The hardware part of a model's page: the design's layers from its
+/// manifest (cost model; folding and cycles of a streaming design), and as
+/// facts the totals, a device build's counts and clock, the verification.
+pub fn hardware_view(
+    m: &Manifest,
+    verify: Option<&VerifyOutcome>,
+    build: Option<&BuildOutcome>,
+) -> html::Hardware {
+    let layer = |name: &str, c: &codegen::Cost| html::HardwareLayer {
+        name: name.to_string(),
+        adders: c.adders,
+        luts: c.luts,
+        ffs: c.ffs,
+        memory_bits: c.rom_bits + c.ram_bits,
+        folding: None,
+        cycles: None,
+    };
+    let (layers, latency, cycles) = match &m.stream {
+        Some(st) => (
+            st.layers
+                .iter()
+                .filter(|l| l.hardware != "none")
+                .map(|l| html::HardwareLayer {
+                    folding: l.pe.zip(l.simd),
+                    cycles: Some(l.cycles),
+                    ..layer(&l.name, &l.cost)
+                })
+                .collect(),
+            st.latency,
+            st.cycles_per_image,
+        ),
+        None => (m.layers.iter().map(|l| layer(&l.name, &l.cost)).collect(), m.latency as u64, 1),
+    };
+    let mut facts = vec![
+        ("generator".to_string(), m.generator.clone()),
+        (
+            "cost model: adders / LUTs / FFs".to_string(),
+            format!("{} / {} / {}", m.cost.adders, m.cost.luts, m.cost.ffs),
+        ),
+    ];
+    if let Some(v) = verify {
+        for r in &v.reports {
+            let vectors: usize = r.runs.iter().map(|run| run.vectors).sum();
+            let mismatches = r.runs.iter().filter(|run| run.mismatch.is_some()).count();
+            facts.push((
+                format!("verified on {}", r.simulator.as_str()),
+                format!(
+                    "{} ({} vectors over {} runs, {} with a mismatch)",
+                    if mismatches == 0 { "pass" } else { "FAIL" },
+                    vectors,
+                    r.runs.len(),
+                    mismatches
+                ),
+            ));
+        }
+    }
+    if let Some(b) = build {
+        facts.push(("device".to_string(), b.device.clone()));
+        let clock = match b.achieved_mhz {
+            Some(a) => format!("{a:.1} MHz achieved, {:.1} MHz asked", b.requested_mhz),
+            None => format!("{:.1} MHz asked (not placed and routed)", b.requested_mhz),
+        };
+        facts.push(("clock".to_string(), clock));
+        if let Some(ips) = b.images_per_second {
+            facts.push(("images per second".to_string(), format!("{ips:.0}")));
+        }
+        for u in &b.utilization {
+            let used = u.used.map_or("-".to_string(), |n| n.to_string());
+            facts.push((
+                format!("{} (used / model / available)", u.resource),
+                format!("{used} / {} / {}", u.estimate, u.available),
+            ));
+        }
+        for (tool, version) in &b.tools {
+            facts.push((tool.clone(), version.clone()));
+        }
+    }
+    html::Hardware {
+        form: if m.stream.is_some() { "streaming" } else { "unrolled" }.to_string(),
+        latency_cycles: latency,
+        cycles_per_image: cycles,
+        layers,
+        facts,
     }
 }

@@ -4,8 +4,10 @@
 //! sparsity, code bits and storage format. Markdown for people, JSON for
 //! scripts.
 
+pub mod html;
 mod ops;
 mod storage;
+pub mod svg;
 
 use std::fmt::Write as _;
 

@@ -281,6 +281,9 @@ pub struct ReportArgs {
     /// Also write the Markdown table here.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML page (tables and plots).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }

@@ -211,7 +211,7 @@ fn method_job(args: &CompressArgs, method: MethodArg) -> Result<app::MethodJob> 
 }
 
 pub fn report(args: ReportArgs, ctx: &Ctx) -> Result<()> {
-    if let Some(out) = &args.output {
+    for out in args.output.iter().chain(&args.html) {
         ctx.output_file(out)?;
     }
     let job = app::ReportJob {
@@ -220,9 +220,13 @@ pub fn report(args: ReportArgs, ctx: &Ctx) -> Result<()> {
         dataset: args.data.as_deref().map(parse_dataset).transpose()?,
         data_dir: args.data_args.data_dir,
         output: args.output,
+        html: args.html,
     };
     let outcome = app::run_report(&job).context("reporting")?;
     print_outcome(args.json, &outcome, || outcome.to_text())?;
+    if let (Some(path), false) = (&outcome.html, args.json) {
+        eprintln!("HTML report written to {}", path.display());
+    }
     Ok(())
 }
 
