@@ -624,4 +624,13 @@ fn flow_runs_the_whole_chain() {
     // The compressed model records how it was made, and `report` reads it.
     let o = shiftkit(&["report", out.join("compressed.skm").to_str().unwrap()]);
     assert!(stdout(&o).contains("| compressed | inq 5-bit |"), "{}", stdout(&o));
+    // The HTML report: well-formed, with the design and its verification.
+    assert_eq!(flow["html"].as_str(), out.join("report.html").to_str());
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let doc = roxmltree::Document::parse(page.trim_start_matches("<!DOCTYPE html>\n")).unwrap();
+    let text: String = doc.descendants().filter_map(|n| n.text()).collect();
+    assert!(text.contains("Hardware (unrolled form)") && text.contains("inq 5-bit"), "{text}");
+    if installed > 0 {
+        assert!(text.contains("pass (") && !text.contains("FAIL"), "{text}");
+    }
 }

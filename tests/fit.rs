@@ -184,9 +184,15 @@ fn build_places_routes_and_packs_a_small_design() {
     assert!(b["achieved_mhz"].as_f64().unwrap() >= 12.0);
     let bin = out.join("shiftkit_top.bin");
     assert!(std::fs::metadata(&bin).unwrap().len() > 1000, "a bitstream");
-    for f in ["build.json", "yosys.log", "nextpnr.log", "manifest.json"] {
+    for f in ["build.json", "yosys.log", "nextpnr.log", "manifest.json", "report.html"] {
         assert!(out.join(f).is_file(), "{f}");
     }
+    // The report shows the build: the tools' counts and the bottleneck.
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let doc = roxmltree::Document::parse(page.trim_start_matches("<!DOCTYPE html>\n")).unwrap();
+    let text: String = doc.descendants().filter_map(|n| n.text()).collect();
+    assert!(text.contains("ice40-up5k") && text.contains("(bottleneck)"), "{text}");
+    assert!(text.contains("LUTs (used / model / available)"), "{text}");
     // What the tools counted fits the device, and so does the model's estimate.
     for u in b["utilization"].as_array().unwrap() {
         let (used, avail) = (u["used"].as_u64().unwrap(), u["available"].as_u64().unwrap());

@@ -169,8 +169,7 @@ pub fn run_compress(
     let compressed_float_accuracy = last.float_accuracy;
     let q = done.integer;
     let mut report = done.report;
-    let stem = job.output.file_stem().map(|s| s.to_string_lossy().to_string());
-    report.name = stem.unwrap_or_else(|| "model".into());
+    report.name = model_name(&job.output);
     report.method = method.clone();
     report.accuracy = Some(integer_accuracy);
     report.val_accuracy = Some(last.val_integer_accuracy);

@@ -193,7 +193,7 @@ pub fn run_flow(
         });
     }
     progress("writing the HTML report");
-    let html = job.dir.join("report.html");
+    let html = job.dir.join(REPORT_HTML);
     let (file, net) = load_integer(&compressed_path)?;
     let float = model::load(&job.dir.join("float.skm"))?.float;
     let hardware = hardware_view(&hdl.manifest, verify.as_ref(), build.as_ref());

@@ -90,9 +90,14 @@ pub fn run_report(job: &ReportJob) -> Result<ReportOutcome, AppError> {
             .rev()
             .find_map(|r| r.method.clone())
             .unwrap_or_else(|| "quantize".into());
-        let stem = path.file_stem().map_or("model".into(), |s| s.to_string_lossy().to_string());
-        let mut row =
-            ModelReport::new(&stem, &method, reference_net, &net, accuracy, reference_accuracy);
+        let mut row = ModelReport::new(
+            &model_name(path),
+            &method,
+            reference_net,
+            &net,
+            accuracy,
+            reference_accuracy,
+        );
         row.val_accuracy = val_accuracy;
         row.rtl_adders = rtl_adders(&net);
         if job.html.is_some() {
@@ -109,6 +114,11 @@ pub fn run_report(job: &ReportJob) -> Result<ReportOutcome, AppError> {
         model::write_atomically(out, page.as_bytes())?;
     }
     Ok(ReportOutcome { dataset: shown, rows, markdown, html: job.html.clone() })
+}
+
+/// A model's name in reports: its file's stem.
+pub fn model_name(path: &Path) -> String {
+    path.file_stem().map_or("model".into(), |s| s.to_string_lossy().to_string())
 }
 
 /// A model's part of the HTML page: its survey row, the histograms of its

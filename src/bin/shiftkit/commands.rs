@@ -355,6 +355,9 @@ pub fn build(args: BuildArgs, ctx: &Ctx) -> Result<()> {
         format!("building {} for {}", job.model.display(), job.target.device.name)
     })?;
     print_outcome(args.json, &outcome, || outcome.to_text())?;
+    if !args.json {
+        println!("report, with plots: {}", job.dir.join(app::REPORT_HTML).display());
+    }
     if outcome.timing_met == Some(false) {
         bail!("timing not met on {} (the design is built; see above)", job.target.device.name);
     }
