@@ -173,13 +173,12 @@ pub fn model_page(
     ModelPage { report, layers, provenance, hash: codegen::network_hash(net), hardware }
 }
 
-/// Adders of the design `shiftkit hdl` would generate, for the networks it
-/// supports (dense ones).
-/// The adder graphs are built, no Verilog is printed.
+/// Adders of the design `shiftkit hdl` generates by default (the form
+/// `auto` picks: unrolled for small dense networks, streaming otherwise), for
+/// the networks it supports. Nothing is written.
 pub fn rtl_adders(net: &IntNetwork) -> Option<u64> {
-    let graphs =
-        codegen::build_graphs(net, codegen::Adders::new(codegen::DEFAULT_LEVELS_PER_STAGE)).ok()?;
-    Some(graphs.iter().map(|g| codegen::Cost::of(g).adders).sum())
+    let config = HdlConfig::new("shiftkit_top", codegen::Form::Auto);
+    Some(codegen::generate(net, &config).ok()?.manifest.cost.adders)
 }
 
 impl ReportOutcome {

@@ -157,13 +157,14 @@ pub fn float_histogram(weights: &[f32], bins: usize) -> Vec<Bar> {
 pub fn accuracy_scatter(models: &[ModelPage]) -> Scatter {
     let mut points = Vec::new();
     let mut coords = Vec::new();
-    for m in models {
+    for (i, m) in models.iter().enumerate() {
         let r = &m.report;
         if let Some(a) = r.accuracy {
             points.push(Point {
                 x: r.bytes as f64,
                 y: a * 100.0,
                 label: format!("{} ({})", r.name, r.method),
+                tag: (i + 1).to_string(),
                 reference: false,
             });
             coords.push((r.bytes as f64, a * 100.0));
@@ -181,6 +182,7 @@ pub fn accuracy_scatter(models: &[ModelPage]) -> Scatter {
                     x: r.reference_bytes as f64,
                     y: a * 100.0,
                     label: format!("float original of {}", r.name),
+                    tag: "float".into(),
                     reference: true,
                 });
             }
@@ -207,7 +209,7 @@ svg .grid{stroke:#e4e4e4}svg .tickmark{stroke:#888}\
 svg .frame{fill:none;stroke:#888}svg .bar{fill:#4a78b0}svg .bar.marked{fill:#d9822b}\
 svg .point{fill:#4a78b0}svg .point.on-front{fill:#d9822b}\
 svg .point.reference{fill:#fff;stroke:#222;stroke-width:1.5}\
-svg .front{fill:none;stroke:#d9822b;stroke-width:1.5;stroke-dasharray:4 3}\
+svg .tag{font-size:9px;fill:#444}svg .front{fill:none;stroke:#d9822b;stroke-width:1.5;stroke-dasharray:4 3}\
 .legend{font-size:.85em;color:#555}code{font-size:.9em}\
 @media print{body{margin:0}h2{break-after:avoid}.plots{display:block}}";
 
@@ -233,9 +235,10 @@ pub fn page(title: &str, dataset: Option<&str>, models: &[ModelPage]) -> String 
     s.push_str("<h2>Accuracy against size</h2><div class=\"plots\">");
     s.push_str(&accuracy_scatter(models).svg());
     s.push_str(
-        "</div><p class=\"legend\">Filled: the compressed models (orange: on the Pareto front, \
-         joined by the dashed line: no other model is both smaller and more accurate). Hollow: \
-         the float originals.</p>",
+        "</div><p class=\"legend\">Filled: the compressed models, numbered as in the table \
+         (where a number fits; hover for every name); orange: on the Pareto front, joined by the \
+         dashed line (no other model is both smaller and more accurate). Hollow: the float \
+         originals.</p>",
     );
     for m in models {
         model_section(&mut s, m);
@@ -246,13 +249,14 @@ pub fn page(title: &str, dataset: Option<&str>, models: &[ModelPage]) -> String 
 
 fn survey_table(s: &mut String, models: &[ModelPage]) {
     s.push_str(
-        "<h2>Models</h2><table><tr><th class=\"text\">model</th><th class=\"text\">method</th>\
+        "<h2>Models</h2><table><tr><th>#</th><th class=\"text\">model</th>\
+         <th class=\"text\">method</th>\
          <th>top-1</th><th>vs original</th><th>top-1, validation</th><th>bytes</th>\
          <th>compression</th><th>MULTs (original)</th><th>adds (shift-add)</th>\
          <th>adders (RTL)</th><th>nonzero MULTs</th></tr>",
     );
     let pct = |v: Option<f64>| v.map_or("-".into(), |v| format!("{:.2}%", v * 100.0));
-    for m in models {
+    for (i, m) in models.iter().enumerate() {
         let r = &m.report;
         let delta = match (r.accuracy, r.reference_accuracy) {
             (Some(a), Some(b)) => format!("{:+.2}", (a - b) * 100.0),
@@ -260,8 +264,9 @@ fn survey_table(s: &mut String, models: &[ModelPage]) {
         };
         let _ = write!(
             s,
-            "<tr><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{}</td><td>{}</td>\
+            "<tr><td>{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{}</td><td>{}</td>\
              <td>{}</td><td>{}</td><td>{:.1}x</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            i + 1,
             escape(&r.name),
             escape(&r.method),
             pct(r.accuracy),

@@ -32,6 +32,9 @@ pub struct Point {
     pub x: f64,
     pub y: f64,
     pub label: String,
+    /// A short mark written beside the point (its row number in a table),
+    /// where it overlaps nothing.
+    pub tag: String,
     /// A reference (the float original), drawn hollow.
     pub reference: bool,
 }
@@ -310,9 +313,60 @@ impl Scatter {
                 escape(&format!("{} {}", number(p.y), self.y.label)),
             );
         }
+        let mut taken = Vec::new();
+        let centres: Vec<(f64, f64)> = self.points.iter().map(|p| (x.at(p.x), y.at(p.y))).collect();
+        for (p, (px, py)) in self.points.iter().zip(&centres) {
+            if let Some((tx, ty)) = place_tag(&p.tag, (*px, *py), &centres, &mut taken) {
+                let _ = write!(
+                    s,
+                    "<text class=\"tag\" x=\"{tx:.1}\" y=\"{ty:.1}\">{}</text>",
+                    escape(&p.tag)
+                );
+            }
+        }
         s.push_str("</svg>");
         s
     }
+}
+
+/// A box on the plot: left, top, right, bottom.
+type Rect = (f64, f64, f64, f64);
+
+fn overlaps(a: Rect, b: Rect) -> bool {
+    a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
+}
+
+/// Where `tag` goes beside the point at `at`: right, left, above or below,
+/// the first spot that overlaps no point, no tag placed before and stays in
+/// the frame; `None` (no tag) when there is none.
+fn place_tag(
+    tag: &str,
+    at: (f64, f64),
+    points: &[(f64, f64)],
+    taken: &mut Vec<Rect>,
+) -> Option<(f64, f64)> {
+    if tag.is_empty() {
+        return None;
+    }
+    let (w, h) = (tag.chars().count() as f64 * CHAR_WIDTH, 10.0);
+    let spots = [
+        (at.0 + 6.0, at.1 + 3.5),
+        (at.0 - 6.0 - w, at.1 + 3.5),
+        (at.0 - w / 2.0, at.1 - 7.0),
+        (at.0 - w / 2.0, at.1 + 15.0),
+    ];
+    for (tx, ty) in spots {
+        let rect = (tx, ty - h + 1.0, tx + w, ty + 1.0);
+        let inside =
+            rect.0 > LEFT && rect.2 < WIDTH - RIGHT && rect.1 > TOP && rect.3 < HEIGHT - BOTTOM;
+        let hits_point =
+            points.iter().any(|&(cx, cy)| overlaps(rect, (cx - 4.5, cy - 4.5, cx + 4.5, cy + 4.5)));
+        if inside && !hits_point && !taken.iter().any(|&t| overlaps(rect, t)) {
+            taken.push(rect);
+            return Some((tx, ty));
+        }
+    }
+    None
 }
 
 impl Bars {
@@ -399,6 +453,32 @@ mod tests {
     }
 
     #[test]
+    fn tags_overlap_no_point_and_no_other_tag() {
+        // A tight cluster and a spread: some tags find no room and are left out.
+        let points: Vec<(f64, f64)> = (0..30)
+            .map(|i| {
+                let i = i as f64;
+                (LEFT + 20.0 + (i * 37.0) % 500.0, TOP + 20.0 + (i * 53.0) % 200.0 + i % 3.0)
+            })
+            .chain((0..10).map(|i| (300.0 + i as f64, 150.0 + i as f64)))
+            .collect();
+        let mut taken = Vec::new();
+        let placed: Vec<_> = points
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &p)| place_tag(&format!("{}", i + 1), p, &points, &mut taken))
+            .collect();
+        assert_eq!(placed.len(), taken.len());
+        assert!(taken.len() > 20 && taken.len() < points.len(), "{}", taken.len());
+        for (i, &a) in taken.iter().enumerate() {
+            assert!(taken[..i].iter().all(|&b| !overlaps(a, b)));
+            assert!(points
+                .iter()
+                .all(|&(x, y)| !overlaps(a, (x - 4.5, y - 4.5, x + 4.5, y + 4.5))));
+        }
+    }
+
+    #[test]
     fn one_element_per_point_and_bar() {
         let scatter = Scatter {
             title: "a".into(),
@@ -409,6 +489,7 @@ mod tests {
                     x: 100.0 * (i + 1) as f64,
                     y: i as f64,
                     label: format!("m{i}"),
+                    tag: format!("{i}"),
                     reference: i == 6,
                 })
                 .collect(),
