@@ -107,7 +107,8 @@ fn twenty_models_make_a_well_formed_page_with_every_point_and_bar() {
     assert_eq!(points, SPECS.len() + 1);
     assert_eq!(outcome.rows.len(), SPECS.len());
 
-    // Per model and layer: the code histogram's bars and the float one's.
+    // Per model: per layer the code histogram's bars and the float one's,
+    // then the LUTs of each layer of its default design (unrolled here).
     let bars: Vec<usize> = svgs
         .iter()
         .filter(|n| class_of(n).contains("bars"))
@@ -124,6 +125,9 @@ fn twenty_models_make_a_well_formed_page_with_every_point_and_bar() {
             expected.push(code_histogram(w).1.len());
             expected.push(FLOAT_BINS);
         }
+        let design = shiftkit::app::default_design(&net).expect("a design");
+        assert!(design.stream.is_none());
+        expected.push(design.layers.len());
     }
     assert_eq!(bars, expected);
     // Every plot names its axes.

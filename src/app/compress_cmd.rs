@@ -174,7 +174,7 @@ pub fn run_compress(
     report.accuracy = Some(integer_accuracy);
     report.val_accuracy = Some(last.val_integer_accuracy);
     report.reference_accuracy = Some(float_accuracy);
-    report.rtl_adders = rtl_adders(&q);
+    report.rtl_adders = default_design(&q).map(|m| m.cost.adders);
     file.provenance.dataset.get_or_insert_with(|| name.to_string());
     file.provenance.steps.push(Record::new(
         "compress",

@@ -99,9 +99,11 @@ pub fn run_report(job: &ReportJob) -> Result<ReportOutcome, AppError> {
             reference_accuracy,
         );
         row.val_accuracy = val_accuracy;
-        row.rtl_adders = rtl_adders(&net);
+        let design = default_design(&net);
+        row.rtl_adders = design.as_ref().map(|m| m.cost.adders);
         if job.html.is_some() {
-            pages.push(model_page(row.clone(), &file, &net, reference_net, None));
+            let hardware = design.map(|m| hardware_view(&m, None, None));
+            pages.push(model_page(row.clone(), &file, &net, reference_net, hardware));
         }
         rows.push(row);
     }
@@ -173,12 +175,12 @@ pub fn model_page(
     ModelPage { report, layers, provenance, hash: codegen::network_hash(net), hardware }
 }
 
-/// Adders of the design `shiftkit hdl` generates by default (the form
+/// The manifest of the design `shiftkit hdl` generates by default (the form
 /// `auto` picks: unrolled for small dense networks, streaming otherwise), for
 /// the networks it supports. Nothing is written.
-pub fn rtl_adders(net: &IntNetwork) -> Option<u64> {
+pub fn default_design(net: &IntNetwork) -> Option<Manifest> {
     let config = HdlConfig::new("shiftkit_top", codegen::Form::Auto);
-    Some(codegen::generate(net, &config).ok()?.manifest.cost.adders)
+    Some(codegen::generate(net, &config).ok()?.manifest)
 }
 
 impl ReportOutcome {
