@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::report::html::{self, LayerWeights, ModelPage};
+use crate::report::svg::number;
 use crate::report::{self, ModelReport};
 
 /// `shiftkit report`.
@@ -226,7 +227,7 @@ pub fn hardware_view(
         ("generator".to_string(), m.generator.clone()),
         (
             "cost model: adders / LUTs / FFs".to_string(),
-            format!("{} / {} / {}", m.cost.adders, m.cost.luts, m.cost.ffs),
+            [m.cost.adders, m.cost.luts, m.cost.ffs].map(|n| number(n as f64)).join(" / "),
         ),
     ];
     if let Some(v) = verify {
@@ -253,13 +254,13 @@ pub fn hardware_view(
         };
         facts.push(("clock".to_string(), clock));
         if let Some(ips) = b.images_per_second {
-            facts.push(("images per second".to_string(), format!("{ips:.0}")));
+            facts.push(("images per second".to_string(), number(ips.round())));
         }
         for u in &b.utilization {
-            let used = u.used.map_or("-".to_string(), |n| n.to_string());
+            let used = u.used.map_or("-".to_string(), |n| number(n as f64));
             facts.push((
                 format!("{} (used / model / available)", u.resource),
-                format!("{used} / {} / {}", u.estimate, u.available),
+                format!("{used} / {} / {}", number(u.estimate as f64), number(u.available as f64)),
             ));
         }
         for (tool, version) in &b.tools {
