@@ -49,7 +49,7 @@ fn check_hardware(job: &FlowJob, recipe: &Recipe, config: &HdlConfig) -> Result<
         .into_iter()
         .filter_map(|i| Some((net.layers()[i].name.clone(), spec?)))
         .collect();
-    let calibration = data.train.head(256);
+    let calibration = data.val.head(256);
     let q = quant::quantize(&net, calibration.x.view(), &recipe.quantize.config(coded))?;
     match &job.target {
         Some(t) => {
