@@ -2,8 +2,8 @@
 //!
 //! ```toml
 //! [train]                      # every retraining step (defaults shown)
-//! optimizer = "sgd"            # or "adam"; binary and ternary steps: adam
-//! lr = 0.01
+//! # optimizer = "sgd"          # left out: sgd, and adam for binary/ternary steps
+//! # lr = 0.01                  # left out: the optimizer's (sgd 0.01, adam 0.001)
 //! momentum = 0.9
 //! weight_decay = 5e-4
 //! batch = 64
