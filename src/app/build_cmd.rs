@@ -34,10 +34,9 @@ pub fn run_build(job: &BuildJob, progress: &mut dyn FnMut(&str)) -> Result<Build
         Ok(mut outcome) => outcome.rows.remove(0),
         Err(e) => {
             tracing::warn!("the report of {} has no accuracy: {e}", job.model.display());
-            let method = file.provenance.steps.iter().rev().find_map(|r| r.method.clone());
             ModelReport::new(
                 &model_name(&job.model),
-                &method.unwrap_or_else(|| "quantize".into()),
+                &model_method(&file),
                 &file.float,
                 &net,
                 None,

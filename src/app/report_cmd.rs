@@ -84,16 +84,9 @@ pub fn run_report(job: &ReportJob) -> Result<ReportOutcome, AppError> {
             }
             None => (None, None, None),
         };
-        let method = file
-            .provenance
-            .steps
-            .iter()
-            .rev()
-            .find_map(|r| r.method.clone())
-            .unwrap_or_else(|| "quantize".into());
         let mut row = ModelReport::new(
             &model_name(path),
-            &method,
+            &model_method(&file),
             reference_net,
             &net,
             accuracy,
@@ -117,6 +110,12 @@ pub fn run_report(job: &ReportJob) -> Result<ReportOutcome, AppError> {
         model::write_atomically(out, page.as_bytes())?;
     }
     Ok(ReportOutcome { dataset: shown, rows, markdown, html: job.html.clone() })
+}
+
+/// A model's method in reports: the last one its provenance records.
+pub fn model_method(file: &ModelFile) -> String {
+    let method = file.provenance.steps.iter().rev().find_map(|r| r.method.clone());
+    method.unwrap_or_else(|| "quantize".into())
 }
 
 /// A model's name in reports: its file's stem.

@@ -67,7 +67,11 @@ pub fn run_train(job: &TrainJob, observer: &mut dyn Observer) -> Result<TrainOut
     };
     let reports =
         train::train(&mut net, &data.train, Some(&data.val), &job.config, &hooks, observer)?;
-    let val_accuracy = train::evaluate(&net, &data.val);
+    // The last epoch measured the validation split already.
+    let val_accuracy = reports
+        .last()
+        .and_then(|r| r.val_accuracy)
+        .unwrap_or_else(|| train::evaluate(&net, &data.val));
     let test_accuracy = train::evaluate(&net, &data.test);
     let provenance = Provenance {
         arch: Some(job.arch.clone()),

@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use shiftkit::quant::{self, QuantSettings, RangeRule, WeightSpec};
-use shiftkit::train::{defaults, LrSchedule, OptimizerKind, Purpose, TrainConfig, TrainSettings};
+use shiftkit::train::{defaults, LrSchedule, OptimizerKind, TrainSettings};
 use shiftkit::{app, compress};
 
 pub use crate::hw_args::*;
@@ -98,11 +98,6 @@ pub struct OptimArgs {
 }
 
 impl OptimArgs {
-    /// The training run these flags describe, for `purpose`.
-    pub fn to_config(&self, purpose: Purpose, epochs: usize) -> Result<TrainConfig> {
-        Ok(self.to_settings().resolve(purpose, epochs)?)
-    }
-
     /// The settings these flags give (those left out take their defaults
     /// when resolved).
     pub fn to_settings(&self) -> TrainSettings {

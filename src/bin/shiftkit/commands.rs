@@ -39,10 +39,10 @@ pub fn train(args: TrainArgs, ctx: &Ctx) -> Result<()> {
     if epochs == 0 {
         bail!("--epochs must be at least 1");
     }
-    let mut config = args.optim.to_config(Purpose::Train, epochs)?;
-    if args.optim.batch.is_none() {
-        config.batch_size = batch;
-    }
+    let settings = args.optim.to_settings();
+    let settings =
+        shiftkit::train::TrainSettings { batch: settings.batch.or(Some(batch)), ..settings };
+    let config = settings.resolve(Purpose::Train, epochs)?;
     let job = app::TrainJob {
         arch: args.arch,
         dataset,
