@@ -394,6 +394,36 @@ fn small_cnn_config() -> HdlConfig {
     }
 }
 
+/// A padded 3x3 convolution factored into 3x1 (rows padded) and 1x3 (columns
+/// padded) convolutions with a map between them that is signed (no ReLU):
+/// quantized, streamed and run on Icarus, outputs and timelines agree.
+#[test]
+fn a_convolution_factored_into_kx1_and_1xk_streams_exactly() {
+    use shiftkit::compress::{svd_layer, Rank};
+    use shiftkit::quant::{QuantizeConfig, WeightSpec};
+    if !have("iverilog") {
+        return;
+    }
+    let (float, _) = small_cnn();
+    let (factored, _, k) = svd_layer(&float, 0, Rank::Fixed(2)).unwrap();
+    assert_eq!(k, 2);
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    let x = ndarray::Array2::from_shape_simple_fn((64, 64), || rng.gen_range(0.0f32..1.0));
+    let cfg = QuantizeConfig::new(WeightSpec::Pow2 { bits: 5 }, 8, 8);
+    let net = shiftkit::quant::quantize(&factored, x.view(), &cfg).unwrap();
+    let IntOp::Conv2d { padding, .. } = &net.layers()[0].op else { panic!() };
+    assert_eq!(*padding, [1, 0]);
+    assert!(net.layers()[0].format.signed(), "the map between the factors is signed");
+    let dir = tempfile::tempdir().unwrap();
+    let model = save(dir.path(), factored, &net);
+    let hdl = dir.path().join("hdl");
+    generate(&net, &HdlConfig::new("cnn", Form::Streaming), &hdl);
+    let outcome =
+        shiftkit::app::run_verify(&verify_job(model, hdl, Simulator::Icarus, 30), &mut |_| {})
+            .unwrap();
+    assert!(outcome.passed, "{}", outcome.to_text());
+}
+
 /// One flipped bit in a weight ROM: verification fails and names the layer.
 #[test]
 fn a_corrupted_weight_rom_is_caught_naming_the_layer() {

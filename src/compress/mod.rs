@@ -6,23 +6,30 @@
 mod binary;
 mod inq;
 mod kmeans;
+mod lowrank;
 mod prune;
 mod recipe;
 mod recipe_file;
 mod run;
+mod saliency;
 mod surgery;
 
 pub use binary::Binarizer;
 pub use inq::{check_schedule, partition, run_inq, InqConfig, InqObserver, InqStep};
 pub use kmeans::{kmeans, Clusters, SharedWeights};
+pub use lowrank::{svd_layer, Rank};
 pub use prune::{
-    check_sparsity, merge_masks, prune_to, pruned_masks, run_prune, sparsity, weighted_layers,
-    PruneConfig, PruneRound, Scope,
+    check_sparsity, merge_masks, prune_by, prune_to, pruned_masks, run_prune, sparsity,
+    weighted_layers, PruneConfig, PruneRound, Scope, WeightCriterion,
 };
 pub use recipe::{defaults, DistillSpec, Recipe, Step, StepKind};
 pub use recipe_file::RecipeError;
 pub use run::{run_recipe, RecipeOutcome, StepRow};
-pub use surgery::{l1_order, merge_neurons, prune_units, svd_layer, Rank};
+pub use saliency::{
+    activation_layer, apoz, hessian_diagonal, obd_saliency, taylor_scores, unit_importance,
+    Saliency, UnitCriterion,
+};
+pub use surgery::{l1_norms, l1_order, merge_neurons, prune_units, prune_units_by};
 
 use crate::model::ModelError;
 use crate::quant::{QuantError, WeightSpec};

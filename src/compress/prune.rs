@@ -6,7 +6,8 @@
 
 use ndarray::ArrayD;
 
-use super::CompressError;
+use super::saliency::{obd_saliency, Saliency};
+use super::{defaults, CompressError};
 use crate::data::Split;
 use crate::model::{Network, Op, ParamId, ParamKind};
 use crate::train::{self, Hooks, Masks, Observer, TrainConfig};
@@ -22,7 +23,27 @@ pub enum Scope {
     Global,
 }
 
-/// Settings of a magnitude-pruning run.
+/// What ranks weights for unstructured pruning (the smallest go first).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightCriterion {
+    /// `|w|` (Han et al. 2015); data-free.
+    #[default]
+    Magnitude,
+    /// OBD's `½·h_kk·w²` on the validation split (`saliency.rs`).
+    Obd,
+}
+
+impl WeightCriterion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WeightCriterion::Magnitude => "magnitude",
+            WeightCriterion::Obd => "obd",
+        }
+    }
+}
+
+/// Settings of a pruning run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PruneConfig {
     /// Target sparsity (fraction of zero weights) per layer index. With
@@ -35,6 +56,8 @@ pub struct PruneConfig {
     /// Fine-tuning epochs after each round (0: prune only).
     pub epochs: usize,
     pub train: TrainConfig,
+    /// What ranks the weights; measured again before each round.
+    pub criterion: WeightCriterion,
 }
 
 /// The weight parameters of the dense and convolution layers.
@@ -99,6 +122,17 @@ pub fn check_sparsity(s: f32) -> Result<(), CompressError> {
 /// (never un-pruning a zero). Ties break by layer, then index. Returns the
 /// number of weights zeroed.
 pub fn prune_to(net: &mut Network, targets: &[(usize, f32)], scope: Scope) -> usize {
+    prune_by(net, targets, scope, None)
+}
+
+/// [`prune_to`], ranking weights by `saliency` (one score per weight of
+/// every target layer) instead of `|w|`.
+pub fn prune_by(
+    net: &mut Network,
+    targets: &[(usize, f32)],
+    scope: Scope,
+    saliency: Option<&Saliency>,
+) -> usize {
     // (|w|, layer, index) of every still-nonzero candidate, and how many to cut.
     let groups: Vec<Vec<(usize, f32)>> = match scope {
         Scope::Layer => targets.iter().map(|&t| vec![t]).collect(),
@@ -117,11 +151,16 @@ pub fn prune_to(net: &mut Network, targets: &[(usize, f32)], scope: Scope) -> us
             let w = param(net, weight_id(layer));
             total += w.len();
             target += s as f64 * w.len() as f64;
+            let score = saliency.map(|s| &s[&weight_id(layer)]);
             for (i, &v) in w.iter().enumerate() {
                 if v == 0.0 {
                     zeros += 1;
                 } else {
-                    free.push((v.abs(), layer, i));
+                    free.push((
+                        score.map_or(v.abs(), |s| s.as_slice().expect("contiguous")[i]),
+                        layer,
+                        i,
+                    ));
                 }
             }
         }
@@ -156,12 +195,13 @@ pub struct PruneRound {
     pub train_accuracy: Option<f64>,
 }
 
-/// Iterative magnitude pruning with fine-tuning, in place. `hooks` give the
+/// Iterative pruning with fine-tuning, in place; OBD measures on `val`. `hooks` give the
 /// fine-tuning's loss (for example distillation) and masks to keep besides
 /// the pruning mask (for example weights an earlier pass froze).
 pub fn run_prune(
     net: &mut Network,
     data: &Split,
+    val: &Split,
     config: &PruneConfig,
     hooks: &Hooks<'_>,
     observer: &mut dyn Observer,
@@ -195,7 +235,14 @@ pub fn run_prune(
                 },
             )
             .collect();
-        prune_to(net, &step, config.scope);
+        let saliency = match config.criterion {
+            WeightCriterion::Magnitude => None,
+            WeightCriterion::Obd => {
+                let x = val.head(defaults::SALIENCY_SAMPLES);
+                Some(obd_saliency(net, x.x.view()))
+            }
+        };
+        prune_by(net, &step, config.scope, saliency.as_ref());
         let mut train_accuracy = None;
         if config.epochs > 0 {
             let mut masks = hooks.masks.clone();

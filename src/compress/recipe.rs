@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{check_schedule, check_sparsity, CompressError, Rank, Scope};
+use super::{
+    check_schedule, check_sparsity, CompressError, Rank, Scope, UnitCriterion, WeightCriterion,
+};
 use crate::quant::{
     check_range, Levels, QuantSettings, RangeRule, WeightSpec, INQ_BITS, SHARE_INDEX_BITS,
     SHARE_VALUE_BITS,
@@ -32,6 +34,8 @@ pub mod defaults {
     pub const SHARE_VALUE_BITS: u32 = 8;
     /// Pruning rounds.
     pub const PRUNE_ITERATIONS: usize = 1;
+    /// Validation samples that OBD, Taylor and APoZ saliencies are measured on.
+    pub const SALIENCY_SAMPLES: usize = 2000;
 }
 
 /// A checked recipe: what `run_recipe` runs.
@@ -82,9 +86,11 @@ pub enum StepKind {
         sparsity: f32,
         scope: Scope,
         iterations: usize,
+        criterion: WeightCriterion,
     },
     Structured {
         fraction: f32,
+        criterion: UnitCriterion,
     },
     Merge {
         fraction: f32,
@@ -161,14 +167,25 @@ impl Step {
     /// A short description for tables: `prune 90% global`, `inq 5-bit`.
     pub fn label(&self) -> String {
         let mut s = match &self.kind {
-            StepKind::Prune { sparsity, scope, .. } => {
+            StepKind::Prune { sparsity, scope, criterion, .. } => {
                 let scope = match scope {
                     Scope::Layer => "per layer",
                     Scope::Global => "global",
                 };
-                format!("prune {:.0}% {scope}", sparsity * 100.0)
+                let by = match criterion {
+                    WeightCriterion::Magnitude => "",
+                    WeightCriterion::Obd => " by OBD",
+                };
+                format!("prune {:.0}% {scope}{by}", sparsity * 100.0)
             }
-            StepKind::Structured { fraction } => format!("L1 structured {:.0}%", fraction * 100.0),
+            StepKind::Structured { fraction, criterion } => {
+                let by = match criterion {
+                    UnitCriterion::L1 => "L1",
+                    UnitCriterion::Taylor => "Taylor",
+                    UnitCriterion::Apoz => "APoZ",
+                };
+                format!("{by} structured {:.0}%", fraction * 100.0)
+            }
             StepKind::Merge { fraction } => format!("merge {:.0}%", fraction * 100.0),
             StepKind::Svd { rank: Rank::Fixed(k) } => format!("svd rank {k}"),
             StepKind::Svd { rank: Rank::Energy(e) } => format!("svd {:.0}% energy", e * 100.0),
@@ -206,7 +223,7 @@ impl Step {
                     ));
                 }
             }
-            StepKind::Structured { fraction: f } | StepKind::Merge { fraction: f } => {
+            StepKind::Structured { fraction: f, .. } | StepKind::Merge { fraction: f } => {
                 fraction("fraction", *f)?
             }
             StepKind::Svd { rank: Rank::Fixed(k) } if *k == 0 => {

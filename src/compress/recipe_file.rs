@@ -34,9 +34,12 @@
 //! ```
 //!
 //! Methods and their settings (`layers`, `epochs`, `lr` and `distill` go with
-//! every method): `prune` (sparsity, scope, iterations), `structured`
-//! (fraction of units removed by L1 norm), `merge` (fraction of neurons merged
-//! away, data-free), `svd` (rank or energy), `kmeans` (bits, width), `inq`
+//! every method): `prune` (sparsity, scope, iterations, criterion: `magnitude`
+//! or `obd`), `structured` (fraction of units removed, criterion: `l1`,
+//! `taylor` or `apoz`; the data-driven criteria and OBD measure on the
+//! validation split), `merge` (fraction of neurons merged
+//! away, data-free), `svd` (rank or energy; dense layers, or a convolution as
+//! KH x 1 then 1 x KW), `kmeans` (bits, width), `inq`
 //! (bits, layer_bits, schedule, range: `min-error` or the paper's `max`;
 //! `epochs` per portion), `binary` / `ternary`
 //! (scale), `finetune`; the coding ones (kmeans, inq, binary, ternary) also take
@@ -47,7 +50,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::recipe::{defaults, DistillSpec, Recipe, Step, StepKind};
-use super::{CompressError, Rank, Scope};
+use super::{CompressError, Rank, Scope, UnitCriterion, WeightCriterion};
 use crate::quant::{Levels, QuantSettings, RangeRule, WeightSpec};
 use crate::train::{self, TrainSettings};
 
@@ -112,6 +115,7 @@ struct StepToml {
     range: Option<RangeRule>,
     scale: Option<bool>,
     keep_first_last: Option<WeightSpec>,
+    criterion: Option<String>,
 }
 
 impl StepToml {
@@ -131,6 +135,7 @@ impl StepToml {
             ("layer_bits", self.layer_bits.is_some()),
             ("scale", self.scale.is_some()),
             ("keep_first_last", self.keep_first_last.is_some()),
+            ("criterion", self.criterion.is_some()),
         ];
         flags.iter().filter(|f| f.1).map(|f| f.0).collect()
     }
@@ -177,8 +182,9 @@ impl Recipe {
 /// needs, defaults for the rest (values are checked by `Recipe::check`).
 fn step_of(s: StepToml, has_teacher: bool) -> Result<Step, String> {
     let allowed: &[&str] = match s.method.as_str() {
-        "prune" => &["sparsity", "scope", "iterations"],
-        "structured" | "merge" => &["fraction"],
+        "prune" => &["sparsity", "scope", "iterations", "criterion"],
+        "structured" => &["fraction", "criterion"],
+        "merge" => &["fraction"],
         "svd" => &["rank", "energy"],
         "kmeans" => &["bits", "width", "keep_first_last"],
         "inq" => &["bits", "layer_bits", "schedule", "range", "keep_first_last"],
@@ -199,8 +205,23 @@ fn step_of(s: StepToml, has_teacher: bool) -> Result<Step, String> {
             sparsity: need(s.sparsity, "sparsity")?,
             scope: s.scope.unwrap_or(Scope::Layer),
             iterations: s.iterations.unwrap_or(defaults::PRUNE_ITERATIONS),
+            criterion: match s.criterion.as_deref() {
+                None | Some("magnitude") => WeightCriterion::Magnitude,
+                Some("obd") => WeightCriterion::Obd,
+                Some(c) => return Err(format!("prune `criterion` is magnitude or obd, not `{c}`")),
+            },
         },
-        "structured" => StepKind::Structured { fraction: need(s.fraction, "fraction")? },
+        "structured" => StepKind::Structured {
+            fraction: need(s.fraction, "fraction")?,
+            criterion: match s.criterion.as_deref() {
+                None | Some("l1") => UnitCriterion::L1,
+                Some("taylor") => UnitCriterion::Taylor,
+                Some("apoz") => UnitCriterion::Apoz,
+                Some(c) => {
+                    return Err(format!("structured `criterion` is l1, taylor or apoz, not `{c}`"))
+                }
+            },
+        },
         "merge" => StepKind::Merge { fraction: need(s.fraction, "fraction")? },
         "svd" => StepKind::Svd {
             rank: match (s.rank, s.energy) {

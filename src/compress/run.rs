@@ -7,8 +7,9 @@ use serde::Serialize;
 
 use super::recipe::{Recipe, Step, StepKind};
 use super::{
-    kmeans, merge_masks, merge_neurons, prune_units, pruned_masks, run_inq, run_prune, svd_layer,
-    weighted_layers, Binarizer, CompressError, InqConfig, InqObserver, PruneConfig, SharedWeights,
+    defaults, kmeans, merge_masks, merge_neurons, prune_units_by, pruned_masks, run_inq, run_prune,
+    svd_layer, unit_importance, weighted_layers, Binarizer, CompressError, InqConfig, InqObserver,
+    PruneConfig, SharedWeights,
 };
 use crate::data::{Dataset, Split};
 use crate::model::{Network, Op, ParamId, ParamKind};
@@ -83,7 +84,7 @@ pub fn run_recipe(
             None => &SoftmaxCrossEntropy,
         };
         let cfg = recipe.step_config(step);
-        state.run(step, &cfg, loss, &data.train, observer).map_err(in_step)?;
+        state.run(step, &cfg, loss, &data.train, &data.val, observer).map_err(in_step)?;
         let train_seconds = start.elapsed().as_secs_f64();
         let config = recipe.quantize.config(state.coded.clone());
         let calibration = data.val.head(recipe.quantize.calibration);
@@ -167,6 +168,7 @@ impl State {
         cfg: &TrainConfig,
         loss: &dyn Loss,
         data: &Split,
+        val: &Split,
         observer: &mut dyn InqObserver,
     ) -> Result<(), CompressError> {
         let mut layers = self.select(step.layers.as_deref(), &step.kind)?;
@@ -198,22 +200,31 @@ impl State {
         merge_masks(&mut masks, frozen.clone());
         let hooks = Hooks { masks, transform: None, loss };
         match &step.kind {
-            StepKind::Prune { sparsity, scope, iterations } => {
+            StepKind::Prune { sparsity, scope, iterations, criterion } => {
                 let config = PruneConfig {
                     targets: layers.iter().map(|&i| (i, *sparsity)).collect(),
                     scope: *scope,
                     iterations: *iterations,
                     epochs: step.epochs,
                     train: cfg.clone(),
+                    criterion: *criterion,
                 };
                 let hooks = Hooks { masks: frozen, transform: None, loss };
-                run_prune(&mut self.net, data, &config, &hooks, observer)?;
+                run_prune(&mut self.net, data, val, &config, &hooks, observer)?;
             }
-            StepKind::Structured { fraction } => {
+            StepKind::Structured { fraction, criterion } => {
+                // Every layer's units are scored on the network as the step
+                // found it (layer indices do not move: units go, layers stay).
+                let measure = val.head(defaults::SALIENCY_SAMPLES);
+                let mut scores = Vec::new();
                 for &i in &layers {
+                    scores.push(unit_importance(&self.net, i, *criterion, &measure)?);
+                }
+                for (&i, score) in layers.iter().zip(&scores) {
                     let units = self.net.output_of(i).channels();
                     let remove = (*fraction as f64 * units as f64).round() as usize;
-                    self.net = prune_units(&self.net, i, remove.min(units - 1))?;
+                    tracing::info!(layer = %self.name(i), remove, criterion = criterion.as_str(), "structured");
+                    self.net = prune_units_by(&self.net, i, remove.min(units - 1), score)?;
                 }
                 self.finetune(cfg, loss, data, observer)?;
             }
@@ -235,15 +246,6 @@ impl State {
             StepKind::Svd { rank } => {
                 // Highest index first: each split inserts a layer after its own.
                 for &i in layers.iter().rev() {
-                    if !matches!(self.net.layers()[i].op, Op::Dense(_)) {
-                        return Err(CompressError::Setting {
-                            setting: "layers",
-                            reason: format!(
-                                "SVD factors dense layers; `{}` is a convolution",
-                                self.name(i)
-                            ),
-                        });
-                    }
                     let (net, _, k) = svd_layer(&self.net, i, *rank)?;
                     tracing::info!(layer = %self.name(i), rank = k, "svd");
                     self.net = net;

@@ -6,16 +6,16 @@
 use ndarray::{Array1, Array2, Axis};
 
 use super::CompressError;
-use crate::model::{Dense, Layer, Network, Op, Shape};
+use crate::model::{Network, Op, Shape};
 
 fn config(msg: String) -> CompressError {
     CompressError::Config(msg)
 }
 
-/// The units (neurons or filters) of weighted layer `layer` in order of L1
-/// norm of their incoming weights, smallest first (ties by index).
-pub fn l1_order(net: &Network, layer: usize) -> Result<Vec<usize>, CompressError> {
-    let norms: Vec<f64> = match &net.layers().get(layer).map(|l| &l.op) {
+/// The L1 norm of each unit's (neuron's or filter's) incoming weights in
+/// weighted layer `layer`.
+pub fn l1_norms(net: &Network, layer: usize) -> Result<Vec<f64>, CompressError> {
+    Ok(match &net.layers().get(layer).map(|l| &l.op) {
         Some(Op::Dense(d)) => {
             d.weight.rows().into_iter().map(|r| r.iter().map(|v| v.abs() as f64).sum()).collect()
         }
@@ -23,10 +23,20 @@ pub fn l1_order(net: &Network, layer: usize) -> Result<Vec<usize>, CompressError
             c.weight.axis_iter(Axis(0)).map(|f| f.iter().map(|v| v.abs() as f64).sum()).collect()
         }
         _ => return Err(config(format!("layer {layer} is not a dense or convolution layer"))),
-    };
-    let mut order: Vec<usize> = (0..norms.len()).collect();
-    order.sort_by(|&a, &b| norms[a].total_cmp(&norms[b]).then(a.cmp(&b)));
-    Ok(order)
+    })
+}
+
+/// The units of weighted layer `layer` in order of L1 norm of their incoming
+/// weights, smallest first (ties by index).
+pub fn l1_order(net: &Network, layer: usize) -> Result<Vec<usize>, CompressError> {
+    Ok(order_by(&l1_norms(net, layer)?))
+}
+
+/// Indices in order of `scores`, smallest first (ties by index).
+fn order_by(scores: &[f64]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(a.cmp(&b)));
+    order
 }
 
 /// Removes the `remove` output units of weighted layer `layer` with the
@@ -34,15 +44,33 @@ pub fn l1_order(net: &Network, layer: usize) -> Result<Vec<usize>, CompressError
 /// inputs of the next weighted layer. The last weighted layer (the network's
 /// outputs) cannot shrink.
 pub fn prune_units(net: &Network, layer: usize, remove: usize) -> Result<Network, CompressError> {
+    prune_units_by(net, layer, remove, &l1_norms(net, layer)?)
+}
+
+/// Removes the `remove` output units of weighted layer `layer` of least
+/// `importance` (one score per unit), as [`prune_units`] does.
+pub fn prune_units_by(
+    net: &Network,
+    layer: usize,
+    remove: usize,
+    importance: &[f64],
+) -> Result<Network, CompressError> {
     let name = |i: usize| net.layers()[i].name.clone();
     let units = net.output_of(layer).channels();
+    if importance.len() != units {
+        return Err(config(format!(
+            "layer `{}` has {units} units; {} scores were given",
+            name(layer),
+            importance.len()
+        )));
+    }
     if remove >= units {
         return Err(config(format!(
             "layer `{}` has {units} units; removing {remove} would leave none",
             name(layer)
         )));
     }
-    let mut drop: Vec<usize> = l1_order(net, layer)?.into_iter().take(remove).collect();
+    let mut drop: Vec<usize> = order_by(importance).into_iter().take(remove).collect();
     drop.sort_unstable();
     let keep: Vec<usize> = (0..units).filter(|u| drop.binary_search(u).is_err()).collect();
     remove_units(net, layer, &keep)
@@ -195,90 +223,6 @@ pub fn merge_neurons(
     Ok((remove_units(&with_sums, layer, &keep)?, merged))
 }
 
-/// Truncated SVD of dense layer `layer`: `W ≈ U_k Σ_k V_kᵀ` becomes two dense
-/// layers, `{name}_v` (`k x n`, `Σ_k^½ V_kᵀ`, no bias) then `{name}_u`
-/// (`m x k`, `U_k Σ_k^½`, the bias); splitting `Σ` evenly keeps both factors
-/// on one scale for fixed point. Returns the network and the singular values.
-pub fn svd_layer(
-    net: &Network,
-    layer: usize,
-    rank: Rank,
-) -> Result<(Network, Vec<f64>, usize), CompressError> {
-    let lname = net.layers().get(layer).map(|l| l.name.clone()).unwrap_or_default();
-    let Some(Op::Dense(d)) = net.layers().get(layer).map(|l| &l.op) else {
-        return Err(config(format!("SVD needs a dense layer; `{lname}` is not one")));
-    };
-    let (m, n) = d.weight.dim();
-    if d.weight.iter().any(|v| !v.is_finite()) {
-        return Err(config(format!("layer `{lname}` has weights that are not finite numbers")));
-    }
-    let w = nalgebra::DMatrix::<f64>::from_fn(m, n, |r, c| d.weight[[r, c]] as f64);
-    let svd = nalgebra::linalg::SVD::new(w, true, true);
-    let (u, vt) = (svd.u.expect("asked for U"), svd.v_t.expect("asked for Vt"));
-    // nalgebra does not promise an order: sort by singular value, descending.
-    let mut order: Vec<usize> = (0..svd.singular_values.len()).collect();
-    let sv = &svd.singular_values;
-    order.sort_by(|&a, &b| sv[b].total_cmp(&sv[a]).then(a.cmp(&b)));
-    let values: Vec<f64> = order.iter().map(|&i| sv[i]).collect();
-    let k = match rank {
-        Rank::Fixed(k) if k == 0 || k > values.len() => {
-            return Err(config(format!(
-                "layer `{lname}` ({m}x{n}) has rank at most {}; asked for {k}",
-                values.len()
-            )))
-        }
-        Rank::Fixed(k) => k,
-        Rank::Energy(e) if !(e > 0.0 && e <= 1.0) => {
-            return Err(config(format!("SVD energy must be in (0, 1], got {e}")))
-        }
-        Rank::Energy(e) => {
-            let total: f64 = values.iter().map(|v| v * v).sum();
-            let mut acc = 0.0;
-            let mut k = values.len();
-            for (i, v) in values.iter().enumerate() {
-                acc += v * v;
-                if acc >= e as f64 * total * (1.0 - 1e-12) {
-                    k = i + 1;
-                    break;
-                }
-            }
-            k.max(1)
-        }
-    };
-    let mut first = Array2::<f32>::zeros((k, n));
-    let mut second = Array2::<f32>::zeros((m, k));
-    for (r, &idx) in order.iter().take(k).enumerate() {
-        let root = values[r].sqrt();
-        for c in 0..n {
-            first[[r, c]] = (root * vt[(idx, c)]) as f32;
-        }
-        for row in 0..m {
-            second[[row, r]] = (u[(row, idx)] * root) as f32;
-        }
-    }
-    let mut layers = net.layers().to_vec();
-    let bias = d.bias.clone();
-    layers[layer] = Layer {
-        name: format!("{lname}_v"),
-        op: Op::Dense(Dense { weight: first, bias: Array1::zeros(k) }),
-    };
-    layers.insert(
-        layer + 1,
-        Layer { name: format!("{lname}_u"), op: Op::Dense(Dense { weight: second, bias }) },
-    );
-    Ok((Network::new(net.input(), layers)?, values, k))
-}
-
-/// The rank of a truncated SVD.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Rank {
-    /// Keep `k` singular values.
-    Fixed(usize),
-    /// Keep the fewest singular values whose squares reach this fraction of the total.
-    Energy(f32),
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,29 +307,5 @@ mod tests {
         assert!((a - b).iter().all(|d| d.abs() < 1e-5));
         let Op::Dense(d) = &merged.layers()[0].op else { panic!() };
         assert_eq!(d.out_features(), 8);
-    }
-
-    #[test]
-    fn svd_at_full_rank_reproduces_the_layer() {
-        let net = net();
-        let (f, values, k) = svd_layer(&net, 0, Rank::Fixed(9)).unwrap();
-        assert_eq!(k, 9);
-        assert!(values.windows(2).all(|p| p[0] >= p[1]));
-        let (a, b) = (predict(&net, x().view()), predict(&f, x().view()));
-        assert!((a - b).iter().all(|d| d.abs() < 1e-4));
-        assert_eq!(f.layers()[0].name, "fc1_v");
-        let Op::Dense(v) = &f.layers()[0].op else { panic!() };
-        assert_eq!(v.weight.dim(), (9, 12));
-        assert!(svd_layer(&net, 0, Rank::Fixed(10)).is_err());
-        let (_, _, k) = svd_layer(&net, 0, Rank::Energy(1.0)).unwrap();
-        assert_eq!(k, 9);
-        let (_, _, k) = svd_layer(&net, 0, Rank::Energy(0.01)).unwrap();
-        assert_eq!(k, 1);
-        let mut layers = net.layers().to_vec();
-        if let Op::Dense(d) = &mut layers[0].op {
-            d.weight[[1, 1]] = f32::NAN;
-        }
-        let bad = Network::new(net.input(), layers).unwrap();
-        assert!(svd_layer(&bad, 0, Rank::Fixed(2)).unwrap_err().to_string().contains("finite"));
     }
 }
