@@ -187,6 +187,20 @@ fn numbers_that_cannot_work_are_refused() {
         none,
     );
     case(&["verify", "{q}", "{w}", "--vectors", "1"], "manifest.json", none);
+    let sens = ["sensitivity", "{f}", "-o", "{w}/s.json"];
+    for (extra, needle) in [
+        (&["--sparsities", "1.5"][..], "sparsity"),
+        (&["--sparsities", "nan"], "sparsity"),
+        (&["--inq-bits", "9"], "INQ bits"),
+        (&["--ranks", "0"], "rank fractions"),
+        (&["--ranks", "2"], "rank fractions"),
+    ] {
+        case(&[&sens[..], extra].concat(), needle, none);
+    }
+    case(&["report", "{q}", "--sensitivity", "{w}/s.json"], "s.json", |w: &Path| {
+        std::fs::write(w.join("s.json"), "{\"model\": 3}").unwrap()
+    });
+    case(&["report", "{q}", "--sensitivity", "{w}/none.json"], "none.json", none);
 }
 
 #[test]

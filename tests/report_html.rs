@@ -78,6 +78,7 @@ fn twenty_models_make_a_well_formed_page_with_every_point_and_bar() {
         data_dir: None,
         output: None,
         html: Some(html),
+        sensitivity: Vec::new(),
     };
     let (a, b) = (dir.path().join("a.html"), dir.path().join("b.html"));
     let start = std::time::Instant::now();

@@ -29,6 +29,7 @@ pub fn run_build(job: &BuildJob, progress: &mut dyn FnMut(&str)) -> Result<Build
         data_dir: None,
         output: None,
         html: None,
+        sensitivity: Vec::new(),
     };
     let row = match run_report(&report) {
         Ok(mut outcome) => outcome.rows.remove(0),
@@ -47,7 +48,7 @@ pub fn run_build(job: &BuildJob, progress: &mut dyn FnMut(&str)) -> Result<Build
     let hardware = hardware_view(&read_manifest(&job.dir)?, None, Some(&build));
     let page = model_page(row, &file, &net, &file.float, Some(hardware));
     let title = format!("shiftkit build: {} on {}", model_name(&job.model), build.device);
-    let text = crate::report::html::page(&title, file.provenance.dataset.as_deref(), &[page]);
+    let text = crate::report::html::page(&title, file.provenance.dataset.as_deref(), &[page], &[]);
     model::write_atomically(&job.dir.join(REPORT_HTML), text.as_bytes())?;
     Ok(build)
 }

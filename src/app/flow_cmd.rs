@@ -202,6 +202,7 @@ pub fn run_flow(
         &format!("shiftkit flow: {} on {}", job.arch, job.dataset),
         Some(job.dataset.as_str()),
         &[page],
+        &[],
     );
     model::write_atomically(&html, text.as_bytes())?;
     Ok(FlowOutcome {

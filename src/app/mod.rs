@@ -4,7 +4,7 @@
 //!
 //! One file per group of commands (`train_cmd`: train, eval, info;
 //! `quantize_cmd`: quantize, sim, dump; `compress_cmd`; `hdl_cmd`;
-//! `verify_cmd`; `flow_cmd`); they share this module's imports and helpers.
+//! `verify_cmd`; `flow_cmd`; `sensitivity_cmd`); they share this module's imports and helpers.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -94,6 +94,7 @@ mod flow_cmd;
 mod hdl_cmd;
 mod quantize_cmd;
 mod report_cmd;
+mod sensitivity_cmd;
 mod train_cmd;
 mod verify_cmd;
 
@@ -104,6 +105,7 @@ pub use flow_cmd::*;
 pub use hdl_cmd::*;
 pub use quantize_cmd::*;
 pub use report_cmd::*;
+pub use sensitivity_cmd::*;
 pub use train_cmd::*;
 pub use verify_cmd::*;
 

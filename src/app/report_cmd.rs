@@ -18,6 +18,8 @@ pub struct ReportJob {
     pub output: Option<PathBuf>,
     /// ...and the HTML page here.
     pub html: Option<PathBuf>,
+    /// Per-layer sensitivity runs (`shiftkit sensitivity -o`) to show after the models.
+    pub sensitivity: Vec<PathBuf>,
 }
 
 /// What `shiftkit report` prints.
@@ -101,12 +103,18 @@ pub fn run_report(job: &ReportJob) -> Result<ReportOutcome, AppError> {
         }
         rows.push(row);
     }
-    let markdown = report::markdown(&rows);
+    let runs =
+        job.sensitivity.iter().map(|p| read_sensitivity(p)).collect::<Result<Vec<_>, _>>()?;
+    let mut markdown = report::markdown(&rows);
+    for run in &runs {
+        markdown.push('\n');
+        markdown.push_str(&run.markdown());
+    }
     if let Some(out) = &job.output {
         model::write_atomically(out, markdown.as_bytes())?;
     }
     if let Some(out) = &job.html {
-        let page = html::page("shiftkit report", shown.as_deref(), &pages);
+        let page = html::page("shiftkit report", shown.as_deref(), &pages, &runs);
         model::write_atomically(out, page.as_bytes())?;
     }
     Ok(ReportOutcome { dataset: shown, rows, markdown, html: job.html.clone() })

@@ -12,6 +12,7 @@ mod recipe;
 mod recipe_file;
 mod run;
 mod saliency;
+mod sensitivity;
 mod surgery;
 
 pub use binary::Binarizer;
@@ -29,6 +30,7 @@ pub use saliency::{
     activation_layer, apoz, hessian_diagonal, obd_saliency, taylor_scores, unit_importance,
     Saliency, UnitCriterion,
 };
+pub use sensitivity::{sensitivity, Probes};
 pub use surgery::{l1_norms, l1_order, merge_neurons, prune_units, prune_units_by};
 
 use crate::model::ModelError;

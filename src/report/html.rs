@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 
 use super::svg::{escape, number, pareto_front, Axis, Bar, Bars, Point, Scatter};
-use super::ModelReport;
+use super::{ModelReport, Sensitivity};
 use crate::quant::{WeightKind, Weighted};
 
 /// Bins of a float weight histogram.
@@ -213,8 +213,13 @@ svg .tag{font-size:9px;fill:#444}svg .front{fill:none;stroke:#d9822b;stroke-widt
 .legend{font-size:.85em;color:#555}code{font-size:.9em}\
 @media print{body{margin:0}h2{break-after:avoid}.plots{display:block}}";
 
-/// The page.
-pub fn page(title: &str, dataset: Option<&str>, models: &[ModelPage]) -> String {
+/// The page, with the per-layer sensitivity runs after the models.
+pub fn page(
+    title: &str,
+    dataset: Option<&str>,
+    models: &[ModelPage],
+    sensitivity: &[Sensitivity],
+) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
@@ -242,6 +247,9 @@ pub fn page(title: &str, dataset: Option<&str>, models: &[ModelPage]) -> String 
     );
     for m in models {
         model_section(&mut s, m);
+    }
+    for run in sensitivity {
+        s.push_str(&run.html());
     }
     s.push_str("</body></html>\n");
     s

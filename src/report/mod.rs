@@ -6,6 +6,7 @@
 
 pub mod html;
 mod ops;
+mod sensitivity;
 mod storage;
 pub mod svg;
 
@@ -14,6 +15,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 pub use ops::{float_mults, shift_add_ops};
+pub use sensitivity::{Sensitivity, SensitivityRow};
 pub use storage::{
     huffman_bits, huffman_lengths, sparse_entries, storage, LayerStorage, CONV_INDEX_BITS,
     DENSE_INDEX_BITS,

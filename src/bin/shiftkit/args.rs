@@ -54,6 +54,9 @@ pub enum Command {
     Compress(CompressArgs),
     /// The survey table of compressed models: accuracy, bytes, compression, MULTs vs adds.
     Report(ReportArgs),
+    /// Per-layer sensitivity: each weighted layer pruned (magnitude, OBD), INQ-coded and
+    /// factored alone, no retraining, on the validation split.
+    Sensitivity(SensitivityArgs),
     /// Generate shift-add Verilog for a quantized dense network.
     Hdl(HdlArgs),
     /// Adders for one constant matrix (rows are inputs, y = x @ W), shared or not, and
@@ -279,6 +282,37 @@ pub struct ReportArgs {
     /// Also write the report as one self-contained HTML page (tables and plots).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Show a per-layer sensitivity run (the JSON `shiftkit sensitivity -o` wrote); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub sensitivity: Vec<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SensitivityArgs {
+    /// A model with a float network.
+    pub model: PathBuf,
+    /// Dataset (default: the one the model was trained on).
+    #[arg(long)]
+    pub data: Option<String>,
+    #[command(flatten)]
+    pub data_args: DataArgs,
+    /// Pruning sparsities, each by magnitude and by OBD.
+    #[arg(long, value_delimiter = ',', default_value = "0.5,0.75,0.9")]
+    pub sparsities: Vec<f32>,
+    /// INQ bit widths.
+    #[arg(long, value_delimiter = ',', default_value = "5,4,3,2")]
+    pub inq_bits: Vec<u32>,
+    /// Low-rank ranks as fractions of each layer's full rank (rounded up).
+    #[arg(long, value_delimiter = ',', default_value = "0.5,0.25,0.125")]
+    pub ranks: Vec<f32>,
+    /// Leave out OBD pruning.
+    #[arg(long)]
+    pub no_obd: bool,
+    /// Write the rows as JSON here, for `shiftkit report --sensitivity`.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }

@@ -221,11 +221,42 @@ pub fn report(args: ReportArgs, ctx: &Ctx) -> Result<()> {
         data_dir: args.data_args.data_dir,
         output: args.output,
         html: args.html,
+        sensitivity: args.sensitivity,
     };
     let outcome = app::run_report(&job).context("reporting")?;
     print_outcome(args.json, &outcome, || outcome.to_text())?;
     if let (Some(path), false) = (&outcome.html, args.json) {
         eprintln!("HTML report written to {}", path.display());
+    }
+    Ok(())
+}
+
+pub fn sensitivity(args: SensitivityArgs, ctx: &Ctx) -> Result<()> {
+    if let Some(out) = &args.output {
+        ctx.output_file(out)?;
+    }
+    let job = app::SensitivityJob {
+        dataset: args.data.as_deref().map(parse_dataset).transpose()?,
+        data_dir: args.data_args.data_dir,
+        probes: compress::Probes {
+            sparsities: args.sparsities,
+            obd: !args.no_obd,
+            inq_bits: args.inq_bits,
+            rank_fractions: args.ranks,
+        },
+        output: args.output,
+        model: args.model,
+    };
+    let bar = crate::progress::count_bar(ctx.quiet, "evaluations");
+    let outcome = app::run_sensitivity(&job, &mut |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .with_context(|| format!("measuring the sensitivity of {}", job.model.display()))?;
+    bar.finish_and_clear();
+    print_outcome(args.json, &outcome, || outcome.to_text())?;
+    if let (Some(path), false) = (&outcome.output, args.json) {
+        eprintln!("rows written to {}", path.display());
     }
     Ok(())
 }

@@ -46,6 +46,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Import(args) => import(args, &ctx),
         Command::Export(args) => export(args, &ctx),
         Command::Eval(args) => eval(args, &ctx),
+        Command::Sensitivity(args) => sensitivity(args, &ctx),
         Command::Info(args) => info(args, &ctx),
         Command::Quantize(args) => quantize(args, &ctx),
         Command::Compress(args) => compress(args, &ctx),

@@ -18,6 +18,14 @@ pub fn step_spinner(quiet: bool) -> (ProgressBar, impl FnMut(&str)) {
     (bar, move |msg: &str| b.set_message(msg.to_string()))
 }
 
+/// A bar counting `what` (its length is set as the work learns it).
+pub fn count_bar(quiet: bool, what: &str) -> ProgressBar {
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
+    let template = format!("{{elapsed:>4}} [{{bar:30}}] {{pos}}/{{len}} {what}");
+    bar.set_style(ProgressStyle::with_template(&template).expect("a template"));
+    bar
+}
+
 /// Prints an outcome as JSON, or as the text `text` makes.
 pub fn print_outcome<T: serde::Serialize>(
     json: bool,

@@ -1,0 +1,192 @@
+//! Per-layer sensitivity: the survey's controlled experiment, one layer
+//! compressed at a time with every other layer as it was and no retraining.
+//! The rows come from `compress::sensitivity`; here they become a Markdown
+//! table and, for the HTML page, one plot per method.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use super::svg::{escape, Axis, Point, Scatter};
+
+/// A sensitivity run of one model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sensitivity {
+    /// The model's name (its file's stem).
+    pub model: String,
+    pub dataset: String,
+    /// The float network's accuracy as it is, on validation and test.
+    pub val_accuracy: f64,
+    pub test_accuracy: f64,
+    pub rows: Vec<SensitivityRow>,
+}
+
+/// One layer under one setting of one method.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SensitivityRow {
+    pub layer: String,
+    /// `prune` (magnitude), `prune-obd`, `inq` or `low-rank`.
+    pub method: String,
+    /// The setting: `90%`, `4-bit`, `rank/4`.
+    pub setting: String,
+    /// Low rank: the rank kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank: Option<usize>,
+    /// The layer's weights over what is left of them: nonzero weights when
+    /// pruning, bits against 32 for INQ, parameters for low rank.
+    pub compression: f64,
+    /// The layer's multiplications per image, before and after (nonzero ones
+    /// when pruned; INQ keeps them, as shifts).
+    pub mults_before: u64,
+    pub mults_after: u64,
+    pub val_accuracy: f64,
+    pub test_accuracy: f64,
+}
+
+impl Sensitivity {
+    /// Accuracy lost on validation (points) of a row.
+    pub fn val_drop(&self, row: &SensitivityRow) -> f64 {
+        (self.val_accuracy - row.val_accuracy) * 100.0
+    }
+
+    /// The methods in the order their rows first appear.
+    pub fn methods(&self) -> Vec<&str> {
+        let mut seen: Vec<&str> = Vec::new();
+        for r in &self.rows {
+            if !seen.contains(&r.method.as_str()) {
+                seen.push(&r.method);
+            }
+        }
+        seen
+    }
+
+    /// The table: a row per layer and method, a column per setting with the
+    /// validation drop in points and the layer's compression.
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "Per-layer sensitivity of `{}` on {}: one layer at a time, no retraining. \
+             As it is: validation {:.2}%, test {:.2}%. Each cell: validation accuracy lost \
+             (points), test lost, the layer's compression.\n",
+            self.model,
+            self.dataset,
+            self.val_accuracy * 100.0,
+            self.test_accuracy * 100.0
+        );
+        for method in self.methods() {
+            let rows: Vec<&SensitivityRow> =
+                self.rows.iter().filter(|r| r.method == method).collect();
+            let mut settings: Vec<&str> = Vec::new();
+            let mut layers: Vec<&str> = Vec::new();
+            for r in &rows {
+                if !settings.contains(&r.setting.as_str()) {
+                    settings.push(&r.setting);
+                }
+                if !layers.contains(&r.layer.as_str()) {
+                    layers.push(&r.layer);
+                }
+            }
+            let _ = writeln!(s, "| {method} | {} |", settings.join(" | "));
+            let _ = writeln!(s, "|---|{}", "---|".repeat(settings.len()));
+            for layer in layers {
+                let cells: Vec<String> = settings
+                    .iter()
+                    .map(|set| {
+                        rows.iter().find(|r| r.layer == layer && r.setting == *set).map_or(
+                            "-".into(),
+                            |r| {
+                                format!(
+                                    "{:.2} / {:.2} ({:.1}x{})",
+                                    self.val_drop(r),
+                                    (self.test_accuracy - r.test_accuracy) * 100.0,
+                                    r.compression,
+                                    r.rank.map_or(String::new(), |k| format!(", k={k}"))
+                                )
+                            },
+                        )
+                    })
+                    .collect();
+                let _ = writeln!(s, "| {layer} | {} |", cells.join(" | "));
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    /// One plot per method: validation accuracy against the layer's
+    /// compression, a point per layer and setting, tagged with the layer.
+    pub fn plots(&self) -> Vec<Scatter> {
+        self.methods()
+            .into_iter()
+            .map(|method| {
+                let points = self
+                    .rows
+                    .iter()
+                    .filter(|r| r.method == method)
+                    .map(|r| Point {
+                        x: r.compression,
+                        y: r.val_accuracy * 100.0,
+                        label: format!("{} {}: {:.2}%", r.layer, r.setting, r.val_accuracy * 100.0),
+                        tag: r.layer.clone(),
+                        reference: false,
+                    })
+                    .collect();
+                Scatter {
+                    title: format!("{method}: one layer at a time"),
+                    x: Axis { label: "layer compression (x)".into(), log: true },
+                    y: Axis { label: "validation top-1 (%)".into(), log: false },
+                    points,
+                    front: Vec::new(),
+                }
+            })
+            .collect()
+    }
+
+    /// The HTML section: the tables and the plots.
+    pub fn html(&self) -> String {
+        let mut s = String::new();
+        let _ = write!(
+            s,
+            "<h2>Per-layer sensitivity of {}</h2><p>One layer compressed at a time, every other \
+             layer as it was, no retraining. As it is: validation {:.2}%, test {:.2}%.</p>",
+            escape(&self.model),
+            self.val_accuracy * 100.0,
+            self.test_accuracy * 100.0
+        );
+        for method in self.methods() {
+            let _ = write!(
+                s,
+                "<table><tr><th class=\"text\">{}</th><th class=\"text\">setting</th>\
+                 <th>validation</th><th>lost</th><th>test</th><th>compression</th>\
+                 <th>MULTs</th></tr>",
+                escape(method)
+            );
+            for r in self.rows.iter().filter(|r| r.method == method) {
+                let _ = write!(
+                    s,
+                    "<tr><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{:.2}%</td>\
+                     <td>{:.2}</td><td>{:.2}%</td><td>{:.1}x</td><td>{} of {}</td></tr>",
+                    escape(&r.layer),
+                    escape(&r.setting) + &r.rank.map_or(String::new(), |k| format!(" (k={k})")),
+                    r.val_accuracy * 100.0,
+                    self.val_drop(r),
+                    r.test_accuracy * 100.0,
+                    r.compression,
+                    r.mults_after,
+                    r.mults_before
+                );
+            }
+            s.push_str("</table>");
+        }
+        s.push_str("<div class=\"plots\">");
+        for p in self.plots() {
+            s.push_str(&p.svg());
+        }
+        s.push_str(
+            "</div><p class=\"legend\">Each point: one layer at one setting, named by the \
+             layer (hover for the setting).</p>",
+        );
+        s
+    }
+}
