@@ -265,3 +265,65 @@ fn distillation_gradient_matches_finite_differences() {
     let (value, grad) = soft.loss_sum(zt.view(), x.view(), &labels);
     assert!(value.abs() < 1e-5 && grad.iter().all(|g| g.abs() < 1e-6), "{value}");
 }
+
+/// FitNets' hint loss: its gradient over the regressor's outputs, and through
+/// the regressor and the student's guided layers to every parameter, against
+/// central differences of the loss itself.
+#[test]
+fn hint_loss_gradient_matches_finite_differences() {
+    use shiftkit::train::Hint;
+    let mut rng = rng(23);
+    let conv = |rng: &mut ChaCha8Rng, oc: usize, ic: usize, k: usize| {
+        Op::Conv2d(Conv2d {
+            weight: Array4::from_shape_simple_fn((oc, ic, k, k), || rng.gen_range(-1.0..1.0)),
+            bias: Array1::from_shape_simple_fn(oc, || rng.gen_range(-1.0..1.0)),
+            stride: [1, 1],
+            padding: [0, 0],
+        })
+    };
+    // The teacher's hint: 3 maps of 3x3 from a 5x5 image.
+    let input = Shape::Image { c: 1, h: 5, w: 5 };
+    let hint = Network::new(input, vec![layer("t1", conv(&mut rng, 3, 1, 3))]).unwrap();
+    // The student's guided layer gives 2 maps of 4x4; the regressor, a 2x2
+    // convolution, maps them onto the hint's 3 maps of 3x3.
+    let student = Network::new(
+        input,
+        vec![
+            layer("s1", conv(&mut rng, 2, 1, 2)),
+            layer("r", conv(&mut rng, 3, 2, 2)),
+            layer("flat", Op::Flatten),
+        ],
+    )
+    .unwrap();
+    let x = random_matrix(&mut rng, 3, 25);
+    let labels = [0u8, 1, 2];
+    let loss = Hint { hint: &hint };
+    let z = random_matrix(&mut rng, 3, 27);
+    check_loss(&loss, &z, &x, &labels, "hint");
+    let value = |n: &Network| {
+        let (y, _) = forward(n, x.view(), Mode::Train);
+        loss.loss_sum(y.view(), x.view(), &labels).0
+    };
+    let (y, tape) = forward(&student, x.view(), Mode::Train);
+    let (_, dy) = loss.loss_sum(y.view(), x.view(), &labels);
+    let (grads, _) = backward(&student, &tape, dy, false);
+    let eps = 1e-2f32;
+    for (index, (id, g)) in grads.items.iter().enumerate() {
+        for flat in 0..g.len() {
+            let bumped = |delta: f32| {
+                let mut n = student.clone();
+                let mut params = n.params_mut();
+                *params[index].1.iter_mut().nth(flat).unwrap() += delta;
+                drop(params);
+                value(&n)
+            };
+            let numeric = (bumped(eps) - bumped(-eps)) / (2.0 * eps as f64);
+            let analytic = *g.iter().nth(flat).unwrap();
+            assert!(close(analytic, numeric), "{id} entry {flat}: {analytic} vs {numeric}");
+        }
+    }
+    // Zero when the regressor's outputs are the hint.
+    let target = shiftkit::train::engine::predict(&hint, x.view());
+    let (v, g) = loss.loss_sum(target.view(), x.view(), &labels);
+    assert!(v == 0.0 && g.iter().all(|&d| d == 0.0));
+}

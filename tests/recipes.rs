@@ -256,6 +256,12 @@ fn recipes_with_mistakes_are_refused_with_the_reason() {
         ("[[step]]\nmethod = \"inq\"\nbits = 3\nrange = \"mean\"\n", "mean"),
         ("[[step]]\nmethod = \"binary\"\nrange = \"max\"\n", "`range` is not a setting of binary"),
         ("[[step]\n", "expected"),
+        ("[[step]]\nmethod = \"hint\"\nhint = \"relu1\"\nguided = \"relu1\"\n", "[distill]"),
+        ("[distill]\n[[step]]\nmethod = \"hint\"\nguided = \"relu1\"\n", "hint needs `hint`"),
+        ("[distill]\n[[step]]\nmethod = \"hint\"\nhint = \"relu1\"\n", "needs `guided`"),
+        ("[[step]]\nmethod = \"prune\"\nsparsity = 0.5\ncriterion = \"l1\"\n", "magnitude or obd"),
+        ("[[step]]\nmethod = \"structured\"\nfraction = 0.5\ncriterion = \"obd\"\n", "apoz"),
+        ("[[step]]\nmethod = \"merge\"\nfraction = 0.5\ncriterion = \"l1\"\n", "criterion"),
     ];
     for (text, needle) in cases {
         let e = Recipe::parse(text, Path::new(".")).unwrap_err().to_string();
@@ -433,4 +439,65 @@ fn reshaping_after_coding_keeps_coded_layers_frozen() {
     compress(&model, &first, &inq_only).unwrap();
     let (a, b) = (float_weights(&inq_only), float_weights(&path));
     assert_eq!(a.last(), b.last());
+}
+
+/// FitNets' first stage: the student's layers up to the guided one learn the
+/// teacher's hint (the loss falls with more epochs), the layers after it are
+/// untouched; names the student or teacher lacks are refused naming theirs.
+#[test]
+fn a_hint_step_trains_the_guided_layers_only() {
+    use shiftkit::train::TrainConfig;
+    let (teacher, data) = common::trained_digits("mlp:64-32-10", 10, 1);
+    let (student, _) = common::trained_digits("mlp:64-16-16-10", 1, 2);
+    let g = student.layer_index("relu2").unwrap();
+    let cfg = |epochs| TrainConfig { epochs, ..common::digits_config(epochs, 3) };
+    let run = |epochs: usize| {
+        let mut s = student.clone();
+        let loss = compress::train_hint(
+            &mut s,
+            &teacher,
+            "relu1",
+            "relu2",
+            &data.train,
+            &cfg(epochs),
+            Default::default(),
+            &mut Quiet,
+        )
+        .unwrap();
+        (s, loss)
+    };
+    let ((one, l1), (four, l4)) = (run(1), run(4));
+    assert!(l4 < l1, "hint loss {l4} after 4 epochs, {l1} after 1");
+    for trained in [&one, &four] {
+        assert_eq!(trained.layers()[g + 1..], student.layers()[g + 1..]);
+        assert_ne!(trained.layers()[0], student.layers()[0]);
+        assert_eq!(trained.output(), student.output());
+    }
+    let mut s = student.clone();
+    let e = compress::train_hint(
+        &mut s,
+        &teacher,
+        "conv9",
+        "relu2",
+        &data.train,
+        &cfg(1),
+        Default::default(),
+        &mut Quiet,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("conv9") && e.contains("fc1, relu1"), "{e}");
+    // Through a recipe: hint, then distillation, from a teacher file.
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("t.skm");
+    model::save(&t, &ModelFile::new(teacher.clone(), Provenance::default())).unwrap();
+    let recipe = format!(
+        "[train]\nlr = 0.05\nbatch = 32\n[distill]\nteacher = \"{}\"\n[[step]]\nmethod = \"hint\"\nhint = \"relu1\"\nguided = \"relu2\"\nepochs = 5\n[[step]]\nmethod = \"finetune\"\nepochs = 20\n",
+        t.display()
+    );
+    let recipe = Recipe::parse(&recipe, Path::new(".")).unwrap();
+    assert_eq!(recipe.steps[0].label(), "FitNets hint relu1 -> relu2 +KD");
+    let done = compress::run_recipe(&student, &teacher, &recipe, &data, &mut Quiet).unwrap();
+    assert_eq!(done.steps.len(), 2);
+    assert!(done.steps[1].integer_accuracy > 0.9, "{:?}", done.steps);
 }

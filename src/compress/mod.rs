@@ -4,6 +4,7 @@
 //! chain them ([`Recipe`], [`run_recipe`]).
 
 mod binary;
+mod hint;
 mod inq;
 mod kmeans;
 mod lowrank;
@@ -16,6 +17,7 @@ mod sensitivity;
 mod surgery;
 
 pub use binary::Binarizer;
+pub use hint::train_hint;
 pub use inq::{check_schedule, partition, run_inq, InqConfig, InqObserver, InqStep};
 pub use kmeans::{kmeans, Clusters, SharedWeights};
 pub use lowrank::{svd_layer, Rank};

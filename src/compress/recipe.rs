@@ -34,6 +34,8 @@ pub mod defaults {
     pub const SHARE_VALUE_BITS: u32 = 8;
     /// Pruning rounds.
     pub const PRUNE_ITERATIONS: usize = 1;
+    /// FitNets hint training epochs.
+    pub const HINT_EPOCHS: usize = 3;
     /// Validation samples that OBD, Taylor and APoZ saliencies are measured on.
     pub const SALIENCY_SAMPLES: usize = 2000;
 }
@@ -114,6 +116,12 @@ pub enum StepKind {
         levels: Levels,
         scale: bool,
     },
+    /// FitNets' first stage: the student's layers up to `guided` regress the
+    /// teacher's layer `hint` (the recipe's teacher).
+    Hint {
+        hint: String,
+        guided: String,
+    },
     Finetune,
 }
 
@@ -123,6 +131,7 @@ impl StepKind {
         match self {
             StepKind::Inq { .. } => defaults::INQ_EPOCHS,
             StepKind::Binary { .. } => defaults::BINARY_EPOCHS,
+            StepKind::Hint { .. } => defaults::HINT_EPOCHS,
             _ => 0,
         }
     }
@@ -193,6 +202,7 @@ impl Step {
             StepKind::Inq { bits, .. } => format!("inq {bits}-bit"),
             StepKind::Binary { levels: Levels::Binary, .. } => "binary".into(),
             StepKind::Binary { levels: Levels::Ternary, .. } => "ternary".into(),
+            StepKind::Hint { hint, guided } => format!("FitNets hint {hint} -> {guided}"),
             StepKind::Finetune => "finetune".into(),
         };
         if self.distill {
@@ -249,6 +259,16 @@ impl Step {
                 return Err(setting("epochs", "of finetune must be at least 1".into()))
             }
             StepKind::Finetune => {}
+            StepKind::Hint { .. } if !has_teacher => {
+                return Err(setting(
+                    "hint",
+                    "needs the recipe's teacher: add a [distill] table".into(),
+                ))
+            }
+            StepKind::Hint { .. } if self.epochs == 0 => {
+                return Err(setting("epochs", "of a hint step must be at least 1".into()))
+            }
+            StepKind::Hint { .. } => {}
         }
         if let Some(layers) = &self.layers {
             if layers.is_empty() {

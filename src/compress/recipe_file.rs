@@ -43,7 +43,8 @@
 //! (bits, layer_bits, schedule, range: `min-error` or the paper's `max`;
 //! `epochs` per portion), `binary` / `ternary`
 //! (scale), `finetune`; the coding ones (kmeans, inq, binary, ternary) also take
-//! keep_first_last. Defaults are those of `train::defaults`,
+//! keep_first_last; `hint` (FitNets' first stage: `hint`, the teacher's
+//! layer, and `guided`, the student's; needs `[distill]`). Defaults are those of `train::defaults`,
 //! `quant::defaults` and `compress::defaults`.
 
 use std::collections::BTreeMap;
@@ -116,6 +117,8 @@ struct StepToml {
     scale: Option<bool>,
     keep_first_last: Option<WeightSpec>,
     criterion: Option<String>,
+    hint: Option<String>,
+    guided: Option<String>,
 }
 
 impl StepToml {
@@ -136,12 +139,14 @@ impl StepToml {
             ("scale", self.scale.is_some()),
             ("keep_first_last", self.keep_first_last.is_some()),
             ("criterion", self.criterion.is_some()),
+            ("hint", self.hint.is_some()),
+            ("guided", self.guided.is_some()),
         ];
         flags.iter().filter(|f| f.1).map(|f| f.0).collect()
     }
 }
 
-const METHODS: &str = "prune, structured, merge, svd, kmeans, inq, binary, ternary, finetune";
+const METHODS: &str = "prune, structured, merge, svd, kmeans, inq, binary, ternary, finetune, hint";
 
 impl Recipe {
     /// Reads and checks a recipe file; paths in it are relative to its folder.
@@ -190,6 +195,7 @@ fn step_of(s: StepToml, has_teacher: bool) -> Result<Step, String> {
         "inq" => &["bits", "layer_bits", "schedule", "range", "keep_first_last"],
         "binary" | "ternary" => &["scale", "keep_first_last"],
         "finetune" => &[],
+        "hint" => &["hint", "guided"],
         other => return Err(format!("unknown method `{other}`; expected one of {METHODS}")),
     };
     if let Some(bad) = s.present().into_iter().find(|k| !allowed.contains(k)) {
@@ -244,6 +250,10 @@ fn step_of(s: StepToml, has_teacher: bool) -> Result<Step, String> {
         "binary" | "ternary" => StepKind::Binary {
             levels: if s.method == "binary" { Levels::Binary } else { Levels::Ternary },
             scale: s.scale.unwrap_or(defaults::BINARY_SCALE),
+        },
+        "hint" => StepKind::Hint {
+            hint: s.hint.clone().ok_or("hint needs `hint`, the teacher's layer")?,
+            guided: s.guided.clone().ok_or("hint needs `guided`, the student's layer")?,
         },
         _ => StepKind::Finetune,
     };

@@ -8,8 +8,8 @@ use serde::Serialize;
 use super::recipe::{Recipe, Step, StepKind};
 use super::{
     defaults, kmeans, merge_masks, merge_neurons, prune_units_by, pruned_masks, run_inq, run_prune,
-    svd_layer, unit_importance, weighted_layers, Binarizer, CompressError, InqConfig, InqObserver,
-    PruneConfig, SharedWeights,
+    svd_layer, train_hint, unit_importance, weighted_layers, Binarizer, CompressError, InqConfig,
+    InqObserver, PruneConfig, SharedWeights,
 };
 use crate::data::{Dataset, Split};
 use crate::model::{Network, Op, ParamId, ParamKind};
@@ -84,7 +84,7 @@ pub fn run_recipe(
             None => &SoftmaxCrossEntropy,
         };
         let cfg = recipe.step_config(step);
-        state.run(step, &cfg, loss, &data.train, &data.val, observer).map_err(in_step)?;
+        state.run(step, &cfg, loss, teacher, data, observer).map_err(in_step)?;
         let train_seconds = start.elapsed().as_secs_f64();
         let config = recipe.quantize.config(state.coded.clone());
         let calibration = data.val.head(recipe.quantize.calibration);
@@ -167,10 +167,26 @@ impl State {
         step: &Step,
         cfg: &TrainConfig,
         loss: &dyn Loss,
-        data: &Split,
-        val: &Split,
+        teacher: &Network,
+        dataset: &Dataset,
         observer: &mut dyn InqObserver,
     ) -> Result<(), CompressError> {
+        let (data, val) = (&dataset.train, &dataset.val);
+        if let StepKind::Hint { hint, guided } = &step.kind {
+            let g = self.net.layer_index(guided);
+            if let Some(i) =
+                g.into_iter().flat_map(|g| 0..=g).find(|i| self.coded.contains_key(&self.name(*i)))
+            {
+                let spec = self.coded[&self.name(i)];
+                return Err(CompressError::AlreadyCoded { layer: self.name(i), spec });
+            }
+            let mut masks = pruned_masks(&self.net);
+            merge_masks(&mut masks, frozen_masks(&self.net, &self.coded));
+            let loss =
+                train_hint(&mut self.net, teacher, hint, guided, data, cfg, masks, observer)?;
+            tracing::info!(hint, guided, loss, "hint trained");
+            return Ok(());
+        }
         let mut layers = self.select(step.layers.as_deref(), &step.kind)?;
         if !matches!(step.kind, StepKind::Finetune) {
             for &i in &layers {
@@ -324,6 +340,7 @@ impl State {
                 }
             }
             StepKind::Finetune => self.finetune(cfg, loss, data, observer)?,
+            StepKind::Hint { .. } => unreachable!("run above"),
         }
         self.coded.extend(kept);
         Ok(())

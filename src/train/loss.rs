@@ -131,3 +131,29 @@ impl Loss for Distillation<'_> {
         ((1.0 - lambda as f64) * hard + lambda as f64 * (t * t) as f64 * soft, grad)
     }
 }
+
+/// FitNets' hint loss (Romero et al. 2015): `½·mean_j (r_j(v(x)) − u_j(x))²`
+/// per row, with `u(x)` the teacher's output at its hint layer (`hint`: the
+/// teacher's layers up to it, run in eval mode) and `r(v(x))` the outputs
+/// being trained (the student up to its guided layer, then the regressor),
+/// both flattened in (C, H, W) order. The paper's `½·‖r − u‖²` divided by
+/// the hint's size, so that its gradients do not grow with the hint (a
+/// 16x10x10 hint would scale them by 1,600). Labels are not read.
+pub struct Hint<'a> {
+    pub hint: &'a Network,
+}
+
+impl Loss for Hint<'_> {
+    fn loss_sum(
+        &self,
+        outputs: ArrayView2<f32>,
+        inputs: ArrayView2<f32>,
+        _labels: &[u8],
+    ) -> (f64, Array2<f32>) {
+        let target = predict(self.hint, inputs);
+        let size = outputs.ncols().max(1) as f32;
+        let grad = (&outputs - &target).mapv(|d| d / size);
+        let loss = grad.iter().map(|&g| 0.5 * size as f64 * g as f64 * g as f64).sum();
+        (loss, grad)
+    }
+}

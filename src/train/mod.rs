@@ -13,7 +13,7 @@ mod settings;
 mod trainer;
 
 pub use eval::{argmax_rows, check_split, evaluate, predict_all};
-pub use loss::{check_distill, softmax, Distillation, Loss, SoftmaxCrossEntropy};
+pub use loss::{check_distill, softmax, Distillation, Hint, Loss, SoftmaxCrossEntropy};
 pub use optim::{LrSchedule, Masks, Optimizer, OptimizerConfig};
 pub use settings::{defaults, OptimizerKind, Purpose, TrainSettings, MAX_EPOCHS};
 pub use trainer::{

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# FitNets on Fashion-MNIST: a thin, deep student (scripts/data/fitnets-student.json:
+# 4 convolutions and 2 dense layers, 21,826 parameters) learns from LeNet-5
+# (61,706), three ways from the same start (one epoch of plain training,
+# seed by seed), with the same epoch budget:
+#   ce       the student alone: HINT + KD epochs of cross-entropy
+#   kd       distillation alone: HINT + KD epochs of distillation
+#   fitnets  HINT epochs of the hint (student relu4 regresses teacher relu2,
+#            both 16x10x10, through a 1x1 convolution), then KD epochs of
+#            distillation
+# Distillation's T and lambda are chosen per arm on the validation split
+# (mean over seeds) from a small grid; test accuracy is then reported.
+# Accuracy is the integer network's (fixed8 weights, 8-bit activations).
+#
+# Usage: scripts/bench-fitnets.sh [OUT_DIR]   (default: target/bench-fitnets)
+#   SEEDS="1 2 3"  HINT=2  KD=8  LR=0.02
+#   GRID="4:0.5 4:0.9"   temperature:lambda pairs
+# Teachers come from OUT_DIR/lenet5_sN.skm (trained here when missing).
+# A run whose JSON exists in OUT_DIR is not run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-target/bench-fitnets}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+cargo build --release -q
+bin=$PWD/target/release/shiftkit
+student=$PWD/scripts/data/fitnets-student.json
+export SHIFTKIT_DATA_DIR=${SHIFTKIT_DATA_DIR:-/usr/share/datasets/fashion-mnist}
+seeds=${SEEDS:-1 2 3}
+hint=${HINT:-2}
+kd=${KD:-8}
+lr=${LR:-0.02}
+grid=${GRID:-4:0.5 4:0.9}
+
+run() { # name, then the command; stores the JSON outcome
+  local name=$1; shift
+  [ -s "$out/$name.json" ] && return
+  "$@" --json > "$out/$name.tmp"
+  mv "$out/$name.tmp" "$out/$name.json"
+  echo "$name done" >&2
+}
+
+for seed in $seeds; do
+  t="$out/lenet5_s$seed.skm"
+  run "lenet5_s${seed}_float" $bin -q train --arch lenet5 --data fashion-mnist --lr 0.02 \
+      --seed "$seed" -o "$t"
+  s="student_s$seed"
+  run "${s}_init" $bin -q train --arch "$student" --data fashion-mnist --epochs 1 --lr $lr \
+      --seed "$seed" -o "$out/$s.skm"
+  printf '[train]\nlr = %s\n[[step]]\nmethod = "finetune"\nepochs = %s\n' \
+    "$lr" $((hint + kd)) > "$out/${s}_ce.toml"
+  run "${s}_ce" $bin -q compress "$out/$s.skm" --recipe "$out/${s}_ce.toml" --seed "$seed" \
+      -o "$out/${s}_ce.skm"
+  for g in $grid; do
+    T=${g%%:*}; L=${g##*:}; tag="T${T}_l$L"
+    distill=$(printf '[distill]\nteacher = "%s"\ntemperature = %s\nlambda = %s\n' "$t" "$T" "$L")
+    printf '[train]\nlr = %s\n%s\n[[step]]\nmethod = "finetune"\nepochs = %s\n' \
+      "$lr" "$distill" $((hint + kd)) > "$out/${s}_kd_$tag.toml"
+    run "${s}_kd_$tag" $bin -q compress "$out/$s.skm" --recipe "$out/${s}_kd_$tag.toml" \
+        --seed "$seed" -o "$out/${s}_kd_$tag.skm"
+    printf '[train]\nlr = %s\n%s\n[[step]]\nmethod = "hint"\nhint = "relu2"\nguided = "relu4"\nepochs = %s\n[[step]]\nmethod = "finetune"\nepochs = %s\n' \
+      "$lr" "$distill" "$hint" "$kd" > "$out/${s}_fitnets_$tag.toml"
+    run "${s}_fitnets_$tag" $bin -q compress "$out/$s.skm" \
+        --recipe "$out/${s}_fitnets_$tag.toml" --seed "$seed" -o "$out/${s}_fitnets_$tag.skm"
+  done
+done
+
+python3 - "$out" "$seeds" "$grid" <<'PY'
+import json, sys, statistics
+out, seeds, grid = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+def load(n): return json.load(open(f"{out}/{n}.json"))
+def arm(name):
+    d = [load(f"student_s{s}_{name}") for s in seeds]
+    return ([x["val_integer_accuracy"] for x in d], [x["integer_accuracy"] for x in d])
+teacher = [load(f"lenet5_s{s}_float") for s in seeds]
+mean = lambda xs: statistics.mean(xs) * 100
+print(f"Seeds {', '.join(seeds)}; integer networks (fixed8); test accuracy mean [min, max].\n")
+print("| model | params | setting | val acc | test acc |")
+print("|---|---|---|---|---|")
+tt = [t["test_accuracy"] for t in teacher]
+print(f"| LeNet-5 teacher (float) | 61,706 | | {mean([t['val_accuracy'] for t in teacher]):.2f}% | {mean(tt):.2f}% [{min(tt)*100:.2f}, {max(tt)*100:.2f}] |")
+best = {}
+for a in ["ce", "kd", "fitnets"]:
+    options = [("", arm("ce"))] if a == "ce" else [(g, arm(f"{a}_T{g.split(':')[0]}_l{g.split(':')[1]}")) for g in grid]
+    for g, (val, test) in options:
+        chosen = max(options, key=lambda o: mean(o[1][0]))[0] == g
+        if chosen: best[a] = test
+        label = {"ce": "student alone", "kd": "student, distillation alone", "fitnets": "student, FitNets (hint, then distillation)"}[a]
+        setting = f"T {g.split(':')[0]}, lambda {g.split(':')[1]}" if g else ""
+        mark = " (chosen on val)" if chosen and g else ""
+        print(f"| {label} | 21,826 | {setting}{mark} | {mean(val):.2f}% | {mean(test):.2f}% [{min(test)*100:.2f}, {max(test)*100:.2f}] |")
+diff = [(f - k) * 100 for f, k in zip(best["fitnets"], best["kd"])]
+print(f"\nFitNets minus distillation alone (chosen settings), test, per seed: {', '.join(f'{d:+.2f}' for d in diff)}; mean {statistics.mean(diff):+.2f}")
+PY
