@@ -259,6 +259,10 @@ fn recipes_with_mistakes_are_refused_with_the_reason() {
         ("[[step]]\nmethod = \"hint\"\nhint = \"relu1\"\nguided = \"relu1\"\n", "[distill]"),
         ("[distill]\n[[step]]\nmethod = \"hint\"\nguided = \"relu1\"\n", "hint needs `hint`"),
         ("[distill]\n[[step]]\nmethod = \"hint\"\nhint = \"relu1\"\n", "needs `guided`"),
+        (
+            "[distill]\n[[step]]\nmethod = \"hint\"\nhint = \"a\"\nguided = \"b\"\nlayers = [\"fc1\"]\n",
+            "not a setting of hint",
+        ),
         ("[[step]]\nmethod = \"prune\"\nsparsity = 0.5\ncriterion = \"l1\"\n", "magnitude or obd"),
         ("[[step]]\nmethod = \"structured\"\nfraction = 0.5\ncriterion = \"obd\"\n", "apoz"),
         ("[[step]]\nmethod = \"merge\"\nfraction = 0.5\ncriterion = \"l1\"\n", "criterion"),
@@ -496,7 +500,7 @@ fn a_hint_step_trains_the_guided_layers_only() {
         t.display()
     );
     let recipe = Recipe::parse(&recipe, Path::new(".")).unwrap();
-    assert_eq!(recipe.steps[0].label(), "FitNets hint relu1 -> relu2 +KD");
+    assert_eq!(recipe.steps[0].label(), "FitNets hint relu1 -> relu2");
     let done = compress::run_recipe(&student, &teacher, &recipe, &data, &mut Quiet).unwrap();
     assert_eq!(done.steps.len(), 2);
     assert!(done.steps[1].integer_accuracy > 0.9, "{:?}", done.steps);

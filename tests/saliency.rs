@@ -202,4 +202,6 @@ fn structured_pruning_removes_the_least_important_units() {
         assert_eq!(after.weight, before.weight.select(Axis(0), &keep), "{criterion:?}");
     }
     assert!(prune_units_by(&net, 0, 1, &[1.0; 6]).is_err(), "one score per unit");
+    let e = taylor_scores(&net, 4, &data).unwrap_err().to_string();
+    assert!(e.contains("fc3") && e.contains("outputs"), "{e}");
 }

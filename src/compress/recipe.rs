@@ -205,7 +205,7 @@ impl Step {
             StepKind::Hint { hint, guided } => format!("FitNets hint {hint} -> {guided}"),
             StepKind::Finetune => "finetune".into(),
         };
-        if self.distill {
+        if self.distill && !matches!(self.kind, StepKind::Hint { .. }) {
             s.push_str(" +KD");
         }
         s
@@ -263,6 +263,12 @@ impl Step {
                 return Err(setting(
                     "hint",
                     "needs the recipe's teacher: add a [distill] table".into(),
+                ))
+            }
+            StepKind::Hint { .. } if self.layers.is_some() => {
+                return Err(setting(
+                    "layers",
+                    "is not a setting of hint: it trains every layer up to `guided`".into(),
                 ))
             }
             StepKind::Hint { .. } if self.epochs == 0 => {

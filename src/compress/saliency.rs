@@ -145,6 +145,12 @@ fn unit_positions(shape: Shape) -> (usize, usize) {
 /// (`mean_x |mean_positions(a·∂L/∂a)|`).
 pub fn taylor_scores(net: &Network, layer: usize, data: &Split) -> Result<Vec<f64>, CompressError> {
     let j = activation_layer(net, layer);
+    if j + 1 == net.layers().len() {
+        return Err(CompressError::Config(format!(
+            "layer `{}` gives the network's outputs; its units are not pruned",
+            net.layers()[layer].name
+        )));
+    }
     let (units, positions) = unit_positions(net.output_of(j));
     let tail = Network::new(net.output_of(j), net.layers()[j + 1..].to_vec())?;
     let rows: Vec<usize> = (0..data.len()).collect();
