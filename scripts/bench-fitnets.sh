@@ -6,9 +6,9 @@
 #   ce       the student alone: HINT + KD epochs of cross-entropy
 #   kd       distillation alone: HINT + KD epochs of distillation
 #   fitnets  HINT epochs of the hint (student relu4 regresses teacher relu2,
-#            both 16x10x10, through a 1x1 convolution), then KD epochs of
-#            distillation
-# Distillation's T and lambda are chosen per arm on the validation split
+#            both 16x10x10, through a 1x1 convolution; Adam at 0.001), then
+#            KD epochs of distillation
+# Every other run is SGD at LR. Distillation's T and lambda are chosen per arm on the validation split
 # (mean over seeds) from a small grid; test accuracy is then reported.
 # Accuracy is the integer network's (fixed8 weights, 8-bit activations).
 #
@@ -47,19 +47,19 @@ for seed in $seeds; do
   s="student_s$seed"
   run "${s}_init" $bin -q train --arch "$student" --data fashion-mnist --epochs 1 --lr $lr \
       --seed "$seed" -o "$out/$s.skm"
-  printf '[train]\nlr = %s\n[[step]]\nmethod = "finetune"\nepochs = %s\n' \
-    "$lr" $((hint + kd)) > "$out/${s}_ce.toml"
+  printf '[[step]]\nmethod = "finetune"\nepochs = %s\nlr = %s\n' \
+    $((hint + kd)) "$lr" > "$out/${s}_ce.toml"
   run "${s}_ce" $bin -q compress "$out/$s.skm" --recipe "$out/${s}_ce.toml" --seed "$seed" \
       -o "$out/${s}_ce.skm"
   for g in $grid; do
     T=${g%%:*}; L=${g##*:}; tag="T${T}_l$L"
     distill=$(printf '[distill]\nteacher = "%s"\ntemperature = %s\nlambda = %s\n' "$t" "$T" "$L")
-    printf '[train]\nlr = %s\n%s\n[[step]]\nmethod = "finetune"\nepochs = %s\n' \
-      "$lr" "$distill" $((hint + kd)) > "$out/${s}_kd_$tag.toml"
+    printf '%s\n[[step]]\nmethod = "finetune"\nepochs = %s\nlr = %s\n' \
+      "$distill" $((hint + kd)) "$lr" > "$out/${s}_kd_$tag.toml"
     run "${s}_kd_$tag" $bin -q compress "$out/$s.skm" --recipe "$out/${s}_kd_$tag.toml" \
         --seed "$seed" -o "$out/${s}_kd_$tag.skm"
-    printf '[train]\nlr = %s\n%s\n[[step]]\nmethod = "hint"\nhint = "relu2"\nguided = "relu4"\nepochs = %s\n[[step]]\nmethod = "finetune"\nepochs = %s\n' \
-      "$lr" "$distill" "$hint" "$kd" > "$out/${s}_fitnets_$tag.toml"
+    printf '%s\n[[step]]\nmethod = "hint"\nhint = "relu2"\nguided = "relu4"\nepochs = %s\n[[step]]\nmethod = "finetune"\nepochs = %s\nlr = %s\n' \
+      "$distill" "$hint" "$kd" "$lr" > "$out/${s}_fitnets_$tag.toml"
     run "${s}_fitnets_$tag" $bin -q compress "$out/$s.skm" \
         --recipe "$out/${s}_fitnets_$tag.toml" --seed "$seed" -o "$out/${s}_fitnets_$tag.skm"
   done

@@ -301,6 +301,15 @@ fn each_step_retrains_with_its_kinds_optimizer() {
         Recipe::parse("[[step]]\nmethod = \"inq\"\nbits = 3\nrange = \"max\"\n", Path::new("."))
             .unwrap();
     assert!(matches!(paper.steps[0].kind, StepKind::Inq { range: RangeRule::Max, .. }));
+    // FitNets' hint stage trains with Adam too; the distillation after it with SGD.
+    let fitnets = Recipe::parse(
+        "[distill]\n[[step]]\nmethod = \"hint\"\nhint = \"a\"\nguided = \"b\"\n\
+         [[step]]\nmethod = \"finetune\"\nepochs = 2\n",
+        Path::new("."),
+    )
+    .unwrap();
+    let opts: Vec<_> = fitnets.steps.iter().map(|s| fitnets.step_config(s).optimizer).collect();
+    assert_eq!(opts, vec![adam, sgd]);
 }
 
 #[test]

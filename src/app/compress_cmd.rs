@@ -84,8 +84,8 @@ impl MethodJob {
             ),
         };
         let step = Step { epochs, keep_first_last: self.keep_first_last, ..Step::new(kind) };
-        let (train, binarize) = Recipe::retrain(&self.train)?;
-        let recipe = Recipe { train, binarize, quantize: self.quantize, ..Recipe::new(vec![step]) };
+        let (train, adaptive) = Recipe::retrain(&self.train)?;
+        let recipe = Recipe { train, adaptive, quantize: self.quantize, ..Recipe::new(vec![step]) };
         recipe.check()?;
         Ok(recipe)
     }

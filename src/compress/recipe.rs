@@ -45,9 +45,9 @@ pub mod defaults {
 pub struct Recipe {
     /// Every retraining run (its `epochs` is each step's)...
     pub train: TrainConfig,
-    /// ...but binary and ternary steps retrain with this optimizer
-    /// (`Purpose::Binarize`: Adam unless the settings name one).
-    pub binarize: OptimizerConfig,
+    /// ...but binary, ternary and hint steps train with this optimizer
+    /// (`Purpose::Adaptive`: Adam unless the settings name one).
+    pub adaptive: OptimizerConfig,
     pub distill: Option<DistillSpec>,
     /// The integer network made after every step.
     pub quantize: QuantSettings,
@@ -319,23 +319,23 @@ fn setting(setting: &'static str, reason: String) -> CompressError {
 impl Recipe {
     /// A recipe of these steps with the default retraining and quantization.
     pub fn new(steps: Vec<Step>) -> Recipe {
-        let (train, binarize) =
+        let (train, adaptive) =
             Recipe::retrain(&TrainSettings::default()).expect("the defaults are valid");
-        Recipe { train, binarize, distill: None, quantize: QuantSettings::default(), steps }
+        Recipe { train, adaptive, distill: None, quantize: QuantSettings::default(), steps }
     }
 
     /// The retraining of a recipe as `settings` give it: the runs of every
     /// step, and the optimizer of the binary and ternary ones.
     pub fn retrain(settings: &TrainSettings) -> Result<(TrainConfig, OptimizerConfig), TrainError> {
-        let binarize = settings.resolve(Purpose::Binarize, 0)?.optimizer;
-        Ok((settings.resolve(Purpose::Retrain, 0)?, binarize))
+        let adaptive = settings.resolve(Purpose::Adaptive, 0)?.optimizer;
+        Ok((settings.resolve(Purpose::Retrain, 0)?, adaptive))
     }
 
     /// The training run of `step`: its epochs, its kind's optimizer, its
     /// learning rate when it names one.
     pub fn step_config(&self, step: &Step) -> TrainConfig {
         let optimizer = match step.kind {
-            StepKind::Binary { .. } => self.binarize,
+            StepKind::Binary { .. } | StepKind::Hint { .. } => self.adaptive,
             _ => self.train.optimizer,
         };
         TrainConfig {
@@ -348,7 +348,7 @@ impl Recipe {
     /// Checks every setting; the first step that cannot run is named.
     pub fn check(&self) -> Result<(), CompressError> {
         self.train.check()?;
-        TrainConfig { optimizer: self.binarize, ..self.train.clone() }.check()?;
+        TrainConfig { optimizer: self.adaptive, ..self.train.clone() }.check()?;
         if let Some(d) = &self.distill {
             train::check_distill(d.temperature, d.lambda)?;
         }

@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! [train]                      # every retraining step (defaults shown)
-//! # optimizer = "sgd"          # left out: sgd, and adam for binary/ternary steps
+//! # optimizer = "sgd"          # left out: sgd, and adam for binary/ternary/hint steps
 //! # lr = 0.01                  # left out: the optimizer's (sgd 0.01, adam 0.001)
 //! momentum = 0.9
 //! weight_decay = 5e-4
@@ -176,8 +176,8 @@ impl Recipe {
                     .map_err(|reason| RecipeError::Step { step: i + 1, reason })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let (train, binarize) = Recipe::retrain(&raw.train).map_err(CompressError::from)?;
-        let recipe = Recipe { train, binarize, distill, quantize: raw.quantize, steps };
+        let (train, adaptive) = Recipe::retrain(&raw.train).map_err(CompressError::from)?;
+        let recipe = Recipe { train, adaptive, distill, quantize: raw.quantize, steps };
         recipe.check()?;
         Ok(recipe)
     }
