@@ -18,21 +18,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-target/bench-lowrank}
-mkdir -p "$out"
-cargo build --release -q
-bin=$PWD/target/release/shiftkit
-export SHIFTKIT_DATA_DIR=${SHIFTKIT_DATA_DIR:-/usr/share/datasets/fashion-mnist}
+. scripts/common.sh
 seeds=${SEEDS:-1 2 3}
 ranks=${RANKS:-2 3 4 6 8 9 12}
 epochs=${EPOCHS:-3}
-
-run() { # name, then the command; stores the JSON outcome
-  local name=$1; shift
-  [ -s "$out/$name.json" ] && return
-  "$@" --json > "$out/$name.tmp"
-  mv "$out/$name.tmp" "$out/$name.json"
-  echo "$name done" >&2
-}
 
 for seed in $seeds; do
   s="lenet5_s$seed"

@@ -11,10 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-target/bench-sensitivity}
-mkdir -p "$out"
-cargo build --release -q
-bin=$PWD/target/release/shiftkit
-export SHIFTKIT_DATA_DIR=${SHIFTKIT_DATA_DIR:-/usr/share/datasets/fashion-mnist}
+. scripts/common.sh
 seeds=${SEEDS:-1 2 3}
 
 runs=()
