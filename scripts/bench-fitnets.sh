@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# FitNets on Fashion-MNIST: a thin, deep student (scripts/data/fitnets-student.json:
-# 4 convolutions and 2 dense layers, 21,826 parameters) learns from LeNet-5
+# FitNets on Fashion-MNIST: a thin, deep student (STUDENT, default
+# scripts/data/fitnets-student.json: 4 convolutions and 2 dense layers, 21,826
+# parameters; fitnets-student-thin.json has 5,614) learns from LeNet-5
 # (61,706), three ways from the same start (one epoch of plain training,
 # seed by seed), with the same epoch budget:
 #   ce       the student alone: HINT + KD epochs of cross-entropy
 #   kd       distillation alone: HINT + KD epochs of distillation
 #   fitnets  HINT epochs of the hint (student relu4 regresses teacher relu2,
-#            both 16x10x10, through a 1x1 convolution; Adam at 0.001), then
+#            16x10x10, through a 1x1 convolution; Adam at 0.001), then
 #            KD epochs of distillation
 # The start is SGD at 0.02, every later run SGD at LR (0.02 made the
 # distillation after the hint diverge: the regressed maps no longer fit the
@@ -25,7 +26,7 @@ cd "$(dirname "$0")/.."
 out=${1:-target/bench-fitnets}
 . scripts/common.sh
 out=$(cd "$out" && pwd)
-student=$PWD/scripts/data/fitnets-student.json
+student=$(realpath "${STUDENT:-scripts/data/fitnets-student.json}")
 seeds=${SEEDS:-1 2 3}
 hint=${HINT:-2}
 kd=${KD:-8}
@@ -57,9 +58,11 @@ for seed in $seeds; do
   done
 done
 
+[ -s "$out/student.info.json" ] || $bin info "$out/student_s${seeds%% *}.skm" --json > "$out/student.info.json"
 python3 - "$out" "$seeds" "$grid" <<'PY'
 import json, sys, statistics
 out, seeds, grid = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+params = f"{json.load(open(f'{out}/student.info.json'))['network']['params']:,}"
 def load(n): return json.load(open(f"{out}/{n}.json"))
 def arm(name):
     d = [load(f"student_s{s}_{name}") for s in seeds]
@@ -80,7 +83,7 @@ for a in ["ce", "kd", "fitnets"]:
         label = {"ce": "student alone", "kd": "student, distillation alone", "fitnets": "student, FitNets (hint, then distillation)"}[a]
         setting = f"T {g.split(':')[0]}, lambda {g.split(':')[1]}" if g else ""
         mark = " (chosen on val)" if chosen and g else ""
-        print(f"| {label} | 21,826 | {setting}{mark} | {mean(val):.2f}% | {mean(test):.2f}% [{min(test)*100:.2f}, {max(test)*100:.2f}] |")
+        print(f"| {label} | {params} | {setting}{mark} | {mean(val):.2f}% | {mean(test):.2f}% [{min(test)*100:.2f}, {max(test)*100:.2f}] |")
 diff = [(f - k) * 100 for f, k in zip(best["fitnets"], best["kd"])]
 print(f"\nFitNets minus distillation alone (chosen settings), test, per seed: {', '.join(f'{d:+.2f}' for d in diff)}; mean {statistics.mean(diff):+.2f}")
 PY
