@@ -34,15 +34,6 @@ pub enum WeightCriterion {
     Obd,
 }
 
-impl WeightCriterion {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WeightCriterion::Magnitude => "magnitude",
-            WeightCriterion::Obd => "obd",
-        }
-    }
-}
-
 /// Settings of a pruning run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PruneConfig {
@@ -133,7 +124,7 @@ pub fn prune_by(
     scope: Scope,
     saliency: Option<&Saliency>,
 ) -> usize {
-    // (|w|, layer, index) of every still-nonzero candidate, and how many to cut.
+    // (score, layer, index) of every still-nonzero candidate, and how many to cut.
     let groups: Vec<Vec<(usize, f32)>> = match scope {
         Scope::Layer => targets.iter().map(|&t| vec![t]).collect(),
         Scope::Global => {
@@ -195,9 +186,10 @@ pub struct PruneRound {
     pub train_accuracy: Option<f64>,
 }
 
-/// Iterative pruning with fine-tuning, in place; OBD measures on `val`. `hooks` give the
-/// fine-tuning's loss (for example distillation) and masks to keep besides
-/// the pruning mask (for example weights an earlier pass froze).
+/// Iterative pruning with fine-tuning, in place; OBD measures on `val`.
+/// `hooks` give the fine-tuning's loss (for example distillation) and masks
+/// to keep besides the pruning mask (for example weights an earlier pass
+/// froze).
 pub fn run_prune(
     net: &mut Network,
     data: &Split,

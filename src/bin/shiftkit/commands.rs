@@ -247,7 +247,7 @@ pub fn sensitivity(args: SensitivityArgs, ctx: &Ctx) -> Result<()> {
         output: args.output,
         model: args.model,
     };
-    let bar = crate::progress::count_bar(ctx.quiet, "evaluations");
+    let bar = crate::progress::count_bar(args.json || ctx.quiet, "evaluations");
     let outcome = app::run_sensitivity(&job, &mut |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
