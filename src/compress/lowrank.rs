@@ -33,6 +33,20 @@ struct Factors {
     values: Vec<f64>,
 }
 
+/// The rank of the matrix [`svd_layer`] factors at layer `layer`:
+/// `min(out, in)` for a dense layer, `min(C·KH, N·KW)` for a convolution;
+/// 0 for a layer without weights.
+pub fn full_rank(net: &Network, layer: usize) -> usize {
+    match net.layers().get(layer).map(|l| &l.op) {
+        Some(Op::Dense(d)) => d.out_features().min(d.in_features()),
+        Some(Op::Conv2d(c)) => {
+            let [kh, kw] = c.kernel();
+            (c.in_channels() * kh).min(c.out_channels() * kw)
+        }
+        _ => 0,
+    }
+}
+
 /// Truncated SVD of `a` (the weights of layer `lname`) at `rank`.
 fn truncated_svd(a: &Array2<f64>, rank: Rank, lname: &str) -> Result<Factors, CompressError> {
     let (m, n) = a.dim();
@@ -157,16 +171,9 @@ pub fn svd_layer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compress::surgery::tests::{net, x};
     use crate::model::{ArchSpec, Shape};
     use crate::train::engine::predict;
-
-    fn net() -> Network {
-        ArchSpec::parse("mlp:12-9-7-4").unwrap().build(5).unwrap()
-    }
-
-    fn x() -> Array2<f32> {
-        Array2::from_shape_fn((6, 12), |(i, j)| ((i * 31 + j * 17) % 23) as f32 / 23.0 - 0.4)
-    }
 
     #[test]
     fn svd_at_full_rank_reproduces_the_layer() {

@@ -2,6 +2,7 @@
 //! weighted layer compressed alone, the others as they were, no retraining,
 //! measured on the validation split (and the test split, reported).
 
+use super::lowrank::full_rank;
 use super::saliency::obd_saliency;
 use super::{defaults, prune_by, svd_layer, CompressError, Rank, Scope};
 use crate::data::Dataset;
@@ -183,19 +184,6 @@ fn weight_count(net: &Network, layer: usize) -> usize {
     match &net.layers()[layer].op {
         Op::Dense(d) => d.weight.len(),
         Op::Conv2d(c) => c.weight.len(),
-        _ => 0,
-    }
-}
-
-/// The rank of the matrix low rank factors: `min(out, in)` for a dense
-/// layer, `min(C·KH, N·KW)` for a convolution.
-fn full_rank(net: &Network, layer: usize) -> usize {
-    match &net.layers()[layer].op {
-        Op::Dense(d) => d.out_features().min(d.in_features()),
-        Op::Conv2d(c) => {
-            let [kh, kw] = c.kernel();
-            (c.in_channels() * kh).min(c.out_channels() * kw)
-        }
         _ => 0,
     }
 }

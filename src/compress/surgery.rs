@@ -224,16 +224,17 @@ pub fn merge_neurons(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::ArchSpec;
     use crate::train::engine::{predict, trace};
 
-    fn net() -> Network {
+    /// A small MLP and a batch for it (the low-rank tests use them too).
+    pub(crate) fn net() -> Network {
         ArchSpec::parse("mlp:12-9-7-4").unwrap().build(5).unwrap()
     }
 
-    fn x() -> Array2<f32> {
+    pub(crate) fn x() -> Array2<f32> {
         Array2::from_shape_fn((6, 12), |(i, j)| ((i * 31 + j * 17) % 23) as f32 / 23.0 - 0.4)
     }
 
