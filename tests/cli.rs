@@ -463,6 +463,39 @@ fn a_recipe_reports_every_step_and_the_report_command_tables_the_result() {
         assert_eq!(v["passed"], true);
     }
 
+    // Epoch lines give a total only when every step trains as long: here
+    // 2 epochs of pruning, then 1 of k-means.
+    let epoch_lines = |o: &Output| -> Vec<String> {
+        stderr(o).lines().filter(|l| l.starts_with("epoch")).map(str::to_string).collect()
+    };
+    let o = shiftkit(&["compress", &p("f.skm"), "--recipe", &p("r.toml"), "-o", &p("c2.skm")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = epoch_lines(&o);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines[0].starts_with("epoch   1  ") && lines[2].starts_with("epoch   1  "),
+        "{lines:?}"
+    );
+    std::fs::write(p("ft.toml"), "[[step]]\nmethod = \"finetune\"\nepochs = 2\n").unwrap();
+    let o = shiftkit(&["compress", &p("f.skm"), "--recipe", &p("ft.toml"), "-o", &p("c3.skm")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = epoch_lines(&o);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[1].starts_with("epoch   2/2  "), "{lines:?}");
+
+    // A step that leaves the network at chance says so (SGD at 2 kills
+    // every unit of this MLP); one that trains well does not.
+    assert!(!stderr(&o).contains("at chance"), "{}", stderr(&o));
+    std::fs::write(p("hot.toml"), "[[step]]\nmethod = \"finetune\"\nepochs = 1\nlr = 2\n").unwrap();
+    let o = shiftkit(&["compress", &p("f.skm"), "--recipe", &p("hot.toml"), "-o", &p("c4.skm")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let warning = stderr(&o);
+    assert!(
+        warning.contains("step 1 (finetune) leaves the network at chance")
+            && warning.contains("lower `lr`"),
+        "{warning}"
+    );
+
     // A bad recipe is an error naming the file, and writes nothing.
     std::fs::write(p("bad.toml"), "[[step]]\nmethod = \"prune\"\n").unwrap();
     let o = shiftkit(&["compress", &p("f.skm"), "--recipe", &p("bad.toml"), "-o", &p("x.skm")]);

@@ -92,6 +92,7 @@ pub fn run_recipe(
             .map_err(|e| in_step(e.into()))?;
         let integer_accuracy = sim::accuracy(&q, &data.test)?;
         let val_integer_accuracy = sim::accuracy(&q, &data.val)?;
+        warn_if_collapsed(index, step, &cfg, val_integer_accuracy, data.classes);
         let report = ModelReport::new("", &step.label(), original, &q, None, None);
         let weights: usize = report.layers.iter().map(|l| l.storage.weights).sum();
         let zeros: usize =
@@ -112,6 +113,31 @@ pub fn run_recipe(
     }
     let (integer, report) = last.expect("a checked recipe has a step");
     Ok(RecipeOutcome { net: state.net, integer, report, steps })
+}
+
+/// A step that trained on the labels and left the network no better than
+/// chance (within half of it) diverged or killed every unit: said as a
+/// warning, with what to try. A hint step's accuracy means nothing (the
+/// layers above the guided one no longer fit it), so it is not judged.
+fn warn_if_collapsed(
+    index: usize,
+    step: &Step,
+    cfg: &TrainConfig,
+    val_accuracy: f64,
+    classes: usize,
+) {
+    let chance = 1.0 / classes.max(1) as f64;
+    if cfg.epochs > 0 && !matches!(step.kind, StepKind::Hint { .. }) && val_accuracy < 1.5 * chance
+    {
+        tracing::warn!(
+            "step {} ({}) leaves the network at chance: {:.1}% on validation over {classes} \
+             classes. Training diverged or every unit died; try a lower `lr`, or \
+             `optimizer = \"adam\"` in the recipe's [train]",
+            index + 1,
+            step.label(),
+            val_accuracy * 100.0
+        );
+    }
 }
 
 /// The compressed network between steps.

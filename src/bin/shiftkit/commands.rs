@@ -163,7 +163,13 @@ pub fn compress(args: CompressArgs, ctx: &Ctx) -> Result<()> {
         (None, Some(method)) => method_job(&args, method)?.to_recipe()?,
         (None, None) => bail!("give --method or --recipe"),
     };
-    let epochs = recipe.steps.iter().map(|s| s.epochs).max().unwrap_or(0);
+    // The bars say "epoch N/total" only when every training step runs the same
+    // number of epochs; a hint of 2 then 8 of distillation reads "epoch N".
+    let mut trained = recipe.steps.iter().map(|s| s.epochs).filter(|&e| e > 0);
+    let epochs = match trained.next() {
+        Some(first) if trained.all(|e| e == first) => first,
+        _ => 0,
+    };
     let job = app::CompressJob {
         dataset: args.data.as_deref().map(parse_dataset).transpose()?,
         data_dir: args.data_args.data_dir,
