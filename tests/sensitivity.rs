@@ -124,6 +124,26 @@ fn report_shows_a_sensitivity_run_as_tables_and_one_plot_per_method() {
         .filter(|t| t.ends_with("one layer at a time"))
         .collect();
     assert_eq!(titles.len(), 4, "{titles:?}");
+    // The tables are pivoted as the Markdown ones: per method, a header
+    // (method and settings) and a row per layer, a cell per setting.
+    let tables: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("table")).collect();
+    let inq = tables
+        .iter()
+        .find(|t| t.descendants().any(|c| c.has_tag_name("th") && c.text() == Some("inq")))
+        .expect("an INQ table");
+    let rows: Vec<Vec<String>> = inq
+        .children()
+        .filter(|n| n.has_tag_name("tr"))
+        .map(|tr| {
+            tr.children()
+                .filter(|c| c.is_element())
+                .map(|c| c.text().unwrap_or("").into())
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows[0], ["inq", "5-bit", "4-bit", "3-bit", "2-bit"]);
+    assert!(rows[1..].iter().all(|r| r.len() == 5 && r[1].contains(" / ")), "{rows:?}");
     // Each plot holds its method's rows: 2 layers x 3 settings (4 for INQ).
     let points = doc
         .descendants()

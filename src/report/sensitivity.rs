@@ -43,6 +43,12 @@ pub struct SensitivityRow {
     pub test_accuracy: f64,
 }
 
+/// One method's rows, by layer and setting.
+struct Grid<'a> {
+    settings: Vec<&'a str>,
+    layers: Vec<(&'a str, Vec<Option<&'a SensitivityRow>>)>,
+}
+
 impl Sensitivity {
     /// Accuracy lost on validation (points) of a row.
     pub fn val_drop(&self, row: &SensitivityRow) -> f64 {
@@ -60,6 +66,47 @@ impl Sensitivity {
         seen
     }
 
+    /// A method's rows as a grid: its settings (columns) and layers (rows),
+    /// both in the order they first appear.
+    fn grid<'a>(&'a self, method: &str) -> Grid<'a> {
+        let rows: Vec<&SensitivityRow> = self.rows.iter().filter(|r| r.method == method).collect();
+        let mut settings: Vec<&str> = Vec::new();
+        let mut layers: Vec<&str> = Vec::new();
+        for r in &rows {
+            if !settings.contains(&r.setting.as_str()) {
+                settings.push(&r.setting);
+            }
+            if !layers.contains(&r.layer.as_str()) {
+                layers.push(&r.layer);
+            }
+        }
+        let layers = layers
+            .into_iter()
+            .map(|layer| {
+                let cells = settings
+                    .iter()
+                    .map(|set| rows.iter().copied().find(|r| r.layer == layer && r.setting == *set))
+                    .collect();
+                (layer, cells)
+            })
+            .collect();
+        Grid { settings, layers }
+    }
+
+    /// A cell's figures: validation points lost, test points lost, and the
+    /// layer's compression (with the rank, for low rank).
+    fn cell(&self, r: &SensitivityRow) -> (String, String, String) {
+        (
+            format!("{:.2}", self.val_drop(r)),
+            format!("{:.2}", (self.test_accuracy - r.test_accuracy) * 100.0),
+            format!(
+                "{:.1}x{}",
+                r.compression,
+                r.rank.map_or(String::new(), |k| format!(", k={k}"))
+            ),
+        )
+    }
+
     /// The table: a row per layer and method, a column per setting with the
     /// validation drop in points and the layer's compression.
     pub fn markdown(&self) -> String {
@@ -75,36 +122,17 @@ impl Sensitivity {
             self.test_accuracy * 100.0
         );
         for method in self.methods() {
-            let rows: Vec<&SensitivityRow> =
-                self.rows.iter().filter(|r| r.method == method).collect();
-            let mut settings: Vec<&str> = Vec::new();
-            let mut layers: Vec<&str> = Vec::new();
-            for r in &rows {
-                if !settings.contains(&r.setting.as_str()) {
-                    settings.push(&r.setting);
-                }
-                if !layers.contains(&r.layer.as_str()) {
-                    layers.push(&r.layer);
-                }
-            }
-            let _ = writeln!(s, "| {method} | {} |", settings.join(" | "));
-            let _ = writeln!(s, "|---|{}", "---|".repeat(settings.len()));
-            for layer in layers {
-                let cells: Vec<String> = settings
+            let grid = self.grid(method);
+            let _ = writeln!(s, "| {method} | {} |", grid.settings.join(" | "));
+            let _ = writeln!(s, "|---|{}", "---|".repeat(grid.settings.len()));
+            for (layer, cells) in &grid.layers {
+                let cells: Vec<String> = cells
                     .iter()
-                    .map(|set| {
-                        rows.iter().find(|r| r.layer == layer && r.setting == *set).map_or(
-                            "-".into(),
-                            |r| {
-                                format!(
-                                    "{:.2} / {:.2} ({:.1}x{})",
-                                    self.val_drop(r),
-                                    (self.test_accuracy - r.test_accuracy) * 100.0,
-                                    r.compression,
-                                    r.rank.map_or(String::new(), |k| format!(", k={k}"))
-                                )
-                            },
-                        )
+                    .map(|c| {
+                        c.map_or("-".into(), |r| {
+                            let (val, test, compression) = self.cell(r);
+                            format!("{val} / {test} ({compression})")
+                        })
                     })
                     .collect();
                 let _ = writeln!(s, "| {layer} | {} |", cells.join(" | "));
@@ -149,33 +177,41 @@ impl Sensitivity {
         let _ = write!(
             s,
             "<h2>Per-layer sensitivity of {}</h2><p>One layer compressed at a time, every other \
-             layer as it was, no retraining. As it is: validation {:.2}%, test {:.2}%.</p>",
+             layer as it was, no retraining. As it is: validation {:.2}%, test {:.2}%. Each cell: \
+             validation accuracy lost (points) / test lost (the layer's compression); hover \
+             for the accuracies and multiplications.</p>",
             escape(&self.model),
             self.val_accuracy * 100.0,
             self.test_accuracy * 100.0
         );
         for method in self.methods() {
-            let _ = write!(
-                s,
-                "<table><tr><th class=\"text\">{}</th><th class=\"text\">setting</th>\
-                 <th>validation</th><th>lost</th><th>test</th><th>compression</th>\
-                 <th>MULTs</th></tr>",
-                escape(method)
-            );
-            for r in self.rows.iter().filter(|r| r.method == method) {
-                let _ = write!(
-                    s,
-                    "<tr><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{:.2}%</td>\
-                     <td>{:.2}</td><td>{:.2}%</td><td>{:.1}x</td><td>{} of {}</td></tr>",
-                    escape(&r.layer),
-                    escape(&r.setting) + &r.rank.map_or(String::new(), |k| format!(" (k={k})")),
-                    r.val_accuracy * 100.0,
-                    self.val_drop(r),
-                    r.test_accuracy * 100.0,
-                    r.compression,
-                    r.mults_after,
-                    r.mults_before
-                );
+            let grid = self.grid(method);
+            let _ = write!(s, "<table><tr><th class=\"text\">{}</th>", escape(method));
+            for setting in &grid.settings {
+                let _ = write!(s, "<th>{}</th>", escape(setting));
+            }
+            s.push_str("</tr>");
+            for (layer, cells) in &grid.layers {
+                let _ = write!(s, "<tr><td class=\"text\">{}</td>", escape(layer));
+                for cell in cells {
+                    match cell {
+                        Some(r) => {
+                            let (val, test, compression) = self.cell(r);
+                            let _ = write!(
+                                s,
+                                "<td title=\"validation {:.2}%, test {:.2}%, MULTs {} of {}\">\
+                                 {val} / {test} ({})</td>",
+                                r.val_accuracy * 100.0,
+                                r.test_accuracy * 100.0,
+                                r.mults_after,
+                                r.mults_before,
+                                escape(&compression)
+                            );
+                        }
+                        None => s.push_str("<td>-</td>"),
+                    }
+                }
+                s.push_str("</tr>");
             }
             s.push_str("</table>");
         }
