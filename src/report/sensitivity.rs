@@ -43,6 +43,17 @@ pub struct SensitivityRow {
     pub test_accuracy: f64,
 }
 
+/// The distinct items, in the order they first appear.
+fn first_seen<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen: Vec<&str> = Vec::new();
+    for item in items {
+        if !seen.contains(&item) {
+            seen.push(item);
+        }
+    }
+    seen
+}
+
 /// One method's rows, by layer and setting.
 struct Grid<'a> {
     settings: Vec<&'a str>,
@@ -57,30 +68,15 @@ impl Sensitivity {
 
     /// The methods in the order their rows first appear.
     pub fn methods(&self) -> Vec<&str> {
-        let mut seen: Vec<&str> = Vec::new();
-        for r in &self.rows {
-            if !seen.contains(&r.method.as_str()) {
-                seen.push(&r.method);
-            }
-        }
-        seen
+        first_seen(self.rows.iter().map(|r| r.method.as_str()))
     }
 
     /// A method's rows as a grid: its settings (columns) and layers (rows),
     /// both in the order they first appear.
     fn grid<'a>(&'a self, method: &str) -> Grid<'a> {
         let rows: Vec<&SensitivityRow> = self.rows.iter().filter(|r| r.method == method).collect();
-        let mut settings: Vec<&str> = Vec::new();
-        let mut layers: Vec<&str> = Vec::new();
-        for r in &rows {
-            if !settings.contains(&r.setting.as_str()) {
-                settings.push(&r.setting);
-            }
-            if !layers.contains(&r.layer.as_str()) {
-                layers.push(&r.layer);
-            }
-        }
-        let layers = layers
+        let settings = first_seen(rows.iter().map(|r| r.setting.as_str()));
+        let layers = first_seen(rows.iter().map(|r| r.layer.as_str()))
             .into_iter()
             .map(|layer| {
                 let cells = settings
