@@ -496,6 +496,33 @@ fn a_recipe_reports_every_step_and_the_report_command_tables_the_result() {
         "{warning}"
     );
 
+    // A hint step tells how well the guided layer came to predict the hint,
+    // the same in the text and the JSON; the step after it does not.
+    std::fs::write(
+        p("hint.toml"),
+        "[distill]\nteacher = \"original\"\n[[step]]\nmethod = \"hint\"\nhint = \"relu1\"\n\
+         guided = \"relu1\"\nepochs = 2\n[[step]]\nmethod = \"finetune\"\nepochs = 1\n",
+    )
+    .unwrap();
+    let args = ["compress", &p("f.skm"), "--recipe", &p("hint.toml"), "-o", &p("c5.skm")];
+    let o = shiftkit(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let line = text.lines().find(|l| l.starts_with("step 1 (FitNets hint relu1 -> relu1)"));
+    let share: f64 = line
+        .and_then(|l| l.split(" explains ").nth(1))
+        .and_then(|l| l.split('%').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no fit line in {text}"));
+    // (Negative here: 2 short epochs leave the random regressor worse than
+    // the hint's mean; the library tests follow the fit as it trains.)
+    assert!(share <= 100.0, "{text}");
+    let o = shiftkit(&[&args[..], &["--json"]].concat());
+    let out: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let explained = out["steps"][0]["hint_explained"].as_f64().unwrap();
+    assert!((explained * 100.0 - share).abs() < 0.051, "{explained} against {share}%");
+    assert!(out["steps"][1].get("hint_explained").is_none(), "{}", out["steps"][1]);
+
     // A bad recipe is an error naming the file, and writes nothing.
     std::fs::write(p("bad.toml"), "[[step]]\nmethod = \"prune\"\n").unwrap();
     let o = shiftkit(&["compress", &p("f.skm"), "--recipe", &p("bad.toml"), "-o", &p("x.skm")]);

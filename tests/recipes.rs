@@ -466,21 +466,24 @@ fn a_hint_step_trains_the_guided_layers_only() {
     let cfg = |epochs| TrainConfig { epochs, ..common::digits_config(epochs, 3) };
     let run = |epochs: usize| {
         let mut s = student.clone();
-        let loss = compress::train_hint(
+        let fit = compress::train_hint(
             &mut s,
             &teacher,
             "relu1",
             "relu2",
             &data.train,
+            &data.val,
             &cfg(epochs),
             Default::default(),
             &mut Quiet,
         )
         .unwrap();
-        (s, loss)
+        (s, fit)
     };
-    let ((one, l1), (four, l4)) = (run(1), run(4));
-    assert!(l4 < l1, "hint loss {l4} after 4 epochs, {l1} after 1");
+    let ((one, f1), (four, f4)) = (run(1), run(4));
+    assert!(f4.loss < f1.loss, "hint loss {f4:?} after 4 epochs, {f1:?} after 1");
+    // The fit on validation improves with training too, and stays a fraction.
+    assert!(f1.explained < f4.explained && f4.explained <= 1.0, "{f1:?} then {f4:?}");
     for trained in [&one, &four] {
         assert_eq!(trained.layers()[g + 1..], student.layers()[g + 1..]);
         assert_ne!(trained.layers()[0], student.layers()[0]);
@@ -493,6 +496,7 @@ fn a_hint_step_trains_the_guided_layers_only() {
         "conv9",
         "relu2",
         &data.train,
+        &data.val,
         &cfg(1),
         Default::default(),
         &mut Quiet,
@@ -513,4 +517,7 @@ fn a_hint_step_trains_the_guided_layers_only() {
     let done = compress::run_recipe(&student, &teacher, &recipe, &data, &mut Quiet).unwrap();
     assert_eq!(done.steps.len(), 2);
     assert!(done.steps[1].integer_accuracy > 0.9, "{:?}", done.steps);
+    let explained = done.steps[0].hint_explained.expect("a hint step reports its fit");
+    assert!(explained > 0.0 && explained <= 1.0, "{explained}");
+    assert_eq!(done.steps[1].hint_explained, None);
 }

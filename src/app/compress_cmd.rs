@@ -256,6 +256,18 @@ impl CompressOutcome {
             }
             s.push('\n');
         }
+        for r in &self.steps {
+            if let Some(e) = r.hint_explained {
+                let _ = writeln!(
+                    s,
+                    "step {} ({}): the guided layer explains {:.1}% of the hint's variance on \
+                     validation\n",
+                    r.step,
+                    r.method,
+                    e * 100.0
+                );
+            }
+        }
         let _ = writeln!(
             s,
             "{:<10} {:<22} {:>5} {:>9} {:>9} {:>9}",

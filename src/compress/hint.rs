@@ -3,10 +3,44 @@
 //! regressor, by the L2 hint loss. The second stage is distillation of the
 //! whole student (a later recipe step with the same teacher).
 
+use ndarray::{ArrayView2, Axis};
+
 use super::CompressError;
 use crate::data::Split;
 use crate::model::{ArchSpec, Layer, LayerSpec, Network, Shape};
 use crate::train::{self, Hint, Hooks, Masks, Observer, TrainConfig};
+
+/// How well a hint step's guided layer, through its regressor, came to
+/// predict the teacher's hint.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HintFit {
+    /// Mean hint loss per image over the last epoch's training batches.
+    pub loss: f64,
+    /// The fraction of the hint's variance the regressor's outputs explain on
+    /// the measured images: `1 − Σ(r − u)² / Σ(u − ū)²`, with `ū` each hint
+    /// value's mean over those images. 1 is a perfect fit; 0 is no better than
+    /// predicting the mean; below 0 is worse.
+    pub explained: f64,
+}
+
+/// `1 − Σ(pred − target)² / Σ(target − column mean)²` over every entry; 0
+/// when the target does not vary (nothing to explain, nothing explained).
+pub fn explained_variance(pred: ArrayView2<f32>, target: ArrayView2<f32>) -> f64 {
+    let Some(mean) = target.mean_axis(Axis(0)) else { return 0.0 };
+    let sq = |d: f32| f64::from(d) * f64::from(d);
+    let residual: f64 = pred.iter().zip(target.iter()).map(|(&p, &t)| sq(p - t)).sum();
+    let total: f64 = target
+        .rows()
+        .into_iter()
+        .flat_map(|r| r.into_iter().zip(mean.iter()))
+        .map(|(&t, &m)| sq(t - m))
+        .sum();
+    if total > 0.0 {
+        1.0 - residual / total
+    } else {
+        0.0
+    }
+}
 
 /// The regressor from the guided layer's output `from` onto the hint's `to`:
 /// a convolution without padding whose kernel makes the maps the hint's size
@@ -49,8 +83,8 @@ fn regressor(from: Shape, to: Shape, seed: u64) -> Result<Vec<Layer>, String> {
 /// Trains `student`'s layers up to `guided` (by name) to predict `teacher`'s
 /// output at layer `hint` through a new regressor (seeded by `cfg.seed`),
 /// then keeps those layers and drops the regressor. `masks` keep pruned or
-/// frozen weights of those layers. Returns the mean hint loss per image of
-/// the last epoch.
+/// frozen weights of those layers. Returns the fit: the last epoch's loss,
+/// and the variance explained on `measure` (validation images).
 #[allow(clippy::too_many_arguments)]
 pub fn train_hint(
     student: &mut Network,
@@ -58,10 +92,11 @@ pub fn train_hint(
     hint: &str,
     guided: &str,
     data: &Split,
+    measure: &Split,
     cfg: &TrainConfig,
     masks: Masks,
     observer: &mut dyn Observer,
-) -> Result<f64, CompressError> {
+) -> Result<HintFit, CompressError> {
     let find = |net: &Network, name: &str, whose: &str| {
         net.layer_index(name).ok_or_else(|| CompressError::Setting {
             setting: if whose == "teacher" { "hint" } else { "guided" },
@@ -103,12 +138,16 @@ pub fn train_hint(
         });
     }
     let reports = train::train(&mut net, data, None, cfg, &hooks, observer)?;
+    let explained = explained_variance(
+        train::predict_all(&net, measure.x.view()).view(),
+        train::predict_all(&hint_net, measure.x.view()).view(),
+    );
     let mut trained = net.into_layers();
     trained.truncate(g + 1);
     let mut all = student.layers().to_vec();
     all.splice(..=g, trained);
     *student = Network::new(student.input(), all)?;
-    Ok(reports.last().map_or(0.0, |r| r.loss))
+    Ok(HintFit { loss: reports.last().map_or(0.0, |r| r.loss), explained })
 }
 
 #[cfg(test)]
@@ -132,5 +171,21 @@ mod tests {
         assert!(regressor(img(4, 6, 6), img(4, 8, 8), 1).is_err());
         assert!(regressor(img(4, 9, 10), img(4, 8, 8), 1).is_err());
         assert!(regressor(Shape::Flat(9), img(1, 3, 3), 1).is_err());
+    }
+
+    #[test]
+    fn explained_variance_is_one_for_the_target_and_zero_for_its_mean() {
+        use ndarray::{array, Array2};
+        let target = array![[1.0f32, 0.0, 4.0], [3.0, 2.0, 4.0], [2.0, 7.0, 4.0]];
+        assert_eq!(explained_variance(target.view(), target.view()), 1.0);
+        let mean = target.mean_axis(Axis(0)).unwrap();
+        let means = Array2::from_shape_fn((3, 3), |(_, j)| mean[j]);
+        assert!(explained_variance(means.view(), target.view()).abs() < 1e-12);
+        // Off by 1 everywhere: 9 against the columns' 2 + 26 + 0 of variance.
+        let off = target.mapv(|v| v + 1.0);
+        let e = explained_variance(off.view(), target.view());
+        assert!((e - (1.0 - 9.0 / 28.0)).abs() < 1e-12, "{e}");
+        let flat = Array2::<f32>::ones((2, 2));
+        assert_eq!(explained_variance(flat.view(), flat.view()), 0.0);
     }
 }

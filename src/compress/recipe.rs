@@ -38,6 +38,8 @@ pub mod defaults {
     pub const HINT_EPOCHS: usize = 3;
     /// Validation samples that OBD, Taylor and APoZ saliencies are measured on.
     pub const SALIENCY_SAMPLES: usize = 2000;
+    /// Validation samples that a hint's fit is measured on.
+    pub const HINT_FIT_SAMPLES: usize = 2000;
 }
 
 /// A checked recipe: what `run_recipe` runs.

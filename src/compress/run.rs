@@ -8,8 +8,8 @@ use serde::Serialize;
 use super::recipe::{Recipe, Step, StepKind};
 use super::{
     defaults, kmeans, merge_masks, merge_neurons, prune_units_by, pruned_masks, run_inq, run_prune,
-    svd_layer, train_hint, unit_importance, weighted_layers, Binarizer, CompressError, InqConfig,
-    InqObserver, PruneConfig, SharedWeights,
+    svd_layer, train_hint, unit_importance, weighted_layers, Binarizer, CompressError, HintFit,
+    InqConfig, InqObserver, PruneConfig, SharedWeights,
 };
 use crate::data::{Dataset, Split};
 use crate::model::{Network, Op, ParamId, ParamKind};
@@ -38,6 +38,10 @@ pub struct StepRow {
     /// Weights of the weighted layers (structured pruning, merging and SVD change it).
     pub weights: usize,
     pub train_seconds: f64,
+    /// A hint step's fit: the fraction of the teacher's hint variance that
+    /// the guided layer, through the regressor, explains on validation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint_explained: Option<f64>,
 }
 
 /// What a recipe made.
@@ -84,7 +88,7 @@ pub fn run_recipe(
             None => &SoftmaxCrossEntropy,
         };
         let cfg = recipe.step_config(step);
-        state.run(step, &cfg, loss, teacher, data, observer).map_err(in_step)?;
+        let hint_fit = state.run(step, &cfg, loss, teacher, data, observer).map_err(in_step)?;
         let train_seconds = start.elapsed().as_secs_f64();
         let config = recipe.quantize.config(state.coded.clone());
         let calibration = data.val.head(recipe.quantize.calibration);
@@ -108,6 +112,7 @@ pub fn run_recipe(
             sparsity: zeros as f64 / weights.max(1) as f64,
             weights,
             train_seconds,
+            hint_explained: hint_fit.map(|f| f.explained),
         });
         last = Some((q, report));
     }
@@ -196,7 +201,7 @@ impl State {
         teacher: &Network,
         dataset: &Dataset,
         observer: &mut dyn InqObserver,
-    ) -> Result<(), CompressError> {
+    ) -> Result<Option<HintFit>, CompressError> {
         let (data, val) = (&dataset.train, &dataset.val);
         if let StepKind::Hint { hint, guided } = &step.kind {
             let g = self.net.layer_index(guided);
@@ -208,10 +213,26 @@ impl State {
             }
             let mut masks = pruned_masks(&self.net);
             merge_masks(&mut masks, frozen_masks(&self.net, &self.coded));
-            let loss =
-                train_hint(&mut self.net, teacher, hint, guided, data, cfg, masks, observer)?;
-            tracing::info!(hint, guided, loss, "hint trained");
-            return Ok(());
+            let measure = val.head(defaults::HINT_FIT_SAMPLES);
+            let fit = train_hint(
+                &mut self.net,
+                teacher,
+                hint,
+                guided,
+                data,
+                &measure,
+                cfg,
+                masks,
+                observer,
+            )?;
+            tracing::info!(
+                hint,
+                guided,
+                loss = fit.loss,
+                explained = fit.explained,
+                "hint trained"
+            );
+            return Ok(Some(fit));
         }
         let mut layers = self.select(step.layers.as_deref(), &step.kind)?;
         if !matches!(step.kind, StepKind::Finetune) {
@@ -369,7 +390,7 @@ impl State {
             StepKind::Hint { .. } => unreachable!("run above"),
         }
         self.coded.extend(kept);
-        Ok(())
+        Ok(None)
     }
 
     /// Fine-tuning after a reshaping step: the masks come from the network as
