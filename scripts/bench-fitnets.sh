@@ -9,20 +9,24 @@
 # same epoch budget:
 #   ce       the student alone: HINT + KD epochs of cross-entropy
 #   kd       distillation alone: HINT + KD epochs of distillation
-#   fitnets  HINT epochs of the hint (student relu4, 16x10x10, regresses
-#            teacher relu2, 64x10x10 or LeNet-5's 16x10x10, through a 1x1
-#            convolution; Adam at 0.001), then
-#            KD epochs of distillation
+#   fitnets  HINT epochs of the hint (Adam at 0.001), then KD epochs of
+#            distillation; the hint is one of PAIRS (teacher:student layers):
+#            relu2:relu4, the middle (the student's 16x10x10 maps regress the
+#            teacher's 64x10x10, or LeNet-5's 16x10x10, through a 1x1
+#            convolution), or relu3:relu5, the last hidden layers (the
+#            student's 48 values regress the teacher's 256, or LeNet-5's
+#            120, through a dense layer)
 # The start is SGD at 0.02, every later run SGD at LR (0.02 made the
 # distillation after the hint diverge: the regressed maps no longer fit the
-# dense layers after them). Distillation's T and lambda are chosen per arm on
-# the validation split (mean over seeds) from a small grid; test accuracy is
-# then reported.
+# dense layers after them). Distillation's T and lambda (and FitNets' hint
+# pair) are chosen per arm on the validation split (mean over seeds) from a
+# small grid; test accuracy is then reported.
 # Accuracy is the integer network's (fixed8 weights, 8-bit activations).
 #
 # Usage: scripts/bench-fitnets.sh [OUT_DIR]   (default: target/bench-fitnets)
 #   SEEDS="1 2 3"  HINT=2  KD=8  LR=0.01
 #   GRID="4:0.5 4:0.9"   temperature:lambda pairs
+#   PAIRS="relu2:relu4 relu3:relu5"   hint:guided layers
 # Teachers come from OUT_DIR/teacher_sN.skm (trained here when missing).
 # A run whose JSON exists in OUT_DIR is not run again.
 set -euo pipefail
@@ -36,6 +40,7 @@ hint=${HINT:-2}
 kd=${KD:-8}
 lr=${LR:-0.01}
 grid=${GRID:-4:0.5 4:0.9}
+pairs=${PAIRS:-relu2:relu4 relu3:relu5}
 teacher=${TEACHER:-scripts/data/fitnets-teacher.json}
 [ "$teacher" = lenet5 ] || teacher=$(realpath "$teacher")
 read -r -a teacher_args <<< "${TEACHER_ARGS:---epochs 15 --lr 0.05 --weight-decay 5e-4}"
@@ -58,41 +63,52 @@ for seed in $seeds; do
       "$distill" $((hint + kd)) "$lr" > "$out/${s}_kd_$tag.toml"
     run "${s}_kd_$tag" $bin -q compress "$out/$s.skm" --recipe "$out/${s}_kd_$tag.toml" \
         --seed "$seed" -o "$out/${s}_kd_$tag.skm"
-    printf '%s\n[[step]]\nmethod = "hint"\nhint = "relu2"\nguided = "relu4"\nepochs = %s\n[[step]]\nmethod = "finetune"\nepochs = %s\nlr = %s\n' \
-      "$distill" "$hint" "$kd" "$lr" > "$out/${s}_fitnets_$tag.toml"
-    run "${s}_fitnets_$tag" $bin -q compress "$out/$s.skm" \
-        --recipe "$out/${s}_fitnets_$tag.toml" --seed "$seed" -o "$out/${s}_fitnets_$tag.skm"
+    for p in $pairs; do
+      f="${s}_fitnets_${p%%:*}-${p##*:}_$tag"
+      printf '%s\n[[step]]\nmethod = "hint"\nhint = "%s"\nguided = "%s"\nepochs = %s\n[[step]]\nmethod = "finetune"\nepochs = %s\nlr = %s\n' \
+        "$distill" "${p%%:*}" "${p##*:}" "$hint" "$kd" "$lr" > "$out/$f.toml"
+      run "$f" $bin -q compress "$out/$s.skm" --recipe "$out/$f.toml" --seed "$seed" -o "$out/$f.skm"
+    done
   done
 done
 
 for who in student teacher; do
   [ -s "$out/$who.info.json" ] || $bin info "$out/${who}_s${seeds%% *}.skm" --json > "$out/$who.info.json"
 done
-python3 - "$out" "$seeds" "$grid" <<'PY'
+python3 - "$out" "$seeds" "$grid" "$pairs" <<'PY'
 import json, sys, statistics
-out, seeds, grid = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+out, seeds, grid, pairs = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), sys.argv[4].split()
 def params(who): return f"{json.load(open(f'{out}/{who}.info.json'))['network']['params']:,}"
 def load(n): return json.load(open(f"{out}/{n}.json"))
 def arm(name):
     d = [load(f"student_s{s}_{name}") for s in seeds]
-    return ([x["val_integer_accuracy"] for x in d], [x["integer_accuracy"] for x in d])
+    return ([x["val_integer_accuracy"] for x in d], [x["integer_accuracy"] for x in d],
+            [x["steps"][0].get("hint_explained") for x in d])
 teacher = [load(f"teacher_s{s}") for s in seeds]
 mean = lambda xs: statistics.mean(xs) * 100
 print(f"Seeds {', '.join(seeds)}; integer networks (fixed8); test accuracy mean [min, max].\n")
-print("| model | params | setting | val acc | test acc |")
-print("|---|---|---|---|---|")
+print("| model | params | setting | hint explained (val) | val acc | test acc |")
+print("|---|---|---|---|---|---|")
 tt = [t["test_accuracy"] for t in teacher]
-print(f"| teacher (float) | {params('teacher')} | | {mean([t['val_accuracy'] for t in teacher]):.2f}% | {mean(tt):.2f}% [{min(tt)*100:.2f}, {max(tt)*100:.2f}] |")
+print(f"| teacher (float) | {params('teacher')} | | | {mean([t['val_accuracy'] for t in teacher]):.2f}% | {mean(tt):.2f}% [{min(tt)*100:.2f}, {max(tt)*100:.2f}] |")
 best = {}
+tag = lambda g: f"T{g.split(':')[0]}_l{g.split(':')[1]}"
+kd_setting = lambda g: f"T {g.split(':')[0]}, lambda {g.split(':')[1]}"
 for a in ["ce", "kd", "fitnets"]:
-    options = [("", arm("ce"))] if a == "ce" else [(g, arm(f"{a}_T{g.split(':')[0]}_l{g.split(':')[1]}")) for g in grid]
-    for g, (val, test) in options:
-        chosen = max(options, key=lambda o: mean(o[1][0]))[0] == g
-        if chosen: best[a] = test
+    if a == "ce":
+        options = [("", arm("ce"))]
+    elif a == "kd":
+        options = [(kd_setting(g), arm(f"kd_{tag(g)}")) for g in grid]
+    else:
+        options = [(f"hint {p.replace(':', ' -> ')}, {kd_setting(g)}", arm(f"fitnets_{p.replace(':', '-')}_{tag(g)}"))
+                   for p in pairs for g in grid]
+    pick = max(options, key=lambda o: mean(o[1][0]))[0]
+    for setting, (val, test, fit) in options:
+        if setting == pick: best[a] = test
         label = {"ce": "student alone", "kd": "student, distillation alone", "fitnets": "student, FitNets (hint, then distillation)"}[a]
-        setting = f"T {g.split(':')[0]}, lambda {g.split(':')[1]}" if g else ""
-        mark = " (chosen on val)" if chosen and g else ""
-        print(f"| {label} | {params('student')} | {setting}{mark} | {mean(val):.2f}% | {mean(test):.2f}% [{min(test)*100:.2f}, {max(test)*100:.2f}] |")
+        mark = " (chosen on val)" if setting == pick and setting else ""
+        explained = f"{mean(fit):.1f}%" if None not in fit else ""
+        print(f"| {label} | {params('student')} | {setting}{mark} | {explained} | {mean(val):.2f}% | {mean(test):.2f}% [{min(test)*100:.2f}, {max(test)*100:.2f}] |")
 diff = [(f - k) * 100 for f, k in zip(best["fitnets"], best["kd"])]
 print(f"\nFitNets minus distillation alone (chosen settings), test, per seed: {', '.join(f'{d:+.2f}' for d in diff)}; mean {statistics.mean(diff):+.2f}")
 PY
