@@ -25,7 +25,7 @@ pub struct HintFit {
 
 /// `1 − Σ(pred − target)² / Σ(target − column mean)²` over every entry; 0
 /// when the target does not vary (nothing to explain, nothing explained).
-pub fn explained_variance(pred: ArrayView2<f32>, target: ArrayView2<f32>) -> f64 {
+fn explained_variance(pred: ArrayView2<f32>, target: ArrayView2<f32>) -> f64 {
     let Some(mean) = target.mean_axis(Axis(0)) else { return 0.0 };
     let sq = |d: f32| f64::from(d) * f64::from(d);
     let residual: f64 = pred.iter().zip(target.iter()).map(|(&p, &t)| sq(p - t)).sum();

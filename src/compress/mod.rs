@@ -17,7 +17,7 @@ mod sensitivity;
 mod surgery;
 
 pub use binary::Binarizer;
-pub use hint::{explained_variance, train_hint, HintFit};
+pub use hint::{train_hint, HintFit};
 pub use inq::{check_schedule, partition, run_inq, InqConfig, InqObserver, InqStep};
 pub use kmeans::{kmeans, Clusters, SharedWeights};
 pub use lowrank::{svd_layer, Rank};
