@@ -258,10 +258,11 @@ impl CompressOutcome {
         }
         for r in &self.steps {
             if let Some(e) = r.hint_explained {
+                let worse = if e < 0.0 { " (worse than predicting each value's mean)" } else { "" };
                 let _ = writeln!(
                     s,
                     "step {} ({}): the guided layer explains {:.1}% of the hint's variance on \
-                     validation\n",
+                     validation{worse}\n",
                     r.step,
                     r.method,
                     e * 100.0
