@@ -256,12 +256,12 @@ fn distillation_gradient_matches_finite_differences() {
     let z = random_matrix(&mut rng, 4, 5);
     let labels = [0u8, 3, 4, 1];
     for (temperature, lambda) in [(1.0, 0.5), (4.0, 0.7), (2.5, 1.0), (3.0, 0.0)] {
-        let kd = Distillation { teacher: &teacher, temperature, lambda };
+        let kd = Distillation { teacher: &teacher, temperature, lambda, lambda_end: None };
         check_loss(&kd, &z, &x, &labels, &format!("T {temperature}, lambda {lambda}"));
     }
     // The soft term vanishes when the student copies the teacher (KL = 0).
     let zt = shiftkit::train::engine::predict(&teacher, x.view());
-    let soft = Distillation { teacher: &teacher, temperature: 3.0, lambda: 1.0 };
+    let soft = Distillation { teacher: &teacher, temperature: 3.0, lambda: 1.0, lambda_end: None };
     let (value, grad) = soft.loss_sum(zt.view(), x.view(), &labels);
     assert!(value.abs() < 1e-5 && grad.iter().all(|g| g.abs() < 1e-6), "{value}");
 }

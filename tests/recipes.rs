@@ -12,7 +12,7 @@ use shiftkit::compress::{
 use shiftkit::data::load_digits;
 use shiftkit::model::{self, Conv2d, Dense, Layer, ModelFile, Network, Op, Provenance, Shape};
 use shiftkit::quant;
-use shiftkit::train::{self, Distillation, Hooks, Quiet};
+use shiftkit::train::{self, Distillation, Hooks, Loss, Quiet};
 
 /// A digits MLP trained briefly, saved in `dir`.
 fn digits_model(dir: &Path, arch: &str) -> PathBuf {
@@ -167,21 +167,59 @@ fn distillation_at_lambda_zero_is_plain_training() {
     let cfg = common::digits_config(3, 4);
     let mut plain = student.clone();
     train::train(&mut plain, &d.train, None, &cfg, &Hooks::default(), &mut Quiet).unwrap();
-    let kd = Distillation { teacher: &teacher, temperature: 4.0, lambda: 0.0 };
+    let kd = Distillation { teacher: &teacher, temperature: 4.0, lambda: 0.0, lambda_end: None };
     let mut distilled = student.clone();
     let hooks = Hooks { loss: &kd, ..Hooks::default() };
     train::train(&mut distilled, &d.train, None, &cfg, &hooks, &mut Quiet).unwrap();
     assert_eq!(plain, distilled);
     // At lambda > 0 the teacher changes the result.
-    let kd = Distillation { teacher: &teacher, temperature: 4.0, lambda: 0.5 };
+    let kd = Distillation { teacher: &teacher, temperature: 4.0, lambda: 0.5, lambda_end: None };
     let mut taught = student;
     let hooks = Hooks { loss: &kd, ..Hooks::default() };
     train::train(&mut taught, &d.train, None, &cfg, &hooks, &mut Quiet).unwrap();
     assert_ne!(plain, taught);
     // A teacher of another shape is refused.
     let other = shiftkit::model::ArchSpec::parse("mlp:64-8-5").unwrap().build(1).unwrap();
-    let bad = Distillation { teacher: &other, temperature: 4.0, lambda: 0.5 };
+    let bad = Distillation { teacher: &other, temperature: 4.0, lambda: 0.5, lambda_end: None };
     assert!(bad.check(&plain).unwrap_err().to_string().contains("teacher"));
+}
+
+/// Annealing moves lambda linearly from its start in the first epoch to its
+/// end in the last: each epoch's loss is the constant-lambda loss at that point.
+#[test]
+fn annealed_distillation_moves_lambda_linearly_over_the_epochs() {
+    let d = load_digits().unwrap();
+    let (teacher, _) = common::trained_digits("mlp:64-32-10", 5, 2);
+    let student = shiftkit::model::ArchSpec::parse("mlp:64-16-10").unwrap().build(9).unwrap();
+    let x = d.train.x.slice(ndarray::s![..32, ..]);
+    let y = &d.train.y[..32];
+    let z = shiftkit::train::engine::predict(&student, x);
+    let constant =
+        |lambda| Distillation { teacher: &teacher, temperature: 4.0, lambda, lambda_end: None };
+    let annealed = Distillation { lambda_end: Some(0.1), ..constant(0.9) };
+    for (epoch, lambda) in [(1, 0.9), (3, 0.5), (5, 0.1)] {
+        let at = annealed.at_epoch(epoch, 5).expect("an annealed loss changes with the epoch");
+        let (value, grad) = at.loss_sum(z.view(), x, y);
+        let (want, want_grad) = constant(lambda).loss_sum(z.view(), x, y);
+        assert!((value - want).abs() <= 1e-6 * want.abs(), "epoch {epoch}: {value} vs {want}");
+        assert!(grad.iter().zip(&want_grad).all(|(a, b)| (a - b).abs() < 1e-6), "epoch {epoch}");
+    }
+    assert!(constant(0.9).at_epoch(3, 5).is_none(), "a constant lambda stays as it is");
+    // Trained, the annealed run differs from the constant one; annealing to the
+    // same lambda does not.
+    let cfg = common::digits_config(3, 4);
+    let trained = |kd: &Distillation| {
+        let mut net = student.clone();
+        let hooks = Hooks { loss: kd, ..Hooks::default() };
+        train::train(&mut net, &d.train, None, &cfg, &hooks, &mut Quiet).unwrap();
+        net
+    };
+    let flat = trained(&constant(0.9));
+    assert_eq!(flat, trained(&Distillation { lambda_end: Some(0.9), ..constant(0.9) }));
+    assert_ne!(flat, trained(&annealed));
+    // An end out of [0, 1] is refused, naming it.
+    let bad = Distillation { lambda_end: Some(1.5), ..constant(0.9) };
+    assert!(bad.check(&student).unwrap_err().to_string().contains("lambda_end"));
 }
 
 #[test]
@@ -248,6 +286,10 @@ fn recipes_with_mistakes_are_refused_with_the_reason() {
         ("[[step]]\nmethod = \"finetune\"\n", "finetune needs `epochs`"),
         ("[[step]]\nmethod = \"finetune\"\nepochs = 1\ndistill = true\n", "[distill]"),
         ("[distill]\nlambda = 2.0\n[[step]]\nmethod = \"finetune\"\nepochs = 1\n", "lambda"),
+        (
+            "[distill]\nlambda_end = -0.5\n[[step]]\nmethod = \"finetune\"\nepochs = 1\n",
+            "lambda_end must be in [0, 1], got -0.5",
+        ),
         (
             "[train]\noptimizer = \"rmsprop\"\n[[step]]\nmethod = \"finetune\"\nepochs = 1\n",
             "rmsprop",

@@ -167,6 +167,28 @@ fn the_loss_is_pluggable() {
     assert_eq!(net, before);
 }
 
+/// Records which epochs the trainer asked it for.
+struct Recorder(std::sync::Mutex<Vec<(usize, usize)>>);
+impl Loss for Recorder {
+    fn loss_sum(&self, out: ArrayView2<f32>, _: ArrayView2<f32>, _: &[u8]) -> (f64, Array2<f32>) {
+        (0.0, Array2::zeros(out.raw_dim()))
+    }
+    fn at_epoch(&self, epoch: usize, epochs: usize) -> Option<Box<dyn Loss + '_>> {
+        self.0.lock().unwrap().push((epoch, epochs));
+        None
+    }
+}
+
+#[test]
+fn the_loss_is_asked_for_each_epochs_objective() {
+    let (mut net, train_split, _) = digits_mlp();
+    let recorder = Recorder(Default::default());
+    let hooks = Hooks { loss: &recorder, ..Hooks::default() };
+    train(&mut net, &train_split, None, &config(3, OptimizerConfig::sgd(0.1)), &hooks, &mut Quiet)
+        .unwrap();
+    assert_eq!(*recorder.0.lock().unwrap(), vec![(1, 3), (2, 3), (3, 3)]);
+}
+
 #[test]
 fn batchnorm_running_statistics_follow_the_data() {
     let spec: ArchSpec = serde_json::from_str(

@@ -55,9 +55,13 @@ pub fn run_train(job: &TrainJob, observer: &mut dyn Observer) -> Result<TrainOut
         }
         None => None,
     };
-    let distill = job.distill.as_ref().zip(teacher.as_ref()).map(|(d, teacher)| {
-        train::Distillation { teacher, temperature: d.temperature, lambda: d.lambda }
-    });
+    let distill =
+        job.distill.as_ref().zip(teacher.as_ref()).map(|(d, teacher)| train::Distillation {
+            teacher,
+            temperature: d.temperature,
+            lambda: d.lambda,
+            lambda_end: d.lambda_end,
+        });
     if let Some(d) = &distill {
         d.check(&net)?;
     }

@@ -63,6 +63,9 @@ pub struct DistillSpec {
     pub teacher: Option<PathBuf>,
     pub temperature: f32,
     pub lambda: f32,
+    /// Anneals `λ` linearly to this over each training step's epochs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lambda_end: Option<f32>,
 }
 
 /// One step of a recipe.
@@ -352,7 +355,7 @@ impl Recipe {
         self.train.check()?;
         TrainConfig { optimizer: self.adaptive, ..self.train.clone() }.check()?;
         if let Some(d) = &self.distill {
-            train::check_distill(d.temperature, d.lambda)?;
+            train::check_distill(d.temperature, d.lambda, d.lambda_end)?;
         }
         self.quantize.check()?;
         if self.steps.is_empty() {

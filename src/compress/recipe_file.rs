@@ -14,6 +14,7 @@
 //! teacher = "original"         # the input model, or a .skm path (relative to the recipe)
 //! temperature = 4.0
 //! lambda = 0.5
+//! lambda_end = 0.0             # optional: anneal lambda linearly to this over each step
 //!
 //! [quantize]                   # the integer network made after every step
 //! weights = "fixed8"           # layers that no step coded
@@ -93,6 +94,7 @@ struct DistillToml {
     teacher: Option<String>,
     temperature: Option<f32>,
     lambda: Option<f32>,
+    lambda_end: Option<f32>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -166,6 +168,7 @@ impl Recipe {
             },
             temperature: d.temperature.unwrap_or(train::defaults::TEMPERATURE),
             lambda: d.lambda.unwrap_or(train::defaults::LAMBDA),
+            lambda_end: d.lambda_end,
         });
         let steps = raw
             .step

@@ -75,9 +75,12 @@ pub fn run_recipe(
         let in_step = |e: CompressError| e.in_step(index, step);
         let start = std::time::Instant::now();
         let distill = match (&recipe.distill, step.distill) {
-            (Some(d), true) => {
-                Some(Distillation { teacher, temperature: d.temperature, lambda: d.lambda })
-            }
+            (Some(d), true) => Some(Distillation {
+                teacher,
+                temperature: d.temperature,
+                lambda: d.lambda,
+                lambda_end: d.lambda_end,
+            }),
             _ => None,
         };
         if let Some(d) = &distill {

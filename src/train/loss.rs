@@ -18,6 +18,12 @@ pub trait Loss: Sync {
         inputs: ArrayView2<f32>,
         labels: &[u8],
     ) -> (f64, Array2<f32>);
+
+    /// The objective of epoch `epoch` (counted from 1) of `epochs`, when it
+    /// changes during training (an annealed weight); `None`: `self` throughout.
+    fn at_epoch(&self, _epoch: usize, _epochs: usize) -> Option<Box<dyn Loss + '_>> {
+        None
+    }
 }
 
 /// Softmax followed by cross-entropy against the labels.
@@ -61,17 +67,23 @@ pub fn softmax(z: ArrayView2<f32>, temperature: f32) -> Array2<f32> {
 /// `(1-λ)·CE(labels, softmax(z_s)) + λ·T²·KL(softmax(z_t/T) ‖ softmax(z_s/T))`,
 /// with the teacher's logits `z_t` computed from the same inputs (eval mode).
 /// The `T²` keeps the soft term's gradient on the scale of the hard one.
+///
+/// With `lambda_end`, `λ` is annealed: it moves linearly from `lambda` in the
+/// first epoch of a training run to `lambda_end` in the last (FitNets' second
+/// stage lowers the teacher's weight this way, Romero et al. 2015).
+#[derive(Clone, Copy)]
 pub struct Distillation<'a> {
     pub teacher: &'a Network,
     pub temperature: f32,
     pub lambda: f32,
+    pub lambda_end: Option<f32>,
 }
 
 impl Distillation<'_> {
     /// Checks `T > 0` and `λ` in `[0, 1]`, and that the teacher takes the
     /// student's inputs and gives its outputs.
     pub fn check(&self, student: &Network) -> Result<(), TrainError> {
-        check_distill(self.temperature, self.lambda)?;
+        check_distill(self.temperature, self.lambda, self.lambda_end)?;
         if self.teacher.input() != student.input() || self.teacher.output() != student.output() {
             return Err(TrainError::Config(format!(
                 "the teacher maps {} to {}, the student {} to {}; they must agree",
@@ -85,8 +97,12 @@ impl Distillation<'_> {
     }
 }
 
-/// Checks distillation settings: `T > 0` and `λ` in `[0, 1]`.
-pub fn check_distill(temperature: f32, lambda: f32) -> Result<(), TrainError> {
+/// Checks distillation settings: `T > 0`, and `λ` and its annealed end in `[0, 1]`.
+pub fn check_distill(
+    temperature: f32,
+    lambda: f32,
+    lambda_end: Option<f32>,
+) -> Result<(), TrainError> {
     if !(temperature > 0.0 && temperature.is_finite()) {
         return Err(TrainError::Config(format!(
             "distillation temperature must be positive, got {}",
@@ -97,6 +113,12 @@ pub fn check_distill(temperature: f32, lambda: f32) -> Result<(), TrainError> {
         return Err(TrainError::Config(format!(
             "distillation weight lambda must be in [0, 1], got {}",
             lambda
+        )));
+    }
+    if let Some(end) = lambda_end.filter(|end| !(0.0..=1.0).contains(end)) {
+        return Err(TrainError::Config(format!(
+            "distillation weight lambda_end must be in [0, 1], got {}",
+            end
         )));
     }
     Ok(())
@@ -129,6 +151,14 @@ impl Loss for Distillation<'_> {
         // d/dz_s of λ·T²·KL = λ·T·(softmax(z_s/T) - softmax(z_t/T)).
         grad.zip_mut_with(&(&ps - &pt), |g, &d| *g += lambda * t * d);
         ((1.0 - lambda as f64) * hard + lambda as f64 * (t * t) as f64 * soft, grad)
+    }
+
+    fn at_epoch(&self, epoch: usize, epochs: usize) -> Option<Box<dyn Loss + '_>> {
+        let end = self.lambda_end?;
+        let progress = if epochs > 1 { (epoch - 1) as f32 / (epochs - 1) as f32 } else { 0.0 };
+        let lambda = self.lambda + (end - self.lambda) * progress;
+        tracing::debug!(epoch, lambda, "annealed distillation weight");
+        Some(Box::new(Distillation { lambda, lambda_end: None, ..*self }))
     }
 }
 

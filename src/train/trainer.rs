@@ -120,11 +120,13 @@ pub fn train(
         optimizer.set_lr(config.schedule.lr_at(lr, epoch, config.epochs));
         observer.epoch_start(epoch, batches);
         order.shuffle(&mut rng);
+        let annealed = hooks.loss.at_epoch(epoch, config.epochs);
+        let objective = annealed.as_deref().unwrap_or(hooks.loss);
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         for chunk in order.chunks(config.batch_size) {
             let x = data.x.select(Axis(0), chunk);
             let y: Vec<u8> = chunk.iter().map(|&i| data.y[i]).collect();
-            let step = train_step(net, x.view(), &y, &mut optimizer, hooks);
+            let step = train_step(net, x.view(), &y, &mut optimizer, hooks, objective);
             if !step.loss.is_finite() {
                 return Err(TrainError::Diverged { epoch, lr });
             }
@@ -160,13 +162,15 @@ struct ShardResult {
     stats: Vec<BatchStats>,
 }
 
-/// One optimizer step on one batch.
+/// One optimizer step on one batch, with `objective` (the hooks' loss as it
+/// is in this epoch).
 fn train_step(
     net: &mut Network,
     x: ArrayView2<f32>,
     y: &[u8],
     optimizer: &mut Optimizer,
     hooks: &Hooks<'_>,
+    objective: &dyn Loss,
 ) -> StepResult {
     let transformed = hooks.transform.map(|t| transformed_network(net, t));
     let eff: &Network = transformed.as_ref().unwrap_or(net);
@@ -179,7 +183,7 @@ fn train_step(
         .map(|&(a, b)| {
             let xs = x.slice(ndarray::s![a..b, ..]);
             let (out, tape) = forward(eff, xs, Mode::Train);
-            let (loss, dout) = hooks.loss.loss_sum(out.view(), xs, &y[a..b]);
+            let (loss, dout) = objective.loss_sum(out.view(), xs, &y[a..b]);
             let correct = argmax_rows(out.view())
                 .iter()
                 .zip(&y[a..b])

@@ -381,6 +381,9 @@ pub struct TrainArgs {
     /// Distillation weight λ of the soft targets (0: labels only, 1: teacher only).
     #[arg(long, default_value_t = defaults::LAMBDA, requires = "teacher")]
     pub lambda: f32,
+    /// Anneal λ linearly from --lambda in the first epoch to this in the last.
+    #[arg(long, value_name = "LAMBDA", requires = "teacher")]
+    pub lambda_end: Option<f32>,
     /// Where to write the model (.skm).
     #[arg(short, long)]
     pub output: PathBuf,

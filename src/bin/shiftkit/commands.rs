@@ -53,6 +53,7 @@ pub fn train(args: TrainArgs, ctx: &Ctx) -> Result<()> {
             teacher: Some(teacher),
             temperature: args.temperature,
             lambda: args.lambda,
+            lambda_end: args.lambda_end,
         }),
         output: args.output,
     };
