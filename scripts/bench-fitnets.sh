@@ -25,7 +25,8 @@
 #
 # Usage: scripts/bench-fitnets.sh [OUT_DIR]   (default: target/bench-fitnets)
 #   SEEDS="1 2 3"  HINT=2  KD=8  LR=0.01
-#   GRID="4:0.5 4:0.9"   temperature:lambda pairs
+#   GRID="4:0.5 4:0.9"   temperature:lambda pairs; temperature:lambda:end
+#                        anneals lambda linearly to end over each step
 #   PAIRS="relu2:relu4 relu3:relu5"   hint:guided layers
 # Teachers come from OUT_DIR/teacher_sN.skm (trained here when missing).
 # A run whose JSON exists in OUT_DIR is not run again.
@@ -57,8 +58,9 @@ for seed in $seeds; do
   run "${s}_ce" $bin -q compress "$out/$s.skm" --recipe "$out/${s}_ce.toml" --seed "$seed" \
       -o "$out/${s}_ce.skm"
   for g in $grid; do
-    T=${g%%:*}; L=${g##*:}; tag="T${T}_l$L"
-    distill=$(printf '[distill]\nteacher = "%s"\ntemperature = %s\nlambda = %s\n' "$t" "$T" "$L")
+    IFS=: read -r T L E <<< "$g"; tag="T${T}_l$L${E:+-$E}"
+    distill=$(printf '[distill]\nteacher = "%s"\ntemperature = %s\nlambda = %s\n%s' \
+      "$t" "$T" "$L" "${E:+lambda_end = $E}")
     printf '%s\n[[step]]\nmethod = "finetune"\nepochs = %s\nlr = %s\n' \
       "$distill" $((hint + kd)) "$lr" > "$out/${s}_kd_$tag.toml"
     run "${s}_kd_$tag" $bin -q compress "$out/$s.skm" --recipe "$out/${s}_kd_$tag.toml" \
@@ -92,8 +94,8 @@ print("|---|---|---|---|---|---|")
 tt = [t["test_accuracy"] for t in teacher]
 print(f"| teacher (float) | {params('teacher')} | | | {mean([t['val_accuracy'] for t in teacher]):.2f}% | {mean(tt):.2f}% [{min(tt)*100:.2f}, {max(tt)*100:.2f}] |")
 best = {}
-tag = lambda g: f"T{g.split(':')[0]}_l{g.split(':')[1]}"
-kd_setting = lambda g: f"T {g.split(':')[0]}, lambda {g.split(':')[1]}"
+tag = lambda g: f"T{g.split(':')[0]}_l{'-'.join(g.split(':')[1:])}"
+kd_setting = lambda g: f"T {g.split(':')[0]}, lambda {' -> '.join(g.split(':')[1:])}"
 for a in ["ce", "kd", "fitnets"]:
     if a == "ce":
         options = [("", arm("ce"))]
