@@ -553,6 +553,8 @@ fn train_distills_from_a_teacher() {
         "3",
         "--lambda",
         "0.5",
+        "--lambda-end",
+        "0.25",
         "-o",
         &p("s.skm"),
     ]);
@@ -561,6 +563,7 @@ fn train_distills_from_a_teacher() {
     let info: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let distill = &info["provenance"]["steps"][0]["parameters"]["distill"];
     assert_eq!(distill["lambda"], 0.5, "{info}");
+    assert_eq!(distill["lambda_end"], 0.25, "{info}");
     assert!(distill["teacher"].as_str().unwrap().ends_with(".skm"), "{info}");
     // A weight outside [0, 1] is refused before training.
     let o = shiftkit(&[
@@ -575,6 +578,19 @@ fn train_distills_from_a_teacher() {
         &p("x.skm"),
     ]);
     assert!(!o.status.success() && stderr(&o).contains("lambda"), "{}", stderr(&o));
+    let o = shiftkit(&[
+        "train",
+        "--arch",
+        "mlp:64-8-10",
+        "--teacher",
+        &p("t.skm"),
+        "--lambda-end",
+        "2",
+        "-o",
+        &p("x.skm"),
+    ]);
+    assert!(!o.status.success() && stderr(&o).contains("lambda_end"), "{}", stderr(&o));
+    assert!(!dir.path().join("x.skm").exists());
 }
 
 /// A small CNN on the digits through `hdl` in the streaming form, chosen by
