@@ -63,7 +63,8 @@ pub struct DistillSpec {
     pub teacher: Option<PathBuf>,
     pub temperature: f32,
     pub lambda: f32,
-    /// Anneals `λ` linearly to this over each training step's epochs.
+    /// Anneals `λ` linearly to this over the epochs of each retraining run
+    /// (a finetune step; each round of INQ or iterative pruning).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lambda_end: Option<f32>,
 }

@@ -14,7 +14,7 @@
 //! teacher = "original"         # the input model, or a .skm path (relative to the recipe)
 //! temperature = 4.0
 //! lambda = 0.5
-//! lambda_end = 0.0             # optional: anneal lambda linearly to this over each step
+//! lambda_end = 0.0             # optional: anneal lambda linearly to this over each retraining run
 //!
 //! [quantize]                   # the integer network made after every step
 //! weights = "fixed8"           # layers that no step coded
