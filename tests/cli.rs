@@ -565,31 +565,22 @@ fn train_distills_from_a_teacher() {
     assert_eq!(distill["lambda"], 0.5, "{info}");
     assert_eq!(distill["lambda_end"], 0.25, "{info}");
     assert!(distill["teacher"].as_str().unwrap().ends_with(".skm"), "{info}");
-    // A weight outside [0, 1] is refused before training.
-    let o = shiftkit(&[
-        "train",
-        "--arch",
-        "mlp:64-8-10",
-        "--teacher",
-        &p("t.skm"),
-        "--lambda",
-        "1.5",
-        "-o",
-        &p("x.skm"),
-    ]);
-    assert!(!o.status.success() && stderr(&o).contains("lambda"), "{}", stderr(&o));
-    let o = shiftkit(&[
-        "train",
-        "--arch",
-        "mlp:64-8-10",
-        "--teacher",
-        &p("t.skm"),
-        "--lambda-end",
-        "2",
-        "-o",
-        &p("x.skm"),
-    ]);
-    assert!(!o.status.success() && stderr(&o).contains("lambda_end"), "{}", stderr(&o));
+    // A weight or an annealed end outside [0, 1] is refused before training.
+    for (flag, value, named) in [("--lambda", "1.5", "lambda"), ("--lambda-end", "2", "lambda_end")]
+    {
+        let o = shiftkit(&[
+            "train",
+            "--arch",
+            "mlp:64-8-10",
+            "--teacher",
+            &p("t.skm"),
+            flag,
+            value,
+            "-o",
+            &p("x.skm"),
+        ]);
+        assert!(!o.status.success() && stderr(&o).contains(named), "{flag}: {}", stderr(&o));
+    }
     assert!(!dir.path().join("x.skm").exists());
 }
 
