@@ -80,8 +80,8 @@ pub struct Distillation<'a> {
 }
 
 impl Distillation<'_> {
-    /// Checks `T > 0` and `λ` in `[0, 1]`, and that the teacher takes the
-    /// student's inputs and gives its outputs.
+    /// Checks `T > 0` and `λ` (and its annealed end) in `[0, 1]`, and that the
+    /// teacher takes the student's inputs and gives its outputs.
     pub fn check(&self, student: &Network) -> Result<(), TrainError> {
         check_distill(self.temperature, self.lambda, self.lambda_end)?;
         if self.teacher.input() != student.input() || self.teacher.output() != student.output() {
@@ -109,17 +109,13 @@ pub fn check_distill(
             temperature
         )));
     }
-    if !(0.0..=1.0).contains(&lambda) {
-        return Err(TrainError::Config(format!(
-            "distillation weight lambda must be in [0, 1], got {}",
-            lambda
-        )));
-    }
-    if let Some(end) = lambda_end.filter(|end| !(0.0..=1.0).contains(end)) {
-        return Err(TrainError::Config(format!(
-            "distillation weight lambda_end must be in [0, 1], got {}",
-            end
-        )));
+    let weights = [("lambda", Some(lambda)), ("lambda_end", lambda_end)];
+    for (name, weight) in weights {
+        if let Some(w) = weight.filter(|w| !(0.0..=1.0).contains(w)) {
+            return Err(TrainError::Config(format!(
+                "distillation weight {name} must be in [0, 1], got {w}"
+            )));
+        }
     }
     Ok(())
 }
