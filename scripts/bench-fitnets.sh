@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # FitNets on Fashion-MNIST: a thin, deep student (STUDENT, default
 # scripts/data/fitnets-student.json: 4 convolutions and 2 dense layers, 21,826
-# parameters; fitnets-student-thin.json has 5,614) learns from a teacher
+# parameters; fitnets-student-thin.json has 5,614; fitnets-student-deep.json
+# has 7 convolutions, 18,302 parameters, and its guided layers are pool1,
+# 8x14x14, and relu8, 32 values) learns from a teacher
 # (TEACHER, default scripts/data/fitnets-teacher.json: 2 wide convolutions
 # with batch norm and 2 dense layers, 464,714 parameters, trained TEACHER_ARGS;
 # TEACHER=lenet5 TEACHER_ARGS="--lr 0.02" gives LeNet-5, 61,706), three ways
