@@ -24,7 +24,7 @@
 # pair) are chosen per arm on the validation split (mean over seeds) from a
 # small grid, which includes lambda annealed from 0.9 to 0 over each step's
 # epochs (FitNets' second stage lowers the teacher's weight so; distillation
-# alone gets the same schedule over its 10 epochs); test accuracy is then
+# alone gets the same schedule over its HINT + KD epochs); test accuracy is then
 # reported, with the per-seed difference FitNets minus distillation alone.
 # Accuracy is the integer network's (fixed8 weights, 8-bit activations).
 #
