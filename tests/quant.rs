@@ -220,6 +220,23 @@ fn a_batchnorm_that_cannot_fold_is_an_error() {
     assert!(e.contains("bn1") && e.contains("folded"), "{e}");
 }
 
+#[test]
+fn a_network_with_a_nan_is_refused_naming_the_tensor() {
+    let spec: ArchSpec = serde_json::from_str(
+        r#"{"input": [4], "layers": [{"op": "dense", "out": 3}, {"op": "relu"}, {"op": "dense", "out": 2}]}"#,
+    )
+    .unwrap();
+    let mut net = spec.build(1).unwrap();
+    for (bad, what) in [(f32::NAN, "NaN"), (f32::INFINITY, "inf")] {
+        let (_, mut bias) = net.params_mut().into_iter().nth(3).unwrap();
+        bias[[1]] = bad;
+        let cfg = QuantizeConfig::new(WeightSpec::Fixed { bits: 8 }, 8, 8);
+        let x = Array2::<f32>::zeros((2, 4));
+        let e = quant::quantize(&net, x.view(), &cfg).unwrap_err().to_string();
+        assert!(e.contains("fc2") && e.contains(&format!("bias holds {what} at index 1")), "{e}");
+    }
+}
+
 fn trained_digits_mlp() -> (model::Network, shiftkit::data::Dataset) {
     common::trained_digits("mlp:64-32-10", 30, 1)
 }

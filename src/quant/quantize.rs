@@ -125,6 +125,23 @@ pub fn quantize(
             )));
         }
     }
+    // A diverged training run leaves NaN or infinite values: say so, rather
+    // than that some bias does not fit its format.
+    for (id, t) in net.params() {
+        if let Some((k, v)) = t.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            let l = &net.layers()[id.layer];
+            return Err(layer_error(
+                id.layer,
+                &l.name,
+                l.op.as_str(),
+                format!(
+                    "{} holds {v} at index {k}: only a finite network can be quantized (if \
+                     training diverged, retrain with a lower learning rate)",
+                    id.kind.as_str()
+                ),
+            ));
+        }
+    }
     // A batch norm folds into its layer's weights: only fixed-point weights and
     // per-channel-scaled binary/ternary codes stay what they are.
     for (i, l) in net.layers().iter().enumerate().skip(1) {
@@ -284,7 +301,8 @@ fn quantize_weights(
             };
             quantize_real(b as f64 / alpha, acc_frac).ok_or_else(|| {
                 format!(
-                    "bias {b} of channel {j} does not fit the accumulator format (2^-{acc_frac})"
+                    "bias {b} of channel {j} does not fit the accumulator format (units of 2^{})",
+                    -acc_frac
                 )
             })
         })
