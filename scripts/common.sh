@@ -19,7 +19,7 @@ model() {
 run() {
   local name=$1; shift
   [ -s "$out/$name.json" ] && return
-  "$@" --json > "$out/$name.tmp"
+  "$@" --json > "$out/$name.tmp" || return
   mv "$out/$name.tmp" "$out/$name.json"
   echo "$name done" >&2
 }
