@@ -110,3 +110,22 @@ fn an_empty_input_is_an_error() {
     let layers = vec![Layer { name: "r".into(), op: Op::Relu }];
     assert!(Network::new(Shape::Flat(0), layers).is_err());
 }
+
+#[test]
+fn the_fitnets_benchmark_architectures_build_with_the_sizes_their_script_states() {
+    // scripts/bench-fitnets.sh and the README quote these parameter counts.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/data");
+    for (file, params, guided) in [
+        ("fitnets-teacher.json", 464_714, &["pool1", "relu2", "relu3"][..]),
+        ("fitnets-student.json", 21_826, &["relu4", "relu5"]),
+        ("fitnets-student-thin.json", 5_614, &["relu4", "relu5"]),
+        ("fitnets-student-deep.json", 18_302, &["pool1", "relu8"]),
+        ("fitnets-student-19.json", 24_054, &["relu12", "relu20"]),
+    ] {
+        let net = ArchSpec::parse(&format!("{dir}/{file}")).unwrap().build(1).unwrap();
+        assert_eq!(net.param_count(), params, "{file}");
+        for name in guided {
+            assert!(net.layer_index(name).is_some(), "{file} has no layer {name}");
+        }
+    }
+}
