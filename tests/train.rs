@@ -242,6 +242,27 @@ fn a_diverging_run_is_an_error_that_suggests_a_lower_rate() {
     assert!(e.to_string().contains("lower the learning rate"), "{e}");
 }
 
+/// A finite loss whose gradient is NaN: the weights go NaN while the loss
+/// stays finite, as behind a ReLU.
+struct NanGradient;
+impl Loss for NanGradient {
+    fn loss_sum(&self, out: ArrayView2<f32>, _: ArrayView2<f32>, _: &[u8]) -> (f64, Array2<f32>) {
+        (1.0, Array2::from_elem(out.raw_dim(), f32::NAN))
+    }
+}
+
+#[test]
+fn weights_gone_nan_under_a_finite_loss_are_a_divergence_naming_the_tensor() {
+    let (mut net, train_split, _) = digits_mlp();
+    let hooks = Hooks { loss: &NanGradient, ..Hooks::default() };
+    let cfg = config(2, OptimizerConfig::sgd(0.1));
+    let e = train(&mut net, &train_split, None, &cfg, &hooks, &mut Quiet).unwrap_err().to_string();
+    assert!(e.contains("diverged in epoch 1") && e.contains("`fc1` weight holds NaN"), "{e}");
+    // A network that is not finite is refused before any training.
+    let e = train(&mut net, &train_split, None, &cfg, &Hooks::default(), &mut Quiet).unwrap_err();
+    assert!(e.to_string().contains("not finite: `fc1` weight holds NaN at index 0"), "{e}");
+}
+
 #[test]
 fn a_trained_model_survives_the_file_round_trip() {
     let (mut net, train_split, test) = digits_mlp();

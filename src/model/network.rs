@@ -440,4 +440,15 @@ impl Network {
     pub fn layer_index(&self, name: &str) -> Option<usize> {
         self.layers.iter().position(|l| l.name == name)
     }
+
+    /// The first NaN or infinite trainable value, as `` `conv2` bias holds NaN
+    /// at index 3 ``: a diverged training run leaves them, and a ReLU hides
+    /// them from the loss (`NaN.max(0.0)` is 0).
+    pub fn non_finite(&self) -> Option<String> {
+        self.params().into_iter().find_map(|(id, p)| {
+            let (k, v) = p.iter().enumerate().find(|(_, v)| !v.is_finite())?;
+            let name = &self.layers[id.layer].name;
+            Some(format!("`{name}` {} holds {v} at index {k}", id.kind.as_str()))
+        })
+    }
 }

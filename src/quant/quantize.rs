@@ -127,20 +127,11 @@ pub fn quantize(
     }
     // A diverged training run leaves NaN or infinite values: say so, rather
     // than that some bias does not fit its format.
-    for (id, t) in net.params() {
-        if let Some((k, v)) = t.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            let l = &net.layers()[id.layer];
-            return Err(layer_error(
-                id.layer,
-                &l.name,
-                l.op.as_str(),
-                format!(
-                    "{} holds {v} at index {k}: only a finite network can be quantized (if \
-                     training diverged, retrain with a lower learning rate)",
-                    id.kind.as_str()
-                ),
-            ));
-        }
+    if let Some(what) = net.non_finite() {
+        return Err(QuantError::Config(format!(
+            "{what}: only a finite network can be quantized (if training diverged, retrain with \
+             a lower learning rate)"
+        )));
     }
     // A batch norm folds into its layer's weights: only fixed-point weights and
     // per-channel-scaled binary/ternary codes stay what they are.

@@ -29,9 +29,7 @@ pub enum TrainError {
     /// Hyperparameters that cannot work.
     #[error("{0}")]
     Config(String),
-    #[error(
-        "training diverged in epoch {epoch} (the loss is not finite); lower the learning rate \
-         (it is {lr})"
-    )]
-    Diverged { epoch: usize, lr: f32 },
+    /// `what` says what is not finite: the loss, or a named parameter.
+    #[error("training diverged in epoch {epoch} ({what}); lower the learning rate (it is {lr})")]
+    Diverged { epoch: usize, lr: f32, what: String },
 }

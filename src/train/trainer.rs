@@ -103,6 +103,9 @@ pub fn train(
         check_split(net, v, "validation")?;
     }
     config.check()?;
+    if let Some(what) = net.non_finite() {
+        return Err(TrainError::Data(format!("the network to train is not finite: {what}")));
+    }
     let lr = config.optimizer.lr();
     for (id, mask) in &hooks.masks {
         let shape_ok = net.params().iter().any(|(i, p)| i == id && p.shape() == mask.shape());
@@ -128,11 +131,16 @@ pub fn train(
             let y: Vec<u8> = chunk.iter().map(|&i| data.y[i]).collect();
             let step = train_step(net, x.view(), &y, &mut optimizer, hooks, objective);
             if !step.loss.is_finite() {
-                return Err(TrainError::Diverged { epoch, lr });
+                let what = "the loss is not finite".to_string();
+                return Err(TrainError::Diverged { epoch, lr, what });
             }
             loss_sum += step.loss;
             correct += step.correct;
             observer.batch_end(step.loss / y.len() as f64, step.correct as f64 / y.len() as f64);
+        }
+        // A weight gone NaN behind a ReLU leaves the loss finite.
+        if let Some(what) = net.non_finite() {
+            return Err(TrainError::Diverged { epoch, lr, what });
         }
         let seconds = start.elapsed().as_secs_f64();
         let report = EpochReport {
