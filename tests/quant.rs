@@ -235,6 +235,16 @@ fn a_network_with_a_nan_is_refused_naming_the_tensor() {
         let e = quant::quantize(&net, x.view(), &cfg).unwrap_err().to_string();
         assert!(e.contains("fc2") && e.contains(&format!("bias holds {what} at index 1")), "{e}");
     }
+    // Batch-norm running statistics are looked at too.
+    let spec: ArchSpec = serde_json::from_str(
+        r#"{"input": [4], "layers": [{"op": "dense", "out": 3}, {"op": "batchnorm"}]}"#,
+    )
+    .unwrap();
+    let mut net = spec.build(1).unwrap();
+    net.batchnorm_stats_mut(1).unwrap().1[2] = f32::NAN;
+    let cfg = QuantizeConfig::new(WeightSpec::Fixed { bits: 8 }, 8, 8);
+    let e = quant::quantize(&net, Array2::<f32>::zeros((2, 4)).view(), &cfg).unwrap_err();
+    assert!(e.to_string().contains("`bn1` running_var holds NaN at index 2"), "{e}");
 }
 
 fn trained_digits_mlp() -> (model::Network, shiftkit::data::Dataset) {

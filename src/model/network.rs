@@ -441,14 +441,23 @@ impl Network {
         self.layers.iter().position(|l| l.name == name)
     }
 
-    /// The first NaN or infinite trainable value, as `` `conv2` bias holds NaN
-    /// at index 3 ``: a diverged training run leaves them, and a ReLU hides
-    /// them from the loss (`NaN.max(0.0)` is 0).
+    /// The first NaN or infinite value among the trainable tensors and the
+    /// batch-norm running statistics, as `` `conv2` bias holds NaN at index 3
+    /// ``: a diverged training run leaves them, and a ReLU hides them from the
+    /// loss (`NaN.max(0.0)` is 0).
     pub fn non_finite(&self) -> Option<String> {
-        self.params().into_iter().find_map(|(id, p)| {
-            let (k, v) = p.iter().enumerate().find(|(_, v)| !v.is_finite())?;
-            let name = &self.layers[id.layer].name;
-            Some(format!("`{name}` {} holds {v} at index {k}", id.kind.as_str()))
+        let params = self.params().into_iter().map(|(id, p)| (id.layer, id.kind.as_str(), p));
+        let stats = self.layers.iter().enumerate().flat_map(|(i, l)| match &l.op {
+            Op::BatchNorm(b) => vec![
+                (i, "running_mean", b.running_mean.view().into_dyn()),
+                (i, "running_var", b.running_var.view().into_dyn()),
+            ],
+            _ => vec![],
+        });
+        params.chain(stats).find_map(|(layer, tensor, t)| {
+            let (k, v) = t.iter().enumerate().find(|(_, v)| !v.is_finite())?;
+            let name = &self.layers[layer].name;
+            Some(format!("`{name}` {tensor} holds {v} at index {k}"))
         })
     }
 }
