@@ -6,8 +6,7 @@
 # 8x14x14, and relu8, 32 values; fitnets-student-19.json has 19
 # convolutions of 4 to 16 maps, 24,054 parameters, and trains at START_LR=0.01
 # LRS=0.005: its guided layers are relu12, 8x14x14, and relu20, 32 values)
-# learns from a teacher
-# (TEACHER, default scripts/data/fitnets-teacher.json: 2 wide convolutions
+# learns from a teacher (TEACHER, default scripts/data/fitnets-teacher.json: 2 wide convolutions
 # with batch norm and 2 dense layers, 464,714 parameters, trained TEACHER_ARGS;
 # TEACHER=lenet5 TEACHER_ARGS="--lr 0.02" gives LeNet-5, 61,706), three ways
 # from the same start (one epoch of plain training, seed by seed), with the
@@ -61,7 +60,7 @@ teacher=${TEACHER:-scripts/data/fitnets-teacher.json}
 read -r -a teacher_args <<< "${TEACHER_ARGS:---epochs 15 --lr 0.05 --weight-decay 5e-4}"
 
 # A student's run that fails (a setting whose training diverges ends in an
-# error when its NaN weights are quantized) leaves NAME.err instead of
+# error naming the epoch and the tensor gone NaN) leaves NAME.err instead of
 # NAME.json; it is not run again, and the summary marks its setting failed.
 try_run() {
   local name=$1
@@ -108,9 +107,13 @@ done
 for who in student teacher; do
   [ -s "$out/$who.info.json" ] || $bin info "$out/${who}_s${seeds%% *}.skm" --json > "$out/$who.info.json"
 done
-python3 - "$out" "$seeds" "$grid" "$pairs" "$lrs" <<'PY'
+# The summary names runs by the same tags: "rate=tag" per learning rate.
+lr_tags=$(for lr in $lrs; do printf '%s=%s ' "$lr" "$(lr_tag "$lr")"; done)
+python3 - "$out" "$seeds" "$grid" "$pairs" "$lr_tags" <<'PY'
 import json, os, sys, statistics
-out, seeds, grid, pairs, lrs = sys.argv[1], *(a.split() for a in sys.argv[2:6])
+out, seeds, grid, pairs, lr_tags = sys.argv[1], *(a.split() for a in sys.argv[2:6])
+x = dict(t.split("=", 1) for t in lr_tags).get
+lrs = [t.split("=", 1)[0] for t in lr_tags]
 def params(who): return f"{json.load(open(f'{out}/{who}.info.json'))['network']['params']:,}"
 def load(n): return json.load(open(f"{out}/{n}.json"))
 def arm(name):
@@ -127,7 +130,6 @@ print("|---|---|---|---|---|---|")
 tt = [t["test_accuracy"] for t in teacher]
 print(f"| teacher (float) | {params('teacher')} | | | {mean([t['val_accuracy'] for t in teacher]):.2f}% | {mean(tt):.2f}% [{min(tt)*100:.2f}, {max(tt)*100:.2f}] |")
 best = {}
-x = lambda lr: "" if lr == "0.01" else f"_lr{lr}"
 tag = lambda g, lr: f"T{g.split(':')[0]}_l{'-'.join(g.split(':')[1:])}{x(lr)}"
 at = lambda lr: f"lr {lr}" if len(lrs) > 1 else ""
 kd_setting = lambda g, lr: ", ".join(filter(None, [f"T {g.split(':')[0]}, lambda {' -> '.join(g.split(':')[1:])}", at(lr)]))
@@ -158,7 +160,7 @@ for lr in lrs:
     for p in pairs:
         for g in grid:
             f, k = arm(f"fitnets_{p.replace(':', '-')}_{tag(g, lr)}"), arm(f"kd_{tag(g, lr)}")
-            diff = f"{mean(f[0]) - mean(k[0]):+.2f} / {mean(f[1]) - mean(k[1]):+.2f}" if f and k else \
+            gap = f"{mean(f[0]) - mean(k[0]):+.2f} / {mean(f[1]) - mean(k[1]):+.2f}" if f and k else \
                 f"FitNets {'failed' if not f else 'ran'}, distillation alone {'failed' if not k else 'ran'}"
-            print(f"- hint {p.replace(':', ' -> ')}, {kd_setting(g, lr)}: {diff}")
+            print(f"- hint {p.replace(':', ' -> ')}, {kd_setting(g, lr)}: {gap}")
 PY
