@@ -92,6 +92,50 @@ fn same_seed_gives_the_same_file() {
 }
 
 #[test]
+fn train_samples_limits_training_records_it_and_refuses_impossible_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (few, compressed, refused) = (path("few.skm"), path("c.skm"), path("x.skm"));
+    let json = |o: &Output| -> serde_json::Value {
+        assert!(o.status.success(), "{}", stderr(o));
+        serde_json::from_str(&stdout(o)).unwrap()
+    };
+    let train = ["train", "--arch", "mlp:64-16-10", "--epochs", "2", "--json"];
+    let t = json(&shiftkit(&[&train[..], &["--train-samples", "30", "-o", &few]].concat()));
+    assert_eq!(t["train_samples"], 30);
+    let full = json(&shiftkit(&[&train[..], &["-o", &path("full.skm")]].concat()));
+    assert_eq!(full["train_samples"], 1259);
+    let recipe = dir.path().join("ft.toml");
+    std::fs::write(&recipe, "[[step]]\nmethod = \"finetune\"\nepochs = 1\n").unwrap();
+    let c = json(&shiftkit(&[
+        "compress",
+        &few,
+        "--recipe",
+        recipe.to_str().unwrap(),
+        "--train-samples",
+        "20",
+        "-o",
+        &compressed,
+        "--json",
+    ]));
+    assert_eq!(c["train_samples"], 20);
+    // Both subsets are in the provenance, beside the settings they ran with.
+    let info = json(&shiftkit(&["info", &compressed, "--json"]));
+    let steps = &info["provenance"]["steps"];
+    assert_eq!(steps[0]["parameters"]["train_samples"], 30);
+    assert_eq!(steps[1]["parameters"]["train_samples"], 20);
+    assert!(steps[1]["parameters"]["steps"].is_array(), "{}", steps[1]);
+    for n in ["5", "100000"] {
+        let o = shiftkit(&[&train[..], &["--train-samples", n, "-o", &refused]].concat());
+        let err = stderr(&o);
+        assert!(!o.status.success(), "{n}");
+        assert!(err.contains(&format!("cannot train on {n} samples")), "{err}");
+        assert!(err.contains("from 10 (one of each class) to "), "{err}");
+        assert!(!Path::new(&refused).exists());
+    }
+}
+
+#[test]
 fn a_bad_architecture_fails_with_a_message_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("x.skm");

@@ -97,6 +97,10 @@ pub struct CompressJob {
     pub model: PathBuf,
     pub dataset: Option<DatasetName>,
     pub data_dir: Option<PathBuf>,
+    /// Retrain on this many training samples, an equal share of each class
+    /// (`None`: the whole training split); accuracy is still measured on the
+    /// whole validation and test splits.
+    pub train_samples: Option<usize>,
     pub recipe: Recipe,
     pub output: PathBuf,
 }
@@ -139,6 +143,8 @@ pub struct CompressOutcome {
     /// The original's weights and biases at float32.
     pub float_bytes: u64,
     pub train_seconds: f64,
+    /// The training samples retraining learned from.
+    pub train_samples: usize,
     pub steps: Vec<StepRow>,
     /// The survey row of the result.
     pub report: ModelReport,
@@ -150,7 +156,10 @@ pub fn run_compress(
 ) -> Result<CompressOutcome, AppError> {
     let mut file = model::load(&job.model)?;
     let name = dataset_of(&file, job.dataset, &job.model)?;
-    let data = data::load(name, job.data_dir.as_deref())?;
+    let mut data = data::load(name, job.data_dir.as_deref())?;
+    if let Some(n) = job.train_samples {
+        data.keep_train_samples(n)?;
+    }
     check_input_fits(file.float.input(), &data)?;
     let recipe = &job.recipe;
     let original = &file.float;
@@ -176,10 +185,15 @@ pub fn run_compress(
     report.reference_accuracy = Some(float_accuracy);
     report.rtl_adders = default_design(&q).map(|m| m.cost.adders);
     file.provenance.dataset.get_or_insert_with(|| name.to_string());
+    // The recipe's settings, and the training subset when there is one.
+    let mut parameters = serde_json::to_value(recipe).unwrap_or_default();
+    if let (Some(n), Some(map)) = (job.train_samples, parameters.as_object_mut()) {
+        map.insert("train_samples".into(), n.into());
+    }
     file.provenance.steps.push(Record::new(
         "compress",
         Some(method.clone()),
-        recipe,
+        &parameters,
         &serde_json::json!({
             "float_accuracy": compressed_float_accuracy,
             "integer_accuracy": integer_accuracy,
@@ -208,6 +222,7 @@ pub fn run_compress(
         bytes: report.bytes,
         float_bytes,
         train_seconds,
+        train_samples: data.train.len(),
         steps: done.steps,
         report,
     })
@@ -289,7 +304,7 @@ impl CompressOutcome {
         let _ = writeln!(
             s,
             "{} test accuracy: original {:.2}%, compressed float {:.2}%, integer {:.2}% ({:+.2} \
-             points; validation {:+.2}); {} bytes vs {} at float32 ({:.1}x); {:.1}s of training; \
+             points; validation {:+.2}); {} bytes vs {} at float32 ({:.1}x); {:.1}s of training on {}; \
              written to {}",
             self.dataset,
             self.original_accuracy * 100.0,
@@ -301,6 +316,7 @@ impl CompressOutcome {
             self.float_bytes,
             self.float_bytes as f64 / self.bytes as f64,
             self.train_seconds,
+            crate::report::count(self.train_samples as u64, "sample"),
             self.output.display()
         );
         s

@@ -9,6 +9,9 @@ pub struct TrainJob {
     pub arch: String,
     pub dataset: DatasetName,
     pub data_dir: Option<PathBuf>,
+    /// Train on this many training samples, an equal share of each class
+    /// (`None`: the whole training split).
+    pub train_samples: Option<usize>,
     pub config: TrainConfig,
     /// Seeds the initial weights (the shuffling seed is in `config`).
     pub init_seed: u64,
@@ -23,6 +26,8 @@ struct TrainRecord<'a> {
     train: &'a TrainConfig,
     init_seed: u64,
     distill: &'a Option<DistillSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    train_samples: Option<usize>,
 }
 
 /// What `shiftkit train` reports.
@@ -32,6 +37,8 @@ pub struct TrainOutcome {
     pub dataset: String,
     pub arch: String,
     pub epochs: Vec<EpochReport>,
+    /// The training samples learned from.
+    pub train_samples: usize,
     /// On the validation split (what choices are made on)...
     pub val_accuracy: f64,
     /// ...and on the test split (only reported).
@@ -42,7 +49,10 @@ pub struct TrainOutcome {
 pub fn run_train(job: &TrainJob, observer: &mut dyn Observer) -> Result<TrainOutcome, AppError> {
     let spec = ArchSpec::parse(&job.arch)?;
     let mut net = spec.build(job.init_seed)?;
-    let data = data::load(job.dataset, job.data_dir.as_deref())?;
+    let mut data = data::load(job.dataset, job.data_dir.as_deref())?;
+    if let Some(n) = job.train_samples {
+        data.keep_train_samples(n)?;
+    }
     check_input_fits(net.input(), &data)?;
     tracing::info!(arch = %job.arch, dataset = %job.dataset, "training");
     let teacher = match &job.distill {
@@ -83,7 +93,12 @@ pub fn run_train(job: &TrainJob, observer: &mut dyn Observer) -> Result<TrainOut
         steps: vec![Record::new(
             "train",
             None,
-            &TrainRecord { train: &job.config, init_seed: job.init_seed, distill: &job.distill },
+            &TrainRecord {
+                train: &job.config,
+                init_seed: job.init_seed,
+                distill: &job.distill,
+                train_samples: job.train_samples,
+            },
             &serde_json::json!({ "val_accuracy": val_accuracy, "test_accuracy": test_accuracy }),
         )],
     };
@@ -94,6 +109,7 @@ pub fn run_train(job: &TrainJob, observer: &mut dyn Observer) -> Result<TrainOut
         arch: job.arch.clone(),
         seconds: reports.iter().map(|r| r.seconds).sum(),
         epochs: reports,
+        train_samples: data.train.len(),
         val_accuracy,
         test_accuracy,
     })

@@ -11,6 +11,7 @@
 //! (only ever reported).
 
 mod idx;
+mod subset;
 
 use std::fmt;
 use std::io::Read;
@@ -45,6 +46,11 @@ pub enum DataError {
         path.display()
     )]
     FashionMnistMissing { path: PathBuf },
+    #[error(
+        "cannot train on {asked} samples: {reason}; give a number from {classes} (one of each \
+         class) to {most}"
+    )]
+    TrainSamples { asked: usize, classes: usize, most: usize, reason: String },
     #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,

@@ -226,6 +226,8 @@ pub struct CompressArgs {
     pub data: Option<String>,
     #[command(flatten)]
     pub data_args: DataArgs,
+    #[command(flatten)]
+    pub subset: SubsetArgs,
     /// INQ bits per weight, zero included.
     #[arg(long, default_value_t = compress::defaults::INQ_BITS)]
     pub bits: u32,
@@ -357,6 +359,16 @@ pub struct DataArgs {
     pub data_dir: Option<PathBuf>,
 }
 
+/// The training subset of `train` and `compress`.
+#[derive(clap::Args, Debug)]
+pub struct SubsetArgs {
+    /// Learn from only N training samples, the first of each class in the
+    /// split's order, an equal share each (validation and test stay whole):
+    /// learning curves, quick runs, distillation from few samples.
+    #[arg(long, value_name = "N")]
+    pub train_samples: Option<usize>,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
     /// `mlp:N0-N1-...`, `lenet5`, or a JSON architecture file.
@@ -367,6 +379,8 @@ pub struct TrainArgs {
     pub data: String,
     #[command(flatten)]
     pub data_args: DataArgs,
+    #[command(flatten)]
+    pub subset: SubsetArgs,
     /// Epochs (default: 10; on digits, 60).
     #[arg(long)]
     pub epochs: Option<usize>,

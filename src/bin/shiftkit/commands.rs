@@ -47,6 +47,7 @@ pub fn train(args: TrainArgs, ctx: &Ctx) -> Result<()> {
         arch: args.arch,
         dataset,
         data_dir: args.data_args.data_dir,
+        train_samples: args.subset.train_samples,
         init_seed: config.seed,
         config,
         distill: args.teacher.map(|teacher| compress::DistillSpec {
@@ -64,10 +65,11 @@ pub fn train(args: TrainArgs, ctx: &Ctx) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
         println!(
-            "test accuracy {:.2}% (validation {:.2}%; {}, {:.1}s); model written to {}",
+            "test accuracy {:.2}% (validation {:.2}%; {} of {}, {:.1}s); model written to {}",
             outcome.test_accuracy * 100.0,
             outcome.val_accuracy * 100.0,
             shiftkit::report::count(outcome.epochs.len() as u64, "epoch"),
+            shiftkit::report::count(outcome.train_samples as u64, "training sample"),
             outcome.seconds,
             outcome.output.display()
         );
@@ -174,6 +176,7 @@ pub fn compress(args: CompressArgs, ctx: &Ctx) -> Result<()> {
     let job = app::CompressJob {
         dataset: args.data.as_deref().map(parse_dataset).transpose()?,
         data_dir: args.data_args.data_dir,
+        train_samples: args.subset.train_samples,
         recipe,
         output: args.output,
         model: args.model,
