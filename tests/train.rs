@@ -263,6 +263,44 @@ fn weights_gone_nan_under_a_finite_loss_are_a_divergence_naming_the_tensor() {
     assert!(e.to_string().contains("not finite: `fc1` weight holds NaN at index 0"), "{e}");
 }
 
+/// An update that leaves every ReLU of a layer dead, as a step far too
+/// large does: here `fc1`'s biases go to -1000 after each update.
+struct KillFc1;
+
+impl WeightTransform for KillFc1 {
+    fn forward(&self, _: ParamId, _: ArrayViewD<f32>) -> Option<ArrayD<f32>> {
+        None
+    }
+    fn after_update(&self, id: ParamId, mut w: ArrayViewMutD<f32>) {
+        if id == (ParamId { layer: 0, kind: ParamKind::Bias }) {
+            w.fill(-1000.0);
+        }
+    }
+}
+
+/// A network that comes to give every image the same output learns nothing
+/// more below its dead layer: training stops at the end of the first epoch
+/// in which every batch did, and says so. A network that gave one output
+/// before training (a layer pruned to zeros) has not diverged, and identical
+/// images rightly get one output.
+#[test]
+fn a_network_that_collapses_to_one_output_is_a_divergence() {
+    let (mut net, train_split, _) = digits_mlp();
+    let cfg = config(3, OptimizerConfig::sgd(0.05));
+    let hooks = Hooks { transform: Some(&KillFc1), ..Hooks::default() };
+    let e = train(&mut net, &train_split, None, &cfg, &hooks, &mut Quiet).unwrap_err().to_string();
+    // Epoch 1's first batch ran before the first update.
+    assert!(e.contains("diverged in epoch 2"), "{e}");
+    assert!(e.contains("the network gave every training image the same output"), "{e}");
+    let reports = train(&mut net, &train_split, None, &cfg, &Hooks::default(), &mut Quiet).unwrap();
+    assert_eq!(reports.len(), 3, "dead before training: not a divergence");
+    let same =
+        Split { x: Array2::from_shape_fn((64, 64), |(_, j)| j as f32 / 64.0), y: vec![3; 64] };
+    let (mut fresh, _, _) = digits_mlp();
+    let reports = train(&mut fresh, &same, None, &cfg, &hooks, &mut Quiet).unwrap();
+    assert_eq!(reports.len(), 3, "identical images: not a collapse");
+}
+
 #[test]
 fn a_trained_model_survives_the_file_round_trip() {
     let (mut net, train_split, test) = digits_mlp();

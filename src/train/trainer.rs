@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::engine::{backward, forward, BatchStats, Grads, Mode};
-use super::eval::{argmax_rows, check_split, evaluate};
+use super::eval::{argmax_rows, check_split, evaluate, predict_all};
 use super::loss::{Loss, SoftmaxCrossEntropy};
 use super::optim::{LrSchedule, Masks, Optimizer, OptimizerConfig};
 use super::TrainError;
@@ -113,6 +113,13 @@ pub fn train(
             return Err(TrainError::Config(format!("mask for {id} does not match its tensor")));
         }
     }
+    // A network that gives every image one output before training (a layer
+    // pruned to zeros) has not diverged; one that comes to during training has.
+    let watch_collapse = {
+        let t = hooks.transform.map(|t| transformed_network(net, t));
+        let x = data.x.slice(ndarray::s![..data.len().min(config.batch_size), ..]);
+        !one_output(predict_all(t.as_ref().unwrap_or(net), x).view(), x)
+    };
     let mut optimizer = Optimizer::new(config.optimizer);
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let mut order: Vec<usize> = (0..data.len()).collect();
@@ -126,6 +133,7 @@ pub fn train(
         let annealed = hooks.loss.at_epoch(epoch, config.epochs);
         let objective = annealed.as_deref().unwrap_or(hooks.loss);
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+        let mut collapsed = watch_collapse;
         for chunk in order.chunks(config.batch_size) {
             let x = data.x.select(Axis(0), chunk);
             let y: Vec<u8> = chunk.iter().map(|&i| data.y[i]).collect();
@@ -136,10 +144,18 @@ pub fn train(
             }
             loss_sum += step.loss;
             correct += step.correct;
+            collapsed &= step.collapsed;
             observer.batch_end(step.loss / y.len() as f64, step.correct as f64 / y.len() as f64);
         }
         // A weight gone NaN behind a ReLU leaves the loss finite.
         if let Some(what) = net.non_finite() {
+            return Err(TrainError::Diverged { epoch, lr, what });
+        }
+        // So does a step too large that leaves every ReLU of a layer dead:
+        // no gradient reaches the layers below it again, and every image gets
+        // one output (in every batch of the epoch).
+        if collapsed {
+            let what = "the network gave every training image the same output".to_string();
             return Err(TrainError::Diverged { epoch, lr, what });
         }
         let seconds = start.elapsed().as_secs_f64();
@@ -161,11 +177,15 @@ struct StepResult {
     /// Summed over the batch.
     loss: f64,
     correct: usize,
+    /// Every shard was [`ShardResult::collapsed`].
+    collapsed: bool,
 }
 
 struct ShardResult {
     loss: f64,
     correct: usize,
+    /// The shard's images differ, and the network's outputs for them do not.
+    collapsed: bool,
     grads: Grads,
     stats: Vec<BatchStats>,
 }
@@ -198,16 +218,19 @@ fn train_step(
                 .filter(|(p, l)| **p == **l as usize)
                 .count();
             let (grads, _) = backward(eff, &tape, dout, false);
-            ShardResult { loss, correct, grads, stats: tape.batch_stats }
+            let collapsed = one_output(out.view(), xs);
+            ShardResult { loss, correct, collapsed, grads, stats: tape.batch_stats }
         })
         .collect();
     let mut iter = results.into_iter();
     let first = iter.next().expect("a batch has at least one row");
     let (mut loss, mut correct, mut grads) = (first.loss, first.correct, first.grads);
+    let mut collapsed = first.collapsed;
     let mut stats = vec![first.stats];
     for r in iter {
         loss += r.loss;
         correct += r.correct;
+        collapsed &= r.collapsed;
         grads.add_assign(&r.grads);
         stats.push(r.stats);
     }
@@ -227,7 +250,14 @@ fn train_step(
         }
     }
     update_running_stats(net, &stats);
-    StepResult { loss, correct }
+    StepResult { loss, correct, collapsed }
+}
+
+/// Whether the images `x` differ (two at least) and the outputs `out` for
+/// them do not.
+fn one_output(out: ArrayView2<f32>, x: ArrayView2<f32>) -> bool {
+    let same = |m: ArrayView2<f32>| m.rows().into_iter().all(|r| r == m.row(0));
+    x.nrows() > 1 && same(out) && !same(x)
 }
 
 /// A copy of `net` with the transform applied to its tensors.
