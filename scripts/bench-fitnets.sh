@@ -66,8 +66,9 @@ teacher=${TEACHER:-scripts/data/fitnets-teacher.json}
 read -r -a teacher_args <<< "${TEACHER_ARGS:---epochs 15 --lr 0.05 --weight-decay 5e-4}"
 
 # A student's run that fails (a setting whose training diverges ends in an
-# error naming the epoch and the tensor gone NaN) leaves NAME.err instead of
-# NAME.json; it is not run again, and the summary marks its setting failed.
+# error naming the epoch and the tensor gone NaN, or saying that the network
+# came to give every image one output) leaves NAME.err instead of NAME.json;
+# it is not run again, and the summary marks its setting failed.
 try_run() {
   local name=$1
   if [ -s "$out/$name.json" ] || [ -s "$out/$name.err" ]; then return; fi
