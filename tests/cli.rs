@@ -125,6 +125,8 @@ fn train_samples_limits_training_records_it_and_refuses_impossible_counts() {
     assert_eq!(steps[0]["parameters"]["train_samples"], 30);
     assert_eq!(steps[1]["parameters"]["train_samples"], 20);
     assert!(steps[1]["parameters"]["steps"].is_array(), "{}", steps[1]);
+    // Settings print as short as their type does: Adam's f32 0.001 stays 0.001.
+    assert_eq!(steps[1]["parameters"]["adaptive"]["lr"], 0.001, "{}", steps[1]);
     for n in ["5", "100000"] {
         let o = shiftkit(&[&train[..], &["--train-samples", n, "-o", &refused]].concat());
         let err = stderr(&o);

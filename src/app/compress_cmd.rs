@@ -105,6 +105,16 @@ pub struct CompressJob {
     pub output: PathBuf,
 }
 
+/// The settings `compress` records in the model's provenance: the recipe's,
+/// and the training subset when there is one.
+#[derive(Serialize)]
+struct CompressRecord<'a> {
+    #[serde(flatten)]
+    recipe: &'a Recipe,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    train_samples: Option<usize>,
+}
+
 /// One row of the per-layer compression table.
 #[derive(Clone, Debug, Serialize)]
 pub struct CompressLayerRow {
@@ -156,10 +166,7 @@ pub fn run_compress(
 ) -> Result<CompressOutcome, AppError> {
     let mut file = model::load(&job.model)?;
     let name = dataset_of(&file, job.dataset, &job.model)?;
-    let mut data = data::load(name, job.data_dir.as_deref())?;
-    if let Some(n) = job.train_samples {
-        data.keep_train_samples(n)?;
-    }
+    let data = load_for_training(name, job.data_dir.as_deref(), job.train_samples)?;
     check_input_fits(file.float.input(), &data)?;
     let recipe = &job.recipe;
     let original = &file.float;
@@ -185,15 +192,10 @@ pub fn run_compress(
     report.reference_accuracy = Some(float_accuracy);
     report.rtl_adders = default_design(&q).map(|m| m.cost.adders);
     file.provenance.dataset.get_or_insert_with(|| name.to_string());
-    // The recipe's settings, and the training subset when there is one.
-    let mut parameters = serde_json::to_value(recipe).unwrap_or_default();
-    if let (Some(n), Some(map)) = (job.train_samples, parameters.as_object_mut()) {
-        map.insert("train_samples".into(), n.into());
-    }
     file.provenance.steps.push(Record::new(
         "compress",
         Some(method.clone()),
-        &parameters,
+        &CompressRecord { recipe, train_samples: job.train_samples },
         &serde_json::json!({
             "float_accuracy": compressed_float_accuracy,
             "integer_accuracy": integer_accuracy,

@@ -142,6 +142,20 @@ fn dataset_of(
     }
 }
 
+/// Loads the dataset a command trains on, keeping `train_samples` of its
+/// training split when given (`--train-samples`).
+fn load_for_training(
+    name: DatasetName,
+    data_dir: Option<&Path>,
+    train_samples: Option<usize>,
+) -> Result<Dataset, AppError> {
+    let mut data = data::load(name, data_dir)?;
+    if let Some(n) = train_samples {
+        data.keep_train_samples(n)?;
+    }
+    Ok(data)
+}
+
 /// Reads the `manifest.json` of a generated design.
 pub fn read_manifest(dir: &Path) -> Result<Manifest, AppError> {
     let path = dir.join("manifest.json");

@@ -49,10 +49,7 @@ pub struct TrainOutcome {
 pub fn run_train(job: &TrainJob, observer: &mut dyn Observer) -> Result<TrainOutcome, AppError> {
     let spec = ArchSpec::parse(&job.arch)?;
     let mut net = spec.build(job.init_seed)?;
-    let mut data = data::load(job.dataset, job.data_dir.as_deref())?;
-    if let Some(n) = job.train_samples {
-        data.keep_train_samples(n)?;
-    }
+    let data = load_for_training(job.dataset, job.data_dir.as_deref(), job.train_samples)?;
     check_input_fits(net.input(), &data)?;
     tracing::info!(arch = %job.arch, dataset = %job.dataset, "training");
     let teacher = match &job.distill {
