@@ -1,9 +1,10 @@
 //! Interval analysis of an integer network, layer by layer: the shape, format
 //! and proven bounds (accumulators and outputs, per channel) of every output.
 
+use super::coding::WeightKind;
 use super::contract::{FixedFormat, MAX_ACC_BITS};
 use super::interval::{dot_bounds, Interval};
-use super::network::*;
+use super::layer::*;
 use crate::model::{window_count, Shape};
 
 pub(super) type Analysis = (Shape, FixedFormat, Vec<Interval>, Vec<Interval>);

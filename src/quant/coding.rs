@@ -10,8 +10,10 @@ use ndarray::{ArrayD, ArrayViewD, Axis};
 
 use super::QuantError;
 
+mod kind;
 mod pow2;
 
+pub use kind::{WeightCode, WeightKind, MAX_POW2_SHIFT};
 pub use pow2::{Pow2Range, RangeRule, MIN_ERROR_STEPS};
 
 /// Bits of a fixed-point weight (`fixedN`).

@@ -213,6 +213,11 @@ pub fn width_for(lo: i64, hi: i64) -> (bool, u32) {
     }
 }
 
+/// Bits of a signed word that holds every value of `[lo, hi]` (at least 2).
+pub fn signed_bits(lo: i64, hi: i64) -> u32 {
+    width_for(lo.min(-1), hi.max(0)).1
+}
+
 /// One signed power-of-two term of a constant: `sign * 2^shift`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Term {

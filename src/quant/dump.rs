@@ -1,7 +1,8 @@
 //! The integer network as JSON, whole: what `shiftkit dump` prints.
 
 use super::interval::Interval;
-use super::network::{IntNetwork, IntOp};
+use super::layer::IntOp;
+use super::network::IntNetwork;
 
 impl IntNetwork {
     /// Everything of the network as JSON: per layer its shapes, formats and

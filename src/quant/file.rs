@@ -3,8 +3,10 @@
 use ndarray::ArrayD;
 use serde::{Deserialize, Serialize};
 
+use super::coding::WeightKind;
 use super::contract::FixedFormat;
-use super::network::{ChannelScale, IntLayerSpec, IntNetwork, IntOp, WeightKind, Weighted};
+use super::layer::{ChannelScale, IntLayerSpec, IntOp, Weighted};
+use super::network::IntNetwork;
 use super::QuantError;
 use crate::model::{Container, MaxPool2d, Shape, TensorData};
 

@@ -12,18 +12,20 @@ mod dump;
 mod file;
 mod fold;
 mod interval;
+mod layer;
 mod network;
 mod quantize;
 
 pub use coding::{
-    check_range, code, Coded, Levels, Pow2Range, RangeRule, WeightSpec, FIXED_BITS, INQ_BITS,
-    MIN_ERROR_STEPS, SHARE_INDEX_BITS, SHARE_VALUE_BITS,
+    check_range, code, Coded, Levels, Pow2Range, RangeRule, WeightCode, WeightKind, WeightSpec,
+    FIXED_BITS, INQ_BITS, MIN_ERROR_STEPS, SHARE_INDEX_BITS, SHARE_VALUE_BITS,
 };
 pub use contract::{FixedFormat, Term};
 pub use file::{read_integer, write_integer};
 pub use fold::fold_batchnorm;
 pub use interval::{dot_bounds, Interval};
-pub use network::{ChannelScale, IntLayer, IntLayerSpec, IntNetwork, IntOp, WeightKind, Weighted};
+pub use layer::{ChannelScale, IntLayer, IntLayerSpec, IntOp, Weighted};
+pub use network::IntNetwork;
 pub use quantize::{
     calibrate, defaults, quantize, QuantSettings, QuantizeConfig, ACT_BITS, SCALE_BITS,
 };

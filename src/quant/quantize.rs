@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 
+use super::coding::WeightKind;
 use super::coding::{check_range, code, Levels, Pow2Range, RangeRule, WeightSpec};
 use super::contract::{quantize_real, FixedFormat, MAX_FRAC};
 use super::fold::fold_batchnorm;
-use super::network::{ChannelScale, IntLayerSpec, IntNetwork, IntOp, WeightKind, Weighted};
+use super::layer::{ChannelScale, IntLayerSpec, IntOp, Weighted};
+use super::network::IntNetwork;
 use super::QuantError;
 use crate::model::{Network, Op};
 use crate::train::engine::trace;
