@@ -2,8 +2,11 @@
 # A fixed run of the tool on the embedded digits data whose every output file
 # is hashed: the digits flow, a trained MLP compressed by flags (INQ-5,
 # ternary) and by three recipes, each quantized model through both hardware
-# forms. Run it before and after a change that should not change behaviour and
-# diff the two listings (simulator builds, which hold absolute paths, are left out).
+# forms, and the design the fitter chooses for the UP5K (when yosys is
+# installed: of a build, only the design handed to synthesis is hashed, not
+# the tools' logs and results). Run it before and after a change that should
+# not change behaviour and diff the two listings (simulator builds and runs,
+# which hold absolute paths, are left out).
 # Each model file is listed twice: its bytes, and (as `PATH#content`) the hash
 # of everything but its format version and provenance section, so a change to
 # what the file records of its history shows apart from a change of the network.
@@ -33,8 +36,12 @@ for m in inq5 ternary prune-inq5 deep-compression structured; do
   q hdl "$out/$m.skm" --form unrolled -o "$out/hdl-$m-unrolled"
   q hdl "$out/$m.skm" --form streaming --argmax -o "$out/hdl-$m-streaming"
 done
-(cd "$out" && find . -type f ! -path '*/obj_dir/*' ! -name '*.vvp' -print0 |
-  sort -z | xargs -0 sha256sum)
+if command -v yosys >/dev/null && command -v nextpnr-ice40 >/dev/null; then
+  q build "$out/inq5.skm" -o "$out/build-inq5-up5k" --target ice40-up5k
+fi
+(cd "$out" && find . -type f ! -path '*/build/verilator/*' ! -path '*/build/icarus/*' \
+  \( ! -path './build-*' -o -name '*.v' -o -name '*.hex' -o -name files.f \
+     -o -name manifest.json -o -name graph.json \) -print0 | sort -z | xargs -0 sha256sum)
 (cd "$out" && find . -name '*.skm' -print0 | sort -z | xargs -0 python3 -c '
 import hashlib, json, struct, sys
 for path in sys.argv[1:]:

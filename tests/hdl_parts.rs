@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use shiftkit::codegen::hex::{pack_hex, unpack_hex};
-use shiftkit::codegen::stream::{simulate_traffic, Driver, Part, Traffic};
+use shiftkit::codegen::timing::{simulate_traffic, Driver, Part, Traffic};
 use shiftkit::quant::FixedFormat;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");

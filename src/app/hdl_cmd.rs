@@ -48,7 +48,7 @@ impl HdlOutcome {
         }
     }
 
-    fn stream_text(&self, st: &codegen::stream::StreamManifest) -> String {
+    fn stream_text(&self, st: &codegen::manifest::StreamManifest) -> String {
         let m = &self.manifest;
         let mut s = String::new();
         let _ = writeln!(

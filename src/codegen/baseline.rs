@@ -7,7 +7,7 @@
 //! replaces requantization by taking the accumulator's top bits, and it is not
 //! verified against the simulator.
 
-use super::design::CodegenError;
+use super::error::CodegenError;
 use crate::quant::{IntNetwork, IntOp};
 
 /// One Verilog module `{top}` with ports `clk`, `w_load`, `w_in` (8-bit weight

@@ -1,84 +1,18 @@
-//! What a generated design is, whatever its form: the settings of `hdl`,
-//! the manifest (the API boundary of the generated ports), the design in
-//! memory and on disk, errors, and the naming and hashing rules both forms
-//! share.
+//! The top of code generation: the settings of `hdl` ([`HdlConfig`]),
+//! checked against the network in one step before any work; the form
+//! chosen; the design generated, hashed, and written to disk.
 
-pub(crate) use super::names::{check_identifier, sanitize};
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
-use super::build::Adders;
 use super::cmvm::Sharing;
+use super::error::CodegenError;
 use super::graph::{Cost, LayerGraph};
-use super::stream::fold::Folds;
-use super::stream::manifest::StreamManifest;
-use super::stream::timing::Stuck;
-use crate::quant::{FixedFormat, IntNetwork};
-
-/// Default adder levels between pipeline registers: about three carry chains
-/// of 16-24 bits fit a 200-250 MHz clock on small FPGAs.
-pub const DEFAULT_LEVELS_PER_STAGE: u32 = 3;
-
-/// Errors of code generation.
-#[derive(Debug, thiserror::Error)]
-pub enum CodegenError {
-    #[error(
-        "layer `{layer}` ({op}): the unrolled form takes dense networks only (dense, relu, \
-         flatten); generate the streaming form (or auto) for this network"
-    )]
-    Unsupported { layer: String, op: &'static str },
-    #[error("{0}")]
-    Config(String),
-    /// A folding that cannot be built, or an input width that does not divide.
-    #[error("{0}")]
-    Fold(String),
-    /// Even the slowest folding does not fit the device.
-    #[error(
-        "the network does not fit {device} even with every layer folded as far as it goes: it \
-         needs {needs}; try fewer bits (binary or ternary weights, fewer act_bits), pruning whole \
-         units (structured pruning), or a bigger device"
-    )]
-    NoFit { device: String, needs: String },
-    #[error("the timing model of the streaming design did not finish ({0}); this is a bug")]
-    Timing(#[from] Stuck),
-    /// An output directory that holds something other than a design.
-    #[error(
-        "{} holds files that are not a shiftkit design (no manifest.json); give a new or empty \
-         directory, or one `shiftkit hdl` wrote",
-        dir.display()
-    )]
-    NotADesign { dir: std::path::PathBuf },
-    #[error("{}", path.display())]
-    Io {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-/// The two hardware forms (README, "Verilog").
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Form {
-    /// Every weight a constant of an adder graph; a whole vector per beat.
-    #[default]
-    Unrolled,
-    /// One stream module per layer, folded matrix-vector units, weight ROMs.
-    Streaming,
-    /// Chosen by [`auto_form`] (never written to a manifest).
-    Auto,
-}
-
-impl Form {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Form::Unrolled => "unrolled",
-            Form::Streaming => "streaming",
-            Form::Auto => "auto",
-        }
-    }
-}
+use super::lower::{Adders, DEFAULT_LEVELS_PER_STAGE};
+use super::manifest::{argmax_bits, Design, Form, Manifest, TopSpec};
+use super::names::check_identifier;
+use super::stream::{self, Folds, PlanConfig};
+use super::unrolled::{self, build_graphs};
+use crate::quant::{IntNetwork, IntOp};
 
 /// Settings of `shiftkit hdl`.
 #[derive(Clone, Debug, PartialEq)]
@@ -130,66 +64,113 @@ impl HdlConfig {
     pub fn adders(&self) -> Adders {
         Adders { levels_per_stage: self.levels_per_stage, sharing: self.sharing }
     }
+
+    /// The settings of the streaming form's plan.
+    pub fn plan_config(&self, net: &IntNetwork) -> PlanConfig {
+        PlanConfig {
+            folds: self.folds.clone(),
+            cycles: self.cycles,
+            input_lanes: self.input_lanes,
+            output_lanes: self.output_lanes,
+            argmax_bits: if self.argmax { argmax_bits(net.output().numel()) } else { 0 },
+            levels_per_stage: self.levels_per_stage,
+            sharing: self.sharing,
+            device: self.device.clone(),
+            block_price: self.block_price,
+        }
+    }
+
+    /// Checks every setting against `net` before any work: the top's name,
+    /// the adder settings, and what the form (or, for `auto`, each form the
+    /// network can take) needs of the network.
+    pub fn check(&self, net: &IntNetwork) -> Result<(), CodegenError> {
+        check_identifier(&self.top)?;
+        self.adders().check()?;
+        match self.form {
+            Form::Unrolled => unrolled::check(net),
+            Form::Streaming | Form::Auto => stream::plan::check(net, &self.plan_config(net)),
+        }
+    }
 }
 
-/// Cost of one layer, as `manifest.json` and the table report it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LayerCost {
-    pub name: String,
-    pub module: String,
-    /// Its instance in the top (unrolled form; a streaming layer's wires are
-    /// named by its `trace` in the stream manifest).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub instance: String,
-    pub latency: u32,
-    #[serde(flatten)]
-    pub cost: Cost,
+/// Networks whose unrolled form needs more adders than this get the
+/// streaming form when the form is left to shiftkit.
+pub const AUTO_UNROLLED_ADDERS: u64 = 20_000;
+
+/// The form shiftkit picks: unrolled for dense networks of at most
+/// [`AUTO_UNROLLED_ADDERS`] adders, streaming for everything else; with the
+/// unrolled form, its graphs (solved once, here).
+fn auto_form(
+    net: &IntNetwork,
+    adders: Adders,
+) -> Result<(Form, Option<Vec<LayerGraph>>), CodegenError> {
+    let dense =
+        net.layers().iter().all(|l| matches!(l.op, IntOp::Dense(_) | IntOp::Relu | IntOp::Flatten));
+    if !dense {
+        return Ok((Form::Streaming, None));
+    }
+    let count = |gs: &[LayerGraph]| gs.iter().map(|g| Cost::of(g).adders).sum::<u64>();
+    // Per-output trees first (quick): sharing only lowers their count, and
+    // rarely below a quarter of it, so only the range between is solved.
+    let trees = Adders { sharing: Sharing { enabled: false, ..adders.sharing }, ..adders };
+    let tree_graphs = build_graphs(net, trees)?;
+    let n = count(&tree_graphs);
+    if !adders.sharing.enabled {
+        return Ok(if n <= AUTO_UNROLLED_ADDERS {
+            (Form::Unrolled, Some(tree_graphs))
+        } else {
+            (Form::Streaming, None)
+        });
+    }
+    if n > 4 * AUTO_UNROLLED_ADDERS {
+        return Ok((Form::Streaming, None));
+    }
+    let shared = build_graphs(net, adders)?;
+    if n <= AUTO_UNROLLED_ADDERS || count(&shared) <= AUTO_UNROLLED_ADDERS {
+        Ok((Form::Unrolled, Some(shared)))
+    } else {
+        Ok((Form::Streaming, None))
+    }
 }
 
-/// `manifest.json`: what a user or a testbench generator needs to know.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
-    pub generator: String,
-    /// FNV-1a hash of the integer network the design implements.
-    pub network_hash: String,
-    pub top: String,
-    #[serde(default)]
-    pub form: Form,
-    pub inputs: usize,
-    pub input_format: FixedFormat,
-    pub outputs: usize,
-    pub output_format: FixedFormat,
-    /// Bits of the argmax index on `m_axis_tuser` (0: no argmax port).
-    pub argmax_bits: u32,
-    /// Cycles from an accepted input beat to its output beat, without back-pressure.
-    pub latency: u32,
-    pub levels_per_stage: u32,
-    /// How the constant products share adders (absent in older manifests).
-    #[serde(default)]
-    pub sharing: Sharing,
-    pub files: Vec<String>,
-    pub cost: Cost,
-    pub layers: Vec<LayerCost>,
-    /// Streaming designs: streams, timing, folding (see [`StreamManifest`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream: Option<StreamManifest>,
+/// The header line of every generated file.
+fn header(hash: &str) -> String {
+    format!(
+        "Generated by shiftkit {} from integer network {hash}. Do not edit.",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
-/// A generated design, in memory.
-#[derive(Clone, Debug)]
-pub struct Design {
-    /// Verilog file names and contents, in compilation order (the top last).
-    pub files: Vec<(String, String)>,
-    /// Data files the Verilog reads (`$readmemh` ROM contents).
-    pub data: Vec<(String, String)>,
-    pub manifest: Manifest,
-    pub graphs: Vec<LayerGraph>,
+/// The top's name and the header, hash and argmax every design of `net`
+/// under `config` gets; `f` makes the design from them.
+pub(crate) fn with_spec<T>(
+    net: &IntNetwork,
+    config: &HdlConfig,
+    f: impl FnOnce(&TopSpec) -> T,
+) -> T {
+    let hash = network_hash(net);
+    let header = header(&hash);
+    f(&TopSpec { module: &config.top, header: &header, hash: &hash, argmax: config.argmax })
 }
 
-/// Bits of the index of the largest of `n` outputs on `m_axis_tuser`
-/// (`0..n-1` as an unsigned number, at least one bit).
-pub(crate) fn argmax_bits(n: usize) -> u32 {
-    crate::quant::contract::width_for(0, n.saturating_sub(1) as i64).1
+/// Generates the design of `net` in the form `config` asks for, its settings
+/// checked first.
+pub fn generate(net: &IntNetwork, config: &HdlConfig) -> Result<Design, CodegenError> {
+    config.check(net)?;
+    let (form, graphs) = match config.form {
+        Form::Auto => auto_form(net, config.adders())?,
+        form => (form, None),
+    };
+    with_spec(net, config, |spec| match form {
+        Form::Streaming => stream::generate(net, &config.plan_config(net), spec),
+        _ => {
+            let graphs = match graphs {
+                Some(g) => g,
+                None => build_graphs(net, config.adders())?,
+            };
+            unrolled::generate(net, graphs, spec, config.adders())
+        }
+    })
 }
 
 /// A stable hash of the integer network: FNV-1a of its sections and tensors

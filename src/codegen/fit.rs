@@ -1,5 +1,7 @@
 //! Fitting a device: the resource model of a streaming design on a device's
-//! cells, and the search for the fastest folding the model says fits.
+//! cells, and the search for the fastest folding the model says fits. The
+//! search prices plans (`stream::plan`); only the one chosen is elaborated
+//! and printed.
 //!
 //! The structural cost ([`Cost`]: adder bits, multiplexer bits, register
 //! bits, memories placed in block RAM or logic) becomes the device's
@@ -10,8 +12,11 @@
 //! [`crate::device::Family::ram_blocks`] is the tool's own mapping (on xc7
 //! an estimate).
 
-use super::design::{CodegenError, Design, HdlConfig};
+use super::design::{with_spec, HdlConfig};
+use super::error::CodegenError;
 use super::graph::Cost;
+use super::manifest::{Design, Form};
+use super::stream::{self, Memo, Plan};
 use crate::device::{Device, Family, Resources, RAM_BLOCKS};
 use crate::quant::IntNetwork;
 
@@ -76,6 +81,13 @@ pub fn estimate(cost: &Cost, io: u64, device: &Device) -> Resources {
     }
 }
 
+/// Pins of ports of `lanes_in` and `lanes_out` codes with an argmax index:
+/// the data, clk, rst, and the tvalid and tready of both streams.
+fn pins(lanes_in: usize, in_bits: u32, lanes_out: usize, out_bits: u32, argmax: u32) -> u64 {
+    let data = lanes_in as u64 * in_bits as u64 + lanes_out as u64 * out_bits as u64;
+    data + argmax as u64 + 6
+}
+
 /// Pins of a design's ports.
 pub fn io_pins(design: &Design) -> u64 {
     let m = &design.manifest;
@@ -83,11 +95,13 @@ pub fn io_pins(design: &Design) -> u64 {
         Some(s) => (s.input.lanes, s.output.lanes),
         None => (m.inputs, m.outputs),
     };
-    let data = lanes_in as u64 * m.input_format.bits() as u64
-        + lanes_out as u64 * m.output_format.bits() as u64
-        + m.argmax_bits as u64;
-    // clk, rst, tvalid and tready of both streams.
-    data + 6
+    pins(lanes_in, m.input_format.bits(), lanes_out, m.output_format.bits(), m.argmax_bits)
+}
+
+/// Pins of a plan's ports.
+fn plan_pins(plan: &Plan) -> u64 {
+    let bits = (plan.input.format.bits(), plan.last.format.bits());
+    pins(plan.input.lanes, bits.0, plan.top_lanes(), bits.1, plan.argmax_bits)
 }
 
 /// A design and what the model says it takes.
@@ -106,7 +120,7 @@ pub struct Fitted {
 /// target that did not fit and the first that did (to within 1/16); per-layer
 /// foldings in `config` stay as given. When even the slowest does not fit,
 /// the error names the device, what that design needs beside what the device
-/// has, and what to try.
+/// has, and what to try. Settings are checked first.
 pub fn fit(
     net: &IntNetwork,
     config: &HdlConfig,
@@ -114,74 +128,72 @@ pub fn fit(
     max_util: f64,
     min_cycles: u64,
 ) -> Result<Fitted, CodegenError> {
-    // A candidate at a target of cycles per image: its design, and whether
-    // the model says it fits. A design short of logic with block RAM to
-    // spare moves memories into blocks, pricing a block lower and lower; one
-    // short of block RAM with logic to spare moves them out, pricing it
-    // higher. Steps of a quarter move the memories one or a few at a time,
-    // in the order of the cells a block of each saves.
-    let candidate = |cycles: u64| -> Result<(Fitted, bool), CodegenError> {
-        let base = device.block_price();
-        let mut price = base;
+    let config =
+        HdlConfig { form: Form::Streaming, device: Some(device.clone()), ..config.clone() };
+    config.check(net)?;
+    let memo = Memo::default();
+    let base = config.plan_config(net);
+    // A candidate at a target of cycles per image: its plan, what the model
+    // says it takes, and whether that fits. A plan short of logic with block
+    // RAM to spare moves memories into blocks, pricing a block lower and
+    // lower; one short of block RAM with logic to spare moves them out,
+    // pricing it higher. Steps of a quarter move the memories one or a few
+    // at a time, in the order of the cells a block of each saves. The price
+    // changes where memories go, not the folding: one plan, priced again.
+    let candidate = |cycles: u64| -> Result<(Plan, Resources, bool), CodegenError> {
+        let target = stream::PlanConfig { cycles: (cycles > 0).then_some(cycles), ..base.clone() };
+        let mut plan = stream::plan::plan(net, &target, &memo)?;
+        let base_price = device.block_price();
+        let mut price = base_price;
         // The direction the price moves in (0 until it first moves).
         let mut step = 0i8;
         loop {
-            let cfg = HdlConfig {
-                cycles: (cycles > 0).then_some(cycles),
-                device: Some(device.clone()),
-                block_price: Some(price),
-                ..config.clone()
-            };
-            let design = super::generate(net, &cfg)?;
-            let got = design.manifest.stream.as_ref().map_or(1, |s| s.cycles_per_image);
-            let estimate = estimate(&design.manifest.cost, io_pins(&design), device);
+            plan.block_price = Some(price);
+            let estimate = estimate(&stream::cost(&plan).1, plan_pins(&plan), device);
             let over = estimate.over(device, max_util);
-            let fits = over.is_empty() && got >= min_cycles;
+            let fits = over.is_empty() && plan.cycles >= min_cycles;
             let logic = over.iter().any(|o| o.logic);
             let ram = over.iter().any(|o| o.name == RAM_BLOCKS);
-            let fitted = Fitted { design, estimate };
             if logic && !ram && step <= 0 && price >= 8 && estimate.ram_blocks < device.ram_blocks {
                 (price, step) = (price * 4 / 5, -1);
-            } else if ram && !logic && step >= 0 && price <= 64 * base {
+            } else if ram && !logic && step >= 0 && price <= 64 * base_price {
                 (price, step) = (price * 5 / 4 + 1, 1);
             } else {
-                return Ok((fitted, fits));
+                return Ok((plan, estimate, fits));
             }
         }
     };
-    let cycles_of =
-        |f: &Fitted| f.design.manifest.stream.as_ref().map_or(1, |s| s.cycles_per_image);
     let mut cycles = config.cycles.unwrap_or(0).max(min_cycles);
     // The last target that did not fit.
     let mut below: Option<u64> = None;
     // Cycles per image of the last candidate, and how many targets in a row
     // gave it (a slower folding may sit beyond a gap between divisors).
     let (mut last, mut same) = (0, 0);
-    loop {
-        let (fitted, fits) = candidate(cycles)?;
-        let got = cycles_of(&fitted);
+    let (plan, estimate) = loop {
+        let (plan, estimate, fits) = candidate(cycles)?;
+        let got = plan.cycles;
         if fits {
-            let Some(mut lo) = below else { return Ok(fitted) };
-            let (mut hi, mut best) = (cycles, fitted);
+            let Some(mut lo) = below else { break (plan, estimate) };
+            let (mut hi, mut best) = (cycles, (plan, estimate));
             while hi - lo > (lo / 16).max(1) {
                 let mid = lo + (hi - lo) / 2;
                 match candidate(mid)? {
-                    (f, true) => {
-                        if cycles_of(&f) < cycles_of(&best) {
-                            best = f;
+                    (p, e, true) => {
+                        if p.cycles < best.0.cycles {
+                            best = (p, e);
                         }
                         hi = mid;
                     }
-                    (_, false) => lo = mid,
+                    (_, _, false) => lo = mid,
                 }
             }
-            return Ok(best);
+            break best;
         }
         below = Some(cycles);
         same = if got == last { same + 1 } else { 0 };
         // No slower folding exists once a few doublings change nothing.
         if same >= 3 {
-            let over = fitted.estimate.over(device, max_util);
+            let over = estimate.over(device, max_util);
             return Err(CodegenError::NoFit {
                 device: device.name.clone(),
                 needs: if over.is_empty() {
@@ -193,5 +205,7 @@ pub fn fit(
         }
         last = got;
         cycles = cycles.max(got).max(1) * 2;
-    }
+    };
+    let design = with_spec(net, &config, |spec| stream::design(net, &plan, spec));
+    Ok(Fitted { design, estimate })
 }

@@ -1,7 +1,7 @@
 //! Verilog names: which names a user may give a module (identifiers, not
 //! keywords), and how a layer name becomes part of one.
 
-use super::design::CodegenError;
+use super::error::CodegenError;
 
 /// Checks a Verilog identifier.
 pub(crate) fn check_identifier(name: &str) -> Result<(), CodegenError> {

@@ -4,13 +4,13 @@
 
 use askama::Template;
 
-use super::build::build_graphs;
-use super::design::{
-    argmax_bits, sanitize, CodegenError, Design, Form, HdlConfig, LayerCost, Manifest,
-};
-use super::emit;
-use super::graph::Cost;
-use crate::quant::{FixedFormat, IntNetwork};
+use super::error::CodegenError;
+use super::graph::builder::{finish, input_nodes, Builder, Io};
+use super::graph::{layer_module, Cost, LayerGraph, NodeKind};
+use super::lower::{dense_graph, Adders};
+use super::manifest::{argmax_bits, Design, Form, LayerCost, Manifest, TopSpec};
+use super::names::sanitize;
+use crate::quant::{FixedFormat, IntLayer, IntNetwork, IntOp, Interval};
 
 struct Instance {
     name: String,
@@ -40,25 +40,22 @@ struct TopTemplate<'a> {
     result: String,
 }
 
-/// The unrolled design of `net`.
-pub(super) fn generate(
+/// The unrolled design of `net` from its layers' graphs ([`build_graphs`]).
+pub(crate) fn generate(
     net: &IntNetwork,
-    config: &HdlConfig,
-    header: &str,
-    hash: String,
+    graphs: Vec<LayerGraph>,
+    spec: &TopSpec,
+    adders: Adders,
 ) -> Result<Design, CodegenError> {
-    let graphs = build_graphs(net, config.adders())?;
-    if graphs.is_empty() {
-        return Err(CodegenError::Config("the network has no layer to generate".into()));
-    }
+    let header = spec.header;
     let mut files = Vec::new();
     let mut instances = Vec::new();
     let mut layers = Vec::new();
     let mut total = Cost::default();
     let mut input = "in_q".to_string();
     for g in &graphs {
-        let module = format!("{}_{}", config.top, sanitize(&g.name));
-        files.push((format!("{module}.v"), emit::layer_module(g, &module, header)));
+        let module = format!("{}_{}", spec.module, sanitize(&g.name));
+        files.push((format!("{module}.v"), layer_module(g, &module, header)));
         let output = format!("{}_y", sanitize(&g.name));
         let instance = format!("u_{}", sanitize(&g.name));
         instances.push(Instance {
@@ -78,7 +75,7 @@ pub(super) fn generate(
     let out_format = last.output_format;
     // Input register + layers (+ the argmax register).
     let mut latency = 1 + graphs.iter().map(|g| g.latency).sum::<u32>();
-    let (argmax, argmax_bits, result) = if config.argmax {
+    let (argmax, argmax_bits, result) = if spec.argmax {
         latency += 1;
         let (lines, bits) = argmax_lines(&input, outputs, out_format);
         total.ffs += (outputs as u64 * out_format.bits() as u64) + bits as u64;
@@ -98,7 +95,7 @@ pub(super) fn generate(
         .collect();
     let top = TopTemplate {
         header,
-        module: &config.top,
+        module: spec.module,
         inputs: net.input().numel(),
         outputs,
         in_msb: net.input().numel() * net.input_format().bits() as usize - 1,
@@ -116,11 +113,11 @@ pub(super) fn generate(
     .render()
     .expect("templates render plain strings")
         + "\n";
-    files.push((format!("{}.v", config.top), top));
+    files.push((format!("{}.v", spec.module), top));
     let manifest = Manifest {
         generator: format!("shiftkit {}", env!("CARGO_PKG_VERSION")),
-        network_hash: hash,
-        top: config.top.clone(),
+        network_hash: spec.hash.to_string(),
+        top: spec.module.to_string(),
         form: Form::Unrolled,
         inputs: net.input().numel(),
         input_format: net.input_format(),
@@ -128,8 +125,8 @@ pub(super) fn generate(
         output_format: out_format,
         argmax_bits,
         latency,
-        levels_per_stage: config.levels_per_stage,
-        sharing: config.sharing,
+        levels_per_stage: adders.levels_per_stage,
+        sharing: adders.sharing,
         files: files.iter().map(|(n, _)| n.clone()).collect(),
         cost: total,
         layers,
@@ -192,4 +189,58 @@ fn argmax_lines(logits: &str, n: usize, f: FixedFormat) -> (Vec<String>, u32) {
     lines.push("end".into());
     lines.push("assign m_axis_tuser = argmax_q;".into());
     (lines, bits)
+}
+
+/// Checks that `net` can take the unrolled form: dense layers (with ReLUs
+/// and flattens), one at least.
+pub(crate) fn check(net: &IntNetwork) -> Result<(), CodegenError> {
+    if let Some(layer) =
+        net.layers().iter().find(|l| matches!(l.op, IntOp::Conv2d { .. } | IntOp::MaxPool2d(_)))
+    {
+        return Err(CodegenError::Unsupported { layer: layer.name.clone(), op: layer.op.as_str() });
+    }
+    if net.layers().iter().all(|l| matches!(l.op, IntOp::Flatten)) {
+        return Err(CodegenError::Config("the network has no layer to generate".into()));
+    }
+    Ok(())
+}
+
+/// Builds one graph per hardware layer.
+pub fn build_graphs(net: &IntNetwork, adders: Adders) -> Result<Vec<LayerGraph>, CodegenError> {
+    check(net)?;
+    adders.check()?;
+    let mut graphs = Vec::new();
+    let mut bounds = vec![Interval::of_format(net.input_format()); net.input().numel()];
+    for layer in net.layers() {
+        let graph = match &layer.op {
+            IntOp::Dense(w) => Some(dense_graph(layer, w, &bounds, adders)),
+            IntOp::Relu => Some(relu_graph(layer, &bounds)),
+            IntOp::Flatten => None,
+            IntOp::Conv2d { .. } | IntOp::MaxPool2d(_) => unreachable!("checked: dense only"),
+        };
+        graphs.extend(graph);
+        bounds = layer.value_bounds();
+    }
+    Ok(graphs)
+}
+
+fn relu_graph(layer: &IntLayer, in_bounds: &[Interval]) -> LayerGraph {
+    let mut b = Builder::new(1);
+    let f = layer.input_format;
+    let inputs = input_nodes(&mut b, in_bounds, f.signed(), f.bits());
+    let ys = inputs
+        .iter()
+        .enumerate()
+        .map(|(j, &x)| {
+            let bx = b.node(x).bounds;
+            if bx.lo < 0 {
+                b.push(format!("n{j}_relu"), NodeKind::Relu { src: x }, bx.relu(), 0)
+            } else {
+                x
+            }
+        })
+        .collect();
+    let notes = (0..inputs.len()).map(|j| format!("y{j} = max(0, x{j})")).collect();
+    let io = Io::of(layer, inputs.len());
+    finish(b, io, ys, notes)
 }

@@ -70,21 +70,23 @@ impl Family {
         let ratios = self.aspect_ratios();
         let deepest = ratios.iter().map(|&(d, _)| d).max().unwrap_or(1);
         let widest = ratios.iter().map(|&(_, w)| w).max().unwrap_or(1);
-        // Blocks of one slice `slice` bits wide.
-        let one = |slice: u64, depth: u64| {
-            ratios
-                .iter()
-                .filter(|&&(_, w)| slice <= w)
-                .map(|&(d, w)| depth.div_ceil(d).div_ceil(w / slice))
-                .min()
-                .unwrap_or(u64::MAX)
-        };
-        // Width slices at one depth: the fewest blocks for widths 0..=width.
+        // Width slices at one depth: the fewest blocks for widths 0..=width,
+        // from the blocks of one slice of each width up to the widest.
         let sliced = |depth: u64| {
+            let one: Vec<u64> = (0..=widest)
+                .map(|slice| {
+                    ratios
+                        .iter()
+                        .filter(|&&(_, w)| slice > 0 && slice <= w)
+                        .map(|&(d, w)| depth.div_ceil(d).div_ceil(w / slice))
+                        .min()
+                        .unwrap_or(u64::MAX)
+                })
+                .collect();
             let mut best = vec![0u64; width as usize + 1];
             for w in 1..=width as usize {
                 best[w] = (1..=w.min(widest as usize))
-                    .map(|s| best[w - s] + one(s as u64, depth))
+                    .map(|s| best[w - s] + one[s])
                     .min()
                     .unwrap_or(u64::MAX);
             }

@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use super::stream;
 use super::*;
-use crate::codegen::stream::{StreamManifest, Timeline};
+use crate::codegen::manifest::StreamManifest;
+use crate::codegen::timing::Timeline;
 use crate::codegen::{CodegenError, Form};
 use crate::data::Split;
 use crate::quant::{FixedFormat, IntNetwork};

@@ -15,7 +15,7 @@ use ndarray::Array2;
 use serde::Serialize;
 
 pub use crate::codegen::hex::{pack_hex, unpack_hex};
-pub use crate::codegen::stream::Traffic;
+pub use crate::codegen::timing::Traffic;
 use crate::codegen::Manifest;
 
 mod check;

@@ -10,7 +10,8 @@ use ndarray::Array2;
 use serde::Serialize;
 
 use super::{pack_hex, simulate, unpack_hex, Built, Traffic, VerifyError, Watch};
-use crate::codegen::stream::{Order, StreamManifest, Timeline};
+use crate::codegen::manifest::{Order, StreamManifest};
+use crate::codegen::timing::Timeline;
 use crate::codegen::Manifest;
 use crate::quant::FixedFormat;
 

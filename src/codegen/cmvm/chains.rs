@@ -1,7 +1,7 @@
 //! Outputs as chains of differences: `y_j = r_j ± y_p` where row `j` is close
 //! to row `p` in signed digits (da4ml's first stage, a spanning tree of rows).
 
-use super::{distance, tree_depth};
+use super::digits::{distance, tree_depth};
 
 /// Each output's parent `(p, sign)` (`y_j = r_j + sign·y_p`), `None` for the
 /// zero root: Prim's spanning tree over the signed-digit distance of rows, at

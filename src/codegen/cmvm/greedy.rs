@@ -5,7 +5,7 @@
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::{Digit, Solution, Sum};
+use super::digits::{Digit, Solution, Sum};
 
 /// A pattern `a ± (b << Δ)` packed in a `u64`: the two sources (26 bits each),
 /// the shift of `b`'s digit minus `a`'s (11 bits, offset), same signs (1 bit).

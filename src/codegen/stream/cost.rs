@@ -1,13 +1,15 @@
 //! The cost model of the streaming form, part by part, in the units of
 //! [`Cost`]: adders and their bits where both operands can be set (about one
-//! LUT each), multiplexer bits, register bits, and ROM and RAM bits. Counted
-//! from the same parameters the Verilog is instantiated with; not yet
-//! calibrated against synthesis.
+//! LUT each), multiplexer bits, register bits, and ROM and RAM bits, with
+//! every memory where the plan places it. Counted from the plan, whose
+//! parameters the Verilog is instantiated with; the device's resources follow
+//! from it by the calibrated coefficients of `codegen::fit`.
 
 use super::mvu::Folded;
 use super::plan::{vecbuf_memory, Dwc, LayerHw, LayerPlan, Mvu, Plan, Window};
 use crate::codegen::graph::Cost;
 use crate::device::{Family, MemStyle};
+use crate::quant::WeightCode;
 
 /// A memory of `depth` words of `width` bits where the plan puts it: its
 /// bits, and on a device its block-RAM units or its LUTs and flip-flops.
@@ -115,27 +117,28 @@ pub fn folded(plan: &Plan, f: &Folded) -> Cost {
     let (pe, simd) = (f.fold.pe as u64, f.fold.simd as u64);
     let xs = (f.xbits + u32::from(!f.xsigned)) as u64;
     let lane = f.lane_w as u64;
-    let mut c = match f.kind {
+    let code = f.code.bits() as u64;
+    let mut c = match &f.code {
         // A shifter (log2 of the shift range levels) and the zero gate and
         // inversion of negative weights (one more level), the tree, and a
         // count of the negative lanes added to its sum.
-        0 => {
-            let levels = (f.code - 1) as u64;
+        WeightCode::Pow2 { .. } => {
+            let levels = code - 1;
             muxes(pe * simd * lane * levels)
                 + tree(simd, lane) * pe
                 + (tree(simd, 1) + adders(1, f.sum_w as u64)) * pe
         }
         // Gated inputs: one tree per PE row, one shared, one subtraction per row.
-        1 => tree(simd, xs) * (pe + 1) + adders(pe, f.sum_w as u64),
-        2 => tree(simd, xs) * (2 * pe) + adders(pe, f.sum_w as u64),
+        WeightCode::Binary => tree(simd, xs) * (pe + 1) + adders(pe, f.sum_w as u64),
+        WeightCode::Ternary => tree(simd, xs) * (2 * pe) + adders(pe, f.sum_w as u64),
         // A multiplier per lane: code-bits partial products.
-        3 => adders(pe * simd * (f.code as u64 - 1), lane) + tree(simd, lane) * pe,
+        WeightCode::Fixed { .. } => adders(pe * simd * (code - 1), lane) + tree(simd, lane) * pe,
         // Shared products and a codebook multiplexer per lane: synthesis
         // makes each lane bit one LUT function of the input and the code,
         // measured (scripts/calibrate.sh) at about 0.7 LUT4 (0.5 LUT6) per
         // codebook value and lane bit.
-        _ => {
-            let book = f.codebook.len() as u64;
+        WeightCode::Shared { codebook, .. } => {
+            let book = codebook.len() as u64;
             let tenths = match plan.device.as_ref().map(|d| d.family) {
                 Some(Family::Xc7) => 5,
                 _ => 7,
@@ -155,7 +158,7 @@ pub fn folded(plan: &Plan, f: &Folded) -> Cost {
     }
     // Input, weight and control registers, tree registers.
     let tree_regs = f.tree_latency as u64 * pe * f.sum_w as u64;
-    c = c + regs(simd * f.xbits as u64 + pe * simd * f.code as u64 + tree_regs + 16);
+    c = c + regs(simd * f.xbits as u64 + pe * simd * code + tree_regs + 16);
     // Biases and channel scales: ROMs read without a clock, so logic.
     let nf = f.nf as u64;
     let mut small = logic_rom(plan, pe * f.acc_w as u64, nf);
@@ -199,4 +202,22 @@ pub fn layer(plan: &Plan, l: &LayerPlan) -> Cost {
         };
     }
     c
+}
+
+/// The cost of the whole design: every layer's (in order) and the total,
+/// which adds the top's skid buffers, output converters and argmax.
+pub fn design(plan: &Plan) -> (Vec<Cost>, Cost) {
+    let layers: Vec<Cost> = plan.layers.iter().map(|l| layer(plan, l)).collect();
+    let in_w = (plan.input.lanes * plan.input.format.bits() as usize) as u64;
+    let out_w = (plan.top_lanes() * plan.last.format.bits() as usize) as u64;
+    let mut total = layers.iter().fold(Cost::default(), |a, &c| a + c)
+        + skid(in_w)
+        + skid(out_w + plan.argmax_bits as u64)
+        + plan.output_dwc.as_ref().map(dwc).unwrap_or_default()
+        + plan.narrow.as_ref().map(dwc).unwrap_or_default();
+    if plan.argmax_bits > 0 {
+        let bits = plan.last.format.bits() as u64;
+        total = total + argmax(plan.output_lanes as u64, bits, plan.argmax_bits as u64);
+    }
+    (layers, total)
 }

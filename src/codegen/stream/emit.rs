@@ -7,6 +7,7 @@ use askama::Template;
 use super::mvu::Folded;
 use super::plan::{vecbuf_memory, Dwc, LayerHw, LayerPlan, Mvu, Plan, Window};
 use crate::device::MemStyle;
+use crate::quant::WeightCode;
 
 /// One instance of a module, printed with one parameter and one port per line.
 pub(super) struct Inst {
@@ -128,13 +129,13 @@ pub(super) fn mvu_params(plan: &Plan, f: &Folded, module: &str) -> Vec<(&'static
         ("SF", int(f.sf)),
         ("XBITS", int(f.xbits)),
         ("XSIGNED", int(u32::from(f.xsigned))),
-        ("KIND", int(f.kind)),
-        ("CODE", int(f.code)),
+        ("KIND", int(f.code.rtl_kind())),
+        ("CODE", int(f.code.bits())),
     ];
-    if !f.codebook.is_empty() {
-        params.push(("CB_N", int(f.codebook.len())));
-        params.push(("CB_BITS", int(f.cb_bits)));
-        params.push(("CODEBOOK", packed_literal(&f.codebook, f.cb_bits)));
+    if let WeightCode::Shared { codebook, value_bits } = &f.code {
+        params.push(("CB_N", int(codebook.len())));
+        params.push(("CB_BITS", int(value_bits)));
+        params.push(("CODEBOOK", packed_literal(codebook, *value_bits)));
     }
     params.extend([
         ("LANE_W", int(f.lane_w)),
@@ -416,8 +417,8 @@ pub(super) fn mvu_notes(mvu: &Mvu) -> Vec<String> {
         Mvu::Folded(f) => vec![
             format!(
                 "Lanes: {} weights, {}-bit codes in ROM; lane {} bits, fold sum {} bits,",
-                ["power-of-two", "binary", "ternary", "fixed-point", "shared"][f.kind as usize],
-                f.code,
+                f.code.describe(),
+                f.code.bits(),
                 f.lane_w,
                 f.sum_w,
             ),

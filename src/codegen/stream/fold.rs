@@ -14,9 +14,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::plan::PlanConfig;
-use crate::codegen::design::CodegenError;
-use crate::quant::IntLayer;
+use crate::codegen::error::CodegenError;
+use crate::quant::{IntLayer, IntNetwork, IntOp};
 
 /// PE rows x SIMD lanes of one matrix-vector unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -120,20 +119,57 @@ pub fn choose(m: usize, n: usize, target: u64, mut cycles: impl FnMut(usize) -> 
     Fold { pe: m / nf, simd: n / (f / nf) }
 }
 
-/// The fold of `layer`: the one `config` names (checked to divide its `m`
-/// outputs and `n` inputs per output), else the fewest lanes within `target`.
-pub(super) fn pick_fold(
+/// The unit of a weighted layer: `(M, N, positions)`, M outputs of N inputs
+/// each (a convolution's window of KH x KW x C codes) at `positions` output
+/// positions per image. `None` for layers without weights.
+pub fn unit_shape(layer: &IntLayer) -> Option<(usize, usize, usize)> {
+    match &layer.op {
+        IntOp::Dense(w) => Some((w.out_channels(), w.weights.shape()[1], 1)),
+        IntOp::Conv2d { layer: w, .. } => {
+            let s = w.weights.shape();
+            Some((s[0], s[1] * s[2] * s[3], layer.output.numel() / s[0]))
+        }
+        IntOp::MaxPool2d(_) | IntOp::Relu | IntOp::Flatten => None,
+    }
+}
+
+/// Checks that every folding of `folds` names a weighted layer of `net` and
+/// divides its unit (PE its outputs, SIMD its inputs).
+pub fn check_folds(net: &IntNetwork, folds: &Folds) -> Result<(), CodegenError> {
+    for (name, &fold) in &folds.0 {
+        let unit = net.layers().iter().find(|l| &l.name == name).and_then(|l| {
+            let (m, n, positions) = unit_shape(l)?;
+            Some(check_fold(l, fold, m, n, positions))
+        });
+        match unit {
+            Some(checked) => checked?,
+            None => {
+                let names: Vec<&str> = net
+                    .layers()
+                    .iter()
+                    .filter(|l| l.op.weighted().is_some())
+                    .map(|l| l.name.as_str())
+                    .collect();
+                return Err(CodegenError::Fold(format!(
+                    "`{name}` is not a dense or convolution layer of the network; its weighted \
+                     layers are {}",
+                    names.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `fold` divides the unit of `layer`: PE its `m` outputs (or
+/// output channels), SIMD its `n` inputs (or window values).
+fn check_fold(
     layer: &IntLayer,
-    config: &PlanConfig,
+    fold: Fold,
     m: usize,
     n: usize,
     positions: usize,
-    target: u64,
-    cycles: impl FnMut(usize) -> u64,
-) -> Result<Fold, CodegenError> {
-    let Some(&fold) = config.folds.0.get(&layer.name) else {
-        return Ok(choose(m, n, target, cycles));
-    };
+) -> Result<(), CodegenError> {
     let what = if positions > 1 { "output channels" } else { "outputs" };
     if !m.is_multiple_of(fold.pe) {
         return Err(CodegenError::Fold(format!(
@@ -153,7 +189,22 @@ pub(super) fn pick_fold(
             allowed(n)
         )));
     }
-    Ok(fold)
+    Ok(())
+}
+
+/// The fold of `layer`: `given` (checked to divide its `m` outputs and `n`
+/// inputs per output), else the fewest lanes within `target`.
+pub(super) fn pick_fold(
+    layer: &IntLayer,
+    given: Option<Fold>,
+    (m, n, positions): (usize, usize, usize),
+    target: u64,
+    cycles: impl FnMut(usize) -> u64,
+) -> Result<Fold, CodegenError> {
+    match given {
+        Some(fold) => check_fold(layer, fold, m, n, positions).map(|()| fold),
+        None => Ok(choose(m, n, target, cycles)),
+    }
 }
 
 #[cfg(test)]

@@ -1,50 +1,33 @@
-//! A folded matrix-vector unit: the parameters of `hdl/sk_mvu.v` and the
-//! contents of its ROMs, derived from one weighted layer of the integer
-//! network with its weights in stream order.
+//! A folded matrix-vector unit: the parameters of `hdl/sk_mvu.v`, planned
+//! from one weighted layer of the integer network with its weights in stream
+//! order, and (elaborated after planning) the contents of its ROMs.
 
-use serde::Serialize;
+use std::rc::Rc;
+
+use ndarray::Array2;
 
 use super::fold::Fold;
-use crate::codegen::build::requant_graph;
 use crate::codegen::graph::LayerGraph;
 use crate::codegen::hex::pack_hex;
-use crate::quant::contract::width_for;
-use crate::quant::{dot_bounds, IntLayer, Interval, WeightKind, Weighted};
-
-/// `sk_mvu`'s KIND parameter.
-pub fn kind_code(kind: WeightKind) -> u32 {
-    match kind {
-        WeightKind::Pow2 { .. } => 0,
-        WeightKind::Binary => 1,
-        WeightKind::Ternary => 2,
-        WeightKind::Fixed { .. } => 3,
-        WeightKind::Shared { .. } => 4,
-    }
-}
-
-/// Bits of a signed word that holds every value of `[lo, hi]` (at least 2).
-pub fn signed_bits(lo: i64, hi: i64) -> u32 {
-    width_for(lo.min(-1), hi.max(0)).1
-}
+use crate::codegen::lower::requant_graph;
+use crate::quant::contract::signed_bits;
+use crate::quant::{dot_bounds, IntLayer, Interval, WeightCode, Weighted};
 
 /// `ceil(log2(n))`, 0 for n <= 1.
 pub fn clog2(n: usize) -> u32 {
     usize::BITS - n.saturating_sub(1).leading_zeros()
 }
 
-/// Everything `sk_mvu` is instantiated with, and its ROM words as hex.
-#[derive(Clone, Debug, Serialize)]
+/// Everything `sk_mvu` is instantiated with.
+#[derive(Clone, Debug)]
 pub struct Folded {
     pub fold: Fold,
     pub nf: usize,
     pub sf: usize,
     pub xbits: u32,
     pub xsigned: bool,
-    pub kind: u32,
-    pub code: u32,
-    /// Shared weights: the codebook's values (a code is an index into it).
-    pub codebook: Vec<i64>,
-    pub cb_bits: u32,
+    /// How the weights are coded in the ROM.
+    pub code: WeightCode,
     pub lane_w: u32,
     pub h: u32,
     pub pipe: u32,
@@ -57,15 +40,21 @@ pub struct Folded {
     pub out_w: u32,
     /// Register stages from an accepted beat to the accumulator output.
     pub core_latency: u32,
-    #[serde(skip)]
-    pub weights: Vec<String>,
-    #[serde(skip)]
-    pub biases: Vec<String>,
-    #[serde(skip)]
-    pub scales: Vec<String>,
     /// The requantization of the PE accumulators (registered).
-    #[serde(skip)]
     pub rq: LayerGraph,
+    /// The `[M, N]` weights in stream order, for the ROM.
+    weights: Rc<Array2<i32>>,
+}
+
+/// The contents of a folded unit's ROMs, one hex word per line's worth.
+#[derive(Clone, Debug)]
+pub struct Roms {
+    /// A word of PE x SIMD codes per beat.
+    pub weights: Vec<String>,
+    /// A word of PE accumulators per neuron fold.
+    pub biases: Vec<String>,
+    /// A word of PE channel multipliers per neuron fold (scaled layers).
+    pub scales: Vec<String>,
 }
 
 impl Folded {
@@ -75,7 +64,7 @@ impl Folded {
     pub fn new(
         layer: &IntLayer,
         w: &Weighted,
-        weights: &ndarray::Array2<i32>,
+        weights: Rc<Array2<i32>>,
         inputs: &[Interval],
         fold: Fold,
         pipe: u32,
@@ -85,31 +74,13 @@ impl Folded {
         let x = layer.input_format;
         let xs = x.bits() + u32::from(!x.signed());
         let h = clog2(fold.simd);
-        let (code, lane_w, sum_w, codebook, cb_bits) = match w.kind {
-            WeightKind::Pow2 { .. } => {
-                let kmax =
-                    weights.iter().map(|v| v.unsigned_abs().max(1).ilog2()).max().unwrap_or(0);
-                // The shift field: an unsigned number up to kmax (at least a bit).
-                let kb = width_for(0, kmax as i64).1;
-                (kb + 2, xs + kmax + 1, xs + kmax + 1 + h, vec![], 2)
-            }
-            WeightKind::Binary => (1, xs, xs + h + 2, vec![], 2),
-            WeightKind::Ternary => (2, xs, xs + h + 1, vec![], 2),
-            WeightKind::Fixed { .. } => {
-                let (lo, hi) = min_max(weights.iter().map(|&v| v as i64));
-                let bits = signed_bits(lo, hi);
-                (bits, xs + bits, xs + bits + h, vec![], 2)
-            }
-            WeightKind::Shared { .. } => {
-                let book: Vec<i64> = weights
-                    .iter()
-                    .map(|&v| v as i64)
-                    .collect::<std::collections::BTreeSet<_>>()
-                    .into_iter()
-                    .collect();
-                let (lo, hi) = min_max(book.iter().copied());
-                let bits = signed_bits(lo, hi);
-                (clog2(book.len()).max(1), xs + bits, xs + bits + h, book, bits)
+        let code = WeightCode::of(w.kind, weights.iter().copied());
+        let (lane_w, sum_w) = match &code {
+            WeightCode::Pow2 { max_shift } => (xs + max_shift + 1, xs + max_shift + 1 + h),
+            WeightCode::Binary => (xs, xs + h + 2),
+            WeightCode::Ternary => (xs, xs + h + 1),
+            WeightCode::Fixed { bits } | WeightCode::Shared { value_bits: bits, .. } => {
+                (xs + bits, xs + bits + h)
             }
         };
         // The accumulator holds bias + the sums of the first chunks: the hull of
@@ -149,68 +120,13 @@ impl Folded {
         let rq = requant_graph(&layer.name, &lanes, out_w, shift, w.relu, layer.format);
         // A register every `pipe` levels of the adder tree (none when 0).
         let tl = h.checked_div(pipe).unwrap_or(0);
-        let kind = kind_code(w.kind);
-        let encode = |v: i32| -> i64 {
-            match w.kind {
-                WeightKind::Pow2 { .. } => {
-                    let kb = code - 2;
-                    if v == 0 {
-                        0
-                    } else {
-                        let k = v.unsigned_abs().ilog2() as i64;
-                        (1 << (kb + 1)) | (((v < 0) as i64) << kb) | k
-                    }
-                }
-                WeightKind::Binary => (v > 0) as i64,
-                WeightKind::Ternary => match v {
-                    1 => 0b01,
-                    -1 => 0b10,
-                    _ => 0,
-                },
-                WeightKind::Fixed { .. } => v as i64,
-                WeightKind::Shared { .. } => {
-                    codebook.binary_search(&(v as i64)).expect("a codebook value") as i64
-                }
-            }
-        };
-        let mut rom = Vec::with_capacity(nf * sf);
-        for f in 0..nf {
-            for c in 0..sf {
-                let mut codes = Vec::with_capacity(fold.pe * fold.simd);
-                for p in 0..fold.pe {
-                    for s in 0..fold.simd {
-                        codes.push(encode(weights[[f * fold.pe + p, c * fold.simd + s]]));
-                    }
-                }
-                rom.push(pack_hex(&codes, code));
-            }
-        }
-        let biases = (0..nf)
-            .map(|f| {
-                let b: Vec<i64> = (0..fold.pe).map(|p| w.bias[f * fold.pe + p]).collect();
-                pack_hex(&b, acc_w)
-            })
-            .collect();
-        let scales = match &w.scale {
-            Some(s) => (0..nf)
-                .map(|f| {
-                    let v: Vec<i64> =
-                        (0..fold.pe).map(|p| s.multipliers[f * fold.pe + p]).collect();
-                    pack_hex(&v, m_bits)
-                })
-                .collect(),
-            None => vec![],
-        };
         Folded {
             fold,
             nf,
             sf,
             xbits: x.bits(),
             xsigned: x.signed(),
-            kind,
             code,
-            codebook,
-            cb_bits,
             lane_w,
             h,
             pipe,
@@ -221,10 +137,8 @@ impl Folded {
             m_bits,
             out_w,
             core_latency: 2 + tl + u32::from(scaled),
-            weights: rom,
-            biases,
-            scales,
             rq,
+            weights,
         }
     }
 
@@ -233,10 +147,44 @@ impl Folded {
         self.core_latency + self.rq.latency
     }
 
-    /// Bits of the weight ROM.
     /// (width, depth) of the weight ROM: a word of PE x SIMD codes per beat.
     pub fn rom_shape(&self) -> (u64, u64) {
-        ((self.fold.pe * self.fold.simd) as u64 * self.code as u64, (self.nf * self.sf) as u64)
+        let bits = self.code.bits() as u64;
+        ((self.fold.pe * self.fold.simd) as u64 * bits, (self.nf * self.sf) as u64)
+    }
+
+    /// The ROMs' contents, for the layer's arithmetic `w` (the one the unit
+    /// was planned from).
+    pub fn roms(&self, w: &Weighted) -> Roms {
+        let (fold, nf, sf) = (self.fold, self.nf, self.sf);
+        let bits = self.code.bits();
+        let mut weights = Vec::with_capacity(nf * sf);
+        for f in 0..nf {
+            for c in 0..sf {
+                let mut codes = Vec::with_capacity(fold.pe * fold.simd);
+                for p in 0..fold.pe {
+                    for s in 0..fold.simd {
+                        let v = self.weights[[f * fold.pe + p, c * fold.simd + s]];
+                        codes.push(self.code.encode(v));
+                    }
+                }
+                weights.push(pack_hex(&codes, bits));
+            }
+        }
+        let per_fold = |values: &dyn Fn(usize) -> i64, bits: u32| -> Vec<String> {
+            (0..nf)
+                .map(|f| {
+                    let v: Vec<i64> = (0..fold.pe).map(|p| values(f * fold.pe + p)).collect();
+                    pack_hex(&v, bits)
+                })
+                .collect()
+        };
+        let biases = per_fold(&|j| w.bias[j], self.acc_w);
+        let scales = match &w.scale {
+            Some(s) => per_fold(&|j| s.multipliers[j], self.m_bits),
+            None => vec![],
+        };
+        Roms { weights, biases, scales }
     }
 }
 

@@ -1,16 +1,13 @@
 //! The parts a streaming layer is made of, as the plan sizes them: streams,
 //! width converters, window generators and matrix-vector units.
 
-use super::manifest::Order;
-use ndarray::Array2;
+use std::rc::Rc;
 
-use super::fold::Fold;
 use super::mvu::Folded;
-use super::timing::Part;
-use crate::codegen::build::Adders;
-use crate::codegen::dense::dense_graph;
 use crate::codegen::graph::LayerGraph;
-use crate::quant::{FixedFormat, IntLayer, Interval, Weighted};
+use crate::codegen::manifest::Order;
+use crate::codegen::timing::{simulate, Part};
+use crate::quant::FixedFormat;
 
 /// A stream between parts: `lanes` codes per beat.
 #[derive(Clone, Copy, Debug)]
@@ -34,8 +31,9 @@ impl Stream {
 #[derive(Clone, Debug)]
 pub enum Mvu {
     Folded(Box<Folded>),
-    /// PE = M, SIMD = N: the unrolled adder graph of the constant matrix.
-    Unrolled(Box<LayerGraph>),
+    /// PE = M, SIMD = N: the unrolled adder graph of the constant matrix
+    /// (solved once per layer, shared by every plan that unrolls it).
+    Unrolled(Rc<LayerGraph>),
 }
 
 /// A width converter: beats of `a` codes to beats of `b`, words of `l`.
@@ -133,7 +131,7 @@ pub(super) fn window_cycles(geometry: &Window, beats: usize) -> u64 {
     let parts = [part, Part::Pipe { depth: 1, chunks: beats }];
     let limit = 4 * (geometry.steps() + (outputs * beats) as u64) + 1000;
     let pixels = geometry.h * geometry.w;
-    super::timing::simulate(&parts, pixels, outputs, 3, geometry.steps(), limit)
+    simulate(&parts, pixels, outputs, 3, geometry.steps(), limit)
         .map(|t| t.interval())
         .unwrap_or(u64::MAX)
 }
@@ -142,23 +140,4 @@ pub(super) fn window_cycles(geometry: &Window, beats: usize) -> u64 {
 pub(super) fn window_count(w: &Window) -> usize {
     let count = |size: usize, k: usize, s: usize| (size - k) / s + 1;
     count(w.h + 2 * w.pad[0], w.k[0], w.stride[0]) * count(w.w + 2 * w.pad[1], w.k[1], w.stride[1])
-}
-
-/// The unit of a weighted layer folded `fold`: an adder graph when every
-/// weight gets its own lane, else a folded unit with its weights in ROM.
-pub(super) fn mvu(
-    layer: &IntLayer,
-    w: &Weighted,
-    weights: Array2<i32>,
-    taps: &[Interval],
-    fold: Fold,
-    adders: Adders,
-) -> Mvu {
-    let (m, n) = weights.dim();
-    if fold.pe == m && fold.simd == n {
-        let dense = Weighted { weights: weights.into_dyn(), ..w.clone() };
-        Mvu::Unrolled(Box::new(dense_graph(layer, &dense, taps, adders)))
-    } else {
-        Mvu::Folded(Box::new(Folded::new(layer, w, &weights, taps, fold, adders.levels_per_stage)))
-    }
 }

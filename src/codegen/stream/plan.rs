@@ -1,25 +1,33 @@
 //! The streaming plan: which parts every layer becomes, how wide every stream
-//! is, and in which order its values travel.
+//! is and in which order its values travel, how each unit is folded, where
+//! its memories go, and how deep the FIFOs between layers are. Plain data
+//! that the cost model prices and the timing model runs; ROM contents are
+//! elaborated from it afterwards (`mvu.rs`), and only for the plan printed.
 //!
 //! Images travel in raster order, one pixel (all channels) per beat, or the
 //! channels of a pixel in chunks when a matrix-vector unit puts out fewer. A
 //! flattened image keeps that (H, W, C) order; the dense layer that reads it
 //! takes its weight columns permuted from the network's (C, H, W) order.
 
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
 use ndarray::Array2;
 
-use super::fold::{allowed, pick_fold, Fold, Folds};
-use super::manifest::Order;
-use super::timing::Part;
-use crate::codegen::build::Adders;
+use super::fold::{allowed, check_folds, pick_fold, unit_shape, Fold, Folds};
+use super::mvu::Folded;
+use super::parts::window_cycles;
+pub use super::parts::{Dwc, Mvu, Stream, Window};
 use crate::codegen::cmvm::Sharing;
-use crate::codegen::design::CodegenError;
+use crate::codegen::error::CodegenError;
+use crate::codegen::graph::LayerGraph;
+use crate::codegen::lower::{dense_graph, Adders};
+use crate::codegen::manifest::Order;
+use crate::codegen::timing::{self, simulate, Part, Stuck, Timeline};
 use crate::device::{Device, MemStyle};
 use crate::model::Shape;
-use crate::quant::{IntLayer, IntNetwork, IntOp, Interval};
-
-use super::parts::{mvu, window_cycles};
-pub use super::parts::{Dwc, Mvu, Stream, Window};
+use crate::quant::{IntLayer, IntNetwork, IntOp, Interval, Weighted};
 
 /// What one layer of the network becomes.
 #[derive(Clone, Debug)]
@@ -107,6 +115,13 @@ pub struct Plan {
     /// both).
     pub narrow: Option<Dwc>,
     pub target: u64,
+    /// Bits of the argmax index the top puts beside the values (0: none).
+    pub argmax_bits: u32,
+    /// How the unrolled units' constant products were built.
+    pub adders: Adders,
+    /// Cycles per image and latency, from the timing model of the chain.
+    pub cycles: u64,
+    pub latency: u64,
     /// The device whose memories the plan places (`None`: the tool's choice).
     pub device: Option<Device>,
     /// Logic cells a block of RAM is worth in that placement (default: the
@@ -217,24 +232,81 @@ impl PlanConfig {
     }
 }
 
-/// Plans the streaming design of `net`.
-pub fn plan(net: &IntNetwork, config: &PlanConfig) -> Result<Plan, CodegenError> {
-    let layers = net.layers();
-    for name in config.folds.0.keys() {
-        let weighted = layers.iter().any(|l| &l.name == name && l.op.weighted().is_some());
-        if !weighted {
-            let names: Vec<&str> = layers
-                .iter()
-                .filter(|l| l.op.weighted().is_some())
-                .map(|l| l.name.as_str())
-                .collect();
-            return Err(CodegenError::Fold(format!(
-                "`{name}` is not a dense or convolution layer of the network; its weighted layers \
-                 are {}",
-                names.join(", ")
-            )));
+/// What planning works out once, however many plans of one network ask for
+/// it: the graphs of unrolled units (a constant matrix is solved once), the
+/// cycles a window generator takes per image at a number of beats per
+/// window (both by layer index: valid for one network and one [`Adders`]
+/// setting), and the FIFOs and timeline of a chain of parts (plans of
+/// different targets often fold alike).
+#[derive(Default)]
+pub struct Memo {
+    unrolled: RefCell<BTreeMap<usize, Rc<LayerGraph>>>,
+    windows: RefCell<BTreeMap<(usize, usize), u64>>,
+    /// By the chain without FIFOs.
+    chains: RefCell<HashMap<Vec<Part>, SizedChain>>,
+}
+
+/// A chain's FIFOs, sized: each layer's FIFO depth, and the timeline.
+type SizedChain = (Vec<Option<usize>>, Timeline);
+
+/// Checks the settings of the streaming form against `net`, before any
+/// planning: foldings, input and output lanes, the argmax.
+pub fn check(net: &IntNetwork, config: &PlanConfig) -> Result<(), CodegenError> {
+    config.adders().check()?;
+    check_folds(net, &config.folds)?;
+    match (net.input(), config.input_lanes) {
+        (_, None) => {}
+        (Shape::Flat(n), Some(lanes)) => {
+            if lanes == 0 || !n.is_multiple_of(lanes) {
+                return Err(CodegenError::Fold(format!(
+                    "{lanes} input codes per beat do not divide the network's {n} inputs; use one \
+                     of {}",
+                    allowed(n)
+                )));
+            }
+        }
+        (Shape::Image { .. }, Some(_)) => {
+            return Err(CodegenError::Fold(
+                "input lanes (input_lanes) are for networks that start with a dense layer; an \
+                 image enters one pixel (all its channels) per beat"
+                    .into(),
+            ))
         }
     }
+    match (net.output(), config.output_lanes) {
+        (_, None) => {}
+        (Shape::Image { .. }, Some(_)) => {
+            return Err(CodegenError::Fold(
+                "output lanes (output_lanes) are for networks that end flat (a dense layer or a \
+                 flatten); an image leaves one pixel (all its channels) per beat"
+                    .into(),
+            ))
+        }
+        (Shape::Flat(n), Some(k)) => {
+            if k == 0 || !n.is_multiple_of(k) {
+                return Err(CodegenError::Fold(format!(
+                    "{k} output lanes (output_lanes) must divide the {n} outputs; allowed: {}",
+                    allowed(n)
+                )));
+            }
+        }
+    }
+    if config.argmax_bits > 0 && matches!(net.output(), Shape::Image { .. }) {
+        return Err(CodegenError::Config(
+            "the argmax output needs a flat output (a dense layer or a flatten last); this \
+             network ends with an image"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Plans the streaming design of `net`: settings checked, every layer
+/// planned, FIFOs sized by the timing model. `memo` keeps what one layer's
+/// plans share (pass the same one to plan a network many times).
+pub fn plan(net: &IntNetwork, config: &PlanConfig, memo: &Memo) -> Result<Plan, CodegenError> {
+    check(net, config)?;
+    let layers = net.layers();
     let input = match net.input() {
         Shape::Image { c, h, w } => Stream {
             lanes: c,
@@ -243,25 +315,14 @@ pub fn plan(net: &IntNetwork, config: &PlanConfig) -> Result<Plan, CodegenError>
             order: Order::Hwc { c, h, w },
             image: Some((c, h, w)),
         },
-        Shape::Flat(n) => {
-            let lanes = config.input_lanes.unwrap_or(1);
-            if lanes == 0 || !n.is_multiple_of(lanes) {
-                return Err(CodegenError::Fold(format!(
-                    "{lanes} input codes per beat do not divide the network's {n} inputs; use one \
-                     of {}",
-                    allowed(n)
-                )));
-            }
-            Stream { lanes, format: net.input_format(), len: n, order: Order::Index, image: None }
-        }
+        Shape::Flat(n) => Stream {
+            lanes: config.input_lanes.unwrap_or(1),
+            format: net.input_format(),
+            len: n,
+            order: Order::Index,
+            image: None,
+        },
     };
-    if config.input_lanes.is_some() && matches!(net.input(), Shape::Image { .. }) {
-        return Err(CodegenError::Fold(
-            "input lanes (input_lanes) are for networks that start with a dense layer; an image enters one \
-             pixel (all its channels) per beat"
-                .into(),
-        ));
-    }
     // The floor: what no folding speeds up.
     let mut floor = input.beats() as u64;
     let mut shape = net.input();
@@ -280,7 +341,7 @@ pub fn plan(net: &IntNetwork, config: &PlanConfig) -> Result<Plan, CodegenError>
     let mut bounds = vec![Interval::of_format(net.input_format()); net.input().numel()];
     let mut planned = Vec::new();
     for (index, layer) in layers.iter().enumerate() {
-        let p = plan_layer(index, layer, stream, &bounds, config, target)?;
+        let p = plan_layer(index, layer, stream, &bounds, config, target, memo)?;
         stream = p.output;
         bounds = layer.value_bounds();
         planned.push(p);
@@ -290,24 +351,10 @@ pub fn plan(net: &IntNetwork, config: &PlanConfig) -> Result<Plan, CodegenError>
         None => stream.len,
     };
     let output_dwc = Dwc::between(stream.format.bits(), stream.lanes, output_lanes);
-    let narrow = match (config.output_lanes, stream.image) {
-        (None, _) => None,
-        (Some(_), Some(_)) => {
-            return Err(CodegenError::Fold(
-                "output lanes (output_lanes) are for networks that end flat (a dense layer or a flatten); \
-                 an image leaves one pixel (all its channels) per beat"
-                    .into(),
-            ))
-        }
-        (Some(k), None) if k == 0 || !output_lanes.is_multiple_of(k) => {
-            return Err(CodegenError::Fold(format!(
-                "{k} output lanes (output_lanes) must divide the {output_lanes} outputs; allowed: {}",
-                allowed(output_lanes)
-            )))
-        }
-        (Some(k), None) => Dwc::between(stream.format.bits() + config.argmax_bits, output_lanes, k),
-    };
-    Ok(Plan {
+    let narrow = config
+        .output_lanes
+        .and_then(|k| Dwc::between(stream.format.bits() + config.argmax_bits, output_lanes, k));
+    let mut plan = Plan {
         input,
         layers: planned,
         last: stream,
@@ -315,9 +362,120 @@ pub fn plan(net: &IntNetwork, config: &PlanConfig) -> Result<Plan, CodegenError>
         output_dwc,
         narrow,
         target,
+        argmax_bits: config.argmax_bits,
+        adders: config.adders(),
+        cycles: 0,
+        latency: 0,
         device: config.device.clone(),
         block_price: config.block_price,
-    })
+    };
+    let chain = plan.parts();
+    let known = memo.chains.borrow().get(&chain).cloned();
+    let (fifos, timeline) = match known {
+        Some(sized) => sized,
+        None => {
+            let timeline = size_fifos(&mut plan)?;
+            let sized = (plan.layers.iter().map(|l| l.fifo).collect(), timeline);
+            memo.chains.borrow_mut().insert(chain, sized.clone());
+            sized
+        }
+    };
+    for (l, fifo) in plan.layers.iter_mut().zip(fifos) {
+        l.fifo = fifo;
+    }
+    (plan.cycles, plan.latency) = (timeline.interval(), timeline.latency());
+    Ok(plan)
+}
+
+/// Images the timing model runs for the plan's figures.
+const MODEL_IMAGES: usize = 5;
+
+/// Beats a FIFO holds at most before it is worth more than a skid buffer.
+const SKID_BEATS: usize = 2;
+
+/// Gives the layers whose bursts would stall their neighbours a FIFO after
+/// them, sized by the timing model, and returns the chain's timeline.
+///
+/// Skid buffers first: if the chain already runs at its slowest layer's
+/// cycles per image, that is the design. Otherwise every layer boundary gets
+/// an unbounded FIFO, images enter no faster than that slowest layer, and
+/// each FIFO keeps the depth it needed (a skid buffer where two beats
+/// sufficed). Should that still fall short, the depths double, twice at most.
+fn size_fifos(plan: &mut Plan) -> Result<Timeline, CodegenError> {
+    let (in_beats, out_beats) = (plan.input.beats(), plan.output_beats());
+    let warmup = plan.warmup();
+    let ideal = plan.layers.iter().map(|l| l.cycles).max().unwrap_or(1).max(in_beats as u64);
+    let work: u64 = plan.layers.iter().map(|l| l.cycles).sum::<u64>()
+        + plan.parts().len() as u64 * 8
+        + in_beats as u64;
+    let limit = (MODEL_IMAGES as u64 + 2) * work * 4 + warmup + 1000;
+    let run =
+        |plan: &Plan| simulate(&plan.parts(), in_beats, out_beats, MODEL_IMAGES, warmup, limit);
+    let skids = run(plan)?;
+    if skids.interval() <= ideal {
+        return Ok(skids);
+    }
+    for l in plan.layers.iter_mut().filter(|l| l.has_module()) {
+        l.fifo = Some(1 << 24);
+    }
+    let parts = plan.parts();
+    let plan_points = plan.output_points();
+    let peaks = timing::fifo_peaks(&parts, in_beats, out_beats, MODEL_IMAGES, ideal, warmup, limit)
+        .ok_or(Stuck { images: MODEL_IMAGES, limit })?;
+    for (l, at) in plan.layers.iter_mut().zip(plan_points) {
+        if l.has_module() {
+            let peak = peaks[at];
+            l.fifo = (peak > SKID_BEATS).then_some(peak);
+        }
+    }
+    let mut best = run(plan)?;
+    for _ in 0..2 {
+        if best.interval() <= ideal {
+            break;
+        }
+        let mut wider = plan.clone();
+        for l in wider.layers.iter_mut() {
+            l.fifo = l.fifo.map(|d| d * 2);
+        }
+        let t = run(&wider)?;
+        if t.interval() < best.interval() {
+            *plan = wider;
+            best = t;
+        }
+    }
+    if best.interval() >= skids.interval() {
+        for l in plan.layers.iter_mut() {
+            l.fifo = None;
+        }
+        return Ok(skids);
+    }
+    Ok(best)
+}
+
+/// The unit of weighted layer `index` folded `fold`, with `weights` its
+/// `[M, N]` matrix in stream order and `taps` the bounds of its inputs: an
+/// adder graph when every weight gets its own lane (from `memo` when an
+/// earlier plan solved it), else a folded unit with its weights in ROM.
+fn unit(
+    (index, layer, w): (usize, &IntLayer, &Weighted),
+    weights: Array2<i32>,
+    taps: &[Interval],
+    fold: Fold,
+    adders: Adders,
+    memo: &Memo,
+) -> Mvu {
+    let (m, n) = weights.dim();
+    if fold.pe == m && fold.simd == n {
+        let mut solved = memo.unrolled.borrow_mut();
+        let graph = solved.entry(index).or_insert_with(|| {
+            let dense = Weighted { weights: weights.into_dyn(), ..w.clone() };
+            Rc::new(dense_graph(layer, &dense, taps, adders))
+        });
+        Mvu::Unrolled(graph.clone())
+    } else {
+        let weights = Rc::new(weights);
+        Mvu::Folded(Box::new(Folded::new(layer, w, weights, taps, fold, adders.levels_per_stage)))
+    }
 }
 
 fn plan_layer(
@@ -327,7 +485,10 @@ fn plan_layer(
     in_bounds: &[Interval],
     config: &PlanConfig,
     target: u64,
+    memo: &Memo,
 ) -> Result<LayerPlan, CodegenError> {
+    let given = config.folds.0.get(&layer.name).copied();
+    let shape = unit_shape(layer);
     let bits = input.format.bits();
     let out_image = match layer.output {
         Shape::Image { c, h, w } => Some((c, h, w)),
@@ -361,17 +522,24 @@ fn plan_layer(
                 chunk: n,
                 repeat: 1,
             };
-            let mut measured = std::collections::BTreeMap::new();
-            let mut cycles = |beats: usize| {
+            let measured = |beats: usize| {
+                *memo
+                    .windows
+                    .borrow_mut()
+                    .entry((index, beats))
+                    .or_insert_with(|| window_cycles(&geometry, beats))
+            };
+            let cycles = |beats: usize| {
                 // A window takes `beats` cycles to send: no need to measure
                 // what that bound already puts beyond the target.
                 let bound = (positions * beats) as u64;
                 if bound > target {
                     return bound;
                 }
-                *measured.entry(beats).or_insert_with(|| window_cycles(&geometry, beats))
+                measured(beats)
             };
-            let fold = pick_fold(layer, config, oc, n, positions, target, &mut cycles)?;
+            let shape = shape.expect("a weighted layer");
+            let fold = pick_fold(layer, given, shape, target, cycles)?;
             // Window order (ky, kx, ch) from the network's (ch, ky, kx).
             let weights = Array2::from_shape_fn((oc, n), |(o, i)| {
                 let (pix, ch) = (i / c, i % c);
@@ -388,7 +556,7 @@ fn plan_layer(
                     }
                 })
                 .collect();
-            let mvu = mvu(layer, w, weights, &taps, fold, config.adders());
+            let mvu = unit((index, layer, w), weights, &taps, fold, config.adders(), memo);
             let window = Window { chunk: fold.simd, repeat: oc / fold.pe, ..geometry };
             let output = Stream {
                 lanes: fold.pe,
@@ -398,18 +566,19 @@ fn plan_layer(
                 image: out_image,
             };
             let beats = (oc / fold.pe) * (n / fold.simd);
-            let cycles = *measured.entry(beats).or_insert_with(|| window_cycles(&geometry, beats));
+            let cycles = measured(beats);
             let hw =
                 LayerHw::Conv { dwc: Dwc::between(bits, input.lanes, c), window, mvu, positions };
             Ok(done(hw, output, Some(fold), cycles))
         }
         IntOp::Dense(w) => {
             let (m, n) = (w.out_channels(), input.len);
-            let fold = pick_fold(layer, config, m, n, 1, target, |f| f as u64)?;
+            let shape = shape.expect("a weighted layer");
+            let fold = pick_fold(layer, given, shape, target, |f| f as u64)?;
             let weights =
                 Array2::from_shape_fn((m, n), |(o, p)| w.weights[[o, input.order.index(p)]]);
             let taps: Vec<Interval> = (0..n).map(|p| in_bounds[input.order.index(p)]).collect();
-            let mvu = mvu(layer, w, weights, &taps, fold, config.adders());
+            let mvu = unit((index, layer, w), weights, &taps, fold, config.adders(), memo);
             let (nf, sf) = (m / fold.pe, n / fold.simd);
             let output = Stream {
                 lanes: fold.pe,

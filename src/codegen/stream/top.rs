@@ -4,9 +4,9 @@
 use askama::Template;
 
 use super::emit::*;
-use super::manifest::Order;
 use super::plan::{LayerHw, Plan};
-use crate::codegen::design::sanitize;
+use crate::codegen::manifest::Order;
+use crate::codegen::names::sanitize;
 
 #[derive(Template)]
 #[template(path = "stream_top.v", escape = "none")]
@@ -33,15 +33,6 @@ pub(super) struct TopTemplate<'a> {
     body: Vec<String>,
 }
 
-/// What the top needs beyond the plan.
-pub struct TopInfo<'a> {
-    pub module: &'a str,
-    pub header: &'a str,
-    pub argmax_bits: u32,
-    pub cycles: u64,
-    pub latency: u64,
-}
-
 /// `784 beats of 1 code`, `1 beat of 10 codes`.
 pub(super) fn beats_desc(beats: usize, lanes: usize) -> String {
     let s = |n: usize| if n == 1 { "" } else { "s" };
@@ -58,8 +49,7 @@ pub fn order_desc(order: Order) -> &'static str {
 /// The top module: input skid buffer, the layers with a skid buffer after each
 /// module, the output beat (all of a flat output, or one pixel), argmax, the
 /// output skid buffer.
-pub fn top_module(plan: &Plan, info: &TopInfo) -> String {
-    let top = info.module;
+pub fn top_module(plan: &Plan, top: &str, header: &str) -> String {
     let in_bits = plan.input.format.bits();
     let in_w = plan.input.lanes * in_bits as usize;
     let mut body = vec!["// Input skid buffer: s_axis_tready is a register.".to_string()];
@@ -183,10 +173,10 @@ pub fn top_module(plan: &Plan, info: &TopInfo) -> String {
     } else {
         format!("{from}_data")
     };
-    let (packed, packed_w) = if info.argmax_bits > 0 {
+    let (packed, packed_w) = if plan.argmax_bits > 0 {
         body.push("// The index of the largest output.".into());
         body.push(format!("wire [{}:0] best;", bits - 1));
-        body.push(format!("wire [{}:0] best_index;", info.argmax_bits - 1));
+        body.push(format!("wire [{}:0] best_index;", plan.argmax_bits - 1));
         body.extend(
             Inst {
                 module: "sk_argmax".into(),
@@ -195,7 +185,7 @@ pub fn top_module(plan: &Plan, info: &TopInfo) -> String {
                     ("N", int(plan.output_lanes)),
                     ("BITS", int(bits)),
                     ("SIGNED", int(u32::from(last.format.signed()))),
-                    ("IW", int(info.argmax_bits)),
+                    ("IW", int(plan.argmax_bits)),
                 ],
                 ports: vec![
                     ("x", result.clone()),
@@ -206,12 +196,12 @@ pub fn top_module(plan: &Plan, info: &TopInfo) -> String {
             .lines(),
         );
         body.push("wire unused_best = ^best;".into());
-        (format!("{{best_index, {result}}}"), out_w + info.argmax_bits as usize)
+        (format!("{{best_index, {result}}}"), out_w + plan.argmax_bits as usize)
     } else {
         (result.clone(), out_w)
     };
     // Narrow output beats: every lane carries its value and the index.
-    let iw = info.argmax_bits as usize;
+    let iw = plan.argmax_bits as usize;
     let (packed, packed_w, out_w) = match &plan.narrow {
         Some(d) => {
             body.push(String::new());
@@ -278,11 +268,11 @@ pub fn top_module(plan: &Plan, info: &TopInfo) -> String {
         .lines(),
     );
     body.push(format!("assign m_axis_tdata = result_q[{}:0];", out_w - 1));
-    if info.argmax_bits > 0 {
+    if plan.argmax_bits > 0 {
         body.push(format!("assign m_axis_tuser = result_q[{}:{}];", packed_w - 1, out_w));
     }
     TopTemplate {
-        header: info.header,
+        header,
         module: top,
         inputs: plan.input.len,
         outputs: plan.last.len,
@@ -293,14 +283,14 @@ pub fn top_module(plan: &Plan, info: &TopInfo) -> String {
         in_bits,
         out_desc: beats_desc(plan.output_beats(), plan.top_lanes()),
         out_order: if last.image.is_some() { order_desc(last.order) } else { "in index order" },
-        cycles: info.cycles,
-        latency: info.latency,
+        cycles: plan.cycles,
+        latency: plan.latency,
         warmup: plan.warmup(),
         layer_lines: plan.layers.iter().map(layer_line).collect(),
         in_msb: in_w - 1,
         out_msb: out_w - 1,
-        argmax_bits: info.argmax_bits,
-        argmax_msb: info.argmax_bits.saturating_sub(1),
+        argmax_bits: plan.argmax_bits,
+        argmax_msb: plan.argmax_bits.saturating_sub(1),
         body,
     }
     .render()

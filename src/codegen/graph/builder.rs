@@ -1,97 +1,33 @@
-//! From the integer network to adder graphs: the builder (adders with their
-//! proven bounds, balanced trees, pipeline and delay registers) and the
-//! requantization; dense layers in `dense.rs`, shared products in `lower.rs`.
+//! Building adder graphs: nodes with their proven bounds, balanced trees,
+//! pipeline and delay registers, and the finished graph with its outputs
+//! aligned and registered. What the nodes compute is the caller's (the
+//! lowering of dense layers, shared products and requantization).
 
 use std::collections::HashMap;
 
-use super::cmvm::{self, Sharing};
-use super::dense::dense_graph;
-use super::design::CodegenError;
-use super::graph::{LayerGraph, Node, NodeId, NodeKind, Operand};
-use crate::quant::contract::{round_offset, shift_floor, shift_round};
-use crate::quant::{FixedFormat, IntLayer, IntNetwork, IntOp, Interval};
-
-/// Pipeline registers need at least one adder level between them.
-fn check_levels_per_stage(levels_per_stage: u32) -> Result<(), CodegenError> {
-    if levels_per_stage == 0 {
-        return Err(CodegenError::Config(
-            "levels per stage (levels_per_stage) must be at least 1".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// How constant products become adders: pipeline registers every
-/// `levels_per_stage` adder levels, subexpressions shared or not.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Adders {
-    pub levels_per_stage: u32,
-    pub sharing: Sharing,
-}
-
-impl Adders {
-    /// Registers every `levels_per_stage` levels, default sharing.
-    pub fn new(levels_per_stage: u32) -> Adders {
-        Adders { levels_per_stage, sharing: Sharing::default() }
-    }
-
-    /// Refuses settings no design can have.
-    pub(crate) fn check(&self) -> Result<(), CodegenError> {
-        check_levels_per_stage(self.levels_per_stage)?;
-        if self.sharing.extra_depth > cmvm::MAX_EXTRA_DEPTH {
-            return Err(CodegenError::Config(format!(
-                "extra adder levels for sharing (share_depth) must be at most {}, not {}",
-                cmvm::MAX_EXTRA_DEPTH,
-                self.sharing.extra_depth
-            )));
-        }
-        if self.sharing.tries > cmvm::MAX_TRIES {
-            return Err(CodegenError::Config(format!(
-                "tie orders for sharing (share_tries) must be at most {}, not {}",
-                cmvm::MAX_TRIES,
-                self.sharing.tries
-            )));
-        }
-        Ok(())
-    }
-}
-
-/// Builds one graph per hardware layer.
-pub fn build_graphs(net: &IntNetwork, adders: Adders) -> Result<Vec<LayerGraph>, CodegenError> {
-    adders.check()?;
-    let mut graphs = Vec::new();
-    let mut bounds = vec![Interval::of_format(net.input_format()); net.input().numel()];
-    for layer in net.layers() {
-        let graph = match &layer.op {
-            IntOp::Dense(w) => Some(dense_graph(layer, w, &bounds, adders)),
-            IntOp::Relu => Some(relu_graph(layer, &bounds)),
-            IntOp::Flatten => None,
-            IntOp::Conv2d { .. } | IntOp::MaxPool2d(_) => {
-                return Err(CodegenError::Unsupported {
-                    layer: layer.name.clone(),
-                    op: layer.op.as_str(),
-                })
-            }
-        };
-        graphs.extend(graph);
-        bounds = layer.value_bounds();
-    }
-    Ok(graphs)
-}
+use super::{LayerGraph, Node, NodeId, NodeKind, Operand};
+use crate::quant::contract::shift_floor;
+use crate::quant::{FixedFormat, IntLayer, Interval};
 
 /// Nodes under construction, with the delay registers already made.
-pub(super) struct Builder {
+pub(in crate::codegen) struct Builder {
     nodes: Vec<Node>,
     delays: HashMap<(NodeId, u32), NodeId>,
-    pub(super) levels_per_stage: u32,
+    pub(in crate::codegen) levels_per_stage: u32,
 }
 
 impl Builder {
-    pub(super) fn new(levels_per_stage: u32) -> Builder {
+    pub(in crate::codegen) fn new(levels_per_stage: u32) -> Builder {
         Builder { nodes: Vec::new(), delays: HashMap::new(), levels_per_stage }
     }
 
-    fn push(&mut self, name: String, kind: NodeKind, bounds: Interval, stage: u32) -> NodeId {
+    pub(in crate::codegen) fn push(
+        &mut self,
+        name: String,
+        kind: NodeKind,
+        bounds: Interval,
+        stage: u32,
+    ) -> NodeId {
         // Logic whose proven bounds are one value is that constant (a neuron
         // without nonzero weights is its bias, requantized and saturated).
         let kind = match kind {
@@ -109,7 +45,7 @@ impl Builder {
         NodeId(self.nodes.len() as u32 - 1)
     }
 
-    pub(super) fn node(&self, id: NodeId) -> &Node {
+    pub(in crate::codegen) fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.0 as usize]
     }
 
@@ -117,12 +53,12 @@ impl Builder {
         matches!(self.node(id).kind, NodeKind::Const { .. })
     }
 
-    pub(super) fn constant(&mut self, name: String, value: i64) -> NodeId {
+    pub(in crate::codegen) fn constant(&mut self, name: String, value: i64) -> NodeId {
         self.push(name, NodeKind::Const { value }, Interval::point(value), 0)
     }
 
     /// The interval of an operand's value.
-    pub(super) fn bounds(&self, op: Operand) -> Interval {
+    pub(in crate::codegen) fn bounds(&self, op: Operand) -> Interval {
         let b = self.node(op.node).bounds;
         let (lo, hi) = (shift_floor(b.lo, -op.shift), shift_floor(b.hi, -op.shift));
         if op.negate {
@@ -133,7 +69,7 @@ impl Builder {
     }
 
     /// A register of `src`, one stage later.
-    pub(super) fn reg(&mut self, src: NodeId, name: String) -> NodeId {
+    pub(in crate::codegen) fn reg(&mut self, src: NodeId, name: String) -> NodeId {
         let n = self.node(src);
         let (bounds, stage) = (n.bounds, n.stage + 1);
         self.push(name, NodeKind::Reg { src }, bounds, stage)
@@ -171,7 +107,7 @@ impl Builder {
     /// `a ± b` as one adder: common shifts factored out, signs folded so that the
     /// adder never negates (a result both of whose operands were negative is
     /// returned negated).
-    pub(super) fn combine(&mut self, a: Operand, b: Operand, name: String) -> Operand {
+    pub(in crate::codegen) fn combine(&mut self, a: Operand, b: Operand, name: String) -> Operand {
         let stage = self.stage(a).max(self.stage(b));
         let (a, b) = (self.delay(a, stage), self.delay(b, stage));
         let common = a.shift.min(b.shift);
@@ -198,7 +134,11 @@ impl Builder {
 
     /// Sums the operands in a balanced tree, registering every
     /// `levels_per_stage` levels. Returns `None` for an empty sum.
-    pub(super) fn tree(&mut self, mut ops: Vec<Operand>, prefix: &str) -> Option<Operand> {
+    pub(in crate::codegen) fn tree(
+        &mut self,
+        mut ops: Vec<Operand>,
+        prefix: &str,
+    ) -> Option<Operand> {
         let mut level = 0;
         while ops.len() > 1 {
             level += 1;
@@ -223,7 +163,7 @@ impl Builder {
     }
 
     /// The operand as a non-negated node (a subtraction from zero if needed).
-    fn materialize(&mut self, op: Operand, name: String) -> Operand {
+    pub(in crate::codegen) fn materialize(&mut self, op: Operand, name: String) -> Operand {
         if !op.negate {
             return op;
         }
@@ -244,7 +184,7 @@ impl Builder {
     /// known to lie in `exact`): interval arithmetic over CSD terms treats the
     /// terms of one weight as independent and overestimates; the analysis of
     /// the whole dot product does not.
-    pub(super) fn tighten(&mut self, op: Operand, exact: Interval) {
+    pub(in crate::codegen) fn tighten(&mut self, op: Operand, exact: Interval) {
         if op.shift < 0 {
             return;
         }
@@ -271,7 +211,7 @@ impl Builder {
     }
 
     /// A wire holding exactly the operand's value.
-    pub(super) fn pass(&mut self, src: Operand, name: String) -> NodeId {
+    pub(in crate::codegen) fn pass(&mut self, src: Operand, name: String) -> NodeId {
         if src.shift == 0 && !src.negate {
             return src.node;
         }
@@ -292,7 +232,7 @@ fn delay_name(base: &str) -> String {
     }
 }
 
-pub(super) fn input_nodes(
+pub(in crate::codegen) fn input_nodes(
     b: &mut Builder,
     bounds: &[Interval],
     signed: bool,
@@ -307,115 +247,19 @@ pub(super) fn input_nodes(
         .collect()
 }
 
-/// The requantization of a folded layer's accumulators: one input lane per
-/// accumulator, declared `bits` wide (signed), holding a value in `lanes[p]`;
-/// each becomes `saturate(relu(shift_round(acc, shift)))` in `format`,
-/// registered once (latency 1).
-pub(super) fn requant_graph(
-    name: &str,
-    lanes: &[Interval],
-    bits: u32,
-    shift: i32,
-    relu: bool,
-    format: FixedFormat,
-) -> LayerGraph {
-    let mut b = Builder::new(1);
-    let inputs = input_nodes(&mut b, lanes, true, bits);
-    let mut ys = Vec::new();
-    let mut notes = Vec::new();
-    for (p, &x) in inputs.iter().enumerate() {
-        let bounds = b.node(x).bounds;
-        ys.push(requantize(&mut b, Operand::of(x), 0, shift, relu, format, &format!("n{p}")));
-        notes.push(format!(
-            "y{p} = {}requantize(x{p} >> {shift}) to {format}; x{p} in {bounds}",
-            if relu { "relu " } else { "" }
-        ));
-    }
-    let io = Io {
-        name: name.to_string(),
-        inputs: inputs.len(),
-        input_signed: true,
-        input_bits: bits,
-        input_desc: format!("s{bits} accumulators"),
-        output_format: format,
-    };
-    finish(b, io, ys, notes)
-}
-
-/// `saturate(relu(shift_round(acc, s)))` in hardware steps.
-pub(super) fn requantize(
-    b: &mut Builder,
-    acc: Operand,
-    bias: i64,
-    s: i32,
-    relu: bool,
-    format: FixedFormat,
-    p: &str,
-) -> NodeId {
-    // The bias not yet added and the rounding offset: one adder, which also
-    // takes a negated accumulator as its subtrahend.
-    let offset = bias + if s > 0 { round_offset(s) } else { 0 };
-    let shifted = if offset != 0 {
-        let name = if bias == 0 { format!("{p}_half") } else { format!("{p}_bias") };
-        let offset = b.constant(name, offset);
-        let sum = b.combine(acc, Operand::of(offset), format!("{p}_rnd"));
-        b.pass(Operand { shift: sum.shift - s, ..sum }, format!("{p}_sh"))
-    } else {
-        let acc = b.materialize(acc, format!("{p}_acc"));
-        b.pass(Operand { shift: acc.shift - s, ..acc }, format!("{p}_sh"))
-    };
-    let bounds = b.node(shifted).bounds;
-    debug_assert_eq!(bounds.lo, shift_round(b.bounds(acc).lo + bias, s));
-    let stage = b.node(shifted).stage;
-    let mut y = shifted;
-    if relu && bounds.lo < 0 {
-        y = b.push(format!("{p}_relu"), NodeKind::Relu { src: y }, bounds.relu(), stage);
-    }
-    let yb = b.node(y).bounds;
-    if yb.lo < format.min() || yb.hi > format.max() {
-        let clamped = Interval::new(
-            yb.lo.clamp(format.min(), format.max()),
-            yb.hi.clamp(format.min(), format.max()),
-        );
-        y = b.push(format!("{p}_sat"), NodeKind::Saturate { src: y, format }, clamped, stage);
-    }
-    y
-}
-
-fn relu_graph(layer: &IntLayer, in_bounds: &[Interval]) -> LayerGraph {
-    let mut b = Builder::new(1);
-    let f = layer.input_format;
-    let inputs = input_nodes(&mut b, in_bounds, f.signed(), f.bits());
-    let ys = inputs
-        .iter()
-        .enumerate()
-        .map(|(j, &x)| {
-            let bx = b.node(x).bounds;
-            if bx.lo < 0 {
-                b.push(format!("n{j}_relu"), NodeKind::Relu { src: x }, bx.relu(), 0)
-            } else {
-                x
-            }
-        })
-        .collect();
-    let notes = (0..inputs.len()).map(|j| format!("y{j} = max(0, x{j})")).collect();
-    let io = Io::of(layer, inputs.len());
-    finish(b, io, ys, notes)
-}
-
 /// What a graph takes and gives, for its module's ports and comments.
-pub(super) struct Io {
-    pub(super) name: String,
-    pub(super) inputs: usize,
-    pub(super) input_signed: bool,
-    pub(super) input_bits: u32,
-    pub(super) input_desc: String,
-    pub(super) output_format: FixedFormat,
+pub(in crate::codegen) struct Io {
+    pub(in crate::codegen) name: String,
+    pub(in crate::codegen) inputs: usize,
+    pub(in crate::codegen) input_signed: bool,
+    pub(in crate::codegen) input_bits: u32,
+    pub(in crate::codegen) input_desc: String,
+    pub(in crate::codegen) output_format: FixedFormat,
 }
 
 impl Io {
     /// The ports of a layer's own graph: its input format in, its format out.
-    pub(super) fn of(layer: &IntLayer, inputs: usize) -> Io {
+    pub(in crate::codegen) fn of(layer: &IntLayer, inputs: usize) -> Io {
         Io {
             name: layer.name.clone(),
             inputs,
@@ -428,7 +272,12 @@ impl Io {
 }
 
 /// Aligns every output to the same stage and registers it.
-pub(super) fn finish(mut b: Builder, io: Io, ys: Vec<NodeId>, notes: Vec<String>) -> LayerGraph {
+pub(in crate::codegen) fn finish(
+    mut b: Builder,
+    io: Io,
+    ys: Vec<NodeId>,
+    notes: Vec<String>,
+) -> LayerGraph {
     let last = ys.iter().map(|&y| b.stage(Operand::of(y))).max().unwrap_or(0);
     let outputs = ys
         .into_iter()

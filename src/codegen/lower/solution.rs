@@ -1,4 +1,4 @@
-//! From a solved constant matrix ([`cmvm::Solution`]) to adder-graph nodes.
+//! From a solved constant matrix ([`Solution`]) to adder-graph nodes.
 //!
 //! Every adder of the solution becomes one `Add` node, registered when its
 //! level is a multiple of `levels_per_stage`, so a shared node sits in the
@@ -7,9 +7,9 @@
 //! Each node's bounds are exact: its value is a linear form of the inputs,
 //! and the form's interval (the one `dot_bounds` rule) is the node's range.
 
-use super::build::Builder;
-use super::cmvm::{Digit, Solution};
-use super::graph::Operand;
+use crate::codegen::cmvm::{Digit, Solution};
+use crate::codegen::graph::builder::Builder;
+use crate::codegen::graph::Operand;
 use crate::quant::{dot_bounds, Interval};
 
 /// A linear form over the solution's inputs: `(input, coefficient)`, sorted.

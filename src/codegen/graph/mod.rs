@@ -6,6 +6,11 @@
 //! division — if negative) and a sign, so a weight's CSD terms cost no nodes of
 //! their own: `W·x` becomes operands `±(x << k)` of the adders of a tree.
 
+pub(crate) mod builder;
+mod print;
+
+pub use print::layer_module;
+
 use serde::Serialize;
 
 use crate::quant::contract::shift_floor;

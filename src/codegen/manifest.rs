@@ -1,11 +1,109 @@
-//! The streaming form's part of `manifest.json`: what a user needs to drive a
-//! design, and what `verify` checks it against (the chain of parts the timing
-//! model runs).
+//! `manifest.json`: the data contract of a generated design, whatever its
+//! form. What a user needs to drive it (ports, formats, the stream's lanes,
+//! beats and order, cycles per image and latency) and what `verify` checks it
+//! against (the chain of parts the timing model runs). Plain data: the forms
+//! fill it, everything above reads it.
 
 use serde::{Deserialize, Serialize};
 
+use super::cmvm::Sharing;
+use super::graph::{Cost, LayerGraph};
 use super::timing::{simulate_parts, Beats, Driver, Part, Stuck, Timeline, Traffic};
-use crate::codegen::graph::Cost;
+use crate::quant::FixedFormat;
+
+/// The two hardware forms (README, "Verilog").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Form {
+    /// Every weight a constant of an adder graph; a whole vector per beat.
+    #[default]
+    Unrolled,
+    /// One stream module per layer, folded matrix-vector units, weight ROMs.
+    Streaming,
+    /// Chosen by shiftkit (never written to a manifest).
+    Auto,
+}
+
+impl Form {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Form::Unrolled => "unrolled",
+            Form::Streaming => "streaming",
+            Form::Auto => "auto",
+        }
+    }
+}
+
+/// Cost of one layer, as `manifest.json` and the table report it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerCost {
+    pub name: String,
+    pub module: String,
+    /// Its instance in the top (unrolled form; a streaming layer's wires are
+    /// named by its `trace` in the stream manifest).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub instance: String,
+    pub latency: u32,
+    #[serde(flatten)]
+    pub cost: Cost,
+}
+
+/// `manifest.json`: what a user or a testbench generator needs to know.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub generator: String,
+    /// FNV-1a hash of the integer network the design implements.
+    pub network_hash: String,
+    pub top: String,
+    #[serde(default)]
+    pub form: Form,
+    pub inputs: usize,
+    pub input_format: FixedFormat,
+    pub outputs: usize,
+    pub output_format: FixedFormat,
+    /// Bits of the argmax index on `m_axis_tuser` (0: no argmax port).
+    pub argmax_bits: u32,
+    /// Cycles from an accepted input beat to its output beat, without back-pressure.
+    pub latency: u32,
+    pub levels_per_stage: u32,
+    /// How the constant products share adders (absent in older manifests).
+    #[serde(default)]
+    pub sharing: Sharing,
+    pub files: Vec<String>,
+    pub cost: Cost,
+    pub layers: Vec<LayerCost>,
+    /// Streaming designs: streams, timing, folding (see [`StreamManifest`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamManifest>,
+}
+
+/// Bits of the index of the largest of `n` outputs on `m_axis_tuser`
+/// (`0..n-1` as an unsigned number, at least one bit).
+pub fn argmax_bits(n: usize) -> u32 {
+    crate::quant::contract::width_for(0, n.saturating_sub(1) as i64).1
+}
+
+/// A generated design, in memory.
+#[derive(Clone, Debug)]
+pub struct Design {
+    /// Verilog file names and contents, in compilation order (the top last).
+    pub files: Vec<(String, String)>,
+    /// Data files the Verilog reads (`$readmemh` ROM contents).
+    pub data: Vec<(String, String)>,
+    pub manifest: Manifest,
+    pub graphs: Vec<LayerGraph>,
+}
+
+/// What every top is given beside the network: its module name, the
+/// header line of its files, the network's hash, whether it puts out the
+/// argmax index.
+#[derive(Clone, Copy, Debug)]
+pub struct TopSpec<'a> {
+    pub module: &'a str,
+    pub header: &'a str,
+    pub hash: &'a str,
+    pub argmax: bool,
+}
 
 /// How a stream's positions map onto the integer network's value indices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

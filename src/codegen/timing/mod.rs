@@ -15,7 +15,7 @@ pub use driver::{Driver, Traffic};
 
 /// One part of the chain, as far as timing goes. The field names are the
 /// parameters of the hand-written module it stands for.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "part", rename_all = "snake_case")]
 pub enum Part {
     /// `sk_skid`: a two-entry register slice.
@@ -50,13 +50,32 @@ pub enum Part {
 /// The state of one part.
 #[derive(Clone, Debug)]
 enum State {
-    Skid { valid: bool, skid: bool },
+    Skid {
+        valid: bool,
+        skid: bool,
+    },
     Fifo(Fifo),
-    Gather { count: usize, full: usize },
-    Split { gathered: usize, per_word: usize, left: usize, beats: usize },
+    Gather {
+        count: usize,
+        full: usize,
+    },
+    Split {
+        gathered: usize,
+        per_word: usize,
+        left: usize,
+        beats: usize,
+    },
     Window(Window),
     Vecbuf(Vecbuf),
-    Pipe { stages: Vec<bool>, chunk: usize, chunks: usize },
+    /// `ring[(head + k) % depth]` is stage k's valid bit; `ring[tail]` the
+    /// last stage's.
+    Pipe {
+        ring: Vec<bool>,
+        head: usize,
+        tail: usize,
+        chunk: usize,
+        chunks: usize,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -175,42 +194,35 @@ impl State {
                 out: ReadQueue::default(),
             }),
             Part::Pipe { depth, chunks } => {
-                State::Pipe { stages: vec![false; depth.max(1)], chunk: 0, chunks: chunks.max(1) }
+                let ring = vec![false; depth.max(1)];
+                let tail = ring.len() - 1;
+                State::Pipe { ring, head: 0, tail, chunk: 0, chunks: chunks.max(1) }
             }
         }
     }
 
-    fn out_valid(&self) -> bool {
+    /// The part's `s_ready` for its `m_ready`, and its `m_valid`, this
+    /// cycle (one match: the cycle loop's hot path).
+    fn signals(&self, out_ready: bool) -> (bool, bool) {
         match self {
-            State::Skid { valid, .. } => *valid,
-            State::Fifo(f) => f.out.out_valid(),
-            State::Gather { count, full } => count == full,
-            State::Split { left, .. } => *left > 0,
-            State::Window(w) => w.left > 0,
-            State::Vecbuf(v) => v.out.out_valid(),
-            State::Pipe { stages, .. } => *stages.last().expect("at least one stage"),
-        }
-    }
-
-    fn in_ready(&self, out_ready: bool) -> bool {
-        match self {
-            State::Skid { skid, .. } => !skid,
-            State::Fifo(f) => f.count < f.depth,
-            State::Gather { count, full } => count < full || out_ready,
+            State::Skid { skid, valid } => (!skid, *valid),
+            State::Fifo(f) => (f.count < f.depth, f.out.out_valid()),
+            State::Gather { count, full } => (count < full || out_ready, count == full),
             State::Split { gathered, per_word, left, .. } => {
                 let send_free = *left == 0 || (*left == 1 && out_ready);
-                *gathered + 1 < *per_word || send_free
+                (*gathered + 1 < *per_word || send_free, *left > 0)
             }
-            State::Window(w) => w.in_image() && w.can_step(out_ready),
-            State::Vecbuf(v) => !v.full[v.wbank],
-            State::Pipe { .. } => !self.out_valid() || out_ready,
+            State::Window(w) => (w.in_image() && w.can_step(out_ready), w.left > 0),
+            State::Vecbuf(v) => (!v.full[v.wbank], v.out.out_valid()),
+            State::Pipe { ring, tail, .. } => (!ring[*tail] || out_ready, ring[*tail]),
         }
     }
 
-    /// One clock edge, given the cycle's `s_valid` and `m_ready`.
-    fn clock(&mut self, in_valid: bool, out_ready: bool) {
-        let in_fire = in_valid && self.in_ready(out_ready);
-        let out_fire = self.out_valid() && out_ready;
+    /// One clock edge, given the cycle's `s_valid` and `m_ready` and what
+    /// the part said this cycle: its `s_ready` and `m_valid`.
+    fn clock(&mut self, in_valid: bool, out_ready: bool, in_ready: bool, out_valid: bool) {
+        let in_fire = in_valid && in_ready;
+        let out_fire = out_valid && out_ready;
         match self {
             State::Skid { valid, skid } => {
                 if !*valid || out_ready {
@@ -304,12 +316,14 @@ impl State {
                     v.full[rbank] = false;
                 }
             }
-            State::Pipe { stages, chunk, chunks } => {
-                let en = !stages[stages.len() - 1] || out_ready;
+            State::Pipe { ring, head, tail, chunk, chunks } => {
+                let en = !out_valid || out_ready;
                 if en {
                     let produces = in_valid && *chunk + 1 == *chunks;
-                    stages.rotate_right(1);
-                    stages[0] = produces;
+                    // Every stage moves one on: the last one's slot becomes stage 0.
+                    let back = |i: usize| if i == 0 { ring.len() - 1 } else { i - 1 };
+                    (*head, *tail) = (back(*head), back(*tail));
+                    ring[*head] = produces;
                     if in_valid {
                         *chunk = (*chunk + 1) % *chunks;
                     }
@@ -378,7 +392,7 @@ pub fn simulate_traffic(
     driver: Driver,
     limit: u64,
 ) -> Option<Beats> {
-    let fires = simulate_parts(parts, inputs, outputs, driver, limit)?;
+    let (fires, _) = run(parts, (inputs, outputs), driver, limit, Record::Ends)?;
     Some(Beats { inputs: fires[0].clone(), outputs: fires[parts.len()].clone() })
 }
 
@@ -391,45 +405,64 @@ pub fn simulate_parts(
     driver: Driver,
     limit: u64,
 ) -> Option<Vec<Vec<u64>>> {
-    run(parts, inputs, outputs, driver, limit).map(|(fires, _)| fires)
+    run(parts, (inputs, outputs), driver, limit, Record::All).map(|(fires, _)| fires)
 }
 
-/// The cycle loop: handshakes at every point, and the parts' final states.
+/// Which handshakes a run keeps.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Record {
+    /// Every point's.
+    All,
+    /// The input's and the output's.
+    Ends,
+    /// None (the parts' final states are the answer).
+    Nothing,
+}
+
+/// The cycle loop: handshakes at every point `record` asks for (the others
+/// left empty), and the parts' final states.
 fn run(
     parts: &[Part],
-    inputs: usize,
-    outputs: usize,
+    (inputs, outputs): (usize, usize),
     mut driver: Driver,
     limit: u64,
+    record: Record,
 ) -> Option<(Vec<Vec<u64>>, Vec<State>)> {
     let mut states: Vec<State> = parts.iter().map(State::new).collect();
     let n = states.len();
     let mut fires: Vec<Vec<u64>> = vec![Vec::new(); n + 1];
+    let keep: Vec<bool> = (0..=n)
+        .map(|i| match record {
+            Record::All => true,
+            Record::Ends => i == 0 || i == n,
+            Record::Nothing => false,
+        })
+        .collect();
+    let (mut taken, mut given) = (0, 0);
     let mut ready = vec![false; n + 1];
     let mut valid = vec![false; n + 1];
     for cycle in 0..limit {
-        if fires[n].len() == outputs && fires[0].len() == inputs {
+        if given == outputs && taken == inputs {
             return Some((fires, states));
         }
         ready[n] = driver.m_ready;
-        for (i, s) in states.iter().enumerate().rev() {
-            ready[i] = s.in_ready(ready[i + 1]);
-        }
         valid[0] = driver.s_valid;
-        for (i, s) in states.iter().enumerate() {
-            valid[i + 1] = s.out_valid();
+        for (i, s) in states.iter().enumerate().rev() {
+            (ready[i], valid[i + 1]) = s.signals(ready[i + 1]);
         }
         for i in 0..=n {
-            if valid[i] && ready[i] {
+            if valid[i] && ready[i] && keep[i] {
                 fires[i].push(cycle);
             }
         }
+        taken += usize::from(valid[0] && ready[0]);
+        given += usize::from(valid[n] && ready[n]);
         for (i, s) in states.iter_mut().enumerate() {
-            s.clock(valid[i], ready[i + 1]);
+            s.clock(valid[i], ready[i + 1], ready[i], valid[i + 1]);
         }
-        driver.clock(cycle, valid[0] && ready[0], fires[0].len(), inputs);
+        driver.clock(cycle, valid[0] && ready[0], taken, inputs);
     }
-    (fires[n].len() == outputs && fires[0].len() == inputs).then_some((fires, states))
+    (given == outputs && taken == inputs).then_some((fires, states))
 }
 
 /// The largest number of beats every part held at once (FIFOs only; 0 for
@@ -446,7 +479,8 @@ pub fn fifo_peaks(
 ) -> Option<Vec<usize>> {
     let mut driver = Driver::new(Traffic::FULL, warmup);
     driver.pace = Some((period, in_beats));
-    let (_, states) = run(parts, in_beats * images, out_beats * images, driver, limit)?;
+    let counts = (in_beats * images, out_beats * images);
+    let (_, states) = run(parts, counts, driver, limit, Record::Nothing)?;
     Some(
         states
             .iter()

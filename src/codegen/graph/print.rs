@@ -11,7 +11,7 @@
 
 use askama::Template;
 
-use super::graph::{LayerGraph, NodeId, NodeKind, Operand};
+use super::{LayerGraph, NodeId, NodeKind, Operand};
 use crate::quant::contract::shift_floor;
 
 #[derive(Template)]

@@ -2,18 +2,20 @@
 //! or one shared constant product (`cmvm`) for all outputs; then channel
 //! scale, bias, rounding and requantization per output.
 
-use super::build::{finish, input_nodes, requantize, Adders, Builder, Io};
-use super::cmvm::{self, Sharing};
-use super::design::CodegenError;
-use super::graph::{LayerGraph, NodeId, Operand};
-use super::lower::lower;
+use super::requant::requantize;
+use super::solution::lower;
+use super::Adders;
+use crate::codegen::cmvm::{self, Sharing};
+use crate::codegen::error::CodegenError;
+use crate::codegen::graph::builder::{finish, input_nodes, Builder, Io};
+use crate::codegen::graph::{LayerGraph, NodeId, Operand};
 use crate::quant::contract::csd;
 use crate::quant::{dot_bounds, FixedFormat, IntLayer, Interval, Weighted};
 
 /// The adder graph of a dense layer; also the unrolled form of a streaming
 /// layer (a convolution's window or a dense layer's whole input vector), given
 /// its weights as a 2-D `[outputs, inputs]` matrix in stream order.
-pub(super) fn dense_graph(
+pub(crate) fn dense_graph(
     layer: &IntLayer,
     w: &Weighted,
     in_bounds: &[Interval],
