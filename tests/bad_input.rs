@@ -322,6 +322,11 @@ fn outputs_are_regular_files_in_directories_that_exist() {
     });
     case(&["flow", "--bits", "0", "-o", "{w}/fl"], "INQ bits 0", none);
     case(&["flow", "--arch", "lenet5", "-o", "{w}/fl"], "1x28x28", none);
+    // A device's settings are checked before training, by name, like build's.
+    let up5k = ["flow", "--target", "ice40-up5k", "-o", "{w}/fl", "--max-util"];
+    case(&[&up5k[..], &["1.5"]].concat(), "max_util: 1.5: give a share", none);
+    case(&[&up5k[..], &["0"]].concat(), "max_util: 0: give a share", none);
+    case(&["flow", "--target", "ice40-up5k", "--clock", "0", "-o", "{w}/fl"], "clock: 0 MHz", none);
     case(&["build", "{q}", "-o", "{w}/b", "--target", "ice40-up9k"], "unknown device", none);
     // A read-only directory (root writes anyway, so only as another user).
     let probe = tempfile::tempdir().unwrap();

@@ -53,6 +53,7 @@ fn check_hardware(job: &FlowJob, recipe: &Recipe, config: &HdlConfig) -> Result<
     let q = quant::quantize(&net, calibration.x.view(), &recipe.quantize.config(coded))?;
     match &job.target {
         Some(t) => {
+            t.check(&q)?;
             codegen::fit::fit(&q, &crate::fpga::hdl_config(&q, t), &t.device, t.max_util, 0)?;
         }
         None => {

@@ -63,6 +63,43 @@ pub struct Target {
 /// Default share of the logic a build may fill.
 pub const DEFAULT_MAX_UTIL: f64 = 0.85;
 
+impl Target {
+    /// The clock asked of place and route (MHz): the one given, else the
+    /// device's.
+    pub fn clock(&self) -> f64 {
+        self.clock_mhz.unwrap_or(self.device.clock_mhz)
+    }
+
+    /// Checks every setting of the target against `net` in one step, before
+    /// any work: the clock, the share of logic, and the design settings a
+    /// build gives the code generator (foldings, lanes). `build` and `flow`
+    /// both call it first.
+    pub fn check(&self, net: &IntNetwork) -> Result<(), BuildError> {
+        let mhz = self.clock();
+        if !(mhz > 0.0 && mhz <= MAX_CLOCK_MHZ) {
+            return Err(BuildError::Setting {
+                setting: "clock",
+                reason: format!(
+                    "{mhz} MHz: give a clock above 0 and at most {MAX_CLOCK_MHZ} MHz (the \
+                     device's default is {} MHz)",
+                    self.device.clock_mhz
+                ),
+            });
+        }
+        if !(self.max_util > 0.0 && self.max_util <= 1.0) {
+            return Err(BuildError::Setting {
+                setting: "max_util",
+                reason: format!(
+                    "{}: give a share of the device's logic above 0 and at most 1, like 0.85",
+                    self.max_util
+                ),
+            });
+        }
+        hdl_config(net, self).check(net)?;
+        Ok(())
+    }
+}
+
 /// One resource of `build.json`: the model's estimate, what the tools
 /// counted, and what the device holds.
 #[derive(Clone, Debug, Serialize)]
@@ -128,26 +165,8 @@ pub fn build(
     dir: &Path,
     progress: &mut dyn FnMut(&str),
 ) -> Result<BuildOutcome, BuildError> {
-    let mhz = target.clock_mhz.unwrap_or(target.device.clock_mhz);
-    if !(mhz > 0.0 && mhz <= MAX_CLOCK_MHZ) {
-        return Err(BuildError::Setting {
-            setting: "clock",
-            reason: format!(
-                "{mhz} MHz: give a clock above 0 and at most {MAX_CLOCK_MHZ} MHz (the device's \
-                 default is {} MHz)",
-                target.device.clock_mhz
-            ),
-        });
-    }
-    if !(target.max_util > 0.0 && target.max_util <= 1.0) {
-        return Err(BuildError::Setting {
-            setting: "max_util",
-            reason: format!(
-                "{}: give a share of the device's logic above 0 and at most 1, like 0.85",
-                target.max_util
-            ),
-        });
-    }
+    target.check(net)?;
+    let mhz = target.clock();
     let tools = tools_for(&target.device)?;
     let staging = staging_dir(dir)?;
     // Nothing half-built stays behind: the staging directory goes on failure.
