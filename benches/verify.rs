@@ -24,7 +24,7 @@ fn main() {
     };
     let design = codegen::generate(&q, &hdl).unwrap();
     codegen::write_design(&design, dir.path()).unwrap();
-    let traffic = Traffic { seed: 7, valid: 11, ready: 9 };
+    let traffic = Traffic::new(7, 11, 9);
 
     let n_big = 100_000;
     let x = shiftkit::verify::verification_vectors(&q, n_big, 3, None);
@@ -48,9 +48,9 @@ fn main() {
         let xs = x.slice(ndarray::s![..n, ..]).to_owned();
         let build_dir = dir.path().join(simulator.as_str());
         let built = verify::build(simulator, dir.path(), &design.manifest, &build_dir, n).unwrap();
-        let (beats, seconds) = verify::run(&built, &xs, traffic).unwrap();
+        let (log, seconds) = verify::run(&built, &xs, traffic).unwrap();
         let exp = expected.slice(ndarray::s![..n, ..]).to_owned();
-        verify::compare(&exp, &beats, true, None).expect("the RTL agrees");
+        verify::compare(&design.manifest, &exp, &log, None).expect("the RTL agrees");
         let rate = n as f64 / seconds;
         println!(
             "{:<10} {:>10} {:>12.1} {:>14.0} {:>11.1}x",

@@ -13,6 +13,17 @@ module sk_argmax #(
     output wire [BITS-1:0]   max,
     output wire [IW-1:0]     index
 );
+    // Parameters no design can have stop elaboration here: the missing module's
+    // name says which (every tool reports an unknown module by name).
+    generate
+        if (N < 1) begin : g_bad_0
+            sk_argmax_needs_N_at_least_1 u_bad ();
+        end
+        if (((N - 1) >> IW) != 0) begin : g_bad_1
+            sk_argmax_needs_IW_bits_to_count_N u_bad ();
+        end
+    endgenerate
+
     generate
         if (N == 1) begin : g_leaf
             assign max = x;

@@ -28,6 +28,14 @@ module sk_dwc #(
     output wire              m_valid,
     input  wire              m_ready
 );
+    // Parameters no design can have stop elaboration here: the missing module's
+    // name says which (every tool reports an unknown module by name).
+    generate
+        if (A < 1 || B < 1 || L % A != 0 || L % B != 0) begin : g_bad_0
+            sk_dwc_needs_A_and_B_dividing_L u_bad ();
+        end
+    endgenerate
+
     localparam integer GN = L / A;  // input beats per word
     localparam integer SN = L / B;  // output beats per word
     localparam integer GW = $clog2(GN + 1);

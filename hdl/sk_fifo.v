@@ -29,6 +29,14 @@ module sk_fifo #(
     output wire         m_valid,
     input  wire         m_ready
 );
+    // Parameters no design can have stop elaboration here: the missing module's
+    // name says which (every tool reports an unknown module by name).
+    generate
+        if (DEPTH < 1) begin : g_bad_0
+            sk_fifo_needs_DEPTH_at_least_1 u_bad ();
+        end
+    endgenerate
+
     localparam integer AW = DEPTH > 1 ? $clog2(DEPTH) : 1;
     localparam integer CW = $clog2(DEPTH + 1);
     localparam [AW-1:0] A_ONE = 1;

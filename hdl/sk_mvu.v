@@ -67,6 +67,29 @@ module sk_mvu #(
     output wire [PE*OUT_W-1:0]  acc_data,
     output wire                 acc_valid
 );
+    // Parameters no design can have stop elaboration here: the missing module's
+    // name says which (every tool reports an unknown module by name).
+    generate
+        if (PE < 1 || SIMD < 1 || NF < 1 || SF < 1) begin : g_bad_0
+            sk_mvu_needs_PE_SIMD_NF_SF_at_least_1 u_bad ();
+        end
+        if (SIMD > (1 << H)) begin : g_bad_1
+            sk_mvu_needs_SIMD_at_most_2_pow_H u_bad ();
+        end
+        if (KIND < 0 || KIND > 4) begin : g_bad_2
+            sk_mvu_needs_KIND_from_0_to_4 u_bad ();
+        end
+        if (KIND == 0 && CODE < 3) begin : g_bad_3
+            sk_mvu_needs_CODE_of_3_bits_or_more_for_pow2 u_bad ();
+        end
+        if ((KIND == 1 && CODE != 1) || (KIND == 2 && CODE != 2)) begin : g_bad_5
+            sk_mvu_needs_CODE_1_for_binary_2_for_ternary u_bad ();
+        end
+        if (KIND == 4 && CB_N > (1 << CODE)) begin : g_bad_4
+            sk_mvu_needs_CB_N_at_most_2_pow_CODE u_bad ();
+        end
+    endgenerate
+
     localparam integer XS = XSIGNED != 0 ? XBITS : XBITS + 1;
     localparam integer TW = LANE_W + H;  // a product tree's sum
     localparam integer TL = PIPE > 0 ? H / PIPE : 0;

@@ -32,6 +32,14 @@ module sk_vecbuf #(
     output wire                  m_valid,
     input  wire                  m_ready
 );
+    // Parameters no design can have stop elaboration here: the missing module's
+    // name says which (every tool reports an unknown module by name).
+    generate
+        if (CHUNK < 1 || WORDS < 1 || REPEAT < 1) begin : g_bad_0
+            sk_vecbuf_needs_CHUNK_WORDS_REPEAT_at_least_1 u_bad ();
+        end
+    endgenerate
+
     localparam integer DW = CHUNK * BITS;
     localparam integer IW = WORDS > 1 ? $clog2(WORDS) : 1;
     localparam integer AW = WORDS > 1 ? IW + 1 : 1;

@@ -9,7 +9,9 @@
 // that reads it).
 //
 // One step per cycle walks the padded image: an in_image step consumes a pixel,
-// a padding step takes zeros without consuming anything. Each step shifts a
+// a padding step takes zeros without consuming anything. An image's walk starts
+// only once its first pixel is offered (s_valid), so no window of an image,
+// not even one of padding alone, goes out before the image has begun to arrive. Each step shifts a
 // column of KH pixels into the window: KH-1 of them come from a line buffer
 // (a synchronous RAM of one word per padded column, holding the KH-1 rows
 // above; read one step ahead, so it never adds a bubble), the last is the step's
@@ -45,6 +47,17 @@ module sk_window #(
     output wire                  m_valid,
     input  wire                  m_ready
 );
+    // Parameters no design can have stop elaboration here: the missing module's
+    // name says which (every tool reports an unknown module by name).
+    generate
+        if (SH < 1 || SW < 1 || KH > H + 2 * PH || KW > W + 2 * PW) begin : g_bad_0
+            sk_window_needs_a_window_inside_the_padded_image u_bad ();
+        end
+        if (CHUNK < 1 || (KH * KW * C) % CHUNK != 0 || REPEAT < 1) begin : g_bad_1
+            sk_window_needs_CHUNK_dividing_KH_KW_C u_bad ();
+        end
+    endgenerate
+
     localparam integer HP = H + 2 * PH;
     localparam integer WP = W + 2 * PW;
     localparam integer N = KH * KW * C;
@@ -157,10 +170,22 @@ module sk_window #(
     reg [EW-1:0] left_q;
     wire out_free = left_q == E_ZERO || (left_q == E_ONE && m_ready);
     wire can_step = !emits || out_free;
-    assign step = can_step && (!in_image || s_valid);
+    // This image's first pixel has been offered: its padding may be walked.
+    reg started_q;
+    assign step = can_step && (in_image ? s_valid : started_q || s_valid);
     assign s_ready = in_image && can_step;
     assign m_valid = left_q != E_ZERO;
     assign m_data = out_q[CHUNK*BITS-1:0];
+
+    always @(posedge clk) begin
+        if (rst) begin
+            started_q <= 1'b0;
+        end else if (step && row_last && image_last) begin
+            started_q <= 1'b0;
+        end else if (s_valid) begin
+            started_q <= 1'b1;
+        end
+    end
 
     always @(posedge clk) begin
         if (rst) begin

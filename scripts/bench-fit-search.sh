@@ -8,8 +8,10 @@
 #
 # With BASE_REV, the same runs with the binary of that git revision (built
 # in a worktree under target/), side by side: median seconds of each, their
-# ratio, and whether both chose the same design (every file handed to
-# synthesis byte-identical: Verilog, ROM contents, manifest).
+# ratio, whether both chose the same foldings, and whether the designs are
+# the same bytes (every file handed to synthesis: Verilog, ROM contents,
+# manifest; a revision that changes the generated Verilog on purpose differs
+# there and not in its foldings).
 #
 # Usage: scripts/bench-fit-search.sh [BASE_REV] [OUT_DIR]   (default: target/bench-fit-search)
 # Trains the models once (about 10 minutes; the LeNet-5 models of
@@ -75,20 +77,24 @@ python3 - "$out" "${bins[@]}" <<'PY'
 import json, os, statistics, subprocess, sys
 out, tags = sys.argv[1], [b.split("=")[0] for b in sys.argv[2:]]
 print(f"{'design':<14}" + "".join(f"{t + ' s (median of 5)':>22}" for t in tags)
-      + ("   speed-up   same design" if len(tags) == 2 else "   folding"))
+      + ("   speed-up   same folding   same bytes" if len(tags) == 2 else "   folding"))
+def folding(tag, name):
+    m = json.load(open(f"{out}/chosen/{tag}-{name}/manifest.json"))
+    return ",".join(f"{l['name']}={l['pe']}x{l['simd']}" for l in m["stream"]["layers"]
+                    if l["pe"] is not None)
 for name in ["lenet_up5k", "digits_inq5"]:
     def seconds(t):
         pairs = [line.split() for line in open(f"{out}/{t}-{name}.times")]
         return statistics.median(float(b) - float(a) for a, b in pairs)
     med = [seconds(t) for t in tags]
-    m = json.load(open(f"{out}/chosen/{tags[-1]}-{name}/manifest.json"))
-    folds = ",".join(f"{l['name']}={l['pe']}x{l['simd']}" for l in m["stream"]["layers"]
-                     if l["pe"] is not None)
+    folds = folding(tags[-1], name)
     row = f"{name:<14}" + "".join(f"{x:>22.3f}" for x in med)
     if len(tags) == 2:
         same = subprocess.run(["diff", "-r", f"{out}/chosen/{tags[0]}-{name}",
                                f"{out}/chosen/{tags[1]}-{name}"], capture_output=True).returncode == 0
-        row += f"   {med[0] / med[1]:>7.1f}x   {'yes' if same else 'NO'} ({folds})"
+        same_folds = folding(tags[0], name) == folds
+        row += (f"   {med[0] / med[1]:>7.1f}x   {'yes' if same_folds else 'NO':>12}   "
+                f"{'yes' if same else 'no'} ({folds})")
     else:
         row += f"   {folds}"
     print(row)

@@ -4,9 +4,12 @@
 // code i of a beat at bits [(i+1)*{{ in_bits }}-1 : i*{{ in_bits }}].
 // Output: {{ out_desc }} per image ({{ out_order }}).
 // Cycles per image (initiation interval, no stalls): {{ cycles }}; latency from an image's
-// first input beat to its last output beat: {{ latency }} cycles, after {{ warmup }} idle cycles.
-// Every layer is a stream module with valid/ready handshakes (AXI4-Stream semantics), followed by
-// a skid buffer or a FIFO: a stall at the output propagates back one register slice at a time.
+// first input beat to its last output beat: {{ latency }} cycles (from the first cycle after reset
+// on: no idle cycles needed). tlast marks the last beat of every image, in and out; s_axis_tlast is
+// not needed (images are counted in beats) and no beat of an image leaves before its first beat
+// has entered. Every layer is a stream module with valid/ready handshakes (AXI4-Stream
+// semantics), followed by a skid buffer or a FIFO: a stall at the output propagates back one
+// register slice at a time.
 {%- for line in layer_lines %}
 //   {{ line }}
 {%- endfor %}
@@ -18,6 +21,7 @@ module {{ module }} (
     // input stream
     input  wire [{{ in_msb }}:0] s_axis_tdata,
     input  wire s_axis_tvalid,
+    input  wire s_axis_tlast,
     output wire s_axis_tready,
     // output stream
     output wire [{{ out_msb }}:0] m_axis_tdata,
@@ -26,6 +30,7 @@ module {{ module }} (
     output wire [{{ argmax_msb }}:0] m_axis_tuser,
 {%- endif %}
     output wire m_axis_tvalid,
+    output wire m_axis_tlast,
     input  wire m_axis_tready
 );
 {%- for line in body %}

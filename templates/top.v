@@ -1,6 +1,7 @@
 // {{ header }}
 // Top `{{ module }}`: {{ inputs }} inputs ({{ input_format }}) -> {{ outputs }} outputs ({{ output_format }}).
 // One input vector per AXI4-Stream beat; lane i of a vector at bits [(i+1)*W-1 : i*W].
+// Every beat is an image's last: m_axis_tlast is high; s_axis_tlast is not needed.
 // Latency: {{ latency }} cycles from an accepted input beat to its output beat.
 // Back-pressure stalls the whole pipeline: every register advances only when the
 // output register is empty or being read, so no beat is lost or duplicated.
@@ -15,6 +16,7 @@ module {{ module }} (
     // input stream
     input  wire [{{ in_msb }}:0] s_axis_tdata,
     input  wire s_axis_tvalid,
+    input  wire s_axis_tlast,
     output wire s_axis_tready,
     // output stream
     output wire [{{ out_msb }}:0] m_axis_tdata,
@@ -23,6 +25,7 @@ module {{ module }} (
     output wire [{{ argmax_msb }}:0] m_axis_tuser,
 {%- endif %}
     output wire m_axis_tvalid,
+    output wire m_axis_tlast,
     input  wire m_axis_tready
 );
     localparam LATENCY = {{ latency }};
@@ -40,6 +43,9 @@ module {{ module }} (
         end
     end
     assign m_axis_tvalid = valid_q[LATENCY-1];
+    // One beat per image: every beat is an image's last.
+    assign m_axis_tlast = 1'b1;
+    wire unused_tlast = s_axis_tlast;
 
     reg [{{ in_msb }}:0] in_q;
     always @(posedge clk) begin

@@ -370,7 +370,7 @@ fn circles() -> Vec<(String, Vec<String>)> {
 /// Stages whose modules still import in a circle (not yet untangled): the
 /// list only shrinks. Every other stage, `codegen` and `quant` among them,
 /// has none.
-const CIRCLES_LEFT: [&str; 4] = ["compress", "report", "train", "verify"];
+const CIRCLES_LEFT: [&str; 3] = ["compress", "report", "train"];
 
 #[test]
 fn no_stage_imports_in_a_circle() {

@@ -170,14 +170,19 @@ fn check_random(sim_kind: Simulator, seed: u64, count: usize) -> Result<(), Stri
             .map_err(|e| e.to_string())?;
     let x = vectors(&net, seed, count);
     let expected = sim::run(&net, x.view()).unwrap();
-    // No gaps: latency is the manifest's. Then gaps and back-pressure.
-    for (traffic, latency) in [
-        (Traffic { seed: seed as u32, valid: 16, ready: 16 }, Some(design.manifest.latency)),
-        (Traffic { seed: seed as u32 + 1, valid: 9, ready: 7 }, None),
-    ] {
-        let (beats, _) = verify::run(&built, &x, traffic).map_err(|e| e.to_string())?;
-        verify::compare(&expected, &beats, argmax, latency)
+    // No gaps, then gaps and back-pressure: every beat at the cycle the
+    // timing model says (one pipeline of the manifest's latency).
+    let contract = verify::Contract::of(&design.manifest);
+    for traffic in [Traffic::new(seed as u32, 16, 16), Traffic::new(seed as u32 + 1, 9, 7)] {
+        let model = contract.timeline(count, traffic).map_err(|e| e.to_string())?;
+        let (log, _) = verify::run(&built, &x, traffic).map_err(|e| e.to_string())?;
+        verify::compare(&design.manifest, &expected, &log, Some(&model))
             .map_err(|m| format!("seed {seed}, {traffic:?}: {m}"))?;
+        if traffic.valid == 16 {
+            let t = log.timeline(1);
+            let latency = design.manifest.latency as u64;
+            assert!(t.starts.iter().zip(&t.ends).all(|(s, e)| e - s == latency), "{t:?}");
+        }
     }
     Ok(())
 }
@@ -282,7 +287,7 @@ fn a_corrupted_weight_shift_is_caught() {
     let outcome = app::run_verify(&job, &mut |_| {}).unwrap();
     assert!(!outcome.passed, "the corruption {term} -> {corrupted} went unnoticed");
     let text = outcome.to_text();
-    assert!(text.contains("MISMATCH") && text.contains("output lane"), "{text}");
+    assert!(text.contains("MISMATCH: image") && text.contains(", output "), "{text}");
     assert!(text.contains("first differing layer: `fc1`"), "{text}");
 }
 
@@ -305,14 +310,12 @@ fn layer_traces_match_the_simulator_layer_by_layer() {
         .unwrap();
         let x = vectors(&net, seed, 4);
         for row in x.rows() {
-            let traces = verify::trace_layers(&built, &row.to_vec()).unwrap();
+            let traces = verify::trace_layers(&built, &row.to_vec(), &net).unwrap();
             let one = ndarray::Array2::from_shape_vec((1, row.len()), row.to_vec()).unwrap();
             let expected = sim::run_traced(&net, one.view()).unwrap();
             assert_eq!(traces.len(), design.manifest.layers.len());
-            for (name, hex) in traces {
+            for (name, got) in traces {
                 let k = net.layers().iter().position(|l| l.name == name).unwrap();
-                let l = &net.layers()[k];
-                let got = verify::unpack_hex(&hex, l.output.numel(), l.format).unwrap();
                 assert_eq!(got, expected[k].row(0).to_vec(), "seed {seed}, layer {name}");
             }
         }

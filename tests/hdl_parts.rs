@@ -163,7 +163,7 @@ fn check(case: &Case, seed: u64) {
             assert_eq!(g, e, "{what}: output beat {k} (valid {valid}/16, ready {ready}/16)");
         }
         // Every handshake at the cycle the timing model says.
-        let driver = Driver::new(Traffic { seed: seed as u32 + 1, valid, ready }, 0);
+        let driver = Driver::new(Traffic::new(seed as u32 + 1, valid, ready));
         let model =
             simulate_traffic(&case.model, case.inputs.len(), case.expected.len(), driver, 1 << 22)
                 .expect("the model finishes");
@@ -636,4 +636,65 @@ fn adder_tree_sums_exactly_at_every_pipelining() {
 #[test]
 fn vector_buffer_repeats_every_vector() {
     check_cases(vecbuf_case, 0..20);
+}
+
+/// Elaborates module `top` of `text` with the library on `tool` (iverilog or
+/// verilator): whether it succeeded, and what the tool said.
+fn elaborate(tool: &str, text: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("top.v"), text).unwrap();
+    let args: &[&str] = match tool {
+        "iverilog" => &["-g2005", "-s", "top", "-o", "/dev/null", "top.v"],
+        _ => &["--lint-only", "-Wno-fatal", "--top-module", "top", "top.v"],
+    };
+    let o = Command::new(tool).current_dir(dir.path()).args(args).args(library()).output().unwrap();
+    let said = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    (o.status.success(), said)
+}
+
+/// Parameters no design can have stop elaboration, in every tool, with the
+/// module's own name for the problem; the same module with good parameters
+/// elaborates.
+#[test]
+fn impossible_parameters_are_refused_at_elaboration() {
+    if !have("iverilog") {
+        return;
+    }
+    let cases: [(&str, &str, &str, &str); 6] = [
+        ("sk_addtree", ".N(5), .IW(4), .H(2)", "[19:0] x; wire [5:0] y", ".x(x), .y(y)"),
+        (
+            "sk_argmax",
+            ".N(5), .BITS(4), .IW(2)",
+            "[19:0] x; wire [3:0] m; wire [1:0] i",
+            ".x(x), .max(m), .index(i)",
+        ),
+        ("sk_dwc", ".BITS(4), .A(2), .B(3), .L(4)", "", ""),
+        ("sk_fifo", ".W(4), .DEPTH(0)", "", ""),
+        ("sk_window", ".C(1), .H(4), .W(4), .KH(3), .KW(3), .CHUNK(4)", "", ""),
+        ("sk_mvu", ".SIMD(4), .H(1), .KIND(1), .CODE(1)", "", ""),
+    ];
+    let needs = [
+        "sk_addtree_needs_N_at_most_2_pow_H",
+        "sk_argmax_needs_IW_bits_to_count_N",
+        "sk_dwc_needs_A_and_B_dividing_L",
+        "sk_fifo_needs_DEPTH_at_least_1",
+        "sk_window_needs_CHUNK_dividing_KH_KW_C",
+        "sk_mvu_needs_SIMD_at_most_2_pow_H",
+    ];
+    let tools: Vec<&str> =
+        ["iverilog", "verilator"].into_iter().filter(|t| *t == "iverilog" || have(t)).collect();
+    for ((module, params, wires, ports), need) in cases.into_iter().zip(needs) {
+        // Ports left open: elaboration, not connection, is under test.
+        let decl = if wires.is_empty() { String::new() } else { format!("wire {wires};") };
+        let top = format!("module top;\n{decl}\n{module} #({params}) u ({ports});\nendmodule\n");
+        for tool in &tools {
+            let (ok, said) = elaborate(tool, &top);
+            assert!(!ok && said.contains(need), "{tool}, {module} {params}: {said}");
+        }
+    }
+    // A good sk_addtree (N = 4 = 2^H) elaborates.
+    let good = "module top;\nwire [15:0] x; wire [5:0] y;\n\
+                sk_addtree #(.N(4), .IW(4), .H(2)) u (.x(x), .y(y));\nendmodule\n";
+    let (ok, said) = elaborate("iverilog", good);
+    assert!(ok, "{said}");
 }

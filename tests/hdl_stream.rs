@@ -19,7 +19,7 @@ use shiftkit::codegen::{self, Form, HdlConfig};
 use shiftkit::model::Shape;
 use shiftkit::quant::{IntNetwork, IntOp};
 use shiftkit::sim;
-use shiftkit::verify::{self, stream, Simulator, Traffic};
+use shiftkit::verify::{self, Simulator, Traffic};
 
 mod common;
 use common::{finish_dense, random_format, random_network, random_weighted, vectors};
@@ -163,16 +163,15 @@ fn check_random(seed: u64, images: usize) -> Result<(), String> {
     let dir = tempfile::tempdir().unwrap();
     let design = generate(&net, &cfg, dir.path());
     let m = &design.manifest;
-    let s = m.stream.as_ref().unwrap();
     let built = verify::build(Simulator::Icarus, dir.path(), m, &dir.path().join("b"), images)
         .map_err(|e| e.to_string())?;
     let x = vectors(&net, seed, images);
     let expected = sim::run(&net, x.view()).unwrap();
     for (valid, ready) in [(16, 16), (9, 7)] {
-        let traffic = Traffic { seed: seed as u32 + 1, valid, ready };
-        let model = s.timeline_with(images, traffic).map_err(|e| e.to_string())?;
-        let (log, _) = stream::run(&built, &x, traffic).map_err(|e| e.to_string())?;
-        stream::compare(m, &expected, &log, Some(&model)).map_err(|e| {
+        let traffic = Traffic::new(seed as u32 + 1, valid, ready);
+        let model = verify::Contract::of(m).timeline(images, traffic).map_err(|e| e.to_string())?;
+        let (log, _) = verify::run(&built, &x, traffic).map_err(|e| e.to_string())?;
+        verify::compare(m, &expected, &log, Some(&model)).map_err(|e| {
             format!("seed {seed}, folds {:?}, valid {valid}/16, ready {ready}/16: {e}", cfg.folds)
         })?;
     }
@@ -474,8 +473,7 @@ fn a_design_off_the_timing_models_schedule_is_caught_naming_the_layer() {
     std::fs::write(&top, text).unwrap();
     let mut manifest = design.manifest.clone();
     manifest.files.insert(0, "sk_fifo.v".into());
-    std::fs::write(hdl.join("sk_fifo.v"), codegen::stream::library_file("sk_fifo.v").unwrap())
-        .unwrap();
+    std::fs::write(hdl.join("sk_fifo.v"), codegen::library_file("sk_fifo.v").unwrap()).unwrap();
     std::fs::write(hdl.join("manifest.json"), serde_json::to_string(&manifest).unwrap()).unwrap();
     let outcome =
         shiftkit::app::run_verify(&verify_job(model, hdl, Simulator::Icarus, 6), &mut |_| {})
@@ -574,12 +572,65 @@ fn every_lane_kind_folds_and_pipelines_exactly() {
                         .unwrap();
                 let x = vectors(&net, seed, 12);
                 let expected = sim::run(&net, x.view()).unwrap();
-                let traffic = Traffic { seed: 3, valid: 12, ready: 10 };
-                let model = m.stream.as_ref().unwrap().timeline_with(12, traffic).unwrap();
-                let (log, _) = stream::run(&built, &x, traffic).unwrap();
-                stream::compare(m, &expected, &log, Some(&model))
+                let traffic = Traffic::new(3, 12, 10);
+                let model = verify::Contract::of(m).timeline(12, traffic).unwrap();
+                let (log, _) = verify::run(&built, &x, traffic).unwrap();
+                verify::compare(m, &expected, &log, Some(&model))
                     .unwrap_or_else(|e| panic!("{kind:?}, scaled {scaled}, levels {levels}: {e}"));
             }
         }
     }
+}
+
+/// The stream contract's hole, closed: a convolution whose padding is at
+/// least its kernel (`Conv(1->2, 1x1, pads 1) + Relu` on 1x8x8, ending on
+/// its 2x10x10 image) once sent windows of padding before any input. Now no
+/// beat of an image leaves before its first beat enters: after a silent
+/// start and between images trickling in, the beats out are exactly 100 an
+/// image, tlast on each image's last, and every handshake is where the
+/// timing model puts it.
+#[test]
+fn padding_at_least_the_kernel_sends_nothing_before_its_image() {
+    use shiftkit::quant::{FixedFormat, IntLayerSpec};
+    if !have("iverilog") {
+        return;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut conv = random_weighted(&mut rng, &[2, 1, 1, 1]);
+    conv.relu = false;
+    let specs = vec![
+        IntLayerSpec {
+            name: "conv".into(),
+            op: IntOp::Conv2d { layer: conv, stride: [1, 1], padding: [1, 1] },
+            format: Some(FixedFormat::new(true, 8, 2).unwrap()),
+        },
+        IntLayerSpec { name: "relu".into(), op: IntOp::Relu, format: None },
+    ];
+    let input = FixedFormat::new(false, 8, 4).unwrap();
+    let net = IntNetwork::new(Shape::Image { c: 1, h: 8, w: 8 }, input, specs).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let design = generate(&net, &HdlConfig::new("pad", Form::Streaming), dir.path());
+    let m = &design.manifest;
+    let built = verify::build(Simulator::Icarus, dir.path(), m, &dir.path().join("b"), 3).unwrap();
+    let x = vectors(&net, 5, 3);
+    let expected = sim::run(&net, x.view()).unwrap();
+    let contract = verify::Contract::of(m);
+    for traffic in [
+        Traffic { warmup: 500, ..Traffic::new(2, 1, 16) },
+        Traffic { warmup: 40, ..Traffic::new(3, 16, 16) },
+        Traffic::new(4, 5, 9),
+    ] {
+        let (log, _) = verify::run(&built, &x, traffic).unwrap();
+        assert_eq!(log.beats.len(), 3 * 100, "{traffic:?}");
+        assert!(log.beats[0].cycle > log.starts[0], "{traffic:?}: a beat before any input");
+        let model = contract.timeline(3, traffic).unwrap();
+        verify::compare(m, &expected, &log, Some(&model))
+            .unwrap_or_else(|e| panic!("{traffic:?}: {e}"));
+    }
+    // The whole check, with its silent and trickling run, passes too.
+    let outcome =
+        verify::check_design(&net, dir.path(), m, &x, &[Simulator::Icarus], 7, &mut |_| {})
+            .unwrap();
+    assert!(outcome.passed, "{}", outcome.to_text());
+    assert!(outcome.to_text().contains("silent cycles"), "{}", outcome.to_text());
 }

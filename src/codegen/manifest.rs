@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::cmvm::Sharing;
 use super::graph::{Cost, LayerGraph};
-use super::timing::{simulate_parts, Beats, Driver, Part, Stuck, Timeline, Traffic};
-use crate::quant::FixedFormat;
+use super::lower::Adders;
+use super::timing::Part;
+use crate::quant::{FixedFormat, IntNetwork};
 
 /// The two hardware forms (README, "Verilog").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +76,32 @@ pub struct Manifest {
     /// Streaming designs: streams, timing, folding (see [`StreamManifest`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<StreamManifest>,
+}
+
+impl Manifest {
+    /// What every form's manifest of `net` under `spec` says alike: the
+    /// generator, the network, the top, the ports' formats and the adder
+    /// settings; a form fills in the rest.
+    pub fn base(spec: &TopSpec, net: &IntNetwork, form: Form, adders: Adders) -> Manifest {
+        Manifest {
+            generator: format!("shiftkit {}", env!("CARGO_PKG_VERSION")),
+            network_hash: spec.hash.to_string(),
+            top: spec.module.to_string(),
+            form,
+            inputs: net.input().numel(),
+            input_format: net.input_format(),
+            outputs: net.output().numel(),
+            output_format: net.output_format(),
+            argmax_bits: 0,
+            latency: 0,
+            levels_per_stage: adders.levels_per_stage,
+            sharing: adders.sharing,
+            files: Vec::new(),
+            cost: Cost::default(),
+            layers: Vec::new(),
+            stream: None,
+        }
+    }
 }
 
 /// Bits of the index of the largest of `n` outputs on `m_axis_tuser`
@@ -176,36 +203,9 @@ pub struct StreamManifest {
     pub latency: u64,
     /// The cycles per image the folding aimed at.
     pub target_cycles: u64,
-    /// Idle cycles after reset before the first image, in the testbench and
-    /// the figures above: sliding windows walk their top and left padding
-    /// while they wait, so the latency is that of an idle pipeline.
-    pub warmup: u64,
     /// ROM contents (`$readmemh`), beside the Verilog.
     pub data_files: Vec<String>,
     pub layers: Vec<StreamLayer>,
     /// The chain the timing model runs.
     pub parts: Vec<Part>,
-}
-
-impl StreamManifest {
-    /// The timing model's timeline of `images` images under the testbench's
-    /// traffic.
-    pub fn timeline_with(&self, images: usize, traffic: Traffic) -> Result<Timeline, Stuck> {
-        let fires = self.handshakes(images, traffic)?;
-        let (i, o) = (self.input.beats, self.output.beats);
-        Ok(Beats { inputs: fires[0].clone(), outputs: fires[self.parts.len()].clone() }
-            .timeline(i, o))
-    }
-
-    /// The timing model's handshakes at every point of the chain (see
-    /// `simulate_parts`) for `images` images under the testbench's traffic.
-    pub fn handshakes(&self, images: usize, traffic: Traffic) -> Result<Vec<Vec<u64>>, Stuck> {
-        let (i, o) = (self.input.beats, self.output.beats);
-        let driver = Driver::new(traffic, self.warmup);
-        // Random traffic slows both ends down by up to 16 times.
-        let per = self.cycles_per_image.max(1) + self.input.beats as u64 + 64;
-        let limit = 16 * ((images as u64 + 2) * per * 2 + self.latency * 4 + self.warmup + 1000);
-        simulate_parts(&self.parts, i * images, o * images, driver, limit)
-            .ok_or(Stuck { images, limit })
-    }
 }

@@ -3,8 +3,8 @@
 //!
 //! Layers, each importing only those above it in this list
 //! (`tests/architecture.rs` holds the code to it: no import circle):
-//! - leaves: [`timing`] (the cycle model of `hdl/`'s handshakes), `names`
-//!   (Verilog identifiers), [`hex`] (packed words);
+//! - leaves: [`timing`] (the cycle model of `hdl/`'s handshakes), `library`
+//!   (`hdl/` embedded), `names` (Verilog identifiers), [`hex`] (packed words);
 //! - `error`: [`CodegenError`];
 //! - [`graph`]: the adder-graph IR, its builder and its printer;
 //! - [`cmvm`]: the constant-matrix solver (shared subexpressions);
@@ -25,6 +25,7 @@ mod error;
 pub mod fit;
 pub mod graph;
 pub mod hex;
+mod library;
 mod lower;
 pub mod manifest;
 mod names;
@@ -39,6 +40,7 @@ pub use design::{
 };
 pub use error::CodegenError;
 pub use graph::{layer_module, Cost, LayerGraph};
+pub use library::library_file;
 pub use lower::{product_graph, Adders, DEFAULT_LEVELS_PER_STAGE};
 pub use manifest::{Design, Form, LayerCost, Manifest};
 pub(crate) use names::check_identifier;

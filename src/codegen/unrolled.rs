@@ -7,6 +7,7 @@ use askama::Template;
 use super::error::CodegenError;
 use super::graph::builder::{finish, input_nodes, Builder, Io};
 use super::graph::{layer_module, Cost, LayerGraph, NodeKind};
+use super::library;
 use super::lower::{dense_graph, Adders};
 use super::manifest::{argmax_bits, Design, Form, LayerCost, Manifest, TopSpec};
 use super::names::sanitize;
@@ -78,7 +79,9 @@ pub(crate) fn generate(
     let (argmax, argmax_bits, result) = if spec.argmax {
         latency += 1;
         let (lines, bits) = argmax_lines(&input, outputs, out_format);
-        total.ffs += (outputs as u64 * out_format.bits() as u64) + bits as u64;
+        let width = out_format.bits() as u64;
+        total = total + Cost::argmax(outputs as u64, width, bits as u64);
+        total.ffs += outputs as u64 * width + bits as u64;
         (lines, bits, "logits_q".to_string())
     } else {
         (Vec::new(), 0, input.clone())
@@ -114,80 +117,49 @@ pub(crate) fn generate(
     .expect("templates render plain strings")
         + "\n";
     files.push((format!("{}.v", spec.module), top));
+    // The argmax is the stream library's, listed first like all of it.
+    if spec.argmax {
+        files.splice(0..0, library::files(&["sk_argmax"]));
+    }
     let manifest = Manifest {
-        generator: format!("shiftkit {}", env!("CARGO_PKG_VERSION")),
-        network_hash: spec.hash.to_string(),
-        top: spec.module.to_string(),
-        form: Form::Unrolled,
-        inputs: net.input().numel(),
-        input_format: net.input_format(),
         outputs,
         output_format: out_format,
         argmax_bits,
         latency,
-        levels_per_stage: adders.levels_per_stage,
-        sharing: adders.sharing,
         files: files.iter().map(|(n, _)| n.clone()).collect(),
         cost: total,
         layers,
-        stream: None,
+        ..Manifest::base(spec, net, Form::Unrolled, adders)
     };
     Ok(Design { files, data: Vec::new(), manifest, graphs })
 }
 
-/// A comparator tree over the output lanes (lower index wins ties) and the
-/// registers that hold the logits and the index for one more cycle.
+/// The index of the largest output lane (`sk_argmax`, lower index on ties)
+/// and the registers that hold the logits and the index for one more cycle.
 fn argmax_lines(logits: &str, n: usize, f: FixedFormat) -> (Vec<String>, u32) {
     let bits = argmax_bits(n);
     let w = f.bits();
-    let mut lines = vec![format!("// argmax of {n} lanes ({f}), ties to the lower index")];
-    let mut level: Vec<(String, String)> = (0..n)
-        .map(|j| {
-            let v = format!("am0_{j}_v");
-            lines.push(format!(
-                "wire [{}:0] {v} = {logits}[{}:{}];",
-                w - 1,
-                (j as u32 + 1) * w - 1,
-                j as u32 * w
-            ));
-            (v, format!("{bits}'d{j}"))
-        })
-        .collect();
-    let mut depth = 0;
-    while level.len() > 1 {
-        depth += 1;
-        let mut next = Vec::new();
-        for (k, pair) in level.chunks(2).enumerate() {
-            match pair {
-                [(av, ai), (bv, bi)] => {
-                    let p = format!("am{depth}_{k}");
-                    let ge = if f.signed() {
-                        format!("$signed({av}) >= $signed({bv})")
-                    } else {
-                        format!("{av} >= {bv}")
-                    };
-                    lines.push(format!("wire {p}_ge = {ge};"));
-                    lines.push(format!("wire [{}:0] {p}_v = {p}_ge ? {av} : {bv};", w - 1));
-                    lines.push(format!("wire [{}:0] {p}_i = {p}_ge ? {ai} : {bi};", bits - 1));
-                    next.push((format!("{p}_v"), format!("{p}_i")));
-                }
-                [one] => next.push(one.clone()),
-                _ => unreachable!("chunks of two"),
-            }
-        }
-        level = next;
-    }
-    let (best_v, best_i) = level.pop().expect("at least one lane");
-    lines.push(format!("wire unused_argmax = ^{{{best_v}}};"));
-    lines.push(format!("reg [{}:0] logits_q;", n as u32 * w - 1));
-    lines.push(format!("reg [{}:0] argmax_q;", bits - 1));
-    lines.push("always @(posedge clk) begin".into());
-    lines.push("    if (ce) begin".into());
-    lines.push(format!("        logits_q <= {logits};"));
-    lines.push(format!("        argmax_q <= {best_i};"));
-    lines.push("    end".into());
-    lines.push("end".into());
-    lines.push("assign m_axis_tuser = argmax_q;".into());
+    let lines = vec![
+        format!("// The index of the largest of {n} lanes ({f}), ties to the lower index."),
+        format!("wire [{}:0] best;", w - 1),
+        format!("wire [{}:0] best_index;", bits - 1),
+        format!(
+            "sk_argmax #(.N({n}), .BITS({w}), .SIGNED({}), .IW({bits})) u_argmax (",
+            u32::from(f.signed())
+        ),
+        format!("    .x({logits}), .max(best), .index(best_index)"),
+        ");".into(),
+        "wire unused_best = ^best;".into(),
+        format!("reg [{}:0] logits_q;", n as u32 * w - 1),
+        format!("reg [{}:0] argmax_q;", bits - 1),
+        "always @(posedge clk) begin".into(),
+        "    if (ce) begin".into(),
+        format!("        logits_q <= {logits};"),
+        "        argmax_q <= best_index;".into(),
+        "    end".into(),
+        "end".into(),
+        "assign m_axis_tuser = argmax_q;".into(),
+    ];
     (lines, bits)
 }
 

@@ -8,13 +8,15 @@ use std::path::Path;
 use ndarray::{s, Array2};
 use serde::Serialize;
 
-use super::stream;
-use super::*;
-use crate::codegen::manifest::StreamManifest;
+use super::bench::{build, Built};
+use super::compare::{compare, Mismatch};
+use super::contract::Contract;
+use super::run::{run_reporting, trace_layers, trace_timing};
+use super::{Simulator, Traffic, VerifyError};
 use crate::codegen::timing::Timeline;
-use crate::codegen::{CodegenError, Form};
+use crate::codegen::{CodegenError, Form, Manifest};
 use crate::data::Split;
-use crate::quant::{FixedFormat, IntNetwork};
+use crate::quant::IntNetwork;
 use crate::report::count;
 use crate::sim::{self, SimError};
 
@@ -100,10 +102,21 @@ pub fn verification_vectors(
     x
 }
 
+/// Images in a run without gaps or back-pressure (the first of the vectors).
+const STEADY_IMAGES: usize = 16;
+
+/// Images in the run that starts silent and trickles in.
+const TRICKLE_IMAGES: usize = 2;
+
 /// Runs the design in `dir` (generated from `net`, described by `manifest`)
-/// on each simulator with the vectors `x` (raw input codes, one per row), and
-/// compares every output with the simulator's; a streaming design's timeline
-/// is held against its timing model too. `seed` seeds the traffic.
+/// on each simulator with the vectors `x` (raw input codes, one image per
+/// row), three times: the first images without gaps or back-pressure; two
+/// images after a silent start (no input for twice the latency), trickling
+/// in one beat in 16 cycles; every image with seeded random gaps and
+/// back-pressure (`seed`). Every output and its tlast is compared with the
+/// simulator's, no image may leave before it entered, and every image's
+/// first beat in and last beat out must come when the timing model says;
+/// the first disagreement is traced to a layer.
 pub fn check_design(
     net: &IntNetwork,
     dir: &Path,
@@ -114,35 +127,46 @@ pub fn check_design(
     progress: &mut dyn FnMut(&str),
 ) -> Result<VerifyOutcome, CheckError> {
     let expected = sim::run(net, x.view())?;
-    if manifest.stream.is_some() {
-        let design = Checked { net, dir, manifest, simulators, seed };
-        return verify_stream(&design, x, &expected, progress);
-    }
-    let argmax = manifest.argmax_bits > 0;
-    let steady = x.nrows().min(64);
+    let contract = Contract::of(manifest);
+    let steady = x.nrows().min(STEADY_IMAGES);
+    let (plain, random) = traffics(seed);
+    let unit = if manifest.stream.is_some() { "images" } else { "vectors" };
     let mut reports = Vec::new();
     for &simulator in simulators {
         let name = simulator.as_str();
         let built = compile(simulator, dir, manifest, x.nrows(), progress)?;
         let mut runs = Vec::new();
-        // Without gaps or back-pressure: every beat's latency is the manifest's.
-        let (plain, random) = traffics(seed);
-        let head = x.slice(s![..steady, ..]).to_owned();
-        let mut tell = counter(progress, name, "vectors without gaps", head.nrows());
-        let (beats, seconds) = run_reporting(&built, &head, plain, &mut tell)?;
-        drop(tell);
-        let exp_head = expected.slice(s![..steady, ..]).to_owned();
-        let mismatch = compare(&exp_head, &beats, argmax, Some(manifest.latency)).err();
-        let diagnosis = mismatch.as_ref().and_then(|m| diagnose(&built, net, x, m));
-        runs.push(VerifyRun::new(plain, steady, seconds, mismatch, diagnosis));
-        // Random valid gaps and back-pressure, every vector.
-        let what = "vectors, random gaps and back-pressure";
-        let mut tell = counter(progress, name, what, x.nrows());
-        let (beats, seconds) = run_reporting(&built, x, random, &mut tell)?;
-        drop(tell);
-        let mismatch = compare(&expected, &beats, argmax, None).err();
-        let diagnosis = mismatch.as_ref().and_then(|m| diagnose(&built, net, x, m));
-        runs.push(VerifyRun::new(random, x.nrows(), seconds, mismatch, diagnosis));
+        let silent = 2 * contract.latency + 64;
+        let trickle = Traffic { warmup: silent, ..Traffic::new(seed as u32 ^ 0x5bd1_e995, 1, 16) };
+        for (traffic, images, what) in [
+            (plain, steady, format!("{unit} without gaps")),
+            (
+                trickle,
+                x.nrows().min(TRICKLE_IMAGES),
+                format!("{unit} after {silent} silent cycles, trickling in"),
+            ),
+            (random, x.nrows(), format!("{unit}, random gaps and back-pressure")),
+        ] {
+            let head = x.slice(s![..images, ..]).to_owned();
+            let want = expected.slice(s![..images, ..]).to_owned();
+            let model = contract.timeline(images, traffic).map_err(CodegenError::from)?;
+            let mut tell = counter(progress, name, &what, images);
+            let (log, seconds) = run_reporting(&built, &head, traffic, &mut tell)?;
+            drop(tell);
+            let mismatch = compare(manifest, &want, &log, Some(&model)).err();
+            let diagnosis =
+                mismatch.as_ref().map(|m| diagnose(&built, net, &head, m, traffic, &contract));
+            let measured = (traffic == plain && mismatch.is_none())
+                .then(|| log.timeline(contract.output.beats));
+            runs.push(VerifyRun {
+                cycles_per_image: measured
+                    .as_ref()
+                    .filter(|t| t.ends.len() > 1)
+                    .map(Timeline::interval),
+                latency: measured.as_ref().map(Timeline::latency),
+                ..VerifyRun::new(traffic, images, seconds, mismatch, diagnosis)
+            });
+        }
         reports.push(SimulatorReport { simulator, build_seconds: built.seconds, runs });
     }
     Ok(VerifyOutcome::new(manifest, x.nrows(), reports))
@@ -154,7 +178,7 @@ impl VerifyRun {
         traffic: Traffic,
         vectors: usize,
         seconds: f64,
-        mismatch: Option<impl std::fmt::Display>,
+        mismatch: Option<Mismatch>,
         diagnosis: Option<String>,
     ) -> VerifyRun {
         VerifyRun {
@@ -172,10 +196,7 @@ impl VerifyRun {
 /// The two runs of every simulator: without gaps or back-pressure, and with
 /// seeded random ones.
 fn traffics(seed: u64) -> (Traffic, Traffic) {
-    (
-        Traffic { seed: seed as u32, valid: 16, ready: 16 },
-        Traffic { seed: seed as u32 ^ 0x9e37_79b9, valid: 11, ready: 9 },
-    )
+    (Traffic::new(seed as u32, 16, 16), Traffic::new(seed as u32 ^ 0x9e37_79b9, 11, 9))
 }
 
 impl VerifyOutcome {
@@ -193,22 +214,55 @@ impl VerifyOutcome {
     }
 }
 
-fn diagnose_timing(built: &Built, x: &Array2<i64>, images: usize, traffic: Traffic) -> String {
-    let stream = built.manifest.stream.as_ref().expect("a streaming design");
+/// For a wrong value: runs the image alone with per-layer traces and names
+/// the first layer whose output differs from the simulator's. For a timing
+/// disagreement: runs the images up to it with traces and names the first
+/// layer whose beats leave the timing model's schedule.
+fn diagnose(
+    built: &Built,
+    net: &IntNetwork,
+    x: &Array2<i64>,
+    mismatch: &Mismatch,
+    traffic: Traffic,
+    contract: &Contract,
+) -> String {
+    if let Mismatch::Timing { image, .. } = mismatch {
+        return diagnose_timing(built, x, *image + 1, traffic, contract);
+    }
+    let Some(image) = mismatch.image() else {
+        return "the beats in and out do not count whole images".into();
+    };
+    let row = x.row(image).to_vec();
+    match trace_layers(built, &row, net) {
+        Ok(traces) => first_difference(net, &row, traces),
+        Err(e) => format!("no per-layer trace: {e}"),
+    }
+}
+
+fn diagnose_timing(
+    built: &Built,
+    x: &Array2<i64>,
+    images: usize,
+    traffic: Traffic,
+    contract: &Contract,
+) -> String {
     let head = x.slice(s![..images.min(x.nrows()), ..]).to_owned();
-    let traces = match stream::trace_timing(built, &head, traffic) {
+    let traces = match trace_timing(built, &head, traffic) {
         Ok(t) => t,
         Err(e) => return format!("no per-layer trace: {e}"),
     };
-    let fires = match stream.handshakes(head.nrows(), traffic) {
+    let fires = match contract.handshakes(head.nrows(), traffic) {
         Ok(f) => f,
         Err(e) => return format!("no timing model run: {e}"),
     };
     let t0 = fires[0].first().copied().unwrap_or(0);
     let mut before = "the input".to_string();
-    for l in &stream.layers {
-        let Some((_, got)) = traces.iter().find(|(n, _)| *n == l.name) else { continue };
-        let want: Vec<u64> = fires[l.point].iter().map(|c| c - t0).collect();
+    for l in &contract.layers {
+        let (Some(point), Some((_, got))) = (l.point, traces.iter().find(|(n, _)| *n == l.name))
+        else {
+            continue;
+        };
+        let want: Vec<u64> = fires[point].iter().map(|c| c - t0).collect();
         if let Some(k) = (0..got.len().max(want.len())).find(|&k| got.get(k) != want.get(k)) {
             let show = |v: Option<&u64>| v.map_or("none".into(), |c| format!("cycle {c}"));
             return format!(
@@ -221,57 +275,30 @@ fn diagnose_timing(built: &Built, x: &Array2<i64>, images: usize, traffic: Traff
         }
         before = format!("the output of `{}`", l.name);
     }
-    "every layer's handshakes follow the timing model: the difference is in the output stage".into()
+    "every traced layer's beats follow the timing model: the difference is in the output stage"
+        .into()
 }
 
-/// Images in a run without gaps or back-pressure, whose timeline is held
-/// against the timing model.
-const STEADY_IMAGES: usize = 16;
-
-/// A streaming design: whole images beat by beat. A run without gaps checks
-/// every output and the timeline of images in and out against the timing
-/// model; a run with random gaps and back-pressure checks every output.
-fn verify_stream(
-    design: &Checked,
-    x: &Array2<i64>,
-    expected: &Array2<i64>,
-    progress: &mut dyn FnMut(&str),
-) -> Result<VerifyOutcome, CheckError> {
-    let Checked { net, dir, manifest, simulators, seed } = *design;
-    let stream = manifest.stream.as_ref().expect("a streaming design");
-    let steady = x.nrows().min(STEADY_IMAGES);
-    let mut reports = Vec::new();
-    for &simulator in simulators {
-        let name = simulator.as_str();
-        let built = compile(simulator, dir, manifest, x.nrows(), progress)?;
-        let mut runs = Vec::new();
-        let (plain, random) = traffics(seed);
-        let head = x.slice(s![..steady, ..]).to_owned();
-        let exp_head = expected.slice(s![..steady, ..]).to_owned();
-        let model = model_timeline(stream, steady, plain)?;
-        let mut tell = counter(progress, name, "images without gaps", head.nrows());
-        let (log, seconds) = stream::run_reporting(&built, &head, plain, &mut tell)?;
-        drop(tell);
-        let mismatch = stream::compare(manifest, &exp_head, &log, Some(&model)).err();
-        let measured = (mismatch.is_none()).then(|| log.timeline(stream.output.beats));
-        let diagnosis =
-            mismatch.as_ref().and_then(|m| diagnose_stream(&built, net, &head, m, plain));
-        runs.push(VerifyRun {
-            cycles_per_image: measured.as_ref().filter(|t| t.ends.len() > 1).map(|t| t.interval()),
-            latency: measured.as_ref().map(|t| t.latency()),
-            ..VerifyRun::new(plain, steady, seconds, mismatch, diagnosis)
-        });
-        let model = model_timeline(stream, x.nrows(), random)?;
-        let what = "images, random gaps and back-pressure";
-        let mut tell = counter(progress, name, what, x.nrows());
-        let (log, seconds) = stream::run_reporting(&built, x, random, &mut tell)?;
-        drop(tell);
-        let mismatch = stream::compare(manifest, expected, &log, Some(&model)).err();
-        let diagnosis = mismatch.as_ref().and_then(|m| diagnose_stream(&built, net, x, m, random));
-        runs.push(VerifyRun::new(random, x.nrows(), seconds, mismatch, diagnosis));
-        reports.push(SimulatorReport { simulator, build_seconds: built.seconds, runs });
+/// The first of the layers' outputs (`traces`, network order) for the
+/// network input `row` that differs from the simulator's.
+fn first_difference(net: &IntNetwork, row: &[i64], traces: Vec<(String, Vec<i64>)>) -> String {
+    let one = ndarray::Array2::from_shape_vec((1, row.len()), row.to_vec()).expect("one row");
+    let expected = match sim::run_traced(net, one.view()) {
+        Ok(e) => e,
+        Err(e) => return format!("no simulator trace: {e}"),
+    };
+    for (name, got) in traces {
+        let Some(k) = net.layers().iter().position(|l| l.name == name) else { continue };
+        let want = expected[k].row(0).to_vec();
+        if let Some(i) = (0..want.len()).find(|&i| got.get(i) != Some(&want[i])) {
+            return format!(
+                "first differing layer: `{name}`, value {i}: expected {}, got {}",
+                want[i],
+                got.get(i).map_or("nothing".into(), |g| g.to_string())
+            );
+        }
     }
-    Ok(VerifyOutcome::new(manifest, x.nrows(), reports))
+    "every layer agrees when the image runs alone: the mismatch depends on the stream timing".into()
 }
 
 /// Tells `progress` how far a run is: `verilator: 1200/20003 images without
@@ -304,116 +331,20 @@ fn compile(
     Ok(build(simulator, dir, manifest, &build_dir, rows)?)
 }
 
-/// What a check runs: the network, its design and how.
-#[derive(Clone, Copy)]
-struct Checked<'a> {
-    net: &'a IntNetwork,
-    dir: &'a Path,
-    manifest: &'a Manifest,
-    simulators: &'a [Simulator],
-    seed: u64,
-}
-
-/// The timing model's timeline under the testbench's traffic.
-fn model_timeline(
-    stream: &StreamManifest,
-    images: usize,
-    traffic: Traffic,
-) -> Result<Timeline, CheckError> {
-    Ok(stream.timeline_with(images, traffic).map_err(CodegenError::from)?)
-}
-
-/// For a wrong value: runs the image alone with per-layer traces and names
-/// the first layer whose output differs from the simulator's. For a timing
-/// disagreement: runs the images up to it with traces and names the first
-/// layer whose handshakes leave the timing model's schedule.
-fn diagnose_stream(
-    built: &Built,
-    net: &IntNetwork,
-    x: &Array2<i64>,
-    mismatch: &stream::StreamMismatch,
-    traffic: Traffic,
-) -> Option<String> {
-    if let stream::StreamMismatch::Timing { image, .. } = mismatch {
-        return Some(diagnose_timing(built, x, *image + 1, traffic));
-    }
-    let image = mismatch.image()?;
-    let row = x.row(image).to_vec();
-    let formats: Vec<(String, FixedFormat)> =
-        net.layers().iter().map(|l| (l.name.clone(), l.format)).collect();
-    let traces = match stream::trace_layers(built, &row, &formats) {
-        Ok(t) => t,
-        Err(e) => return Some(format!("no per-layer trace: {e}")),
-    };
-    first_difference(net, &row, traces, "value", "image")
-}
-
-/// The first of the layers' outputs (`traces`, network order) for the
-/// network input `row` that differs from the simulator's, named with its
-/// first differing `index` (lane or value); `alone` is what ran alone.
-fn first_difference(
-    net: &IntNetwork,
-    row: &[i64],
-    traces: Vec<(String, Vec<i64>)>,
-    index: &str,
-    alone: &str,
-) -> Option<String> {
-    let one = ndarray::Array2::from_shape_vec((1, row.len()), row.to_vec()).expect("one row");
-    let expected = sim::run_traced(net, one.view()).ok()?;
-    for (name, got) in traces {
-        let k = net.layers().iter().position(|l| l.name == name)?;
-        let want = expected[k].row(0).to_vec();
-        if let Some(i) = (0..want.len()).find(|&i| got.get(i) != Some(&want[i])) {
-            return Some(format!(
-                "first differing layer: `{name}`, {index} {i}: expected {}, got {}",
-                want[i],
-                got.get(i).map_or("nothing".into(), |g| g.to_string())
-            ));
-        }
-    }
-    Some(format!(
-        "every layer agrees when the {alone} runs alone: the mismatch depends on the stream timing"
-    ))
-}
-
-/// Runs the mismatching vector alone with per-layer traces and names the first
-/// layer whose output differs from the simulator's.
-fn diagnose(
-    built: &Built,
-    net: &IntNetwork,
-    x: &Array2<i64>,
-    mismatch: &Mismatch,
-) -> Option<String> {
-    let vector = match mismatch {
-        Mismatch::Lane { vector, .. } | Mismatch::Argmax { vector, .. } => *vector,
-        Mismatch::Count { .. } | Mismatch::Latency { .. } => return None,
-    };
-    let row = x.row(vector).to_vec();
-    let traces = match trace_layers(built, &row) {
-        Ok(t) => t,
-        Err(e) => return Some(format!("no per-layer trace: {e}")),
-    };
-    let values = traces.into_iter().map(|(name, hex)| {
-        let layer = net.layers().iter().find(|l| l.name == name)?;
-        let got = unpack_hex(&hex, layer.output.numel(), layer.format)?;
-        Some((name, got))
-    });
-    first_difference(net, &row, values.collect::<Option<Vec<_>>>()?, "lane", "vector")
-}
-
 impl VerifyOutcome {
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         for r in &self.reports {
             for run in &r.runs {
-                let traffic = if run.traffic.valid == 16 && run.traffic.ready == 16 {
+                let t = run.traffic;
+                let mut traffic = if t.valid == 16 && t.ready == 16 {
                     "no gaps, no back-pressure".to_string()
                 } else {
-                    format!(
-                        "valid {}/16, ready {}/16, seed {}",
-                        run.traffic.valid, run.traffic.ready, run.traffic.seed
-                    )
+                    format!("valid {}/16, ready {}/16, seed {}", t.valid, t.ready, t.seed)
                 };
+                if t.warmup > 0 {
+                    traffic = format!("{} silent cycles, then {traffic}", t.warmup);
+                }
                 let verdict = match (&run.mismatch, &run.diagnosis) {
                     (None, _) if run.latency.is_some() => format!(
                         "all outputs equal the simulator's; latency {} and {} cycles per image as \

@@ -235,6 +235,18 @@ impl Cost {
     }
 }
 
+impl Cost {
+    /// A comparator tree over `n` values of `bits` (`sk_argmax`, max
+    /// pooling): per node a comparison, priced like an adder of `bits` (a
+    /// carry chain) but not counted among the datapath's adders, and a
+    /// multiplexer of the value and its `index_bits` index.
+    pub fn argmax(n: u64, bits: u64, index_bits: u64) -> Cost {
+        let nodes = n.saturating_sub(1);
+        let (compare, mux) = (nodes * bits, nodes * (bits + index_bits));
+        Cost { adder_bits: compare, mux_bits: mux, luts: compare + mux, ..Cost::default() }
+    }
+}
+
 impl std::ops::Add for Cost {
     type Output = Cost;
     fn add(self, o: Cost) -> Cost {

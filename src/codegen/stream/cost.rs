@@ -79,13 +79,6 @@ pub fn dwc(d: &Dwc) -> Cost {
     regs(word + gather + 8) + muxes(word)
 }
 
-/// A comparator tree over `n` values of `bits` (`sk_argmax`): a comparison
-/// and a multiplexer of the value and its `index_bits` index per node.
-pub fn argmax(n: u64, bits: u64, index_bits: u64) -> Cost {
-    let nodes = n.saturating_sub(1);
-    adders(nodes, bits) + muxes(nodes * (bits + index_bits))
-}
-
 pub fn skid(width: u64) -> Cost {
     regs(2 * width + 2) + muxes(width)
 }
@@ -190,7 +183,9 @@ pub fn layer(plan: &Plan, l: &LayerPlan) -> Cost {
         LayerHw::Pool { dwc: d, window: w, .. } => {
             let k = (w.k[0] * w.k[1]) as u64 - 1;
             let c = w.c as u64;
-            d.as_ref().map(dwc).unwrap_or_default() + window(plan, w) + argmax(k + 1, bits, 0) * c
+            d.as_ref().map(dwc).unwrap_or_default()
+                + window(plan, w)
+                + Cost::argmax(k + 1, bits, 0) * c
         }
         LayerHw::Relu => muxes(out_width),
         LayerHw::Flatten => Cost::default(),
@@ -215,9 +210,14 @@ pub fn design(plan: &Plan) -> (Vec<Cost>, Cost) {
         + skid(out_w + plan.argmax_bits as u64)
         + plan.output_dwc.as_ref().map(dwc).unwrap_or_default()
         + plan.narrow.as_ref().map(dwc).unwrap_or_default();
+    if plan.output_beats() > 1 {
+        // The tlast counter.
+        let w = plan.tlast_bits() as u64;
+        total = total + regs(w) + adders(1, w);
+    }
     if plan.argmax_bits > 0 {
         let bits = plan.last.format.bits() as u64;
-        total = total + argmax(plan.output_lanes as u64, bits, plan.argmax_bits as u64);
+        total = total + Cost::argmax(plan.output_lanes as u64, bits, plan.argmax_bits as u64);
     }
     (layers, total)
 }

@@ -22,7 +22,6 @@ pub mod plan;
 mod top;
 
 pub use fold::{Fold, Folds};
-pub use library::library_file;
 pub use plan::{Memo, Plan, PlanConfig};
 
 use crate::codegen::error::CodegenError;
@@ -133,29 +132,18 @@ pub fn design(net: &IntNetwork, plan: &Plan, spec: &TopSpec) -> Design {
         cycles_per_image: plan.cycles,
         latency: plan.latency,
         target_cycles: plan.target,
-        warmup: plan.warmup(),
         data_files: data.iter().map(|(n, _)| n.clone()).collect(),
         layers,
         parts: plan.parts(),
     };
-    let adders = plan.adders;
     let manifest = Manifest {
-        generator: format!("shiftkit {}", env!("CARGO_PKG_VERSION")),
-        network_hash: spec.hash.to_string(),
-        top: spec.module.to_string(),
-        form: Form::Streaming,
-        inputs: net.input().numel(),
-        input_format: net.input_format(),
-        outputs: net.output().numel(),
-        output_format: net.output_format(),
         argmax_bits: plan.argmax_bits,
         latency: plan.latency.min(u32::MAX as u64) as u32,
-        levels_per_stage: adders.levels_per_stage,
-        sharing: adders.sharing,
         files: files.iter().map(|(n, _)| n.clone()).collect(),
         cost: total,
         layers: costs,
         stream: Some(stream),
+        ..Manifest::base(spec, net, Form::Streaming, plan.adders)
     };
     Design { files, data, manifest, graphs: Vec::new() }
 }

@@ -171,6 +171,11 @@ impl Plan {
         self.last.len / self.top_lanes()
     }
 
+    /// Bits of the top's count of output beats within an image (tlast).
+    pub fn tlast_bits(&self) -> u32 {
+        crate::quant::contract::width_for(0, self.output_beats().saturating_sub(1) as i64).1
+    }
+
     /// Values per beat of the top's output.
     pub fn top_lanes(&self) -> usize {
         self.narrow.map_or(self.output_lanes, |d| d.b)
@@ -181,20 +186,6 @@ impl Plan {
         self.device.as_ref().map_or(MemStyle::Auto, |d| {
             d.memory_style(width, depth, rom, self.block_price.unwrap_or(d.block_price()))
         })
-    }
-
-    /// Idle cycles enough for every sliding window to walk its top and left
-    /// padding up to its first pixel (a bound: the walks may overlap).
-    pub fn warmup(&self) -> u64 {
-        let walk = |w: &Window| (w.pad[0] * (w.w + 2 * w.pad[1]) + w.pad[1]) as u64;
-        16 + self
-            .layers
-            .iter()
-            .map(|l| match &l.hw {
-                LayerHw::Conv { window, .. } | LayerHw::Pool { window, .. } => walk(window) + 4,
-                _ => 0,
-            })
-            .sum::<u64>()
     }
 }
 
@@ -403,7 +394,9 @@ const SKID_BEATS: usize = 2;
 /// sufficed). Should that still fall short, the depths double, twice at most.
 fn size_fifos(plan: &mut Plan) -> Result<Timeline, CodegenError> {
     let (in_beats, out_beats) = (plan.input.beats(), plan.output_beats());
-    let warmup = plan.warmup();
+    // Images from the first cycle after reset: no window walks ahead of its
+    // image (`sk_window`), so no design needs idle cycles first.
+    let warmup = 0;
     let ideal = plan.layers.iter().map(|l| l.cycles).max().unwrap_or(1).max(in_beats as u64);
     let work: u64 = plan.layers.iter().map(|l| l.cycles).sum::<u64>()
         + plan.parts().len() as u64 * 8

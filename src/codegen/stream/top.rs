@@ -24,7 +24,6 @@ pub(super) struct TopTemplate<'a> {
     out_order: &'a str,
     cycles: u64,
     latency: u64,
-    warmup: u64,
     layer_lines: Vec<String>,
     in_msb: usize,
     out_msb: usize,
@@ -271,6 +270,8 @@ pub fn top_module(plan: &Plan, top: &str, header: &str) -> String {
     if plan.argmax_bits > 0 {
         body.push(format!("assign m_axis_tuser = result_q[{}:{}];", packed_w - 1, out_w));
     }
+    body.push(String::new());
+    body.extend(tlast_lines(plan));
     TopTemplate {
         header,
         module: top,
@@ -285,7 +286,6 @@ pub fn top_module(plan: &Plan, top: &str, header: &str) -> String {
         out_order: if last.image.is_some() { order_desc(last.order) } else { "in index order" },
         cycles: plan.cycles,
         latency: plan.latency,
-        warmup: plan.warmup(),
         layer_lines: plan.layers.iter().map(layer_line).collect(),
         in_msb: in_w - 1,
         out_msb: out_w - 1,
@@ -296,4 +296,29 @@ pub fn top_module(plan: &Plan, top: &str, header: &str) -> String {
     .render()
     .expect("templates render plain strings")
         + "\n"
+}
+
+/// `m_axis_tlast` on the last of every image's output beats: a count
+/// of the output handshakes (`s_axis_tlast` is not needed: images are
+/// counted in beats).
+fn tlast_lines(plan: &Plan) -> Vec<String> {
+    let beats = plan.output_beats();
+    let mut lines = vec!["// tlast: the last beat of every image.".to_string()];
+    if beats == 1 {
+        lines.push("assign m_axis_tlast = 1'b1;".into());
+    } else {
+        let w = plan.tlast_bits();
+        let last = format!("{w}'d{}", beats - 1);
+        lines.extend([
+            format!("reg [{}:0] out_beat_q;", w - 1),
+            "always @(posedge clk) begin".into(),
+            format!("    if (rst) out_beat_q <= {w}'d0;"),
+            "    else if (m_axis_tvalid && m_axis_tready)".into(),
+            format!("        out_beat_q <= out_beat_q == {last} ? {w}'d0 : out_beat_q + {w}'d1;"),
+            "end".into(),
+            format!("assign m_axis_tlast = out_beat_q == {last};"),
+        ]);
+    }
+    lines.push("wire unused_tlast = s_axis_tlast;".into());
+    lines
 }

@@ -2,21 +2,30 @@
 
 use serde::Serialize;
 
-/// How a testbench drives a stream: a seed, and the chances in 16 per cycle
-/// that its valid (input side) and ready (output side) are high.
+/// How a testbench drives a stream: a seed, the chances in 16 per cycle
+/// that its valid (input side) and ready (output side) are high, and the
+/// cycles after reset during which no beat is offered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Traffic {
     pub seed: u32,
     pub valid: u32,
     pub ready: u32,
+    /// Silent cycles after reset before the first beat is offered.
+    pub warmup: u64,
 }
 
 impl Traffic {
-    /// No gaps and no back-pressure.
-    pub const FULL: Traffic = Traffic { seed: 1, valid: 16, ready: 16 };
+    /// No gaps and no back-pressure, from the first cycle after reset.
+    pub const FULL: Traffic = Traffic { seed: 1, valid: 16, ready: 16, warmup: 0 };
+
+    /// Seeded traffic with these chances in 16, from the first cycle after
+    /// reset.
+    pub fn new(seed: u32, valid: u32, ready: u32) -> Traffic {
+        Traffic { seed, valid, ready, warmup: 0 }
+    }
 }
 
-/// The testbenches' traffic (`templates/stream_tb.v`, `sim/stream_tb.v`):
+/// The testbenches' traffic (`templates/tb.v`, `sim/stream_tb.v`):
 /// `s_valid` and `m_ready` are registers drawn each cycle from a seeded
 /// xorshift32, with `valid` and `ready` chances in 16; no beat is offered
 /// before cycle `warmup`. A beat offered stays offered until taken.
@@ -34,8 +43,8 @@ pub struct Driver {
 }
 
 impl Driver {
-    pub fn new(traffic: Traffic, warmup: u64) -> Driver {
-        let Traffic { seed, valid, ready } = traffic;
+    pub fn new(traffic: Traffic) -> Driver {
+        let Traffic { seed, valid, ready, warmup } = traffic;
         let rng = if seed == 0 { 0x1234_5678 } else { seed };
         Driver { rng, valid, ready, warmup, pace: None, s_valid: false, m_ready: false }
     }

@@ -87,6 +87,8 @@ struct Window {
     ry: usize,
     rx: usize,
     left: usize,
+    /// The image's first pixel has been offered: its padding may be walked.
+    started: bool,
 }
 
 /// `sk_readq`: the read side of a synchronous RAM, a read in flight and a
@@ -181,6 +183,7 @@ impl State {
                 ry: 0,
                 rx: 0,
                 left: 0,
+                started: false,
             }),
             Part::Vecbuf { words, repeat } => State::Vecbuf(Vecbuf {
                 words,
@@ -258,8 +261,15 @@ impl State {
                 }
             }
             State::Window(w) => {
-                let step = w.can_step(out_ready) && (!w.in_image() || in_valid);
+                let go = if w.in_image() { in_valid } else { w.started || in_valid };
+                let step = w.can_step(out_ready) && go;
                 let emits = w.emits();
+                let image_end = w.px + 1 == w.wp() && w.py + 1 == w.hp();
+                if step && image_end {
+                    w.started = false;
+                } else if in_valid {
+                    w.started = true;
+                }
                 if step {
                     let [_, _, kh, kw, sh, sw, ..] = w.p;
                     let row_last = w.px + 1 == w.wp();
@@ -477,7 +487,7 @@ pub fn fifo_peaks(
     warmup: u64,
     limit: u64,
 ) -> Option<Vec<usize>> {
-    let mut driver = Driver::new(Traffic::FULL, warmup);
+    let mut driver = Driver::new(Traffic { warmup, ..Traffic::FULL });
     driver.pace = Some((period, in_beats));
     let counts = (in_beats * images, out_beats * images);
     let (_, states) = run(parts, counts, driver, limit, Record::Nothing)?;
@@ -503,7 +513,7 @@ pub fn simulate(
     warmup: u64,
     limit: u64,
 ) -> Result<Timeline, Stuck> {
-    let driver = Driver::new(Traffic::FULL, warmup);
+    let driver = Driver::new(Traffic { warmup, ..Traffic::FULL });
     let beats = simulate_traffic(parts, in_beats * images, out_beats * images, driver, limit)
         .ok_or(Stuck { images, limit })?;
     Ok(beats.timeline(in_beats, out_beats))
