@@ -111,8 +111,8 @@ const TRICKLE_IMAGES: usize = 2;
 /// Runs the design in `dir` (generated from `net`, described by `manifest`)
 /// on each simulator with the vectors `x` (raw input codes, one image per
 /// row), three times: the first images without gaps or back-pressure; two
-/// images after a silent start (no input for twice the latency), trickling
-/// in one beat in 16 cycles; every image with seeded random gaps and
+/// images after a silent start (no input for the latency and 64 cycles
+/// more), trickling in one beat in 16 cycles; every image with seeded random gaps and
 /// back-pressure (`seed`). Every output and its tlast is compared with the
 /// simulator's, no image may leave before it entered, and every image's
 /// first beat in and last beat out must come when the timing model says;
@@ -136,7 +136,7 @@ pub fn check_design(
         let name = simulator.as_str();
         let built = compile(simulator, dir, manifest, x.nrows(), progress)?;
         let mut runs = Vec::new();
-        let silent = 2 * contract.latency + 64;
+        let silent = contract.latency + 64;
         let trickle = Traffic { warmup: silent, ..Traffic::new(seed as u32 ^ 0x5bd1_e995, 1, 16) };
         for (traffic, images, what) in [
             (plain, steady, format!("{unit} without gaps")),

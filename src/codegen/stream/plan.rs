@@ -233,9 +233,13 @@ impl PlanConfig {
 pub struct Memo {
     unrolled: RefCell<BTreeMap<usize, Rc<LayerGraph>>>,
     windows: RefCell<BTreeMap<(usize, usize), u64>>,
-    /// By the chain without FIFOs.
-    chains: RefCell<HashMap<Vec<Part>, SizedChain>>,
+    /// By the chain without FIFOs, the beats in and out, the layers' cycles.
+    chains: RefCell<HashMap<ChainKey, SizedChain>>,
 }
+
+/// A chain as FIFO sizing sees it: its parts without FIFOs, the beats of an
+/// image in and out, and every layer's cycles per image.
+type ChainKey = (Vec<Part>, usize, usize, Vec<u64>);
 
 /// A chain's FIFOs, sized: each layer's FIFO depth, and the timeline.
 type SizedChain = (Vec<Option<usize>>, Timeline);
@@ -360,7 +364,8 @@ pub fn plan(net: &IntNetwork, config: &PlanConfig, memo: &Memo) -> Result<Plan, 
         device: config.device.clone(),
         block_price: config.block_price,
     };
-    let chain = plan.parts();
+    let cycles = plan.layers.iter().map(|l| l.cycles).collect();
+    let chain = (plan.parts(), plan.input.beats(), plan.output_beats(), cycles);
     let known = memo.chains.borrow().get(&chain).cloned();
     let (fifos, timeline) = match known {
         Some(sized) => sized,
