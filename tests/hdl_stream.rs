@@ -219,6 +219,13 @@ fn random_streaming_designs_are_lint_clean() {
         lint(dir.path(), &design, &format!("seed {seed}"));
         let long = design.files.iter().flat_map(|(_, t)| t.lines()).find(|l| l.len() > 100);
         assert_eq!(long, None, "seed {seed}: lines stay within 100 columns");
+        // The library files the plan lists are exactly those the Verilog
+        // instantiates (the lint above finds any missing).
+        for (name, _) in design.files.iter().filter(|(n, _)| n.starts_with("sk_")) {
+            let module = format!("{} #(", name.trim_end_matches(".v"));
+            let used = design.files.iter().any(|(_, text)| text.contains(&module));
+            assert!(used, "seed {seed}: {name} is listed but nothing instantiates it");
+        }
     }
 }
 
