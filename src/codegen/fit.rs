@@ -82,10 +82,10 @@ pub fn estimate(cost: &Cost, io: u64, device: &Device) -> Resources {
 }
 
 /// Pins of ports of `lanes_in` and `lanes_out` codes with an argmax index:
-/// the data, clk, rst, and the tvalid and tready of both streams.
+/// the data, clk, rst, and the tvalid, tready and tlast of both streams.
 fn pins(lanes_in: usize, in_bits: u32, lanes_out: usize, out_bits: u32, argmax: u32) -> u64 {
     let data = lanes_in as u64 * in_bits as u64 + lanes_out as u64 * out_bits as u64;
-    data + argmax as u64 + 6
+    data + argmax as u64 + 8
 }
 
 /// Pins of a design's ports.
