@@ -660,7 +660,7 @@ fn impossible_parameters_are_refused_at_elaboration() {
     if !have("iverilog") {
         return;
     }
-    let cases: [(&str, &str, &str, &str); 6] = [
+    let cases: [(&str, &str, &str, &str); 7] = [
         ("sk_addtree", ".N(5), .IW(4), .H(2)", "[19:0] x; wire [5:0] y", ".x(x), .y(y)"),
         (
             "sk_argmax",
@@ -672,6 +672,7 @@ fn impossible_parameters_are_refused_at_elaboration() {
         ("sk_fifo", ".W(4), .DEPTH(0)", "", ""),
         ("sk_window", ".C(1), .H(4), .W(4), .KH(3), .KW(3), .CHUNK(4)", "", ""),
         ("sk_mvu", ".SIMD(4), .H(1), .KIND(1), .CODE(1)", "", ""),
+        ("sk_uart_rx", ".CLKS(3)", "", ""),
     ];
     let needs = [
         "sk_addtree_needs_N_at_most_2_pow_H",
@@ -680,6 +681,7 @@ fn impossible_parameters_are_refused_at_elaboration() {
         "sk_fifo_needs_DEPTH_at_least_1",
         "sk_window_needs_CHUNK_dividing_KH_KW_C",
         "sk_mvu_needs_SIMD_at_most_2_pow_H",
+        "sk_uart_rx_needs_CLKS_at_least_4",
     ];
     let tools: Vec<&str> =
         ["iverilog", "verilator"].into_iter().filter(|t| *t == "iverilog" || have(t)).collect();

@@ -12,6 +12,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub mod board;
+pub mod pll;
+
+pub use board::{Board, BoardError};
+
 /// The built-in devices: name and TOML text.
 const BUILTIN: [(&str, &str); 3] = [
     ("ice40-up5k", include_str!("../../devices/ice40-up5k.toml")),
