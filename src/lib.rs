@@ -12,7 +12,8 @@
 //! - [`sim`]: the bit-exact simulator of the integer network.
 //! - [`report`]: storage, operation counts and the survey tables.
 //! - [`compress`]: compression passes with their retraining, and recipes.
-//! - [`device`]: devices as data.
+//! - [`device`]: devices and boards as data.
+//! - [`link`]: the framed protocol between a host and a design on a board.
 //! - [`codegen`]: Verilog, unrolled and streaming, and the resource model.
 //! - [`fpga`]: Yosys, nextpnr and icepack, and the device build.
 //! - [`verify`]: the RTL on Verilator and Icarus against the simulator.
@@ -24,6 +25,7 @@ pub mod compress;
 pub mod data;
 pub mod device;
 pub mod fpga;
+pub mod link;
 pub mod model;
 pub mod quant;
 pub mod report;
