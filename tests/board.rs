@@ -249,3 +249,182 @@ fn the_uart_transmitter_and_receiver_loop_back_every_byte() {
         }
     }
 }
+
+#[path = "common/mod.rs"]
+mod common;
+
+/// A stream wrapper around the board's link and a design: bytes of requests
+/// in, through `sk_link_rx`, the design and `sk_link_tx`, bytes of answers out.
+fn link_core(m: &shiftkit::codegen::Manifest, info: &[u8], timeout: usize) -> String {
+    let (ib, ob) = (m.input_format.bits(), m.output_format.bits());
+    let iw = m.argmax_bits;
+    let info_hex: String = info.iter().rev().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "module dut (input wire clk, input wire rst,\n\
+         input wire [7:0] s_data, input wire s_valid, output wire s_ready,\n\
+         output wire [7:0] m_data, output wire m_valid, input wire m_ready);\n\
+         wire [{ibm}:0] x; wire xv, xl, xr;\n\
+         wire [13:0] st, stq; wire sv, sr, sqv, sqr;\n\
+         wire [{obm}:0] y; wire [{iwm}:0] u; wire yv, yl, yr;\n\
+         sk_link_rx #(.BITS({ib}), .N({n}), .TIMEOUT({timeout})) u_rx (.clk(clk), .rst(rst),\n\
+         .s_data(s_data), .s_valid(s_valid), .s_ready(s_ready), .line_error(1'b0),\n\
+         .m_data(x), .m_valid(xv), .m_last(xl), .m_ready(xr),\n\
+         .st_data(st), .st_valid(sv), .st_ready(sr));\n\
+         sk_fifo #(.W(14), .DEPTH(4)) u_st (.clk(clk), .rst(rst), .s_data(st), .s_valid(sv),\n\
+         .s_ready(sr), .m_data(stq), .m_valid(sqv), .m_ready(sqr));\n\
+         {top} u_net (.clk(clk), .rst(rst), .s_axis_tdata(x), .s_axis_tvalid(xv),\n\
+         .s_axis_tlast(xl), .s_axis_tready(xr), .m_axis_tdata(y), .m_axis_tuser(u),\n\
+         .m_axis_tvalid(yv), .m_axis_tlast(yl), .m_axis_tready(yr));\n\
+         wire unused_last = yl;\n\
+         sk_link_tx #(.OBITS({ob}), .M({mo}), .IW({iw}), .INFO_LEN({il}),\n\
+         .INFO({ilb}'h{info_hex})) u_tx (.clk(clk), .rst(rst),\n\
+         .st_data(stq), .st_valid(sqv), .st_ready(sqr),\n\
+         .s_data(y), .s_user(u), .s_valid(yv), .s_ready(yr),\n\
+         .m_data(m_data), .m_valid(m_valid), .m_ready(m_ready));\n\
+         endmodule\n",
+        ibm = ib - 1,
+        obm = ob - 1,
+        iwm = iw - 1,
+        n = m.inputs,
+        top = m.top,
+        mo = m.outputs,
+        il = info.len(),
+        ilb = info.len() * 8,
+    )
+}
+
+/// The board's link around a real design, at the byte level, under random
+/// gaps and back-pressure: identify, classify requests (their answers are the
+/// simulator's outputs and argmax), garbage between frames, a frame with a
+/// bad check, an unknown type; every answer read back by the host's decoder,
+/// in order.
+#[test]
+fn the_link_answers_every_request_in_order_with_the_simulators_outputs() {
+    if !have_iverilog() {
+        return;
+    }
+    use shiftkit::codegen::{self, Form, HdlConfig};
+    use shiftkit::link::{Answer, Decoder, ErrorCode, Info, Request, VERSION};
+    for seed in [1u64, 4, 7] {
+        let net = common::random_dense_network(seed);
+        let config = HdlConfig {
+            argmax: true,
+            input_lanes: Some(1),
+            output_lanes: Some(1),
+            ..HdlConfig::new("net", Form::Streaming)
+        };
+        let design = codegen::generate(&net, &config).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        codegen::write_design(&design, dir.path()).unwrap();
+        let m = &design.manifest;
+        let info = Info {
+            version: VERSION,
+            network_hash: m.network_hash.clone(),
+            inputs: m.inputs as u32,
+            input_format: m.input_format,
+            outputs: m.outputs as u32,
+            output_format: m.output_format,
+            cycles_per_image: m.stream.as_ref().unwrap().cycles_per_image as u32,
+            window: 2,
+        };
+        let x = common::vectors(&net, seed, 5);
+        let y = shiftkit::sim::run(&net, x.view()).unwrap();
+        let bits = m.input_format.bits();
+        let classify =
+            |k: usize| Request::Classify { seq: k as u8 + 10, codes: x.row(k).to_vec(), bits };
+        let mut bytes = vec![0x00, 0x13];
+        bytes.extend(Request::Identify.encode());
+        let mut want = vec![Answer::Info(info.clone())];
+        for k in 0..5 {
+            let mut frame = classify(k).encode();
+            if k == 2 {
+                // A bad check: the image goes in, its answer is an error.
+                *frame.last_mut().unwrap() ^= 0x40;
+                want.push(Answer::Error { seq: Some(12), code: ErrorCode::Check });
+            } else {
+                let row = y.row(k).to_vec();
+                let class = shiftkit::sim::argmax(row.iter().copied()) as u16;
+                want.push(Answer::Classified { seq: k as u8 + 10, class, codes: row });
+            }
+            bytes.extend(frame);
+            if k == 3 {
+                bytes.extend([0x55, shiftkit::link::SYNC, b'X', 0x00]);
+                want.push(Answer::Error { seq: None, code: ErrorCode::Type });
+            }
+        }
+        let mut files: Vec<String> =
+            m.files.iter().map(|f| format!("{}", dir.path().join(f).display())).collect();
+        for lib in ["hdl/sk_link_rx.v", "hdl/sk_link_tx.v", "sim/stream_tb.v", "sim/sk_traffic.v"] {
+            files.push(format!("{ROOT}/{lib}"));
+        }
+        for lib in ["sk_fifo.v", "sk_readq.v"] {
+            if !m.files.iter().any(|f| f == lib) {
+                files.push(format!("{ROOT}/hdl/{lib}"));
+            }
+        }
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        let core = link_core(m, &info.body(), 1000);
+        let params =
+            ["IN_W=8".to_string(), "OUT_W=8".to_string(), format!("MAX_N={}", bytes.len())];
+        compile_abs(dir.path(), "stream_tb", &params, &files, &[("dut.v", core)]);
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}\n")).collect();
+        std::fs::write(dir.path().join("inputs.hex"), hex).unwrap();
+        // ROM files are read from the working directory: the design's own.
+        let expect: usize = want.iter().map(|a| a.encode(m.output_format.bits()).len()).sum();
+        for (valid, ready) in [(16, 16), (6, 5)] {
+            let o = Command::new("vvp")
+                .current_dir(dir.path())
+                .args([
+                    "-n",
+                    "tb.vvp",
+                    &format!("+n={}", bytes.len()),
+                    &format!("+expect={expect}"),
+                ])
+                .args([
+                    format!("+valid={valid}"),
+                    format!("+ready={ready}"),
+                    format!("+seed={seed}"),
+                ])
+                .output()
+                .unwrap();
+            assert!(o.status.success());
+            let log = std::fs::read_to_string(dir.path().join("outputs.txt")).unwrap();
+            let out: Vec<u8> = log
+                .lines()
+                .filter_map(|l| l.strip_prefix("o "))
+                .map(|l| u8::from_str_radix(l.split(' ').nth(1).unwrap(), 16).unwrap())
+                .collect();
+            if let Ok(keep) = std::env::var("SHIFTKIT_KEEP") {
+                let _ = Command::new("cp")
+                    .args(["-r", &dir.path().display().to_string(), &keep])
+                    .status();
+            }
+            let mut d = Decoder::new(m.outputs, m.output_format);
+            let got = d.push(&out);
+            assert_eq!(got, want, "seed {seed}, valid {valid}/16, ready {ready}/16");
+            assert_eq!(d.skipped, 0, "seed {seed}: the board sends only frames");
+        }
+    }
+}
+
+/// `compile` with absolute source paths.
+fn compile_abs(
+    dir: &std::path::Path,
+    top: &str,
+    params: &[String],
+    files: &[&str],
+    extra: &[(&str, String)],
+) {
+    for (name, text) in extra {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let out = Command::new("iverilog")
+        .current_dir(dir)
+        .args(["-g2005", "-s", top, "-o", "tb.vvp"])
+        .args(params.iter().map(|p| format!("-P{top}.{p}")))
+        .args(files)
+        .args(extra.iter().map(|(n, _)| dir.join(n)))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "iverilog: {}", String::from_utf8_lossy(&out.stderr));
+}
