@@ -328,6 +328,17 @@ fn outputs_are_regular_files_in_directories_that_exist() {
     case(&[&up5k[..], &["0"]].concat(), "max_util: 0: give a share", none);
     case(&["flow", "--target", "ice40-up5k", "--clock", "0", "-o", "{w}/fl"], "clock: 0 MHz", none);
     case(&["build", "{q}", "-o", "{w}/b", "--target", "ice40-up9k"], "unknown device", none);
+    // Boards: a name shiftkit does not know, a device that disagrees, a baud
+    // rate the clock cannot make, a baud rate without a board, no target.
+    let b = ["build", "{q}", "-o", "{w}/b"];
+    case(&[&b[..], &["--board", "icebraker"]].concat(), "unknown board `icebraker`", none);
+    let both = ["--board", "icebreaker", "--target", "xc7a35t"];
+    case(&[&b[..], &both].concat(), "carries the ice40-up5k", none);
+    let baud = ["--board", "icebreaker", "--baud", "7000000"];
+    case(&[&b[..], &baud].concat(), "baud 7000000 cannot be made from 12 MHz", none);
+    let lone = ["--target", "ice40-up5k", "--baud", "115200"];
+    case(&[&b[..], &lone].concat(), "--baud sets a board's UART", none);
+    case(&b, "give the device (--target DEVICE) or a board (--board BOARD)", none);
     // A read-only directory (root writes anyway, so only as another user).
     let probe = tempfile::tempdir().unwrap();
     let ro = probe.path().join("ro");

@@ -428,3 +428,81 @@ fn compile_abs(
         .unwrap();
     assert!(out.status.success(), "iverilog: {}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// A digits-sized design for a board: streaming, one code in and one out a
+/// beat, the argmax (as `build` makes it).
+fn board_design(seed: u64) -> (shiftkit::quant::IntNetwork, shiftkit::codegen::Design) {
+    use shiftkit::codegen::{self, Form, HdlConfig};
+    let net = common::random_dense_network(seed);
+    let config = HdlConfig {
+        argmax: true,
+        input_lanes: Some(1),
+        output_lanes: Some(1),
+        ..HdlConfig::new("net", Form::Streaming)
+    };
+    let design = codegen::generate(&net, &config).unwrap();
+    (net, design)
+}
+
+/// The board top of every built-in board, with and without the PLL, is
+/// Verilator -Wall clean with the library and the PLL's simulation model;
+/// its constraints are exactly the board's pins; a baud rate the clock
+/// cannot make and a clock the PLL cannot reach are refused by name.
+#[test]
+fn board_tops_are_lint_clean_and_pin_exactly_the_board() {
+    use shiftkit::fpga::board::{board_top, BoardSettings};
+    let (_, design) = board_design(3);
+    let m = &design.manifest;
+    for board in Board::builtin() {
+        for mhz in [None, Some(24.0)] {
+            let settings =
+                BoardSettings { board: board.clone(), baud: None, window: 2, timeout_ms: 20.0 };
+            let top = board_top(m, &settings, mhz).unwrap();
+            assert_eq!(top.pll.is_some(), mhz.is_some());
+            let pcf = &top.files[1].1;
+            let mut pins: Vec<&str> = pcf
+                .lines()
+                .filter_map(|l| l.strip_prefix("set_io "))
+                .map(|l| l.split_whitespace().nth(1).unwrap())
+                .collect();
+            pins.sort();
+            let mut want = vec![board.clock.pin.as_str(), &board.uart.rx, &board.uart.tx];
+            want.extend(board.led.iter().map(|l| l.pin.as_str()));
+            want.extend(board.hold.iter().map(|h| h.pin.as_str()));
+            want.extend(board.button.iter().map(|b| b.pin.as_str()));
+            want.sort();
+            assert_eq!(pins, want, "{}", board.name);
+            if Command::new("verilator").arg("--version").output().is_err() {
+                continue;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            shiftkit::codegen::write_design(&design, dir.path()).unwrap();
+            let mut files: Vec<String> = m.files.clone();
+            for (name, text) in top.library.iter().chain(&top.files[..1]) {
+                std::fs::write(dir.path().join(name), text).unwrap();
+                files.push(name.clone());
+            }
+            files.push(format!("{ROOT}/sim/sb_pll40_pad.v"));
+            let o = Command::new("verilator")
+                .current_dir(dir.path())
+                .args(["--lint-only", "-Wall", "-Wno-DECLFILENAME", "--top-module", &top.module])
+                .args(&files)
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&o.stderr);
+            assert!(
+                o.status.success() && said.trim().is_empty(),
+                "{} {mhz:?}:\n{said}",
+                board.name
+            );
+        }
+    }
+    let board = Board::resolve("icebreaker").unwrap();
+    let settings = |baud| BoardSettings { board: board.clone(), baud, window: 2, timeout_ms: 20.0 };
+    let e = board_top(m, &settings(Some(7_000_000)), None).unwrap_err().to_string();
+    assert!(e.contains("baud 7000000 cannot be made from 12 MHz") && e.contains("1000000"), "{e}");
+    let e = board_top(m, &settings(Some(20_000_000)), None).unwrap_err().to_string();
+    assert!(e.contains("above the 12000000 baud"), "{e}");
+    let e = board_top(m, &settings(None), Some(300.0)).unwrap_err().to_string();
+    assert!(e.contains("clock 300 MHz") && e.contains("16 to 275 MHz"), "{e}");
+}

@@ -167,7 +167,9 @@ fn quantized_digits(dir: &Path) -> String {
     q.to_str().unwrap().to_string()
 }
 
-/// The small place and route of CI: a digits MLP on the UP5K, to a bitstream.
+/// The small place and route of CI: a digits MLP on the iCEBreaker (its
+/// UP5K), with its board top, to a bitstream whose clock, UART and LEDs sit on
+/// the board's pins.
 #[test]
 fn build_places_routes_and_packs_a_small_design() {
     if !(have("yosys") && have("nextpnr-ice40") && have("icepack")) {
@@ -177,12 +179,28 @@ fn build_places_routes_and_packs_a_small_design() {
     let q = quantized_digits(dir.path());
     let out = dir.path().join("up5k");
     let o =
-        shiftkit(&["build", &q, "-o", out.to_str().unwrap(), "--target", "ice40-up5k", "--json"]);
+        shiftkit(&["build", &q, "-o", out.to_str().unwrap(), "--board", "icebreaker", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let b: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(b["timing_met"], true, "{b}");
     assert!(b["achieved_mhz"].as_f64().unwrap() >= 12.0);
-    let bin = out.join("shiftkit_top.bin");
+    assert_eq!(b["device"], "ice40-up5k");
+    assert_eq!(b["board"]["module"], "shiftkit_top_board", "{b}");
+    // 12 MHz, no PLL asked: 1 Mbaud at 12 clocks a bit.
+    assert_eq!(
+        (b["board"]["baud"].as_u64(), b["board"]["clocks_per_bit"].as_u64()),
+        (Some(1_000_000), Some(12))
+    );
+    // nextpnr placed the ports on the iCEBreaker's pins (icebreaker.pcf).
+    let log = std::fs::read_to_string(out.join("nextpnr.log")).unwrap();
+    for port in ["clk_osc", "uart_rx", "uart_tx", "led_red", "led_green", "button"] {
+        assert!(log.contains(&format!("constrained '{port}' to bel")), "{port}");
+    }
+    let pcf = std::fs::read_to_string(out.join("shiftkit_top_board.pcf")).unwrap();
+    for line in ["set_io clk_osc 35", "set_io uart_rx 6", "set_io uart_tx 9"] {
+        assert!(pcf.contains(line), "{pcf}");
+    }
+    let bin = out.join("shiftkit_top_board.bin");
     assert!(std::fs::metadata(&bin).unwrap().len() > 1000, "a bitstream");
     for f in ["build.json", "yosys.log", "nextpnr.log", "manifest.json", "report.html"] {
         assert!(out.join(f).is_file(), "{f}");

@@ -54,7 +54,7 @@ fn check_hardware(job: &FlowJob, recipe: &Recipe, config: &HdlConfig) -> Result<
     match &job.target {
         Some(t) => {
             t.check(&q)?;
-            codegen::fit::fit(&q, &crate::fpga::hdl_config(&q, t), &t.device, t.max_util, 0)?;
+            codegen::fit::fit(&q, &crate::fpga::hdl_config(&q, t), &t.device, &t.budget(0))?;
         }
         None => {
             codegen::generate(&q, config)?;

@@ -104,6 +104,38 @@ fn plan_pins(plan: &Plan) -> u64 {
     pins(plan.input.lanes, bits.0, plan.top_lanes(), bits.1, plan.argmax_bits)
 }
 
+/// What a design may take of a device: at most `max_util` of its logic, no
+/// faster than `min_cycles` per image (a floor a caller raises when the tools
+/// disagree with the model), beside `reserve`, what surrounds the design on
+/// the device (a board top), whose `io`, when not 0, replaces the design's
+/// pins (the board top's are the pins).
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    pub max_util: f64,
+    pub min_cycles: u64,
+    pub reserve: Resources,
+}
+
+impl Budget {
+    /// The whole device for the design, at most `max_util` of its logic.
+    pub fn new(max_util: f64) -> Budget {
+        Budget { max_util, min_cycles: 0, reserve: Resources::default() }
+    }
+
+    /// What the device holds with `estimate` (the design's) and the reserve.
+    fn with_reserve(&self, estimate: Resources) -> Resources {
+        let r = self.reserve;
+        Resources {
+            luts: estimate.luts + r.luts,
+            cells: estimate.cells + r.cells,
+            ffs: estimate.ffs + r.ffs,
+            ram_blocks: estimate.ram_blocks + r.ram_blocks,
+            dsps: estimate.dsps + r.dsps,
+            io: if r.io > 0 { r.io } else { estimate.io },
+        }
+    }
+}
+
 /// A design and what the model says it takes.
 #[derive(Clone, Debug)]
 pub struct Fitted {
@@ -111,9 +143,8 @@ pub struct Fitted {
     pub estimate: Resources,
 }
 
-/// The fastest streaming design of `net` the model says fits `device` with
-/// its logic at most `max_util` full, no faster than `min_cycles` per image
-/// (a floor a caller raises when the tools disagree with the model).
+/// The fastest streaming design of `net` the model says fits `device` within
+/// `budget`; its estimate counts the budget's reserve.
 ///
 /// Candidates run from the fastest folding to the slowest, the target of
 /// cycles per image doubling each step, then bisecting between the last
@@ -125,9 +156,9 @@ pub fn fit(
     net: &IntNetwork,
     config: &HdlConfig,
     device: &Device,
-    max_util: f64,
-    min_cycles: u64,
+    budget: &Budget,
 ) -> Result<Fitted, CodegenError> {
+    let (max_util, min_cycles) = (budget.max_util, budget.min_cycles);
     let config =
         HdlConfig { form: Form::Streaming, device: Some(device.clone()), ..config.clone() };
     config.check(net)?;
@@ -149,7 +180,8 @@ pub fn fit(
         let mut step = 0i8;
         loop {
             plan.block_price = Some(price);
-            let estimate = estimate(&stream::cost(&plan).1, plan_pins(&plan), device);
+            let estimate =
+                budget.with_reserve(estimate(&stream::cost(&plan).1, plan_pins(&plan), device));
             let over = estimate.over(device, max_util);
             let fits = over.is_empty() && plan.cycles >= min_cycles;
             let logic = over.iter().any(|o| o.logic);

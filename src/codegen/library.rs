@@ -1,9 +1,10 @@
-//! The hand-written stream library (`hdl/`), embedded: every module's source
-//! and the library modules it instantiates.
+//! The hand-written library (`hdl/`), embedded: the stream parts and the
+//! board parts, every module's source and the library modules it
+//! instantiates.
 
 /// The library, in the order its files are listed: a module's name, its
 /// source, and the library modules it instantiates (listed before it).
-const LIBRARY: [(&str, &str, &[&str]); 11] = [
+const LIBRARY: [(&str, &str, &[&str]); 15] = [
     ("sk_skid", include_str!("../../hdl/sk_skid.v"), &[]),
     ("sk_readq", include_str!("../../hdl/sk_readq.v"), &[]),
     ("sk_fifo", include_str!("../../hdl/sk_fifo.v"), &["sk_readq"]),
@@ -15,6 +16,11 @@ const LIBRARY: [(&str, &str, &[&str]); 11] = [
     ("sk_vecbuf", include_str!("../../hdl/sk_vecbuf.v"), &["sk_readq"]),
     ("sk_addtree", include_str!("../../hdl/sk_addtree.v"), &[]),
     ("sk_mvu", include_str!("../../hdl/sk_mvu.v"), &["sk_addtree"]),
+    // The board library: the UART and the host link of a board top.
+    ("sk_uart_rx", include_str!("../../hdl/sk_uart_rx.v"), &[]),
+    ("sk_uart_tx", include_str!("../../hdl/sk_uart_tx.v"), &[]),
+    ("sk_link_rx", include_str!("../../hdl/sk_link_rx.v"), &[]),
+    ("sk_link_tx", include_str!("../../hdl/sk_link_tx.v"), &[]),
 ];
 
 /// The source of one module of the stream library, by file name.

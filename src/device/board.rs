@@ -93,6 +93,13 @@ pub struct Board {
     pub led: Vec<Led>,
     #[serde(default)]
     pub hold: Vec<Hold>,
+    /// A handlebars template of the board top of the user's own (a path
+    /// relative to the board file; default: shiftkit's).
+    #[serde(default)]
+    pub top_template: Option<String>,
+    /// A handlebars template of the pin constraints (likewise).
+    #[serde(default)]
+    pub pcf_template: Option<String>,
     /// The directory of the board's file (None for a built-in board).
     #[serde(skip)]
     pub dir: Option<PathBuf>,
@@ -151,6 +158,12 @@ impl Board {
         let b: Board = toml::from_str(text).map_err(|e| e.to_string())?;
         b.check()?;
         Ok(b)
+    }
+
+    /// Pins the board top uses: the clock, the UART, the LEDs, the held
+    /// pins, the button.
+    pub fn pins(&self) -> u64 {
+        (3 + self.led.len() + self.hold.len() + usize::from(self.button.is_some())) as u64
     }
 
     /// The board's device.

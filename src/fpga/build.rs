@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::board::{board_clock, board_top, uart_rate, BoardSettings, BoardTop, BoardTopError};
 use super::*;
-use crate::codegen::fit::{fit, Fitted};
+use crate::codegen::fit::{fit, Budget, Fitted};
 use crate::codegen::stream::Folds;
-use crate::codegen::{write_design, CodegenError, Form, HdlConfig};
+use crate::codegen::{write_design, CodegenError, Form, HdlConfig, Manifest};
 use crate::device::{list, Device, Resources, MAX_CLOCK_MHZ};
 use crate::model::Shape;
 use crate::quant::IntNetwork;
@@ -23,6 +24,8 @@ pub enum BuildError {
     Tool(#[from] FpgaError),
     #[error(transparent)]
     Codegen(#[from] CodegenError),
+    #[error(transparent)]
+    BoardTop(#[from] BoardTopError),
     /// Designs the resource model said fit, which the tools then refused.
     #[error(
         "the tools refused {} designs the model said fit {device}: {}",
@@ -58,6 +61,9 @@ pub struct Target {
     pub folds: Folds,
     pub cycles: Option<u64>,
     pub seed: u64,
+    /// A board: the design gets its board top (clock, reset, UART link, LEDs)
+    /// and its pins.
+    pub board: Option<BoardSettings>,
 }
 
 /// Default share of the logic a build may fill.
@@ -67,7 +73,17 @@ impl Target {
     /// The clock asked of place and route (MHz): the one given, else the
     /// device's.
     pub fn clock(&self) -> f64 {
-        self.clock_mhz.unwrap_or(self.device.clock_mhz)
+        match &self.board {
+            Some(b) => board_clock(&b.board, self.clock_mhz).map_or(b.board.clock.mhz, |c| c.0),
+            None => self.clock_mhz.unwrap_or(self.device.clock_mhz),
+        }
+    }
+
+    /// What the design may take of the device: `max_util` of the logic
+    /// beside the board top (if any), no faster than `min_cycles` per image.
+    pub fn budget(&self, min_cycles: u64) -> Budget {
+        let reserve = self.board.as_ref().map(board::overhead).unwrap_or_default();
+        Budget { max_util: self.max_util, min_cycles, reserve }
     }
 
     /// Checks every setting of the target against `net` in one step, before
@@ -96,6 +112,18 @@ impl Target {
             });
         }
         hdl_config(net, self).check(net)?;
+        if let Some(b) = &self.board {
+            let setting = |reason: String| BuildError::Setting { setting: "board", reason };
+            b.board.check_device(&self.device).map_err(setting)?;
+            if !matches!(net.output(), Shape::Flat(_)) {
+                return Err(setting(format!(
+                    "`{}`: a board classifies, and this network ends with an image, not classes",
+                    b.board.name
+                )));
+            }
+            let (mhz, _) = board_clock(&b.board, self.clock_mhz)?;
+            uart_rate(&b.board, mhz, b.baud)?;
+        }
         Ok(())
     }
 }
@@ -116,6 +144,8 @@ pub struct BuildOutcome {
     pub dir: PathBuf,
     pub device: String,
     pub top: String,
+    /// On a board: its board top (the clock, the PLL, the UART's rate).
+    pub board: Option<BoardTop>,
     pub folds: Vec<(String, String)>,
     pub cycles_per_image: u64,
     pub latency: u64,
@@ -201,18 +231,27 @@ fn build_in(
     let result = loop {
         progress("choosing the folding");
         let Fitted { design, estimate } =
-            fit(net, &config, &target.device, target.max_util, min_cycles)?;
+            fit(net, &config, &target.device, &target.budget(min_cycles))?;
         let st = design.manifest.stream.clone().expect("a streaming design");
         let _ = std::fs::remove_dir_all(staging);
         write_design(&design, staging)?;
+        // On a board, the board top around the design is what is built.
+        let board = match &target.board {
+            Some(b) => Some(write_board_top(&design.manifest, b, target.clock_mhz, staging)?),
+            None => None,
+        };
+        let (top, files) = match &board {
+            Some((b, files)) => (b.module.clone(), files.clone()),
+            None => (design.manifest.top.clone(), design.manifest.files.clone()),
+        };
         progress(&format!("synthesizing ({} cycles per image) with yosys", st.cycles_per_image));
-        let top = design.manifest.top.clone();
-        let synthesis = synthesize(staging, &design.manifest.files, &top, &target.device)?;
+        let synthesis = synthesize(staging, &files, &top, &target.device)?;
         let mut refused = list(&synthesis.resources.over(&target.device, 1.0));
         let mut pnr = None;
         if refused.is_empty() && target.device.family.place_and_route() {
             progress(&format!("placing and routing with nextpnr at {mhz} MHz"));
-            match place_route(staging, &top, &target.device, mhz, target.seed) {
+            let pcf = board.as_ref().map(|(b, _)| b.pcf.as_str());
+            match place_route(staging, &top, &target.device, (mhz, pcf), target.seed) {
                 Ok(p) => {
                     refused = list(&p.resources().over(&target.device, 1.0));
                     pnr = Some(p);
@@ -224,7 +263,7 @@ fn build_in(
             }
         }
         if refused.is_empty() {
-            break (design, estimate, synthesis, pnr, st);
+            break (design, estimate, synthesis, pnr, st, board.map(|(b, _)| b), top);
         }
         attempts.push(format!("{} cycles per image: {refused}", st.cycles_per_image));
         if attempts.len() >= ATTEMPTS {
@@ -232,8 +271,7 @@ fn build_in(
         }
         min_cycles = st.cycles_per_image * 2;
     };
-    let (design, estimate, synthesis, pnr, st) = result;
-    let top = design.manifest.top.clone();
+    let (_, estimate, synthesis, pnr, st, board, top) = result;
     let bitstream = match &pnr {
         Some(_) => {
             progress("packing the bitstream with icepack");
@@ -268,6 +306,7 @@ fn build_in(
         dir: dir.to_path_buf(),
         device: target.device.name.clone(),
         top,
+        board,
         folds: st
             .layers
             .iter()
@@ -383,4 +422,25 @@ impl BuildOutcome {
         );
         s
     }
+}
+
+/// Writes the board top of `manifest`'s design (written in `dir`) with its
+/// constraints and the library files it needs beyond the design's; returns
+/// it and every Verilog file of the build, in compilation order.
+fn write_board_top(
+    manifest: &Manifest,
+    board: &BoardSettings,
+    mhz: Option<f64>,
+    dir: &Path,
+) -> Result<(BoardTop, Vec<String>), BuildError> {
+    let top = board_top(manifest, board, mhz)?;
+    let mut files = manifest.files.clone();
+    for (name, text) in top.library.iter().chain(&top.files) {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|source| BuildError::Io { path, source })?;
+        if name.ends_with(".v") {
+            files.push(name.clone());
+        }
+    }
+    Ok((top, files))
 }

@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::device::{Device, Family, Resources};
 
+pub mod board;
 mod build;
 
+pub use board::{BoardSettings, BoardTop, BoardTopError};
 pub use build::{build, hdl_config, BuildError, BuildOutcome, Target, Usage, DEFAULT_MAX_UTIL};
 
 /// Errors of running the tools.
@@ -230,17 +232,22 @@ impl PlaceRoute {
     }
 }
 
-/// Places and routes `top.json` in `dir` on `device` at `mhz`; a design
-/// that misses timing is routed anyway and reported as missing it.
+/// Places and routes `top.json` in `dir` on `device` at `mhz`, its pins
+/// from the constraint file `pcf` in `dir` when given (else nextpnr places
+/// them); a design that misses timing is routed anyway and reported as
+/// missing it.
 pub fn place_route(
     dir: &Path,
     top: &str,
     device: &Device,
-    mhz: f64,
+    (mhz, pcf): (f64, Option<&str>),
     seed: u64,
 ) -> Result<PlaceRoute, FpgaError> {
     let start = std::time::Instant::now();
     let mut args = device.nextpnr.clone();
+    if let Some(pcf) = pcf {
+        args.extend(["--pcf".to_string(), pcf.to_string()]);
+    }
     args.extend(
         [
             "--json",

@@ -349,7 +349,7 @@ pub fn flow(args: FlowArgs, ctx: &Ctx) -> Result<()> {
         dir: args.output,
         seed: args.seed,
         vectors: args.vectors,
-        target: args.target.as_deref().map(|t| target_of(t, &args.target_args)).transpose()?,
+        target: target_of(args.target.as_deref(), &args.target_args)?,
     };
     let mut bars = EpochBars::new(0, args.json || ctx.quiet);
     let (bar, mut step) = step_spinner(args.json || ctx.quiet);
@@ -369,26 +369,68 @@ pub fn flow(args: FlowArgs, ctx: &Ctx) -> Result<()> {
 pub fn build_job(
     model: PathBuf,
     dir: PathBuf,
-    target: &str,
+    target: Option<&str>,
     t: &TargetArgs,
 ) -> Result<app::BuildJob> {
-    Ok(app::BuildJob { model, dir, target: target_of(target, t)? })
+    let target = target_of(target, t)?
+        .context("give the device (--target DEVICE) or a board (--board BOARD)")?;
+    Ok(app::BuildJob { model, dir, target })
 }
 
-pub fn target_of(target: &str, t: &TargetArgs) -> Result<shiftkit::fpga::Target> {
-    Ok(shiftkit::fpga::Target {
-        device: shiftkit::device::Device::resolve(target)?,
+/// The device build `--target` and `--board` ask for (none when neither).
+pub fn target_of(target: Option<&str>, t: &TargetArgs) -> Result<Option<shiftkit::fpga::Target>> {
+    use shiftkit::device::{Board, Device};
+    use shiftkit::fpga::board::{BoardSettings, DEFAULT_TIMEOUT_MS, DEFAULT_WINDOW};
+    let (device, board) = match (target, &t.board) {
+        (None, None) => {
+            if t.baud.is_some() {
+                bail!("--baud sets a board's UART: give the board (--board BOARD)");
+            }
+            return Ok(None);
+        }
+        (target, Some(name)) => {
+            let board = Board::resolve(name)?;
+            let device = board.device()?;
+            if let Some(t) = target {
+                let asked = Device::resolve(t)?;
+                if asked.name != device.name {
+                    bail!(
+                        "board `{}` carries the {}, and --target asks for the {}: give one of them",
+                        board.name,
+                        device.name,
+                        asked.name
+                    );
+                }
+            }
+            let settings = BoardSettings {
+                board,
+                baud: t.baud,
+                window: DEFAULT_WINDOW,
+                timeout_ms: DEFAULT_TIMEOUT_MS,
+            };
+            (device, Some(settings))
+        }
+        (Some(target), None) => {
+            if t.baud.is_some() {
+                bail!("--baud sets a board's UART: give the board (--board BOARD)");
+            }
+            (Device::resolve(target)?, None)
+        }
+    };
+    Ok(Some(shiftkit::fpga::Target {
+        device,
         clock_mhz: t.clock,
         max_util: t.max_util,
         folds: t.fold.clone(),
         cycles: None,
         seed: t.pnr_seed,
-    })
+        board,
+    }))
 }
 
 pub fn build(args: BuildArgs, ctx: &Ctx) -> Result<()> {
     shiftkit::model::check_output_dir(&args.output)?;
-    let job = build_job(args.model, args.output, &args.target, &args.target_args)?;
+    let job = build_job(args.model, args.output, args.target.as_deref(), &args.target_args)?;
     let (bar, mut step) = step_spinner(args.json || ctx.quiet);
     let outcome = app::run_build(&job, &mut step);
     bar.finish_and_clear();

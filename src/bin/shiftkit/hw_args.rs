@@ -81,6 +81,15 @@ pub struct TargetArgs {
     /// Seed of nextpnr's placer.
     #[arg(long, default_value_t = 1)]
     pub pnr_seed: u64,
+    /// A board (icebreaker, upduino3, or a board file .toml): the design gets a board
+    /// top (the PLL clock, a reset, a UART link to the host, LEDs) and the board's pins;
+    /// implies its device.
+    #[arg(long, value_name = "BOARD")]
+    pub board: Option<String>,
+    /// The UART's baud rate on a board (default: the fastest the clock and the board's
+    /// USB bridge allow with 8 clocks a bit).
+    #[arg(long, value_name = "BAUD")]
+    pub baud: Option<u64>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -90,9 +99,10 @@ pub struct BuildArgs {
     /// Output directory (replaced when it holds an earlier build).
     #[arg(short, long)]
     pub output: PathBuf,
-    /// The device: ice40-up5k, ice40-hx8k, xc7a35t, or a device file (.toml).
+    /// The device: ice40-up5k, ice40-hx8k, xc7a35t, or a device file (.toml); not
+    /// needed with --board.
     #[arg(long, value_name = "DEVICE")]
-    pub target: String,
+    pub target: Option<String>,
     #[command(flatten)]
     pub target_args: TargetArgs,
     #[arg(long)]

@@ -1,0 +1,346 @@
+//! The board top: a design on a board, with its clock (the PLL from the
+//! board's oscillator), a power-on reset, the UART to the host and the link
+//! protocol (`crate::link`) around it, its LEDs, and the constraint file with
+//! exactly the board's pins. Both are handlebars templates rendered at run
+//! time from the board file and the design's manifest: the built-in ones
+//! (`templates/board/`), or a user's, named in their board file.
+
+use std::path::{Path, PathBuf};
+
+use handlebars::Handlebars;
+use serde_json::json;
+
+use crate::codegen::{library_file, Manifest};
+use crate::device::pll::{self, Pll};
+use crate::device::{Board, Resources};
+use crate::link::{packed_len, Info, VERSION};
+
+/// The built-in board top and constraint templates (iCE40).
+const TOP_TEMPLATE: &str = include_str!("../../templates/board/ice40_top.v.hbs");
+const PCF_TEMPLATE: &str = include_str!("../../templates/board/ice40.pcf.hbs");
+
+/// The library modules every board top instantiates (besides the design's).
+const BOARD_LIBRARY: [&str; 7] =
+    ["sk_readq", "sk_fifo", "sk_dwc", "sk_uart_rx", "sk_uart_tx", "sk_link_rx", "sk_link_tx"];
+
+/// Baud rates tried, fastest first, when none is asked for: ones every USB
+/// UART bridge makes exactly (FTDI's 12 MHz and 3 MHz divisors).
+const BAUDS: [u64; 10] = [
+    12_000_000, 6_000_000, 4_000_000, 3_000_000, 2_000_000, 1_000_000, 921_600, 460_800, 230_400,
+    115_200,
+];
+
+/// A UART's clocks per bit at least, by default (a safe oversampling).
+pub const SAFE_CLKS: u32 = 8;
+
+/// The fewest clocks per bit the receiver takes.
+const MIN_CLKS: u32 = 4;
+
+/// The largest error of the UART's rate against the asked one.
+const BAUD_ERROR: f64 = 0.02;
+
+/// What a board build asks of the board top.
+#[derive(Clone, Debug)]
+pub struct BoardSettings {
+    pub board: Board,
+    /// The baud rate (default: the fastest the clock and the host's bridge
+    /// allow with [`SAFE_CLKS`] clocks a bit).
+    pub baud: Option<u64>,
+    /// Classify requests the host may keep in flight.
+    pub window: u8,
+    /// Silence inside a frame that cuts it (milliseconds).
+    pub timeout_ms: f64,
+}
+
+/// Default requests in flight: one being computed, one arriving.
+pub const DEFAULT_WINDOW: u8 = 2;
+
+/// Default silence that cuts a frame: far longer than a USB bridge's gaps.
+pub const DEFAULT_TIMEOUT_MS: f64 = 20.0;
+
+/// A board top, rendered.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BoardTop {
+    pub module: String,
+    /// The clock the design runs at (MHz): the PLL's, or the oscillator's.
+    pub clock_mhz: f64,
+    pub pll: Option<Pll>,
+    pub baud: u64,
+    pub clocks_per_bit: u32,
+    pub window: u8,
+    /// The files to write: the board top and its constraints.
+    #[serde(skip)]
+    pub files: Vec<(String, String)>,
+    /// The library files the board top needs beyond the design's.
+    #[serde(skip)]
+    pub library: Vec<(String, String)>,
+    pub pcf: String,
+}
+
+/// Why a board top cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum BoardTopError {
+    #[error("board `{board}`: {reason}")]
+    Setting { board: String, reason: String },
+    #[error("{}: line {line}: {message}", template.display())]
+    Template { template: PathBuf, line: usize, message: String },
+    #[error("{}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What a board top takes beside its design, as the resource model counts
+/// it: logic measured on the iCEBreaker around the digits MLP (Yosys and
+/// nextpnr: 595 LUTs, 799 logic cells, 420 flip-flops more than the design
+/// alone), a block of RAM for the byte FIFO when it holds whole frames, and
+/// the board's pins.
+pub fn overhead(settings: &BoardSettings) -> Resources {
+    Resources {
+        luts: 600,
+        cells: 800,
+        ffs: 420,
+        ram_blocks: u64::from(settings.window > 1),
+        dsps: 0,
+        io: settings.board.pins(),
+    }
+}
+
+/// The UART's clocks per bit and rate for a design clock of `mhz`.
+pub fn uart_rate(board: &Board, mhz: f64, baud: Option<u64>) -> Result<(u32, u64), BoardTopError> {
+    let hz = mhz * 1e6;
+    let fits = |b: u64, min: u32| {
+        let clks = (hz / b as f64).round();
+        let error = (hz / clks - b as f64).abs() / b as f64;
+        (clks >= min as f64 && error <= BAUD_ERROR).then_some(clks as u32)
+    };
+    let err = |reason: String| BoardTopError::Setting { board: board.name.clone(), reason };
+    match baud {
+        Some(b) if b > board.uart.max_baud => Err(err(format!(
+            "baud {b} is above the {} baud the board's UART bridge takes",
+            board.uart.max_baud
+        ))),
+        Some(b) => fits(b, MIN_CLKS).map(|c| (c, b)).ok_or_else(|| {
+            err(format!(
+                "baud {b} cannot be made from {mhz} MHz within {}% with at least {MIN_CLKS} \
+                 clocks a bit; take one of {}",
+                BAUD_ERROR * 100.0,
+                BAUDS
+                    .iter()
+                    .filter(|&&b| fits(b, MIN_CLKS).is_some())
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }),
+        None => BAUDS
+            .iter()
+            .filter(|&&b| b <= board.uart.max_baud)
+            .find_map(|&b| fits(b, SAFE_CLKS).map(|c| (c, b)))
+            .ok_or_else(|| err(format!("no baud rate of {BAUDS:?} fits a {mhz} MHz clock"))),
+    }
+}
+
+/// The design clock a board gives for `mhz` asked: the oscillator itself
+/// when that is what is asked (or the PLL cannot go that low), else the
+/// PLL's nearest.
+pub fn board_clock(board: &Board, mhz: Option<f64>) -> Result<(f64, Option<Pll>), BoardTopError> {
+    let osc = board.clock.mhz;
+    match mhz {
+        None => Ok((osc, None)),
+        Some(f) if (f - osc).abs() < 1e-9 => Ok((osc, None)),
+        Some(f) => {
+            let p = pll::ice40(osc, f).map_err(|e| BoardTopError::Setting {
+                board: board.name.clone(),
+                reason: format!("clock {f} MHz from the {osc} MHz oscillator: {e}"),
+            })?;
+            Ok((p.out_mhz, Some(p)))
+        }
+    }
+}
+
+/// The role of an LED: a heartbeat, the error lamp, or off.
+fn led_signal(name: &str) -> (&'static str, &'static str) {
+    match name {
+        "green" => ("heartbeat", "heartbeat"),
+        "red" => ("error_lamp", "lit on an error answer"),
+        _ => ("1'b0", "off"),
+    }
+}
+
+/// Renders a template, its errors naming the file and line.
+fn render(
+    name: &str,
+    template: &str,
+    path: &Path,
+    data: &serde_json::Value,
+) -> Result<String, BoardTopError> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(handlebars::no_escape);
+    let at = |e: &dyn std::fmt::Display, line: Option<usize>| BoardTopError::Template {
+        template: path.to_path_buf(),
+        line: line.unwrap_or(0),
+        message: e.to_string(),
+    };
+    hb.register_template_string(name, template).map_err(|e| at(&e, e.pos().map(|p| p.0)))?;
+    hb.render(name, data).map_err(|e| at(&e, e.line_no))
+}
+
+/// The board top of the design `m` (written beside it) on `settings.board`,
+/// at `mhz` (None: the oscillator's clock).
+pub fn board_top(
+    m: &Manifest,
+    settings: &BoardSettings,
+    mhz: Option<f64>,
+) -> Result<BoardTop, BoardTopError> {
+    let board = &settings.board;
+    let err = |reason: String| BoardTopError::Setting { board: board.name.clone(), reason };
+    let stream =
+        m.stream.as_ref().ok_or_else(|| err("a board top takes a streaming design".into()))?;
+    if m.argmax_bits == 0 || stream.output.lanes != 1 {
+        return Err(err(
+            "a board classifies: give it a design with an argmax and one output value a beat \
+             (a network that ends flat)"
+                .into(),
+        ));
+    }
+    let in_lanes = stream.input.lanes;
+    if settings.window == 0 {
+        return Err(err("the window (requests in flight) must be at least 1".into()));
+    }
+    let (clock_mhz, pll) = board_clock(board, mhz)?;
+    let (clks, baud) = uart_rate(board, clock_mhz, settings.baud)?;
+    let frame = 4 + packed_len(m.inputs, m.input_format.bits());
+    let fifo_depth = (settings.window as usize - 1) * frame + 16;
+    let timeout = (settings.timeout_ms * clock_mhz * 1000.0).round().max(16.0) as u64;
+    let info = Info {
+        version: VERSION,
+        network_hash: m.network_hash.clone(),
+        inputs: m.inputs as u32,
+        input_format: m.input_format,
+        outputs: m.outputs as u32,
+        output_format: m.output_format,
+        cycles_per_image: stream.cycles_per_image.min(u32::MAX as u64) as u32,
+        window: settings.window,
+    };
+    let info_bytes = info.body();
+    let info_hex: String = info_bytes.iter().rev().map(|b| format!("{b:02x}")).collect();
+    // A heartbeat of about a second: the counter's top bit.
+    let heartbeat_bit = ((clock_mhz * 1e6).log2().floor() as u32).saturating_sub(1).max(1);
+    let module = format!("{}_board", m.top);
+    let leds: Vec<serde_json::Value> = board
+        .led
+        .iter()
+        .map(|l| {
+            let (signal, role) = led_signal(&l.name);
+            json!({"name": l.name, "pin": l.pin, "active_low": l.active_low, "signal": signal, "role": role})
+        })
+        .collect();
+    let mut ports = vec![
+        "input  wire clk_osc".to_string(),
+        "input  wire uart_rx".into(),
+        "output wire uart_tx".into(),
+    ];
+    ports.extend(board.led.iter().map(|l| format!("output wire led_{}", l.name)));
+    ports.extend(board.hold.iter().map(|h| format!("output wire hold_{}", h.name)));
+    if board.button.is_some() {
+        ports.push("input  wire button".into());
+    }
+    let data = json!({
+        "header": format!("Generated by shiftkit {} for network {}. Do not edit.", env!("CARGO_PKG_VERSION"), m.network_hash),
+        "module": module,
+        "ports": ports.iter().map(|d| json!({"decl": d})).collect::<Vec<_>>(),
+        "board": {
+            "name": board.name,
+            "description": if board.description.is_empty() { &board.name } else { &board.description },
+            "source": board.source,
+            "clock_pin": board.clock.pin,
+            "clock_mhz": board.clock.mhz,
+            "uart_rx": board.uart.rx,
+            "uart_tx": board.uart.tx,
+            "leds": leds,
+            "holds": board.hold.iter().map(|h| json!({"name": h.name, "pin": h.pin, "level": h.level})).collect::<Vec<_>>(),
+            "button": board.button.as_ref().map(|b| json!({"pin": b.pin, "active_low": b.active_low})),
+        },
+        "pll": pll,
+        "clock_mhz": format!("{clock_mhz:.3}"),
+        "reset_bits": 11,
+        "reset_width": 12,
+        "reset_cycles": 1 << 11,
+        "heartbeat_bit": heartbeat_bit,
+        "heartbeat_width": heartbeat_bit + 1,
+        "uart": {"clks": clks, "baud": baud},
+        "link": {
+            "timeout": timeout,
+            "fifo_depth": fifo_depth,
+            "status_depth": settings.window as usize + 2,
+            "window": settings.window,
+            "info_len": info_bytes.len(),
+            "info_bits": info_bytes.len() * 8,
+            "info_hex": info_hex,
+        },
+        "design": {
+            "top": m.top,
+            "inputs": m.inputs,
+            "in_bits": m.input_format.bits(),
+            "in_bits_msb": m.input_format.bits() - 1,
+            "in_lanes": in_lanes,
+            "in_width_msb": in_lanes as u32 * m.input_format.bits() - 1,
+            "gather": in_lanes > 1,
+            "outputs": m.outputs,
+            "out_bits": m.output_format.bits(),
+            "out_bits_msb": m.output_format.bits() - 1,
+            "argmax_bits": m.argmax_bits,
+            "argmax_msb": m.argmax_bits - 1,
+        },
+    });
+    let (top_text, top_path) = template_of(board, "top_template", TOP_TEMPLATE)?;
+    let (pcf_text, pcf_path) = template_of(board, "pcf_template", PCF_TEMPLATE)?;
+    let top = render("top", &top_text, &top_path, &data)?;
+    let pcf = render("pcf", &pcf_text, &pcf_path, &data)?;
+    let pcf_name = format!("{module}.pcf");
+    let library = BOARD_LIBRARY
+        .iter()
+        .filter(|n| !m.files.iter().any(|f| f == &format!("{n}.v")))
+        .map(|n| {
+            let name = format!("{n}.v");
+            let text = library_file(&name).expect("a library module");
+            (name, text.to_string())
+        })
+        .collect();
+    Ok(BoardTop {
+        files: vec![(format!("{module}.v"), top), (pcf_name.clone(), pcf)],
+        module,
+        clock_mhz,
+        pll,
+        baud,
+        clocks_per_bit: clks,
+        window: settings.window,
+        library,
+        pcf: pcf_name,
+    })
+}
+
+/// A template: the board file's own (a path beside it), or the built-in one.
+fn template_of(
+    board: &Board,
+    key: &str,
+    builtin: &str,
+) -> Result<(String, PathBuf), BoardTopError> {
+    let own = match key {
+        "top_template" => board.top_template.as_ref(),
+        _ => board.pcf_template.as_ref(),
+    };
+    match own {
+        Some(p) => {
+            let path = board.dir.as_deref().unwrap_or(Path::new(".")).join(p);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| BoardTopError::Io { path: path.clone(), source })?;
+            Ok((text, path))
+        }
+        None => Ok((builtin.to_string(), PathBuf::from(format!("(built-in {key})")))),
+    }
+}
