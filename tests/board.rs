@@ -506,3 +506,28 @@ fn board_tops_are_lint_clean_and_pin_exactly_the_board() {
     let e = board_top(m, &settings(None), Some(300.0)).unwrap_err().to_string();
     assert!(e.contains("clock 300 MHz") && e.contains("16 to 275 MHz"), "{e}");
 }
+
+/// A board file may bring its own templates; one that names a value the
+/// board top does not have is refused with its file, line and the value.
+#[test]
+fn a_board_files_own_template_renders_and_its_errors_name_the_line() {
+    use shiftkit::fpga::board::{board_top, BoardSettings};
+    let (_, design) = board_design(5);
+    let dir = tempfile::tempdir().unwrap();
+    let good = include_str!("../boards/icebreaker.toml")
+        .replace("[clock]", "top_template = \"my_top.v.hbs\"\n\n[clock]");
+    std::fs::write(dir.path().join("mine.toml"), good).unwrap();
+    std::fs::write(
+        dir.path().join("my_top.v.hbs"),
+        "// {{board.name}} at {{uart.baud}} baud\nmodule {{module}};\nendmodule\n",
+    )
+    .unwrap();
+    let board = Board::resolve(dir.path().join("mine.toml").to_str().unwrap()).unwrap();
+    let settings = BoardSettings { board, baud: None, window: 2, timeout_ms: 20.0 };
+    let top = board_top(&design.manifest, &settings, None).unwrap();
+    assert_eq!(top.files[0].1, "// icebreaker at 1000000 baud\nmodule net_board;\nendmodule\n");
+    std::fs::write(dir.path().join("my_top.v.hbs"), "// top\nmodule {{modul}};\nendmodule\n")
+        .unwrap();
+    let e = board_top(&design.manifest, &settings, None).unwrap_err().to_string();
+    assert!(e.contains("my_top.v.hbs: line 2") && e.contains("modul"), "{e}");
+}
