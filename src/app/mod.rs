@@ -85,6 +85,14 @@ pub enum AppError {
     /// A setting of a job, by name, that cannot work.
     #[error("{setting}: {reason}")]
     Setting { setting: &'static str, reason: String },
+    /// A board that holds another network than the model given.
+    #[error(
+        "the board on {port} holds network {board}, the model is {model}: build and flash the \
+         model's design, or give the model the board was built from"
+    )]
+    StaleBoard { port: String, board: String, model: String },
+    #[error(transparent)]
+    Link(#[from] crate::link::LinkError),
 }
 
 mod build_cmd;
@@ -94,6 +102,7 @@ mod flow_cmd;
 mod hdl_cmd;
 mod quantize_cmd;
 mod report_cmd;
+mod run_cmd;
 mod sensitivity_cmd;
 mod train_cmd;
 mod verify_cmd;
@@ -105,6 +114,7 @@ pub use flow_cmd::*;
 pub use hdl_cmd::*;
 pub use quantize_cmd::*;
 pub use report_cmd::*;
+pub use run_cmd::*;
 pub use sensitivity_cmd::*;
 pub use train_cmd::*;
 pub use verify_cmd::*;

@@ -6,7 +6,7 @@
 //! `F_PFD = F_IN / (DIVR + 1)`, `F_VCO = F_PFD * (DIVF + 1)`,
 //! `F_OUT = F_VCO / 2^DIVQ`; FILTER_RANGE follows from `F_PFD`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The PLL's input clock range (MHz).
 pub const IN_MHZ: (f64, f64) = (10.0, 133.0);
@@ -18,7 +18,7 @@ const VCO_MHZ: (f64, f64) = (533.0, 1066.0);
 pub const OUT_MHZ: (f64, f64) = (16.0, 275.0);
 
 /// The dividers of one PLL configuration and the clock they give.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Pll {
     pub divr: u32,
     pub divf: u32,

@@ -58,8 +58,8 @@ pub const DEFAULT_WINDOW: u8 = 2;
 /// Default silence that cuts a frame: far longer than a USB bridge's gaps.
 pub const DEFAULT_TIMEOUT_MS: f64 = 20.0;
 
-/// A board top, rendered.
-#[derive(Clone, Debug, serde::Serialize)]
+/// A board top, rendered (and, read back from `build.json`, its record).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct BoardTop {
     pub module: String,
     /// The clock the design runs at (MHz): the PLL's, or the oscillator's.
@@ -68,6 +68,9 @@ pub struct BoardTop {
     pub baud: u64,
     pub clocks_per_bit: u32,
     pub window: u8,
+    /// Every Verilog file of the build, in the build's directory (the
+    /// design's, the board library's, the board top).
+    pub sources: Vec<String>,
     /// The files to write: the board top and its constraints.
     #[serde(skip)]
     pub files: Vec<(String, String)>,
@@ -319,6 +322,7 @@ pub fn board_top(
         baud,
         clocks_per_bit: clks,
         window: settings.window,
+        sources: Vec::new(),
         library,
         pcf: pcf_name,
     })

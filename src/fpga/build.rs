@@ -433,7 +433,7 @@ fn write_board_top(
     mhz: Option<f64>,
     dir: &Path,
 ) -> Result<(BoardTop, Vec<String>), BuildError> {
-    let top = board_top(manifest, board, mhz)?;
+    let mut top = board_top(manifest, board, mhz)?;
     let mut files = manifest.files.clone();
     for (name, text) in top.library.iter().chain(&top.files) {
         let path = dir.join(name);
@@ -442,5 +442,6 @@ fn write_board_top(
             files.push(name.clone());
         }
     }
+    top.sources = files.clone();
     Ok((top, files))
 }

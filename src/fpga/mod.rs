@@ -15,6 +15,9 @@ pub mod board;
 mod build;
 
 pub use board::{BoardSettings, BoardTop, BoardTopError};
+
+/// What a board build records of its board top in `build.json`.
+pub type BoardBuildRecord = BoardTop;
 pub use build::{build, hdl_config, BuildError, BuildOutcome, Target, Usage, DEFAULT_MAX_UTIL};
 
 /// Errors of running the tools.

@@ -27,6 +27,7 @@
 
 mod codes;
 mod frame;
+pub mod host;
 
 pub use codes::{pack_codes, packed_len, unpack_codes};
 pub use frame::{crc8, Answer, Decoder, ErrorCode, Info, Request};
@@ -55,7 +56,16 @@ pub mod kind {
 /// Errors of the link.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
-    /// An answer frame that cannot be read.
-    #[error("a bad answer frame: {0}")]
+    /// An answer frame that cannot be read, or one out of turn.
+    #[error("a bad answer from the board: {0}")]
     Frame(String),
+    #[error(
+        "no answer from the board: {what} did not come within {waited:?} (is the board \
+         flashed with a shiftkit board build, and the port's baud the build's?)"
+    )]
+    Timeout { what: String, waited: std::time::Duration },
+    #[error("the port vanished (the board was unplugged, or the simulated board stopped)")]
+    Vanished,
+    #[error("the port: {0}")]
+    Io(#[source] std::io::Error),
 }

@@ -70,7 +70,7 @@ pub struct Built {
     pub(super) program: Vec<String>,
 }
 
-fn run_tool(cmd: &mut Command, what: &str) -> Result<String, VerifyError> {
+pub(super) fn run_tool(cmd: &mut Command, what: &str) -> Result<String, VerifyError> {
     let out = cmd.output().map_err(|e| VerifyError::Tool {
         what: what.to_string(),
         status: e.to_string(),

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 mod bench;
+pub mod board;
 mod check;
 mod compare;
 mod contract;

@@ -67,6 +67,9 @@ pub enum Command {
     /// The fastest design that fits a device: Verilog, Yosys synthesis, nextpnr place
     /// and route, icepack bitstream, and DIR/build.json.
     Build(BuildArgs),
+    /// Images through a design on a board (its serial port, or the simulated board of a
+    /// board build), every answer against the simulator's.
+    Run(RunArgs),
     /// Run raw integer vectors through the bit-exact simulator.
     Sim(SimArgs),
     /// Print the whole integer network as JSON.

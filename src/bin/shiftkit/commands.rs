@@ -494,3 +494,37 @@ pub fn cmvm(args: CmvmArgs, ctx: &Ctx) -> Result<()> {
         .with_context(|| format!("solving the constant matrix {}", job.matrix.display()))?;
     print_outcome(args.json, &outcome, || outcome.to_text())
 }
+
+pub fn run_board(args: RunArgs, ctx: &Ctx) -> Result<()> {
+    let dataset = args.data.as_deref().map(parse_dataset).transpose()?;
+    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+        bail!("timeout: {} s: give a number of seconds above 0", args.timeout);
+    }
+    let board = match (&args.port, &args.sim) {
+        (_, Some(build)) => app::Board::Sim { build: build.clone(), baud: args.baud },
+        (Some(path), None) => {
+            app::Board::Port { path: path.clone(), baud: args.baud.unwrap_or(1_000_000) }
+        }
+        (None, None) => {
+            bail!("give the board's port (--port) or a board build to simulate (--sim)")
+        }
+    };
+    let job = app::RunJob {
+        model: args.model,
+        board,
+        dataset,
+        data_dir: args.data_args.data_dir,
+        split: args.split.into(),
+        limit: args.limit,
+        timeout: std::time::Duration::from_secs_f64(args.timeout),
+    };
+    let (bar, mut step) = step_spinner(args.json || ctx.quiet);
+    let outcome = app::run_board(&job, &mut step);
+    bar.finish_and_clear();
+    let outcome = outcome.with_context(|| format!("running {}", job.model.display()))?;
+    print_outcome(args.json, &outcome, || outcome.to_text())?;
+    if !outcome.passed() {
+        bail!("the board's answers differ from the simulator's");
+    }
+    Ok(())
+}

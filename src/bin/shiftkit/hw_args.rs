@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::ValueEnum;
 
-use crate::args::{DataArgs, MethodArg};
+use crate::args::{DataArgs, MethodArg, SplitArg};
 use shiftkit::{compress, train::defaults};
 
 #[derive(clap::Args, Debug)]
@@ -210,6 +210,38 @@ pub struct CmvmArgs {
     /// Greedy passes with different tie orders (small matrices); the fewest adders win.
     #[arg(long, value_name = "N", default_value_t = shiftkit::codegen::cmvm::DEFAULT_TRIES)]
     pub share_tries: u32,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// A quantized model (.skm): the network the board holds.
+    pub model: PathBuf,
+    /// The board's serial port (its USB UART), like /dev/ttyUSB1.
+    #[arg(long, value_name = "PORT", conflicts_with = "sim", required_unless_present = "sim")]
+    pub port: Option<PathBuf>,
+    /// Run the simulated board of a board build (`build --board`) instead: its board top
+    /// on Verilator behind a pseudo-terminal.
+    #[arg(long, value_name = "BUILD_DIR")]
+    pub sim: Option<PathBuf>,
+    /// The port's baud rate, the one the design was built with [default: 1000000, a
+    /// 12 MHz board's; with --sim, the board build's]
+    #[arg(long)]
+    pub baud: Option<u32>,
+    /// Dataset (default: the one the model was trained on).
+    #[arg(long)]
+    pub data: Option<String>,
+    #[command(flatten)]
+    pub data_args: DataArgs,
+    #[arg(long, value_enum, default_value = "test")]
+    pub split: SplitArg,
+    /// The first N images of the split.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Seconds to wait for one answer.
+    #[arg(long, default_value_t = 10.0)]
+    pub timeout: f64,
     #[arg(long)]
     pub json: bool,
 }

@@ -55,6 +55,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Cmvm(args) => cmvm(args, &ctx),
         Command::Verify(args) => verify(args, &ctx),
         Command::Build(args) => build(args, &ctx),
+        Command::Run(args) => run_board(args, &ctx),
         Command::Sim(args) => sim(args, &ctx),
         Command::Dump(args) => dump(args, &ctx),
     }
