@@ -92,13 +92,6 @@ int main(int argc, char** argv) {
         ioctl(slave, TCSETS2, &t);
     }
     fcntl(master, F_SETFL, O_NONBLOCK);
-    FILE* f = fopen(argv[3], "w");
-    if (!f) {
-        perror(argv[3]);
-        return 1;
-    }
-    fprintf(f, "%s\n", name);
-    fclose(f);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
 
@@ -123,7 +116,19 @@ int main(int argc, char** argv) {
     unsigned long long cycle = 0, first_in = 0, last_out = 0;
     bool seen_in = false;
 
+    // The terminal is published once the board is up: configured and out of
+    // its power-on reset (the host's first bytes would be lost before).
+    const unsigned long long up = 1ull << 14;
     while (!stopping) {
+        if (cycle == up) {
+            FILE* f = fopen(argv[3], "w");
+            if (!f) {
+                perror(argv[3]);
+                return 1;
+            }
+            fprintf(f, "%s\n", name);
+            fclose(f);
+        }
         // The line into the board, for this cycle.
         if (bits_left == 0 && !to_board.empty()) {
             frame = (1u << 9) | ((unsigned)to_board.front() << 1);
@@ -168,7 +173,7 @@ int main(int argc, char** argv) {
             }
         }
         // The terminal, now and then: bytes in, bytes out.
-        if ((cycle & 255) == 0) {
+        if ((cycle & 255) == 0 && cycle > up) {
             unsigned char buf[1024];
             ssize_t n = read(master, buf, sizeof buf);
             if (n > 0 && bits_left == 0 && rx_bit < 0) {

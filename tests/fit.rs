@@ -224,6 +224,8 @@ fn build_places_routes_and_packs_a_small_design() {
     if have("verilator") {
         let o = shiftkit(&["verify", &q, out.to_str().unwrap(), "--vectors", "20"]);
         assert!(o.status.success(), "{}", stderr(&o));
+        the_simulated_board_classifies_through_its_terminal(dir.path(), &q, &out);
+        the_simulated_board_answers_bad_frames_then_classifies(&q, &out);
     }
     // A second build replaces the first.
     let o = shiftkit(&["build", &q, "-o", out.to_str().unwrap(), "--target", "ice40-up5k"]);
@@ -305,4 +307,133 @@ fn bad_build_requests_are_refused_by_name_and_leave_nothing() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("not a shiftkit build"), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
+}
+
+/// The whole system on the simulated board of a board build: the host
+/// program, the protocol, the UART and the network. Every test image's
+/// answer equals the simulator's; a model the board does not hold, a port at
+/// the wrong baud (the simulated line runs at the host's rate) and a port
+/// that does not exist are refused by name.
+fn the_simulated_board_classifies_through_its_terminal(dir: &Path, q: &str, build: &Path) {
+    let build = build.to_str().unwrap();
+    let o = shiftkit(&["run", q, "--sim", build, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let images = r["images"].as_u64().unwrap();
+    assert!(images >= 300, "{r}");
+    assert_eq!(r["exact"].as_u64(), Some(images), "{r}");
+    assert_eq!(r["refused"].as_u64(), Some(0), "{r}");
+    // The board's accuracy is `eval`'s integer accuracy.
+    let o = shiftkit(&["eval", q, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let integer = e["integer_accuracy"].as_f64().expect("eval's integer accuracy");
+    assert_eq!(r["accuracy"].as_f64(), Some(integer), "{r} {e}");
+    // Link-bound: an image's request and answer at 12 clocks a bit, and
+    // little more, per image.
+    let line = (r["request_bits"].as_u64().unwrap() * 12) as f64;
+    let per = r["cycles_per_image"].as_f64().unwrap();
+    assert!(per >= line * 0.99 && per < line * 1.5, "{per} cycles an image, {line} on the line");
+
+    // Another network than the board's.
+    let float = dir.join("f.skm");
+    let other = dir.join("other.skm");
+    let o = shiftkit(&[
+        "quantize",
+        float.to_str().unwrap(),
+        "--weights",
+        "inq4",
+        "-o",
+        other.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = shiftkit(&["run", other.to_str().unwrap(), "--sim", build, "--limit", "3"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("holds network"), "{}", stderr(&o));
+    // The host at another rate than the board's: no answer, a timeout.
+    let o = shiftkit(&["run", q, "--sim", build, "--baud", "115200", "--timeout", "1"]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("no answer from the board") && e.contains("baud"), "{e}");
+    // No such port; a file that is not one.
+    let o = shiftkit(&["run", q, "--port", "/dev/ttyNOSUCHPORT"]);
+    assert!(stderr(&o).contains("/dev/ttyNOSUCHPORT does not exist"), "{}", stderr(&o));
+    let o = shiftkit(&["run", q, "--port", &format!("{build}/build.json")]);
+    assert!(stderr(&o).contains("is not a serial port"), "{}", stderr(&o));
+    let o = shiftkit(&["run", q, "--sim", dir.to_str().unwrap()]);
+    assert!(stderr(&o).contains("is not a board build"), "{}", stderr(&o));
+}
+
+/// Garbage, an unknown frame type, a bad check and a frame cut short, sent
+/// raw to the simulated board: it answers an error frame for each frame it
+/// could start to read (the cut one once the line has been quiet), skips the
+/// garbage, and then classifies a good image as the simulator does.
+fn the_simulated_board_answers_bad_frames_then_classifies(q: &str, build: &Path) {
+    use shiftkit::link::{Answer, Decoder, ErrorCode, Request, SYNC};
+    use std::io::{Read, Write};
+    let text = std::fs::read_to_string(build.join("build.json")).unwrap();
+    let record: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let top: shiftkit::fpga::BoardBuildRecord =
+        serde_json::from_value(record["board"].clone()).unwrap();
+    let sim = shiftkit::verify::board::BoardSim {
+        dir: build.to_path_buf(),
+        module: top.module.clone(),
+        sources: top.sources.clone(),
+        clocks_per_bit: top.clocks_per_bit,
+        baud: top.baud as u32,
+    };
+    let running = sim.start(&sim.build().unwrap()).unwrap();
+    let mut port = serialport::new(running.port.to_string_lossy(), top.baud as u32)
+        .timeout(std::time::Duration::from_millis(50))
+        .open()
+        .unwrap();
+    let net = shiftkit::quant::read_integer(&shiftkit::model::load(Path::new(q)).unwrap().rest)
+        .unwrap()
+        .unwrap();
+    let info =
+        shiftkit::link::host::identify(&mut port, std::time::Duration::from_secs(10)).unwrap();
+    let bits = info.input_format.bits();
+    let mut decoder = Decoder::new(info.outputs as usize, info.output_format);
+    let mut answers = Vec::new();
+    let mut read_until = |port: &mut Box<dyn serialport::SerialPort>, want: usize| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut buf = [0u8; 256];
+        while answers.len() < want {
+            assert!(std::time::Instant::now() < deadline, "answers so far: {answers:?}");
+            if let Ok(n) = port.read(&mut buf) {
+                answers.extend(decoder.push(&buf[..n]));
+            }
+        }
+        answers.clone()
+    };
+    let image: Vec<i64> = (0..info.inputs as i64).map(|i| (i * 37) % 256).collect();
+    let good = |seq: u8| Request::Classify { seq, codes: image.clone(), bits }.encode();
+    // Garbage between frames, an unknown type, a bad check.
+    let mut bad_check = good(7);
+    *bad_check.last_mut().unwrap() ^= 0x5a;
+    let mut bytes = vec![0x00, 0x13, 0xff, 0x42];
+    bytes.extend([SYNC, b'X', 1, 2, 3]);
+    bytes.extend(&bad_check);
+    port.write_all(&bytes).unwrap();
+    let got = read_until(&mut port, 2);
+    assert!(matches!(got[0], Answer::Error { code: ErrorCode::Type, .. }), "{got:?}");
+    assert!(matches!(got[1], Answer::Error { seq: Some(7), code: ErrorCode::Check }), "{got:?}");
+    // A frame cut short: answered once the line is quiet.
+    let cut = good(9);
+    port.write_all(&cut[..cut.len() / 2]).unwrap();
+    let got = read_until(&mut port, 3);
+    assert!(
+        matches!(got[2], Answer::Error { seq: Some(9), code: ErrorCode::Truncated }),
+        "{got:?}"
+    );
+    // Then a good image, classified as the simulator does.
+    port.write_all(&good(3)).unwrap();
+    let got = read_until(&mut port, 4);
+    let x = ndarray::Array2::from_shape_vec((1, image.len()), image.clone()).unwrap();
+    let want = shiftkit::sim::run(&net, x.view()).unwrap().row(0).to_vec();
+    let class = shiftkit::sim::argmax(want.iter().copied()) as u16;
+    assert_eq!(got[3], Answer::Classified { seq: 3, class, codes: want }, "{got:?}");
+    drop(port);
+    let cycles = running.stop().unwrap();
+    assert!(cycles.last_out > cycles.first_in, "{cycles:?}");
 }

@@ -32,19 +32,28 @@ fn read_some(port: &mut dyn Port, buf: &mut [u8], deadline: Instant) -> Result<u
     }
 }
 
+/// How long identify waits before it asks again: the first bytes after a
+/// port opens may meet a board still coming up.
+const IDENTIFY_AGAIN: Duration = Duration::from_millis(500);
+
 /// Asks the board what it holds: its identify answer, read within `timeout`
-/// (other answers before it, left over from an earlier session, are dropped).
+/// (asked again every half second; other answers before it, left over from
+/// an earlier session, are dropped).
 pub fn identify(port: &mut dyn Port, timeout: Duration) -> Result<Info, LinkError> {
-    port.write_all(&Request::Identify.encode()).map_err(LinkError::Io)?;
-    port.flush().map_err(LinkError::Io)?;
     // The classify answers' length is not known yet: a decoder for one
     // output of one bit reads identify and error answers alike.
     let mut decoder = Decoder::new(1, FixedFormat::new(false, 1, 0).expect("a format"));
     let deadline = Instant::now() + timeout;
     let mut buf = [0u8; 256];
+    let mut ask = Instant::now();
     loop {
-        let n = read_some(port, &mut buf, deadline)?;
-        if n == 0 {
+        if Instant::now() >= ask {
+            port.write_all(&Request::Identify.encode()).map_err(LinkError::Io)?;
+            port.flush().map_err(LinkError::Io)?;
+            ask = Instant::now() + IDENTIFY_AGAIN;
+        }
+        let n = read_some(port, &mut buf, ask.min(deadline))?;
+        if n == 0 && Instant::now() >= deadline {
             return Err(LinkError::Timeout {
                 what: "the answer to identify".into(),
                 waited: timeout,
