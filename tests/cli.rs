@@ -748,3 +748,38 @@ fn flow_runs_the_whole_chain() {
         assert!(text.contains("pass (") && !text.contains("FAIL"), "{text}");
     }
 }
+
+/// `flow --board`: the whole chain on a board, ending with the simulated
+/// board classifying test images through its terminal, bit-exact.
+#[test]
+fn flow_on_a_board_ends_with_the_simulated_board() {
+    let have = |t: &str| Command::new("which").arg(t).output().is_ok_and(|o| o.status.success());
+    if !["yosys", "nextpnr-ice40", "icepack", "verilator"].iter().all(|t| have(t)) {
+        eprintln!("the open FPGA tools or verilator are not installed; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = shiftkit(&[
+        "flow",
+        "--arch",
+        "mlp:64-16-10",
+        "--vectors",
+        "20",
+        "--board",
+        "icebreaker",
+        "-o",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let flow: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(flow["build"]["board"]["board"], "icebreaker", "{flow}");
+    let run = &flow["board_run"];
+    assert_eq!(run["simulated"], true, "{run}");
+    let images = run["images"].as_u64().unwrap();
+    assert!(images >= 300, "{run}");
+    assert_eq!(run["exact"].as_u64(), Some(images), "{run}");
+    assert_eq!(run["accuracy"], flow["compress"]["integer_accuracy"], "{flow}");
+    assert!(out.join("build/shiftkit_top_board.bin").is_file());
+}

@@ -36,6 +36,9 @@ const ICARUS_STREAM_IMAGES: usize = 1;
 /// Icarus runs tens of vectors a second on a large design, Verilator gets
 /// them all.
 const ICARUS_VECTORS: usize = 100;
+/// Test images the simulated board classifies at the end of a flow on a
+/// board (each crosses the simulated UART bit by bit).
+const BOARD_IMAGES: usize = 1000;
 
 /// Fails before any training if the network, compressed as `recipe` says,
 /// cannot become hardware: the untrained network is quantized and its design
@@ -74,6 +77,8 @@ pub struct FlowOutcome {
     pub skipped: Vec<String>,
     pub verify: Option<VerifyOutcome>,
     pub build: Option<BuildOutcome>,
+    /// On a board: the simulated board's run (skipped without Verilator).
+    pub board_run: Option<RunOutcome>,
     /// The survey row of the compressed model, as Markdown...
     pub report: PathBuf,
     /// ...and the whole run as one HTML page.
@@ -195,6 +200,23 @@ pub fn run_flow(
             }
         });
     }
+    // On a board, the whole system last: the host program talks to the
+    // simulated board through its terminal.
+    let board_run = match &job.target {
+        Some(t) if t.board.is_some() && Simulator::Verilator.available() => Some(run_board(
+            &RunJob {
+                model: compressed_path.clone(),
+                board: Board::Sim { build: hdl_dir.clone(), baud: None },
+                dataset: Some(job.dataset),
+                data_dir: job.data_dir.clone(),
+                split: SplitName::Test,
+                limit: Some(BOARD_IMAGES),
+                timeout: std::time::Duration::from_secs(10),
+            },
+            progress,
+        )?),
+        _ => None,
+    };
     progress("writing the HTML report");
     let html = job.dir.join(REPORT_HTML);
     let (file, net) = load_integer(&compressed_path)?;
@@ -216,6 +238,7 @@ pub fn run_flow(
         skipped: skipped.iter().map(|s| s.as_str().to_string()).collect(),
         verify,
         build,
+        board_run,
         report,
         html,
     })
@@ -290,6 +313,9 @@ impl FlowOutcome {
         if let Some(b) = &self.build {
             s.push_str(&b.to_text());
         }
+        if let Some(r) = &self.board_run {
+            s.push_str(&r.to_text());
+        }
         let d = self.dir.display();
         let design = self.hdl.dir.display();
         let _ = writeln!(
@@ -311,6 +337,7 @@ impl FlowOutcome {
 
     pub fn passed(&self) -> bool {
         self.verify.as_ref().is_none_or(|v| v.passed)
+            && self.board_run.as_ref().is_none_or(|r| r.passed())
     }
 
     /// Whether a build (if any) met its clock.

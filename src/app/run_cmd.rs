@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::codegen::manifest::Order;
 use crate::link::host::{self, Outcome};
-use crate::link::{packed_len, Info};
+use crate::link::{answer_len, line_bits, request_len, Info};
 use crate::verify::board::{BoardSim, SimCycles};
 
 /// Where the board is.
@@ -191,8 +191,8 @@ pub fn run_board(job: &RunJob, progress: &mut dyn FnMut(&str)) -> Result<RunOutc
         }
     }
     let integer_accuracy = sim::accuracy(&net, &split)?;
-    let request_bits = 10 * (4 + packed_len(net.input().numel(), info.input_format.bits())) as u64;
-    let answer_bits = 10 * (6 + packed_len(net.output().numel(), info.output_format.bits())) as u64;
+    let request_bits = line_bits(request_len(net.input().numel(), info.input_format.bits()));
+    let answer_bits = line_bits(answer_len(net.output().numel(), info.output_format.bits()));
     Ok(RunOutcome {
         model: job.model.clone(),
         port: port_path.display().to_string(),

@@ -5,6 +5,7 @@
 //! time from the board file and the design's manifest: the built-in ones
 //! (`templates/board/`), or a user's, named in their board file.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use handlebars::Handlebars;
@@ -13,7 +14,7 @@ use serde_json::json;
 use crate::codegen::{library_file, Manifest};
 use crate::device::pll::{self, Pll};
 use crate::device::{Board, Resources};
-use crate::link::{packed_len, Info, VERSION};
+use crate::link::{answer_len, line_bits, request_len, Info, VERSION};
 
 /// The built-in board top and constraint templates (iCE40).
 const TOP_TEMPLATE: &str = include_str!("../../templates/board/ice40_top.v.hbs");
@@ -68,6 +69,24 @@ pub struct BoardTop {
     pub baud: u64,
     pub clocks_per_bit: u32,
     pub window: u8,
+    /// The board's name and how to write the bitstream to its flash
+    /// (`{bitstream}` stands for its path).
+    #[serde(default)]
+    pub board: String,
+    #[serde(default)]
+    pub flash: Vec<String>,
+    /// Bits on the line for one image: its request to the board and the
+    /// answer back (8N1, 10 bits a byte; the two directions run at once).
+    #[serde(default)]
+    pub request_bits: u64,
+    #[serde(default)]
+    pub answer_bits: u64,
+    /// Images a second: the design at the board's clock (clock / cycles per
+    /// image), and the link (baud / the longer direction's bits an image).
+    #[serde(default)]
+    pub compute_images_per_second: f64,
+    #[serde(default)]
+    pub link_images_per_second: f64,
     /// Every Verilog file of the build, in the build's directory (the
     /// design's, the board library's, the board top).
     pub sources: Vec<String>,
@@ -216,7 +235,7 @@ pub fn board_top(
     }
     let (clock_mhz, pll) = board_clock(board, mhz)?;
     let (clks, baud) = uart_rate(board, clock_mhz, settings.baud)?;
-    let frame = 4 + packed_len(m.inputs, m.input_format.bits());
+    let frame = request_len(m.inputs, m.input_format.bits());
     let fifo_depth = (settings.window as usize - 1) * frame + 16;
     let timeout = (settings.timeout_ms * clock_mhz * 1000.0).round().max(16.0) as u64;
     let info = Info {
@@ -314,6 +333,8 @@ pub fn board_top(
             (name, text.to_string())
         })
         .collect();
+    let request_bits = line_bits(frame);
+    let answer_bits = line_bits(answer_len(m.outputs, m.output_format.bits()));
     Ok(BoardTop {
         files: vec![(format!("{module}.v"), top), (pcf_name.clone(), pcf)],
         module,
@@ -322,6 +343,12 @@ pub fn board_top(
         baud,
         clocks_per_bit: clks,
         window: settings.window,
+        board: board.name.clone(),
+        flash: board.flash.clone(),
+        request_bits,
+        answer_bits,
+        compute_images_per_second: clock_mhz * 1e6 / stream.cycles_per_image.max(1) as f64,
+        link_images_per_second: baud as f64 / request_bits.max(answer_bits) as f64,
         sources: Vec::new(),
         library,
         pcf: pcf_name,
@@ -346,5 +373,48 @@ fn template_of(
             Ok((text, path))
         }
         None => Ok((builtin.to_string(), PathBuf::from(format!("(built-in {key})")))),
+    }
+}
+
+impl BoardTop {
+    /// The board's lines of a build's text: its clock and link, the two
+    /// throughputs, and how to flash and run it.
+    pub fn to_text(&self, bitstream: Option<&Path>, dir: &Path) -> String {
+        let mut s = String::new();
+        let clock = match &self.pll {
+            Some(p) => format!("{:.3} MHz from the PLL ({} MHz in)", p.out_mhz, p.in_mhz),
+            None => format!("{:.3} MHz, the oscillator's", self.clock_mhz),
+        };
+        let _ = writeln!(
+            s,
+            "on the {}: the design at {clock}; its UART at {} baud ({} clocks a bit), {} \
+             requests in flight",
+            self.board, self.baud, self.clocks_per_bit, self.window
+        );
+        let (compute, link) = (self.compute_images_per_second, self.link_images_per_second);
+        let _ = writeln!(
+            s,
+            "images/s on the board: compute {compute:.0} (clock / cycles an image), link \
+             {link:.0} (baud / {} bits a request, {} an answer): the {} is the bottleneck",
+            self.request_bits,
+            self.answer_bits,
+            if link < compute { "link" } else { "design" }
+        );
+        if let (Some(bit), false) = (bitstream, self.flash.is_empty()) {
+            let flash: Vec<String> = self
+                .flash
+                .iter()
+                .map(|a| a.replace("{bitstream}", &bit.display().to_string()))
+                .collect();
+            let _ = writeln!(s, "flash it: {}", flash.join(" "));
+        }
+        let _ = writeln!(
+            s,
+            "then: shiftkit run MODEL --port /dev/ttyUSB1 --baud {} (the board), or shiftkit run \
+             MODEL --sim {} (the simulated board)",
+            self.baud,
+            dir.display()
+        );
+        s
     }
 }

@@ -414,6 +414,9 @@ impl BuildOutcome {
         if let Some(b) = &self.bitstream {
             let _ = writeln!(s, "bitstream {}", b.display());
         }
+        if let Some(board) = &self.board {
+            s.push_str(&board.to_text(self.bitstream.as_deref(), &self.dir));
+        }
         let _ = writeln!(
             s,
             "build.json, the Verilog and the tools' logs in {} ({:.1}s)",

@@ -15,9 +15,34 @@ pub fn crc8(bytes: &[u8]) -> u8 {
     })
 }
 
+/// Bytes a frame adds to its body: sync, type, check.
+const FRAMING: usize = 3;
+
+/// Bytes of a classify request: framing, the sequence number, the image's
+/// `inputs` codes of `bits` bits packed.
+pub fn request_len(inputs: usize, bits: u32) -> usize {
+    FRAMING + 1 + packed_len(inputs, bits)
+}
+
+/// Bytes of the body of a classify answer: the sequence number, the class
+/// (u16), the `outputs` codes of `bits` bits packed.
+fn classified_body_len(outputs: usize, bits: u32) -> usize {
+    1 + 2 + packed_len(outputs, bits)
+}
+
+/// Bytes of a classify answer.
+pub fn answer_len(outputs: usize, bits: u32) -> usize {
+    FRAMING + classified_body_len(outputs, bits)
+}
+
+/// Bits on an 8N1 line for `bytes` bytes: a start and a stop bit each.
+pub fn line_bits(bytes: usize) -> u64 {
+    10 * bytes as u64
+}
+
 /// A frame: sync, type, body, check.
 fn frame(kind: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + 3);
+    let mut out = Vec::with_capacity(body.len() + FRAMING);
     out.push(SYNC);
     out.push(kind);
     out.extend_from_slice(body);
@@ -198,7 +223,7 @@ impl Decoder {
     fn body_len(&self, kind: u8) -> Option<usize> {
         match kind {
             kind::INFO => Some(INFO_LEN),
-            kind::CLASSIFIED => Some(3 + packed_len(self.outputs, self.format.bits())),
+            kind::CLASSIFIED => Some(classified_body_len(self.outputs, self.format.bits())),
             kind::ERROR => Some(2),
             _ => None,
         }
@@ -327,6 +352,17 @@ mod tests {
         }
         assert_eq!(got, answers);
         assert!(d.skipped > 0);
+    }
+
+    #[test]
+    fn frame_lengths_are_the_encoded_frames() {
+        for (n, bits) in [(64usize, 8u32), (784, 8), (10, 1), (13, 5), (0, 3)] {
+            let codes = vec![1i64; n];
+            let request = Request::Classify { seq: 9, codes: codes.clone(), bits };
+            assert_eq!(request.encode().len(), request_len(n, bits), "{n} x {bits}");
+            let answer = Answer::Classified { seq: 9, class: 3, codes };
+            assert_eq!(answer.encode(bits).len(), answer_len(n, bits), "{n} x {bits}");
+        }
     }
 
     #[test]

@@ -30,7 +30,9 @@ mod frame;
 pub mod host;
 
 pub use codes::{pack_codes, packed_len, unpack_codes};
-pub use frame::{crc8, Answer, Decoder, ErrorCode, Info, Request};
+pub use frame::{
+    answer_len, crc8, line_bits, request_len, Answer, Decoder, ErrorCode, Info, Request,
+};
 
 /// The first byte of every frame.
 pub const SYNC: u8 = 0xA5;
