@@ -339,6 +339,14 @@ fn outputs_are_regular_files_in_directories_that_exist() {
     let lone = ["--target", "ice40-up5k", "--baud", "115200"];
     case(&[&b[..], &lone].concat(), "--baud sets a board's UART", none);
     case(&b, "give the device (--target DEVICE) or a board (--board BOARD)", none);
+    // Running on a board: no board, a port that is not there or is no
+    // port, a directory that is no board build, a timeout of no time.
+    case(&["run", "{q}"], "--port <PORT>", none);
+    case(&["run", "{q}", "--port", "/dev/ttyNOPE"], "/dev/ttyNOPE does not exist", none);
+    case(&["run", "{q}", "--port", "{q}"], "is not a serial port", none);
+    case(&["run", "{q}", "--sim", "{w}"], "is not a board build", none);
+    case(&["run", "{q}", "--port", "/dev/null", "--timeout", "0"], "timeout: 0 s", none);
+    case(&["run", "{w}/none.skm", "--sim", "{w}"], "none.skm", none);
     // A read-only directory (root writes anyway, so only as another user).
     let probe = tempfile::tempdir().unwrap();
     let ro = probe.path().join("ro");

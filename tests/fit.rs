@@ -200,6 +200,28 @@ fn build_places_routes_and_packs_a_small_design() {
     for line in ["set_io clk_osc 35", "set_io uart_rx 6", "set_io uart_tx 9"] {
         assert!(pcf.contains(line), "{pcf}");
     }
+    // ...which are the package pins of icestorm's own database (SG48).
+    let chipdb = Path::new("/usr/share/fpga-icestorm/chipdb/chipdb-5k.txt");
+    if let Ok(db) = std::fs::read_to_string(chipdb) {
+        let pins: Vec<(String, String)> = db
+            .split("\n.")
+            .find(|s| s.starts_with("pins sg48"))
+            .expect("the SG48 pins")
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.len() == 4)
+                    .then(|| (f[0].to_string(), format!("X{}/Y{}/io{}", f[1], f[2], f[3])))
+            })
+            .collect();
+        for (port, pin) in
+            [("clk_osc", "35"), ("uart_rx", "6"), ("uart_tx", "9"), ("led_red", "11")]
+        {
+            let bel = &pins.iter().find(|(p, _)| p == pin).expect("a pin").1;
+            assert!(log.contains(&format!("constrained '{port}' to bel '{bel}'")), "{port} {bel}");
+        }
+    }
     let bin = out.join("shiftkit_top_board.bin");
     assert!(std::fs::metadata(&bin).unwrap().len() > 1000, "a bitstream");
     for f in ["build.json", "yosys.log", "nextpnr.log", "manifest.json", "report.html"] {
