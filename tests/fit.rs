@@ -357,6 +357,15 @@ fn the_simulated_board_classifies_through_its_terminal(dir: &Path, q: &str, buil
     let per = r["cycles_per_image"].as_f64().unwrap();
     assert!(per >= line * 0.99 && per < line * 1.5, "{per} cycles an image, {line} on the line");
 
+    // A build directory given relative to where `run` is started.
+    let o = Command::new(env!("CARGO_BIN_EXE_shiftkit"))
+        .current_dir(Path::new(build).parent().unwrap())
+        .args(["run", q, "--sim", Path::new(build).file_name().unwrap().to_str().unwrap()])
+        .args(["--limit", "2"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+
     // Another network than the board's.
     let float = dir.join("f.skm");
     let other = dir.join("other.skm");

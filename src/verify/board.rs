@@ -57,9 +57,11 @@ impl BoardSim {
             let path = path.to_path_buf();
             move |source| VerifyError::Io { path, source }
         };
-        let dir = self.dir.join("sim-board");
+        // Verilator runs in `sim-board/`: every path it is given is absolute.
+        let base = std::fs::canonicalize(&self.dir).map_err(io(&self.dir))?;
+        let dir = base.join("sim-board");
         let binary = dir.join("obj_dir").join("Vboard");
-        let sources: Vec<PathBuf> = self.sources.iter().map(|f| self.dir.join(f)).collect();
+        let sources: Vec<PathBuf> = self.sources.iter().map(|f| base.join(f)).collect();
         let newest = sources
             .iter()
             .filter_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
@@ -108,7 +110,11 @@ impl BoardSim {
     /// board build's directory (its ROM files are read from there) and waits
     /// for its terminal.
     pub fn start(&self, binary: &Path) -> Result<Running, VerifyError> {
-        let dir = self.dir.join("sim-board");
+        // The harness runs in the build's directory: every path it is given
+        // is absolute.
+        let base = std::fs::canonicalize(&self.dir)
+            .map_err(|source| VerifyError::Io { path: self.dir.clone(), source })?;
+        let dir = base.join("sim-board");
         let pty_file = dir.join("pty.txt");
         let cycles_file = dir.join("cycles.txt");
         let _ = std::fs::remove_file(&pty_file);
@@ -118,8 +124,10 @@ impl BoardSim {
         let log_path = dir.join("board.log");
         let log = std::fs::File::create(&log_path)
             .map_err(|source| VerifyError::Io { path: log_path.clone(), source })?;
-        let child = Command::new(binary)
-            .current_dir(&self.dir)
+        let binary = std::fs::canonicalize(binary)
+            .map_err(|source| VerifyError::Io { path: binary.to_path_buf(), source })?;
+        let child = Command::new(&binary)
+            .current_dir(&base)
             .arg(self.clocks_per_bit.to_string())
             .arg(self.baud.to_string())
             .arg(&pty_file)
