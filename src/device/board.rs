@@ -39,6 +39,10 @@ pub struct Uart {
     pub tx: String,
     /// The fastest baud rate the host's side of the link takes.
     pub max_baud: u64,
+    /// Where the host usually finds the port (for the messages that say
+    /// how to run the board).
+    #[serde(default)]
+    pub port: Option<String>,
 }
 
 /// A button.

@@ -75,6 +75,9 @@ pub struct BoardTop {
     pub board: String,
     #[serde(default)]
     pub flash: Vec<String>,
+    /// Where the host usually finds the board's port.
+    #[serde(default)]
+    pub port: Option<String>,
     /// Bits on the line for one image: its request to the board and the
     /// answer back (8N1, 10 bits a byte; the two directions run at once).
     #[serde(default)]
@@ -345,6 +348,7 @@ pub fn board_top(
         window: settings.window,
         board: board.name.clone(),
         flash: board.flash.clone(),
+        port: board.uart.port.clone(),
         request_bits,
         answer_bits,
         compute_images_per_second: clock_mhz * 1e6 / stream.cycles_per_image.max(1) as f64,
@@ -410,8 +414,9 @@ impl BoardTop {
         }
         let _ = writeln!(
             s,
-            "then: shiftkit run MODEL --port /dev/ttyUSB1 --baud {} (the board), or shiftkit run \
-             MODEL --sim {} (the simulated board)",
+            "then: shiftkit run MODEL --port {} --baud {} (the board), or shiftkit run MODEL \
+             --sim {} (the simulated board)",
+            self.port.as_deref().unwrap_or("PORT"),
             self.baud,
             dir.display()
         );
