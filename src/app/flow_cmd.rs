@@ -94,7 +94,8 @@ pub fn run_flow(
     // Training and retraining take the dataset's batch size.
     let settings =
         train::TrainSettings { batch: Some(batch), seed: Some(job.seed), ..Default::default() };
-    let train_cfg = settings.resolve(train::Purpose::Train, epochs)?;
+    let conv = ArchSpec::parse(&job.arch)?.convolutional();
+    let train_cfg = settings.resolve_train(job.dataset, conv, epochs)?;
     // Everything that can be checked is checked before the training starts.
     check_vectors(job.vectors)?;
     let recipe =

@@ -60,6 +60,11 @@ pub struct ArchSpec {
 }
 
 impl ArchSpec {
+    /// Whether the network has a convolution.
+    pub fn convolutional(&self) -> bool {
+        self.layers.iter().any(|l| matches!(l, LayerSpec::Conv2d { .. }))
+    }
+
     /// Parses `mlp:N0-N1-...-Nk`, `lenet5`, or the path of a JSON file holding an
     /// [`ArchSpec`].
     pub fn parse(spec: &str) -> Result<ArchSpec> {

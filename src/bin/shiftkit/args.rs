@@ -82,8 +82,8 @@ pub struct OptimArgs {
     /// Mini-batch size (default: 64; to train on digits, 32).
     #[arg(long)]
     pub batch: Option<usize>,
-    /// Learning rate (default: sgd 0.05 to train, 0.01 to retrain; adam 0.001); reset at
-    /// each INQ step.
+    /// Learning rate (default: sgd 0.05 to train, 0.02 to train a convolutional network on
+    /// Fashion-MNIST, 0.01 to retrain; adam 0.001); reset at each INQ step.
     #[arg(long)]
     pub lr: Option<f32>,
     /// Optimizer (default: sgd; adam to retrain towards binary or ternary weights).

@@ -24,7 +24,6 @@ impl Ctx {
     }
 }
 use shiftkit::data::DatasetName;
-use shiftkit::train::Purpose;
 use shiftkit::{app, compress, quant};
 
 pub fn parse_dataset(s: &str) -> Result<DatasetName> {
@@ -42,7 +41,9 @@ pub fn train(args: TrainArgs, ctx: &Ctx) -> Result<()> {
     let settings = args.optim.to_settings();
     let settings =
         shiftkit::train::TrainSettings { batch: settings.batch.or(Some(batch)), ..settings };
-    let config = settings.resolve(Purpose::Train, epochs)?;
+    // The architecture is read again by the job; here it says which rate.
+    let conv = shiftkit::model::ArchSpec::parse(&args.arch).is_ok_and(|s| s.convolutional());
+    let config = settings.resolve_train(dataset, conv, epochs)?;
     let job = app::TrainJob {
         arch: args.arch,
         dataset,
