@@ -523,6 +523,61 @@ fn argmax_case(rng: &mut ChaCha8Rng) -> Case {
     }
 }
 
+/// The gather with a running argmax: words of L codes from beats of A, the
+/// index of the word's largest (lowest on ties) as one more code above them.
+fn argmax_gather_case(rng: &mut ChaCha8Rng) -> Case {
+    let sizes = [1usize, 2, 3, 5];
+    let a = sizes[rng.gen_range(0..sizes.len())];
+    let l = a * rng.gen_range(1..=4);
+    let bits = rng.gen_range(4..=8);
+    let signed = rng.gen_bool(0.5);
+    let iw = (usize::BITS - (l.max(2) - 1).leading_zeros()) as i64;
+    // Few distinct values, so that ties are common, within a beat and across.
+    let f = FixedFormat::new(signed, bits, 0).unwrap();
+    let codes: Vec<i64> = (0..l * 30).map(|_| f.min() + rng.gen_range(0..4)).collect();
+    let expected = codes
+        .chunks(l)
+        .map(|c| {
+            let best = c.iter().max().unwrap();
+            let mut word = c.to_vec();
+            word.push(c.iter().position(|v| v == best).unwrap() as i64);
+            word
+        })
+        .collect();
+    let index = if bits as i64 > iw {
+        format!("{{{}'b0, index}}", bits as i64 - iw)
+    } else {
+        "index".to_string()
+    };
+    Case {
+        module: "sk_argmax_gather",
+        comb: Some(format!(
+            "wire [{}:0] word;\nwire [{}:0] index;\n\
+             sk_argmax_gather #(.BITS({bits}), .A({a}), .L({l}), .SIGNED({}), .IW({iw})) u_part \
+             (.clk(clk), .rst(rst), .s_data(s_data), .s_valid(s_valid), .s_ready(s_ready), \
+             .m_data(word), .m_index(index), .m_valid(m_valid), .m_ready(m_ready));\n\
+             assign m_data = {{{index}, word}};",
+            l * bits as usize - 1,
+            iw - 1,
+            signed as i64,
+        )),
+        params: vec![
+            ("A", a as i64),
+            ("L", l as i64),
+            ("BITS", bits as i64),
+            ("SIGNED", signed as i64),
+        ],
+        bits,
+        signed,
+        in_lanes: a,
+        out_lanes: l + 1,
+        inputs: beats(&codes, a),
+        expected,
+        // Its handshakes are the gather's.
+        model: vec![Part::Dwc { a, b: l, l }],
+    }
+}
+
 /// The adder tree in a pipeline with a local stall (as the matrix-vector unit
 /// uses it): N signed lanes in, their sum out as two codes (low and high
 /// halves), after the tree's registers and an output register.
@@ -629,6 +684,11 @@ fn argmax_gives_the_lowest_index_of_the_largest() {
 }
 
 #[test]
+fn argmax_gather_keeps_the_lowest_index_of_the_largest() {
+    check_cases(argmax_gather_case, 0..6);
+}
+
+#[test]
 fn adder_tree_sums_exactly_at_every_pipelining() {
     check_cases(addtree_case, 0..16);
 }
@@ -660,7 +720,7 @@ fn impossible_parameters_are_refused_at_elaboration() {
     if !have("iverilog") {
         return;
     }
-    let cases: [(&str, &str, &str, &str); 7] = [
+    let cases: [(&str, &str, &str, &str); 8] = [
         ("sk_addtree", ".N(5), .IW(4), .H(2)", "[19:0] x; wire [5:0] y", ".x(x), .y(y)"),
         (
             "sk_argmax",
@@ -669,6 +729,7 @@ fn impossible_parameters_are_refused_at_elaboration() {
             ".x(x), .max(m), .index(i)",
         ),
         ("sk_dwc", ".BITS(4), .A(2), .B(3), .L(4)", "", ""),
+        ("sk_argmax_gather", ".BITS(4), .A(2), .L(9), .IW(4)", "", ""),
         ("sk_fifo", ".W(4), .DEPTH(0)", "", ""),
         ("sk_window", ".C(1), .H(4), .W(4), .KH(3), .KW(3), .CHUNK(4)", "", ""),
         ("sk_mvu", ".SIMD(4), .H(1), .KIND(1), .CODE(1)", "", ""),
@@ -678,6 +739,7 @@ fn impossible_parameters_are_refused_at_elaboration() {
         "sk_addtree_needs_N_at_most_2_pow_H",
         "sk_argmax_needs_IW_bits_to_count_N",
         "sk_dwc_needs_A_and_B_dividing_L",
+        "sk_argmax_gather_needs_A_dividing_L",
         "sk_fifo_needs_DEPTH_at_least_1",
         "sk_window_needs_CHUNK_dividing_KH_KW_C",
         "sk_mvu_needs_SIMD_at_most_2_pow_H",

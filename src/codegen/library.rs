@@ -4,13 +4,14 @@
 
 /// The library, in the order its files are listed: a module's name, its
 /// source, and the library modules it instantiates (listed before it).
-const LIBRARY: [(&str, &str, &[&str]); 15] = [
+const LIBRARY: [(&str, &str, &[&str]); 16] = [
     ("sk_skid", include_str!("../../hdl/sk_skid.v"), &[]),
     ("sk_readq", include_str!("../../hdl/sk_readq.v"), &[]),
     ("sk_fifo", include_str!("../../hdl/sk_fifo.v"), &["sk_readq"]),
     ("sk_dwc", include_str!("../../hdl/sk_dwc.v"), &[]),
     ("sk_window", include_str!("../../hdl/sk_window.v"), &[]),
     ("sk_argmax", include_str!("../../hdl/sk_argmax.v"), &[]),
+    ("sk_argmax_gather", include_str!("../../hdl/sk_argmax_gather.v"), &["sk_argmax"]),
     ("sk_maxpool", include_str!("../../hdl/sk_maxpool.v"), &["sk_window", "sk_argmax"]),
     ("sk_relu", include_str!("../../hdl/sk_relu.v"), &[]),
     ("sk_vecbuf", include_str!("../../hdl/sk_vecbuf.v"), &["sk_readq"]),

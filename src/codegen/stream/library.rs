@@ -7,11 +7,13 @@ use crate::codegen::library;
 fn instantiated(plan: &Plan) -> Vec<&'static str> {
     // The top's input and output skid buffers.
     let mut used = vec!["sk_skid"];
-    if plan.output_dwc.is_some() || plan.narrow.is_some() {
-        used.push("sk_dwc");
-    }
-    if plan.argmax_bits > 0 {
+    if plan.argmax_gather().is_some() {
+        used.push("sk_argmax_gather");
+    } else if plan.argmax_bits > 0 {
         used.push("sk_argmax");
+    }
+    if (plan.output_dwc.is_some() && plan.argmax_gather().is_none()) || plan.narrow.is_some() {
+        used.push("sk_dwc");
     }
     for l in &plan.layers {
         if l.has_module() && l.fifo.is_some() {

@@ -176,6 +176,16 @@ impl Plan {
         crate::quant::contract::width_for(0, self.output_beats().saturating_sub(1) as i64).1
     }
 
+    /// The output converter that also keeps the argmax as the beats arrive
+    /// (`sk_argmax_gather`): there is an argmax, a converter, and the stream
+    /// is in the network's index order (a flattened image's (H, W, C) order
+    /// would break ties by stream position, so its argmax is the comparator
+    /// tree over the gathered word, `sk_argmax`).
+    pub fn argmax_gather(&self) -> Option<Dwc> {
+        let index_order = matches!(self.last.order, Order::Index);
+        self.output_dwc.filter(|_| self.argmax_bits > 0 && index_order)
+    }
+
     /// Values per beat of the top's output.
     pub fn top_lanes(&self) -> usize {
         self.narrow.map_or(self.output_lanes, |d| d.b)

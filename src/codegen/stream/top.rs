@@ -145,7 +145,32 @@ pub fn top_module(plan: &Plan, top: &str, header: &str) -> String {
     let bits = last.format.bits() as usize;
     let out_w = plan.output_lanes * bits;
     body.push(String::new());
-    if let Some(d) = &plan.output_dwc {
+    if let Some(d) = plan.argmax_gather() {
+        body.push(format!(
+            "// The output beat: {} codes, gathered from beats of {}, and the index of the largest.",
+            d.b, d.a
+        ));
+        body.extend(wires("out", d.b * bits));
+        body.push(format!("wire [{}:0] best_index;", plan.argmax_bits - 1));
+        let mut ports = stream_ports(&from, "out");
+        ports.insert(6, ("m_index", "best_index".into()));
+        body.extend(
+            Inst {
+                module: "sk_argmax_gather".into(),
+                name: "u_out_gather".into(),
+                params: vec![
+                    ("BITS", int(bits)),
+                    ("A", int(d.a)),
+                    ("L", int(d.l)),
+                    ("SIGNED", int(u32::from(last.format.signed()))),
+                    ("IW", int(plan.argmax_bits)),
+                ],
+                ports,
+            }
+            .lines(),
+        );
+        from = "out".into();
+    } else if let Some(d) = &plan.output_dwc {
         body.push(format!("// The output beat: {} codes, gathered from beats of {}.", d.b, d.a));
         body.extend(dwc_inst(d, "u_out_gather", &from, "out"));
         from = "out".into();
@@ -172,7 +197,9 @@ pub fn top_module(plan: &Plan, top: &str, header: &str) -> String {
     } else {
         format!("{from}_data")
     };
-    let (packed, packed_w) = if plan.argmax_bits > 0 {
+    let (packed, packed_w) = if plan.argmax_gather().is_some() {
+        (format!("{{best_index, {result}}}"), out_w + plan.argmax_bits as usize)
+    } else if plan.argmax_bits > 0 {
         body.push("// The index of the largest output.".into());
         body.push(format!("wire [{}:0] best;", bits - 1));
         body.push(format!("wire [{}:0] best_index;", plan.argmax_bits - 1));
