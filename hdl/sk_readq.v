@@ -23,8 +23,13 @@ module sk_readq #(
     reg [W-1:0] head_q;
     reg [W-1:0] next_q;
     wire pop = m_valid && m_ready;
-    wire [2:0] after = {1'b0, count_q} + {2'b0, inflight_q} - {2'b0, pop};
-    assign issue = avail && after <= 3'd1;
+    // The count after this cycle (at most 2: reads issue only into room).
+    wire [1:0] after = count_q + {1'b0, inflight_q} - {1'b0, pop};
+    // Room for a read (after <= 1): now, or once this cycle's beat leaves;
+    // spelled from the registers so that m_ready passes one gate to issue.
+    wire room_now = count_q == 2'd0 || (count_q == 2'd1 && !inflight_q);
+    wire room_pop = !(count_q == 2'd2 && inflight_q);
+    assign issue = avail && (room_now || (pop && room_pop));
     assign m_valid = count_q != 2'd0;
     assign m_data = head_q;
 
@@ -34,7 +39,7 @@ module sk_readq #(
             count_q <= 2'd0;
         end else begin
             inflight_q <= issue;
-            count_q <= after[1:0];
+            count_q <= after;
         end
     end
 
