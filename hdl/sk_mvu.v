@@ -27,8 +27,9 @@
 // accumulation; channel multipliers (SCALES, PE words of M_BITS) scale it.
 //
 // Pipeline: every register advances when en (the caller's stall control);
-// s_ready is en. Latency from an accepted beat to acc_valid: 2 + H/PIPE
-// (+1 when SCALED): input and ROM registers, adder-tree registers, the
+// s_ready is en. Latency from an accepted beat to acc_valid: 2 + LREG +
+// H/PIPE (+1 when SCALED): input and ROM registers, the lanes' register
+// (LREG 1: after the lane products or gates), adder-tree registers, the
 // accumulator, the scale multiplier.
 module sk_mvu #(
     parameter integer PE = 1,
@@ -45,6 +46,7 @@ module sk_mvu #(
     parameter integer LANE_W = 16,
     parameter integer H = 0,
     parameter integer PIPE = 0,
+    parameter integer LREG = 0,
     parameter integer SUM_W = 16,
     parameter integer ACC_W = 24,
     parameter integer SCALED = 0,
@@ -85,6 +87,9 @@ module sk_mvu #(
         if ((KIND == 1 && CODE != 1) || (KIND == 2 && CODE != 2)) begin : g_bad_5
             sk_mvu_needs_CODE_1_for_binary_2_for_ternary u_bad ();
         end
+        if (LREG < 0 || LREG > 1) begin : g_bad_6
+            sk_mvu_needs_LREG_0_or_1 u_bad ();
+        end
         if (KIND == 4 && CB_N > (1 << CODE)) begin : g_bad_4
             sk_mvu_needs_CB_N_at_most_2_pow_CODE u_bad ();
         end
@@ -92,7 +97,7 @@ module sk_mvu #(
 
     localparam integer XS = XSIGNED != 0 ? XBITS : XBITS + 1;
     localparam integer TW = LANE_W + H;  // a product tree's sum
-    localparam integer TL = PIPE > 0 ? H / PIPE : 0;
+    localparam integer TL = (PIPE > 0 ? H / PIPE : 0) + LREG;
     localparam integer WORDS = NF * SF;
     localparam integer AW = WORDS > 1 ? $clog2(WORDS) : 1;
     localparam integer SFW = SF > 1 ? $clog2(SF) : 1;
@@ -187,8 +192,18 @@ module sk_mvu #(
             localparam integer GW = XS + H;
             wire [GW-1:0] total;
             if (KIND == 1) begin : g_total
+                wire [SIMD*XS-1:0] xs_l;
+                if (LREG != 0) begin : g_xs
+                    reg [SIMD*XS-1:0] xs_l_q;
+                    always @(posedge clk) begin
+                        if (en) xs_l_q <= xs;
+                    end
+                    assign xs_l = xs_l_q;
+                end else begin : g_xs_wire
+                    assign xs_l = xs;
+                end
                 sk_addtree #(.N(SIMD), .IW(XS), .H(H), .PIPE(PIPE)) u_all (
-                    .clk(clk), .en(en), .x(xs), .y(total)
+                    .clk(clk), .en(en), .x(xs_l), .y(total)
                 );
             end else begin : g_no_total
                 assign total = {GW{1'b0}};
@@ -205,19 +220,40 @@ module sk_mvu #(
                         assign minus[s*XS +: XS] = {XS{1'b0}};
                     end
                 end
+                wire [SIMD*XS-1:0] plus_l;
+                wire [SIMD*XS-1:0] minus_l;
+                if (LREG != 0) begin : g_plus_l
+                    reg [SIMD*XS-1:0] plus_l_q;
+                    always @(posedge clk) begin
+                        if (en) plus_l_q <= plus;
+                    end
+                    assign plus_l = plus_l_q;
+                end else begin : g_plus_l_wire
+                    assign plus_l = plus;
+                end
                 wire [GW-1:0] pos;
                 sk_addtree #(.N(SIMD), .IW(XS), .H(H), .PIPE(PIPE)) u_plus (
-                    .clk(clk), .en(en), .x(plus), .y(pos)
+                    .clk(clk), .en(en), .x(plus_l), .y(pos)
                 );
                 wire [SUM_W-1:0] pos_w = {{(SUM_W-GW){pos[GW-1]}}, pos};
                 if (KIND == 1) begin : g_binary
                     wire [SUM_W-1:0] total_w = {{(SUM_W-GW){total[GW-1]}}, total};
                     assign sums[p*SUM_W +: SUM_W] = {pos_w[SUM_W-2:0], 1'b0} - total_w;
-                    wire unused_minus = ^{minus, pos_w[SUM_W-1]};
+                    assign minus_l = minus;
+                    wire unused_minus = ^{minus_l, pos_w[SUM_W-1]};
                 end else begin : g_ternary
+                    if (LREG != 0) begin : g_minus_l
+                        reg [SIMD*XS-1:0] minus_l_q;
+                        always @(posedge clk) begin
+                            if (en) minus_l_q <= minus;
+                        end
+                        assign minus_l = minus_l_q;
+                    end else begin : g_minus_l_wire
+                        assign minus_l = minus;
+                    end
                     wire [GW-1:0] neg;
                     sk_addtree #(.N(SIMD), .IW(XS), .H(H), .PIPE(PIPE)) u_minus (
-                        .clk(clk), .en(en), .x(minus), .y(neg)
+                        .clk(clk), .en(en), .x(minus_l), .y(neg)
                     );
                     wire [SUM_W-1:0] neg_w = {{(SUM_W-GW){neg[GW-1]}}, neg};
                     assign sums[p*SUM_W +: SUM_W] = pos_w - neg_w;
@@ -257,9 +293,19 @@ module sk_mvu #(
                         assign lanes[s*LANE_W +: LANE_W] = entry[c];
                     end
                 end
+                wire [SIMD*LANE_W-1:0] lanes_l;
+                if (LREG != 0) begin : g_lanes_l
+                    reg [SIMD*LANE_W-1:0] lanes_l_q;
+                    always @(posedge clk) begin
+                        if (en) lanes_l_q <= lanes;
+                    end
+                    assign lanes_l = lanes_l_q;
+                end else begin : g_lanes_l_wire
+                    assign lanes_l = lanes;
+                end
                 wire [TW-1:0] tree;
                 sk_addtree #(.N(SIMD), .IW(LANE_W), .H(H), .PIPE(PIPE)) u_tree (
-                    .clk(clk), .en(en), .x(lanes), .y(tree)
+                    .clk(clk), .en(en), .x(lanes_l), .y(tree)
                 );
                 if (KIND == 0) begin : g_ones
                     // Negative lanes were inverted: add one for each. The count
@@ -268,9 +314,19 @@ module sk_mvu #(
                     for (s = 0; s < SIMD; s = s + 1) begin : g_neg
                         assign negs[2*s +: 2] = {1'b0, w_q[(p*SIMD+s)*CODE + CODE - 2]};
                     end
+                    wire [2*SIMD-1:0] negs_l;
+                    if (LREG != 0) begin : g_negs_l
+                        reg [2*SIMD-1:0] negs_l_q;
+                        always @(posedge clk) begin
+                            if (en) negs_l_q <= negs;
+                        end
+                        assign negs_l = negs_l_q;
+                    end else begin : g_negs_l_wire
+                        assign negs_l = negs;
+                    end
                     wire [H+1:0] ones;
                     sk_addtree #(.N(SIMD), .IW(2), .H(H), .PIPE(PIPE)) u_ones (
-                        .clk(clk), .en(en), .x(negs), .y(ones)
+                        .clk(clk), .en(en), .x(negs_l), .y(ones)
                     );
                     assign sums[p*SUM_W +: SUM_W] = tree + {{(TW-H-2){1'b0}}, ones};
                 end else begin : g_exact

@@ -249,9 +249,20 @@ fn build_places_routes_and_packs_a_small_design() {
         the_simulated_board_classifies_through_its_terminal(dir.path(), &q, &out);
         the_simulated_board_answers_bad_frames_then_classifies(&q, &out);
     }
-    // A second build replaces the first.
+    // A second build replaces the first; without --clock it chooses one: the
+    // timing model's for the design pipelined as far as it goes (or, after
+    // nextpnr missed that, a slower one), met.
     let o = shiftkit(&["build", &q, "-o", out.to_str().unwrap(), "--target", "ice40-up5k"]);
     assert!(o.status.success(), "{}", stderr(&o));
+    let b: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("build.json")).unwrap()).unwrap();
+    assert_eq!(b["clock_chosen"], true, "{b}");
+    let model = b["model_mhz"].as_f64().unwrap();
+    let asked = b["requested_mhz"].as_f64().unwrap();
+    assert!(asked <= model && asked > 12.0, "{b}");
+    assert_eq!(b["timing_met"], true, "{b}");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("chosen by the timing model"), "{text}");
     // A clock the design cannot make: built, reported as a timing failure
     // with the worst path, and an error exit.
     let fast = dir.path().join("fast");

@@ -73,11 +73,15 @@ fn stream_config(net: &IntNetwork, seed: u64) -> HdlConfig {
         }
         Shape::Image { .. } => None,
     };
+    // A third of the designs pipelined for a clock by the UP5K's timing model.
+    let clock_mhz = rng.gen_bool(0.33).then(|| rng.gen_range(20.0..200.0));
     HdlConfig {
         argmax,
         levels_per_stage: rng.gen_range(1..=3),
         folds: random_folds(net, &mut rng),
         input_lanes,
+        clock_mhz,
+        device: clock_mhz.map(|_| shiftkit::device::Device::resolve("ice40-up5k").unwrap()),
         ..HdlConfig::new("stream_top", Form::Streaming)
     }
 }
@@ -515,9 +519,11 @@ fn a_streaming_design_synthesizes_with_yosys() {
 }
 
 /// Every lane kind of the matrix-vector unit, with and without channel
-/// scales, with adder-tree registers every 1, 2 or 3 levels, with neuron and
-/// synapse folds: a dense layer of 24 inputs and 6 outputs folded 2 x 8 (3 x 3
-/// folds), then a second one folded 1 x 2, on Icarus.
+/// scales, with adder-tree registers every 1, 2 or 3 levels or where the
+/// UP5K's timing model puts them for 40 MHz and for 500 MHz (a register
+/// after the lanes and at every level), with neuron and synapse folds: a
+/// dense layer of 24 inputs and 6 outputs folded 2 x 8 (3 x 3 folds), then a
+/// second one folded 1 x 2, on Icarus.
 #[test]
 fn every_lane_kind_folds_and_pipelines_exactly() {
     use shiftkit::quant::{ChannelScale, FixedFormat, IntLayerSpec, WeightKind};
@@ -533,8 +539,12 @@ fn every_lane_kind_folds_and_pipelines_exactly() {
     ];
     for (k, &kind) in kinds.iter().enumerate() {
         for scaled in [false, true] {
-            for levels in 1..=3 {
+            for levels in 1..=5 {
                 let seed = (k * 10 + scaled as usize * 5 + levels as usize) as u64;
+                // 4 and 5: pipelined for a clock.
+                let clock_mhz = [None, None, None, Some(40.0), Some(500.0)][levels as usize - 1];
+                let device =
+                    clock_mhz.map(|_| shiftkit::device::Device::resolve("ice40-up5k").unwrap());
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
                 let layer = |rng: &mut ChaCha8Rng, out: usize, inp: usize, kind| {
                     let mut w = random_weighted(rng, &[out, inp]);
@@ -566,7 +576,9 @@ fn every_lane_kind_folds_and_pipelines_exactly() {
                 let input = FixedFormat::new(k % 2 == 0, 6, 3).unwrap();
                 let net = IntNetwork::new(Shape::Flat(24), input, specs).unwrap();
                 let cfg = HdlConfig {
-                    levels_per_stage: levels,
+                    levels_per_stage: levels.min(3),
+                    clock_mhz,
+                    device,
                     folds: "fc1=2x8,fc2=1x2".parse().unwrap(),
                     input_lanes: Some(4),
                     ..HdlConfig::new("mvu", Form::Streaming)
@@ -574,6 +586,10 @@ fn every_lane_kind_folds_and_pipelines_exactly() {
                 let dir = tempfile::tempdir().unwrap();
                 let design = generate(&net, &cfg, dir.path());
                 let m = &design.manifest;
+                if levels == 5 {
+                    let fc1 = std::fs::read_to_string(dir.path().join("mvu_fc1.v")).unwrap();
+                    assert!(fc1.contains(".LREG(1)") && fc1.contains(".PIPE(1)"), "{fc1}");
+                }
                 let built =
                     verify::build(Simulator::Icarus, dir.path(), m, &dir.path().join("b"), 12)
                         .unwrap();

@@ -40,6 +40,9 @@ pub struct HdlConfig {
     /// memories are placed (default: the device's cells over its blocks;
     /// lower puts more memories in block RAM).
     pub block_price: Option<u64>,
+    /// Streaming on a device with a timing model: the clock (MHz) the
+    /// folded units are pipelined for (instead of `levels_per_stage`).
+    pub clock_mhz: Option<f64>,
 }
 
 impl HdlConfig {
@@ -57,6 +60,7 @@ impl HdlConfig {
             output_lanes: None,
             device: None,
             block_price: None,
+            clock_mhz: None,
         }
     }
 
@@ -77,6 +81,7 @@ impl HdlConfig {
             sharing: self.sharing,
             device: self.device.clone(),
             block_price: self.block_price,
+            clock_mhz: self.clock_mhz,
         }
     }
 
@@ -86,6 +91,14 @@ impl HdlConfig {
     pub fn check(&self, net: &IntNetwork) -> Result<(), CodegenError> {
         check_identifier(&self.top)?;
         self.adders().check()?;
+        if let Some(mhz) = self.clock_mhz {
+            let max = crate::device::MAX_CLOCK_MHZ;
+            if !(mhz > 0.0 && mhz <= max) {
+                return Err(CodegenError::Config(format!(
+                    "clock {mhz} MHz: give a clock above 0 and at most {max} MHz"
+                )));
+            }
+        }
         match self.form {
             Form::Unrolled => unrolled::check(net),
             Form::Streaming | Form::Auto => stream::plan::check(net, &self.plan_config(net)),

@@ -43,17 +43,17 @@ struct Coefficients {
 fn coefficients(family: Family) -> Coefficients {
     match family {
         Family::Ice40 => Coefficients {
-            per_adder_bit: 1.54,
-            per_mux_bit: 0.53,
-            per_ff: 0.08,
-            per_unit: 56.4,
+            per_adder_bit: 1.50,
+            per_mux_bit: 0.42,
+            per_ff: 0.15,
+            per_unit: 52.1,
             lone_ffs: 0.71,
         },
         Family::Xc7 => Coefficients {
-            per_adder_bit: 0.21,
+            per_adder_bit: 0.20,
             per_mux_bit: 0.67,
             per_ff: 0.0,
-            per_unit: 66.4,
+            per_unit: 68.6,
             lone_ffs: 0.0,
         },
     }
@@ -70,7 +70,8 @@ pub fn estimate(cost: &Cost, io: u64, device: &Device) -> Resources {
         + cost.ffs as f64 * k.per_ff
         + cost.units as f64 * k.per_unit)
         + cost.lut_tables as f64;
-    let cells = logic + cost.ffs as f64 * k.lone_ffs;
+    // Pipeline registers share the cell of the logic before them.
+    let cells = logic + (cost.ffs - cost.packed_ffs) as f64 * k.lone_ffs;
     Resources {
         luts: logic.round() as u64,
         cells: cells.round() as u64,

@@ -189,6 +189,10 @@ pub struct StreamLayer {
     #[serde(flatten)]
     pub order: Order,
     pub cost: Cost,
+    /// The timing model's slowest register stage of a folded unit pipelined
+    /// for a clock (ns; an estimate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage_ns: Option<f64>,
 }
 
 /// What a user of a streaming design needs to drive it, and what `verify`
@@ -208,4 +212,13 @@ pub struct StreamManifest {
     pub layers: Vec<StreamLayer>,
     /// The chain the timing model runs.
     pub parts: Vec<Part>,
+}
+
+impl StreamManifest {
+    /// The clock (MHz) the timing model gives the folded units' slowest
+    /// register stage, when they were pipelined for a clock (an estimate).
+    pub fn model_mhz(&self) -> Option<f64> {
+        let ns = self.layers.iter().filter_map(|l| l.stage_ns).reduce(f64::max)?;
+        Some(1000.0 / ns)
+    }
 }

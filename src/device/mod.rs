@@ -144,6 +144,32 @@ pub struct Device {
     pub io: u64,
     /// The clock a build asks for when none is given.
     pub clock_mhz: f64,
+    /// The timing model's delays, where they were calibrated for the device
+    /// (`None`: the pipelining does not follow the clock).
+    #[serde(default)]
+    pub delays: Option<Delays>,
+}
+
+/// Delays (ns) of the timing model: a register stage's time is where it
+/// starts, plus a hop for every LUT level (the LUT and its routing) and for
+/// every adder it chains, plus a carry step for every bit of its widest
+/// adder. Calibrated against nextpnr's critical paths (`[delays]` in a
+/// device file).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Delays {
+    /// A stage that starts at a flip-flop: clock to out and setup.
+    pub reg: f64,
+    /// A stage that starts at a block RAM's read register, with the routing
+    /// out of the RAM.
+    pub ram: f64,
+    /// One LUT level and its routing.
+    pub lut: f64,
+    /// One adder of a chain of adders: its LUT, its routing, the way into
+    /// its carry chain.
+    pub adder: f64,
+    /// One bit of a carry chain.
+    pub carry: f64,
 }
 
 /// The highest clock a build may ask for (MHz).

@@ -70,8 +70,27 @@ pub struct Target {
 pub const DEFAULT_MAX_UTIL: f64 = 0.85;
 
 impl Target {
+    /// Whether the build chooses the clock: none given, no board (whose
+    /// clock is its oscillator's unless one is given), and a device with a
+    /// timing model. Its folded units are then pipelined as far as they go
+    /// and place and route asks for the clock the model gives them.
+    pub fn chooses_clock(&self) -> bool {
+        self.clock_mhz.is_none() && self.board.is_none() && self.device.delays.is_some()
+    }
+
+    /// The clock the folded units are pipelined for (MHz): the one given,
+    /// the device's, or the highest a build may ask for when the build
+    /// chooses the clock (every register the units can have).
+    pub fn pipeline_clock(&self) -> f64 {
+        if self.chooses_clock() {
+            MAX_CLOCK_MHZ
+        } else {
+            self.clock()
+        }
+    }
+
     /// The clock asked of place and route (MHz): the one given, else the
-    /// device's.
+    /// device's (when the build chooses, the timing model's replaces it).
     pub fn clock(&self) -> f64 {
         match &self.board {
             Some(b) => board_clock(&b.board, self.clock_mhz).map_or(b.board.clock.mhz, |c| c.0),
@@ -150,6 +169,13 @@ pub struct BuildOutcome {
     pub cycles_per_image: u64,
     pub latency: u64,
     pub requested_mhz: f64,
+    /// Whether the build chose the clock (none given): the timing model's
+    /// estimate for the design, `model_mhz`, then a slower one if nextpnr
+    /// missed it.
+    pub clock_chosen: bool,
+    /// The timing model's clock for the folded units' slowest register
+    /// stage (an estimate; designs pipelined for a clock).
+    pub model_mhz: Option<f64>,
     /// nextpnr's achieved clock (families that place and route).
     pub achieved_mhz: Option<f64>,
     pub timing_met: Option<bool>,
@@ -157,7 +183,8 @@ pub struct BuildOutcome {
     pub images_per_second: Option<f64>,
     pub worst_path: Vec<String>,
     pub utilization: Vec<Usage>,
-    /// Designs the tools refused before this one (cycles per image and why).
+    /// What the tools refused before this design: slower designs (cycles per
+    /// image and why) and, when the build chooses the clock, clocks missed.
     pub attempts: Vec<String>,
     pub synthesis: Synthesis,
     pub place_route: Option<PlaceRoute>,
@@ -177,12 +204,17 @@ pub fn hdl_config(net: &IntNetwork, target: &Target) -> HdlConfig {
         cycles: target.cycles,
         input_lanes: matches!(net.input(), Shape::Flat(_)).then_some(1),
         output_lanes: flat_out.then_some(1),
+        clock_mhz: Some(target.pipeline_clock()),
         ..HdlConfig::new("shiftkit_top", Form::Streaming)
     }
 }
 
 /// Designs the tools may refuse before a build gives up.
 const ATTEMPTS: usize = 4;
+
+/// Slower clocks a build that chooses its clock tries after nextpnr missed
+/// the first.
+const CLOCK_TRIES: usize = 2;
 
 /// Builds the fastest design of `net` that fits `target` into `dir`, through
 /// synthesis, place and route and packing, and writes `DIR/build.json`. The
@@ -228,6 +260,7 @@ fn build_in(
     let config = hdl_config(net, target);
     let mut attempts = Vec::new();
     let mut min_cycles = 0;
+    let mut clock_tries = 0;
     let result = loop {
         progress("choosing the folding");
         let Fitted { design, estimate } =
@@ -248,12 +281,33 @@ fn build_in(
         let synthesis = synthesize(staging, &files, &top, &target.device)?;
         let mut refused = list(&synthesis.resources.over(&target.device, 1.0));
         let mut pnr = None;
-        if refused.is_empty() && target.device.family.place_and_route() {
-            progress(&format!("placing and routing with nextpnr at {mhz} MHz"));
+        // The clock asked of nextpnr: the timing model's for the design when
+        // the build chooses it.
+        let mut ask = match st.model_mhz().filter(|_| target.chooses_clock()) {
+            Some(model) => (model * 10.0).floor() / 10.0,
+            None => mhz,
+        };
+        while refused.is_empty() && target.device.family.place_and_route() {
+            progress(&format!("placing and routing with nextpnr at {ask} MHz"));
             let pcf = board.as_ref().map(|(b, _)| b.pcf.as_str());
-            match place_route(staging, &top, &target.device, (mhz, pcf), target.seed) {
+            match place_route(staging, &top, &target.device, (ask, pcf), target.seed) {
                 Ok(p) => {
                     refused = list(&p.resources().over(&target.device, 1.0));
+                    // A clock the build chose and nextpnr missed: the next
+                    // slower one, a little under what nextpnr achieved.
+                    let retry = target.chooses_clock()
+                        && refused.is_empty()
+                        && !p.timing_met()
+                        && clock_tries < CLOCK_TRIES;
+                    if retry {
+                        clock_tries += 1;
+                        attempts.push(format!(
+                            "{ask} MHz asked: {:.1} MHz achieved, the next try a little under",
+                            p.achieved_mhz
+                        ));
+                        ask = ((p.achieved_mhz * 0.97) * 10.0).floor() / 10.0;
+                        continue;
+                    }
                     pnr = Some(p);
                 }
                 Err(FpgaError::Failed { tail, .. }) if tail.contains("Unable to place") => {
@@ -261,9 +315,10 @@ fn build_in(
                 }
                 Err(e) => return Err(e.into()),
             }
+            break;
         }
         if refused.is_empty() {
-            break (design, estimate, synthesis, pnr, st, board.map(|(b, _)| b), top);
+            break (design, estimate, synthesis, pnr, st, board.map(|(b, _)| b), top, ask);
         }
         attempts.push(format!("{} cycles per image: {refused}", st.cycles_per_image));
         if attempts.len() >= ATTEMPTS {
@@ -271,7 +326,7 @@ fn build_in(
         }
         min_cycles = st.cycles_per_image * 2;
     };
-    let (_, estimate, synthesis, pnr, st, board, top) = result;
+    let (_, estimate, synthesis, pnr, st, board, top, mhz) = result;
     let bitstream = match &pnr {
         Some(_) => {
             progress("packing the bitstream with icepack");
@@ -315,6 +370,8 @@ fn build_in(
         cycles_per_image: st.cycles_per_image,
         latency: st.latency,
         requested_mhz: mhz,
+        clock_chosen: target.chooses_clock(),
+        model_mhz: st.model_mhz(),
         achieved_mhz: achieved,
         timing_met: pnr.as_ref().map(|p| p.timing_met()),
         images_per_second: achieved.map(|f| f * 1e6 / st.cycles_per_image as f64),
@@ -352,6 +409,16 @@ fn staging_dir(dir: &Path) -> Result<PathBuf, BuildError> {
 }
 
 impl BuildOutcome {
+    /// How the requested clock came about, when the build chose it.
+    fn clock_note(&self) -> String {
+        match (self.clock_chosen, self.model_mhz) {
+            (true, Some(m)) => {
+                format!(" (chosen by the timing model, whose estimate is {m:.1} MHz)")
+            }
+            _ => String::new(),
+        }
+    }
+
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         let folds: Vec<String> = self.folds.iter().map(|(l, f)| format!("{l}={f}")).collect();
@@ -385,18 +452,20 @@ impl BuildOutcome {
             (Some(f), Some(true)) => {
                 let _ = writeln!(
                     s,
-                    "timing met: {f:.1} MHz achieved for {} MHz requested; {:.0} images/s at \
+                    "timing met: {f:.1} MHz achieved for {} MHz requested{}; {:.0} images/s at \
                      {f:.1} MHz",
                     self.requested_mhz,
+                    self.clock_note(),
                     self.images_per_second.unwrap_or(0.0)
                 );
             }
             (Some(f), _) => {
                 let _ = writeln!(
                     s,
-                    "TIMING FAILED: {f:.1} MHz achieved, {} MHz requested (ask for a clock of \
+                    "TIMING FAILED: {f:.1} MHz achieved, {} MHz requested{} (ask for a clock of \
                      {:.0} MHz or less); worst path:",
                     self.requested_mhz,
+                    self.clock_note(),
                     f.floor()
                 );
                 for step in self.worst_path.iter().take(12) {
@@ -409,7 +478,7 @@ impl BuildOutcome {
             }
         }
         for a in &self.attempts {
-            let _ = writeln!(s, "refused by the tools first: {a}");
+            let _ = writeln!(s, "tried first: {a}");
         }
         if let Some(b) = &self.bitstream {
             let _ = writeln!(s, "bitstream {}", b.display());

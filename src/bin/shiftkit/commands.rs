@@ -300,6 +300,7 @@ pub fn hdl(args: HdlArgs, ctx: &Ctx) -> Result<()> {
         folds: args.fold,
         cycles: args.cycles,
         input_lanes: args.input_lanes,
+        clock_mhz: args.clock,
     };
     let outcome = app::run_hdl(&args.model, &args.output, &config)
         .with_context(|| format!("generating Verilog for {}", args.model.display()))?;

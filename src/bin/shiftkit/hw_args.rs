@@ -58,6 +58,10 @@ pub struct HdlArgs {
     /// (a name like ice40-up5k or a device file); default: the synthesis tool decides.
     #[arg(long, value_name = "DEVICE")]
     pub device: Option<String>,
+    /// Streaming with --device: place the folded units' registers for this clock by the
+    /// device's timing model (its [delays]) instead of --levels-per-stage.
+    #[arg(long, value_name = "MHZ", requires = "device")]
+    pub clock: Option<f64>,
     /// Also write a baseline with true multipliers on loadable 8-bit weights to this
     /// file (module `<top>_mult`; for resource comparisons only, not verified).
     #[arg(long, value_name = "FILE")]
@@ -69,7 +73,10 @@ pub struct HdlArgs {
 /// Device flags shared by `build` and `flow`.
 #[derive(clap::Args, Debug)]
 pub struct TargetArgs {
-    /// The clock to ask of place and route, in MHz (default: the device's).
+    /// The clock to ask of place and route, in MHz; the folded units are pipelined for it.
+    /// Default: on a device with a timing model (ice40-up5k), the build chooses: units
+    /// pipelined as far as they go, the clock the model gives them, a slower one if
+    /// nextpnr misses it; on a board, its oscillator's; else the device's.
     #[arg(long, value_name = "MHZ")]
     pub clock: Option<f64>,
     /// The share of the device's logic the resource model may fill.

@@ -179,6 +179,11 @@ pub struct Cost {
     pub units: u64,
     /// Register bits.
     pub ffs: u64,
+    /// Of those, the bits registering an adder's or a LUT's output right
+    /// where it is made (pipeline registers), which share that logic's cell
+    /// on iCE40.
+    #[serde(default)]
+    pub packed_ffs: u64,
     /// Bits of read-only memories (weight codes, biases, channel scales).
     #[serde(default)]
     pub rom_bits: u64,
@@ -259,6 +264,7 @@ impl std::ops::Add for Cost {
             lut_tables: self.lut_tables + o.lut_tables,
             units: self.units + o.units,
             ffs: self.ffs + o.ffs,
+            packed_ffs: self.packed_ffs + o.packed_ffs,
             rom_bits: self.rom_bits + o.rom_bits,
             ram_bits: self.ram_bits + o.ram_bits,
             ram_blocks: self.ram_blocks + o.ram_blocks,
@@ -279,6 +285,7 @@ impl std::ops::Mul<u64> for Cost {
             lut_tables: self.lut_tables * k,
             units: self.units * k,
             ffs: self.ffs * k,
+            packed_ffs: self.packed_ffs * k,
             ram_blocks: self.ram_blocks * k,
             rom_bits: self.rom_bits * k,
             ram_bits: self.ram_bits * k,

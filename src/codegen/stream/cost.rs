@@ -49,6 +49,21 @@ fn regs(bits: u64) -> Cost {
     Cost { ffs: bits, ..Cost::default() }
 }
 
+/// Pipeline registers right behind the logic that makes their bits.
+fn packed_regs(bits: u64) -> Cost {
+    Cost { ffs: bits, packed_ffs: bits, ..Cost::default() }
+}
+
+/// Register bits of an adder tree over `n` lanes of `bits` (as `sk_addtree`
+/// builds it: `h` levels, a register after every level whose height is a
+/// multiple of `pipe`, both halves of a node kept aligned).
+fn tree_regs(n: u64, bits: u64, h: u32, pipe: u32) -> u64 {
+    (1..=h)
+        .filter(|level| level % pipe == 0)
+        .map(|level| n.div_ceil(1 << level) * (bits + level as u64))
+        .sum()
+}
+
 /// An adder tree over `n` lanes of `bits`: n - 1 adders, one bit wider per
 /// level.
 fn tree(n: u64, bits: u64) -> Cost {
@@ -149,9 +164,18 @@ pub fn folded(plan: &Plan, f: &Folded) -> Cost {
     if f.scaled {
         c = c + adders(pe * f.m_bits as u64, f.out_w as u64) + regs(pe * f.out_w as u64);
     }
-    // Input, weight and control registers, tree registers.
-    let tree_regs = f.tree_latency as u64 * pe * f.sum_w as u64;
-    c = c + regs(simd * f.xbits as u64 + pe * simd * code + tree_regs + 16);
+    // Input, weight and control registers; the lanes' and the trees'
+    // registers, behind the logic that makes them.
+    c = c + regs(simd * f.xbits as u64 + pe * simd * code + 16);
+    let p = f.pipelining;
+    let (trees, tree_bits, lane_bits) = match &f.code {
+        WeightCode::Binary => (pe + 1, xs, (pe + 1) * simd * xs),
+        WeightCode::Ternary => (2 * pe, xs, 2 * pe * simd * xs),
+        WeightCode::Pow2 { .. } => (pe, lane, pe * simd * (lane + 1)),
+        _ => (pe, lane, pe * simd * lane),
+    };
+    let lanes = if p.lane_reg { lane_bits } else { 0 };
+    c = c + packed_regs(lanes + trees * tree_regs(simd, tree_bits, f.h, p.pipe));
     // Biases and channel scales: ROMs read without a clock, so logic.
     let nf = f.nf as u64;
     let mut small = logic_rom(plan, pe * f.acc_w as u64, nf);

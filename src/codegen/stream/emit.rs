@@ -140,7 +140,8 @@ pub(super) fn mvu_params(plan: &Plan, f: &Folded, module: &str) -> Vec<(&'static
     params.extend([
         ("LANE_W", int(f.lane_w)),
         ("H", int(f.h)),
-        ("PIPE", int(f.pipe)),
+        ("PIPE", int(f.pipelining.pipe)),
+        ("LREG", int(u32::from(f.pipelining.lane_reg))),
         ("SUM_W", int(f.sum_w)),
         ("ACC_W", int(f.acc_w)),
         ("SCALED", int(u32::from(f.scaled))),
@@ -427,8 +428,27 @@ pub(super) fn mvu_notes(mvu: &Mvu) -> Vec<String> {
                 f.acc_w,
                 if f.scaled { format!(", scaled to {} bits", f.out_w) } else { String::new() }
             ),
+            pipelining_note(f),
         ],
         Mvu::Unrolled(_) => vec![],
+    }
+}
+
+/// Where the unit's registers are, and why.
+fn pipelining_note(f: &Folded) -> String {
+    let p = f.pipelining;
+    let tree = if p.pipe > f.h {
+        "no adder-tree register".to_string()
+    } else {
+        format!("an adder-tree register every {} of {} levels", p.pipe, f.h)
+    };
+    let lanes = if p.lane_reg { "lanes registered, " } else { "" };
+    match p.model {
+        Some((mhz, ns)) => format!(
+            "Registers: {lanes}{tree}; placed for {mhz} MHz by the timing model, whose \
+             slowest stage is {ns:.1} ns (an estimate)."
+        ),
+        None => format!("Registers: {lanes}{tree}."),
     }
 }
 

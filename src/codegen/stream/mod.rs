@@ -18,6 +18,7 @@ pub mod fold;
 mod library;
 mod mvu;
 mod parts;
+pub mod pipeline;
 pub mod plan;
 mod top;
 
@@ -68,6 +69,7 @@ pub fn design(net: &IntNetwork, plan: &Plan, spec: &TopSpec) -> Design {
             generated
                 .push((format!("{module}.v"), emit::layer_module(plan, l, op, &module, header)));
         }
+        let mut stage_ns = None;
         let (hardware, latency) = match &l.hw {
             LayerHw::Conv { mvu, .. } | LayerHw::Dense { mvu, .. } => match mvu {
                 Mvu::Folded(f) => {
@@ -80,6 +82,7 @@ pub fn design(net: &IntNetwork, plan: &Plan, spec: &TopSpec) -> Design {
                     if f.scaled {
                         data.push((format!("{module}_m.hex"), lines(&roms.scales)));
                     }
+                    stage_ns = f.pipelining.model.map(|(_, ns)| ns);
                     ("folded", Some(f.latency()))
                 }
                 Mvu::Unrolled(g) => {
@@ -113,6 +116,7 @@ pub fn design(net: &IntNetwork, plan: &Plan, spec: &TopSpec) -> Design {
             out_beats: l.output.beats(),
             order: l.output.order,
             cost,
+            stage_ns,
         });
     }
     generated.push((format!("{}.v", spec.module), top::top_module(plan, spec.module, header)));

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use ndarray::Array2;
 
 use super::fold::Fold;
+use super::pipeline::{lane_luts, PipeRule, Pipelining, UnitShape};
 use crate::codegen::graph::LayerGraph;
 use crate::codegen::hex::pack_hex;
 use crate::codegen::lower::requant_graph;
@@ -30,8 +31,9 @@ pub struct Folded {
     pub code: WeightCode,
     pub lane_w: u32,
     pub h: u32,
-    pub pipe: u32,
-    /// Register stages in the adder tree.
+    /// Where the registers of the lanes and the adder tree go.
+    pub pipelining: Pipelining,
+    /// Register stages from the lanes to the tree's output.
     pub tree_latency: u32,
     pub sum_w: u32,
     pub acc_w: u32,
@@ -60,14 +62,14 @@ pub struct Roms {
 impl Folded {
     /// The unit for `layer` (its arithmetic `w`), with `weights` the `[M, N]`
     /// matrix in stream order and `inputs` the bounds of the N inputs in that
-    /// order. `pipe` adder levels run between tree registers (0: none).
+    /// order. `rule` places the registers of the lanes and the adder tree.
     pub fn new(
         layer: &IntLayer,
         w: &Weighted,
         weights: Rc<Array2<i32>>,
         inputs: &[Interval],
         fold: Fold,
-        pipe: u32,
+        rule: PipeRule,
     ) -> Folded {
         let (m, n) = weights.dim();
         let (nf, sf) = (m / fold.pe, n / fold.simd);
@@ -118,8 +120,16 @@ impl Folded {
             .collect();
         let shift = w.shift(layer.input_format, layer.format);
         let rq = requant_graph(&layer.name, &lanes, out_w, shift, w.relu, layer.format);
-        // A register every `pipe` levels of the adder tree (none when 0).
-        let tl = h.checked_div(pipe).unwrap_or(0);
+        let shape = UnitShape {
+            lane_luts: lane_luts(&code),
+            lane_w,
+            h,
+            tail_adders: 1 + u32::from(matches!(code, WeightCode::Pow2 { .. })),
+            acc_w,
+        };
+        let pipelining = rule.choose(&shape);
+        // A register every `pipe` levels of the adder tree, and the lanes'.
+        let tl = h / pipelining.pipe + u32::from(pipelining.lane_reg);
         Folded {
             fold,
             nf,
@@ -129,7 +139,7 @@ impl Folded {
             code,
             lane_w,
             h,
-            pipe,
+            pipelining,
             tree_latency: tl,
             sum_w,
             acc_w,

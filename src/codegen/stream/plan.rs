@@ -19,6 +19,7 @@ use super::fold::{allowed, check_folds, pick_fold, unit_shape, Fold, Folds};
 use super::mvu::Folded;
 use super::parts::window_cycles;
 pub use super::parts::{Dwc, Mvu, Stream, Window};
+use super::pipeline::PipeRule;
 use crate::codegen::cmvm::Sharing;
 use crate::codegen::error::CodegenError;
 use crate::codegen::graph::LayerGraph;
@@ -224,9 +225,20 @@ pub struct PlanConfig {
     /// The device whose memories the plan places.
     pub device: Option<Device>,
     pub block_price: Option<u64>,
+    /// The clock (MHz) the folded units are pipelined for, by the device's
+    /// timing model (`None`, or a device without one: `levels_per_stage`).
+    pub clock_mhz: Option<f64>,
 }
 
 impl PlanConfig {
+    /// How the folded units' registers are placed.
+    pub fn pipe_rule(&self) -> PipeRule {
+        match (self.clock_mhz, self.device.as_ref().and_then(|d| d.delays)) {
+            (Some(mhz), Some(delays)) => PipeRule::Clock { mhz, delays },
+            _ => PipeRule::Levels(self.levels_per_stage),
+        }
+    }
+
     /// The adder settings of the unrolled units.
     pub fn adders(&self) -> Adders {
         Adders { levels_per_stage: self.levels_per_stage, sharing: self.sharing }
@@ -469,9 +481,10 @@ fn unit(
     weights: Array2<i32>,
     taps: &[Interval],
     fold: Fold,
-    adders: Adders,
+    config: &PlanConfig,
     memo: &Memo,
 ) -> Mvu {
+    let adders = config.adders();
     let (m, n) = weights.dim();
     if fold.pe == m && fold.simd == n {
         let mut solved = memo.unrolled.borrow_mut();
@@ -482,7 +495,7 @@ fn unit(
         Mvu::Unrolled(graph.clone())
     } else {
         let weights = Rc::new(weights);
-        Mvu::Folded(Box::new(Folded::new(layer, w, weights, taps, fold, adders.levels_per_stage)))
+        Mvu::Folded(Box::new(Folded::new(layer, w, weights, taps, fold, config.pipe_rule())))
     }
 }
 
@@ -564,7 +577,7 @@ fn plan_layer(
                     }
                 })
                 .collect();
-            let mvu = unit((index, layer, w), weights, &taps, fold, config.adders(), memo);
+            let mvu = unit((index, layer, w), weights, &taps, fold, config, memo);
             let window = Window { chunk: fold.simd, repeat: oc / fold.pe, ..geometry };
             let output = Stream {
                 lanes: fold.pe,
@@ -586,7 +599,7 @@ fn plan_layer(
             let weights =
                 Array2::from_shape_fn((m, n), |(o, p)| w.weights[[o, input.order.index(p)]]);
             let taps: Vec<Interval> = (0..n).map(|p| in_bounds[input.order.index(p)]).collect();
-            let mvu = unit((index, layer, w), weights, &taps, fold, config.adders(), memo);
+            let mvu = unit((index, layer, w), weights, &taps, fold, config, memo);
             let (nf, sf) = (m / fold.pe, n / fold.simd);
             let output = Stream {
                 lanes: fold.pe,
