@@ -232,9 +232,13 @@ pub fn build(
     let tools = tools_for(&target.device)?;
     let staging = staging_dir(dir)?;
     // Nothing half-built stays behind: the staging directory goes on failure.
-    let outcome = build_in(net, target, dir, &staging, mhz, &tools, progress);
-    if outcome.is_err() {
+    let mut outcome = build_in(net, target, dir, &staging, mhz, &tools, progress);
+    if let Err(e) = &mut outcome {
         let _ = std::fs::remove_dir_all(&staging);
+        // A tool's log went with the staging directory; its end stays in the error.
+        if let BuildError::Tool(FpgaError::Failed { log, .. }) = e {
+            *log = None;
+        }
     }
     let outcome = outcome?;
     // The finished build replaces the directory in one step.
@@ -310,7 +314,10 @@ fn build_in(
                     }
                     pnr = Some(p);
                 }
-                Err(FpgaError::Failed { tail, .. }) if tail.contains("Unable to place") => {
+                Err(FpgaError::Failed { tail, .. })
+                    if tail.contains("Unable to place")
+                        || tail.contains("Unable to find legal placement") =>
+                {
                     refused = "nextpnr could not place every cell".into();
                 }
                 Err(e) => return Err(e.into()),

@@ -25,8 +25,15 @@ pub use build::{build, hdl_config, BuildError, BuildOutcome, Target, Usage, DEFA
 pub enum FpgaError {
     #[error("`{tool}` is not on PATH; install it (Debian: apt-get install {package})")]
     Missing { tool: &'static str, package: &'static str },
-    #[error("{tool} failed (exit {code}); its log is {}:\n{tail}", log.display())]
-    Failed { tool: &'static str, code: i32, log: PathBuf, tail: String },
+    #[error("{tool} failed (exit {code}){}:\n{tail}", where_log(log))]
+    Failed {
+        tool: &'static str,
+        code: i32,
+        /// `None` once the directory holding it was removed (an unfinished
+        /// build); `tail` keeps the log's end.
+        log: Option<PathBuf>,
+        tail: String,
+    },
     #[error("{tool}: could not read its report {}: {message}", path.display())]
     Report { tool: &'static str, path: PathBuf, message: String },
     #[error("{}", path.display())]
@@ -114,9 +121,16 @@ fn run(tool: Tool, dir: &Path, args: &[String], log: &str) -> Result<(), FpgaErr
     Err(FpgaError::Failed {
         tool: tool.name,
         code: status.code().unwrap_or(-1),
-        log: log_path,
+        log: Some(log_path),
         tail,
     })
+}
+
+fn where_log(log: &Option<PathBuf>) -> String {
+    match log {
+        Some(path) => format!("; its log is {}", path.display()),
+        None => "; the end of its log (the unfinished build was removed)".into(),
+    }
 }
 
 /// What Yosys made of a design: cells by type and the resources they take.
