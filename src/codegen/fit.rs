@@ -26,7 +26,7 @@ use crate::quant::IntNetwork;
 pub const LUT_ERROR: f64 = 0.15;
 
 /// The model's coefficients of one family: LUTs per adder bit, per
-/// multiplexer bit, per register bit (the logic that loads, enables or
+/// multiplexer bit, per register bit but the pipeline registers' (the logic that loads, enables or
 /// resets a register) and per control block, and for iCE40 the share of
 /// flip-flops that cannot share a logic cell with a LUT. Least squares of
 /// Yosys's LUTs (and nextpnr's logic cells) over the designs of
@@ -43,10 +43,10 @@ struct Coefficients {
 fn coefficients(family: Family) -> Coefficients {
     match family {
         Family::Ice40 => Coefficients {
-            per_adder_bit: 1.50,
-            per_mux_bit: 0.42,
+            per_adder_bit: 1.49,
+            per_mux_bit: 0.44,
             per_ff: 0.15,
-            per_unit: 52.1,
+            per_unit: 48.3,
             lone_ffs: 0.71,
         },
         Family::Xc7 => Coefficients {
@@ -65,13 +65,15 @@ fn coefficients(family: Family) -> Coefficients {
 /// streams with their handshakes).
 pub fn estimate(cost: &Cost, io: u64, device: &Device) -> Resources {
     let k = coefficients(device.family);
+    // Pipeline registers need no logic of their own (a flip-flop with an
+    // enable) and share the cell of the logic before them.
+    let loose = (cost.ffs - cost.packed_ffs) as f64;
     let logic = (cost.adder_bits as f64 * k.per_adder_bit
         + cost.mux_bits as f64 * k.per_mux_bit
-        + cost.ffs as f64 * k.per_ff
+        + loose * k.per_ff
         + cost.units as f64 * k.per_unit)
         + cost.lut_tables as f64;
-    // Pipeline registers share the cell of the logic before them.
-    let cells = logic + (cost.ffs - cost.packed_ffs) as f64 * k.lone_ffs;
+    let cells = logic + loose * k.lone_ffs;
     Resources {
         luts: logic.round() as u64,
         cells: cells.round() as u64,

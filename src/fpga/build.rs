@@ -209,6 +209,14 @@ pub fn hdl_config(net: &IntNetwork, target: &Target) -> HdlConfig {
     }
 }
 
+/// Whether nextpnr's log ends saying the design does not fit the device
+/// (its placers word it in three ways).
+fn no_room(tail: &str) -> bool {
+    ["Unable to place", "Unable to find legal placement", "Failed to expand region"]
+        .iter()
+        .any(|s| tail.contains(s))
+}
+
 /// Designs the tools may refuse before a build gives up.
 const ATTEMPTS: usize = 4;
 
@@ -261,14 +269,26 @@ fn build_in(
     progress: &mut dyn FnMut(&str),
 ) -> Result<BuildOutcome, BuildError> {
     let start = std::time::Instant::now();
-    let config = hdl_config(net, target);
+    let mut config = hdl_config(net, target);
     let mut attempts = Vec::new();
     let mut min_cycles = 0;
     let mut clock_tries = 0;
     let result = loop {
         progress("choosing the folding");
         let Fitted { design, estimate } =
-            fit(net, &config, &target.device, &target.budget(min_cycles))?;
+            match fit(net, &config, &target.device, &target.budget(min_cycles)) {
+                // A build choosing its clock whose units do not fit with every
+                // register: the fewest registers, those of the device's clock.
+                Err(CodegenError::NoFit { needs, .. })
+                    if target.chooses_clock()
+                        && config.clock_mhz != Some(target.device.clock_mhz) =>
+                {
+                    attempts.push(format!("every pipeline register: needs {needs}"));
+                    config.clock_mhz = Some(target.device.clock_mhz);
+                    continue;
+                }
+                fitted => fitted?,
+            };
         let st = design.manifest.stream.clone().expect("a streaming design");
         let _ = std::fs::remove_dir_all(staging);
         write_design(&design, staging)?;
@@ -314,10 +334,7 @@ fn build_in(
                     }
                     pnr = Some(p);
                 }
-                Err(FpgaError::Failed { tail, .. })
-                    if tail.contains("Unable to place")
-                        || tail.contains("Unable to find legal placement") =>
-                {
+                Err(FpgaError::Failed { tail, .. }) if no_room(&tail) => {
                     refused = "nextpnr could not place every cell".into();
                 }
                 Err(e) => return Err(e.into()),
