@@ -10,7 +10,6 @@
 //! stage fits the clock's period with a margin, and states its slowest
 //! stage: an estimate, which the build's place and route confirms or not.
 
-use super::mvu::clog2;
 use crate::device::Delays;
 use crate::quant::WeightCode;
 
@@ -63,10 +62,11 @@ impl PipeRule {
 /// figures: these lanes were not calibrated).
 pub fn lane_luts(code: &WeightCode) -> u32 {
     match code {
-        WeightCode::Pow2 { max_shift } => 2 + clog2(*max_shift as usize + 1).div_ceil(2),
+        // The code is {nonzero, negative, shift}.
+        WeightCode::Pow2 { .. } => 2 + (code.bits() - 2).div_ceil(2),
         WeightCode::Binary | WeightCode::Ternary => 1,
         WeightCode::Fixed { bits } => 2 * bits,
-        WeightCode::Shared { codebook, .. } => 2 + clog2(codebook.len()).div_ceil(2),
+        WeightCode::Shared { .. } => 2 + code.bits().div_ceil(2),
     }
 }
 
