@@ -209,6 +209,17 @@ pub fn hdl_config(net: &IntNetwork, target: &Target) -> HdlConfig {
     }
 }
 
+/// When the build chooses its clock and its units have every register:
+/// gives them the fewest (those of the device's clock) and says so.
+fn fewest_registers(target: &Target, config: &mut HdlConfig) -> bool {
+    let fewest = Some(target.device.clock_mhz);
+    if !target.chooses_clock() || config.clock_mhz == fewest {
+        return false;
+    }
+    config.clock_mhz = fewest;
+    true
+}
+
 /// Whether nextpnr's log ends saying the design does not fit the device
 /// (its placers word it in three ways).
 fn no_room(tail: &str) -> bool {
@@ -279,12 +290,8 @@ fn build_in(
             match fit(net, &config, &target.device, &target.budget(min_cycles)) {
                 // A build choosing its clock whose units do not fit with every
                 // register: the fewest registers, those of the device's clock.
-                Err(CodegenError::NoFit { needs, .. })
-                    if target.chooses_clock()
-                        && config.clock_mhz != Some(target.device.clock_mhz) =>
-                {
+                Err(CodegenError::NoFit { needs, .. }) if fewest_registers(target, &mut config) => {
                     attempts.push(format!("every pipeline register: needs {needs}"));
-                    config.clock_mhz = Some(target.device.clock_mhz);
                     continue;
                 }
                 fitted => fitted?,
@@ -347,6 +354,10 @@ fn build_in(
         attempts.push(format!("{} cycles per image: {refused}", st.cycles_per_image));
         if attempts.len() >= ATTEMPTS {
             return Err(BuildError::ToolsRefused { device: target.device.name.clone(), attempts });
+        }
+        // A build choosing its clock first gives up registers, then speed.
+        if fewest_registers(target, &mut config) {
+            continue;
         }
         min_cycles = st.cycles_per_image * 2;
     };

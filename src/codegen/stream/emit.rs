@@ -428,14 +428,16 @@ pub(super) fn mvu_notes(mvu: &Mvu) -> Vec<String> {
                 f.acc_w,
                 if f.scaled { format!(", scaled to {} bits", f.out_w) } else { String::new() }
             ),
-            pipelining_note(f),
-        ],
+        ]
+        .into_iter()
+        .chain(pipelining_notes(f))
+        .collect(),
         Mvu::Unrolled(_) => vec![],
     }
 }
 
-/// Where the unit's registers are, and why.
-fn pipelining_note(f: &Folded) -> String {
+/// Where the unit's registers are, and why (lines of the header).
+fn pipelining_notes(f: &Folded) -> Vec<String> {
     let p = f.pipelining;
     let tree = if p.pipe > f.h {
         "no adder-tree register".to_string()
@@ -444,11 +446,11 @@ fn pipelining_note(f: &Folded) -> String {
     };
     let lanes = if p.lane_reg { "lanes registered, " } else { "" };
     match p.model {
-        Some((mhz, ns)) => format!(
-            "Registers: {lanes}{tree}; placed for {mhz} MHz by the timing model, whose \
-             slowest stage is {ns:.1} ns (an estimate)."
-        ),
-        None => format!("Registers: {lanes}{tree}."),
+        Some((mhz, ns)) => vec![
+            format!("Registers: {lanes}{tree};"),
+            format!("placed for {mhz:.1} MHz by the timing model (slowest stage {ns:.1} ns, an estimate)."),
+        ],
+        None => vec![format!("Registers: {lanes}{tree}.")],
     }
 }
 
