@@ -170,6 +170,10 @@ pub struct Delays {
     pub adder: f64,
     /// One bit of a carry chain.
     pub carry: f64,
+    /// The slowest control path of the other parts (handshakes, counters,
+    /// the argmax's comparator), which pipelining the units does not
+    /// shorten: the model's ceiling for a design.
+    pub control: f64,
 }
 
 /// The highest clock a build may ask for (MHz).

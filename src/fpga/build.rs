@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::board::{board_clock, board_top, uart_rate, BoardSettings, BoardTop, BoardTopError};
 use super::*;
 use crate::codegen::fit::{fit, Budget, Fitted};
+use crate::codegen::manifest::StreamManifest;
 use crate::codegen::stream::Folds;
 use crate::codegen::{write_design, CodegenError, Form, HdlConfig, Manifest};
 use crate::device::{list, Device, Resources, MAX_CLOCK_MHZ};
@@ -56,6 +57,8 @@ pub struct Target {
     pub device: Device,
     /// Requested clock (MHz); the device's default when `None`.
     pub clock_mhz: Option<f64>,
+    /// Let the build choose the clock (`--fastest`), when no clock is given.
+    pub choose_clock: bool,
     /// The share of the device's logic the model may fill.
     pub max_util: f64,
     pub folds: Folds,
@@ -70,22 +73,34 @@ pub struct Target {
 pub const DEFAULT_MAX_UTIL: f64 = 0.85;
 
 impl Target {
-    /// Whether the build chooses the clock: none given, no board (whose
-    /// clock is its oscillator's unless one is given), and a device with a
-    /// timing model. Its folded units are then pipelined as far as they go
-    /// and place and route asks for the clock the model gives them.
+    /// Whether the build chooses the clock: asked to (`--fastest`), none
+    /// given, no board (whose clock is its oscillator's unless one is
+    /// given), and a device with a timing model. Its folded units are then pipelined for the model's
+    /// ceiling (the other parts' control paths, which registers in the units
+    /// do not shorten) and place and route asks for the model's clock.
     pub fn chooses_clock(&self) -> bool {
-        self.clock_mhz.is_none() && self.board.is_none() && self.device.delays.is_some()
+        self.choose_clock
+            && self.clock_mhz.is_none()
+            && self.board.is_none()
+            && self.device.delays.is_some()
     }
 
     /// The clock the folded units are pipelined for (MHz): the one given,
-    /// the device's, or the highest a build may ask for when the build
-    /// chooses the clock (every register the units can have).
+    /// the device's, or the model's ceiling when the build chooses.
     pub fn pipeline_clock(&self) -> f64 {
-        if self.chooses_clock() {
-            MAX_CLOCK_MHZ
-        } else {
-            self.clock()
+        match self.device.delays.filter(|_| self.chooses_clock()) {
+            Some(d) => 1000.0 / d.control,
+            None => self.clock(),
+        }
+    }
+
+    /// The timing model's clock for a design (MHz): its units' slowest
+    /// stage or the other parts' control, whichever is slower (an estimate).
+    pub fn model_mhz(&self, st: &StreamManifest) -> Option<f64> {
+        let control = self.device.delays.map(|d| 1000.0 / d.control);
+        match (st.model_mhz(), control) {
+            (Some(units), Some(control)) => Some(units.min(control)),
+            _ => None,
         }
     }
 
@@ -314,7 +329,7 @@ fn build_in(
         let mut pnr = None;
         // The clock asked of nextpnr: the timing model's for the design when
         // the build chooses it.
-        let mut ask = match st.model_mhz().filter(|_| target.chooses_clock()) {
+        let mut ask = match target.model_mhz(&st).filter(|_| target.chooses_clock()) {
             Some(model) => (model * 10.0).floor() / 10.0,
             None => mhz,
         };
@@ -406,7 +421,7 @@ fn build_in(
         latency: st.latency,
         requested_mhz: mhz,
         clock_chosen: target.chooses_clock(),
-        model_mhz: st.model_mhz(),
+        model_mhz: target.model_mhz(&st),
         achieved_mhz: achieved,
         timing_met: pnr.as_ref().map(|p| p.timing_met()),
         images_per_second: achieved.map(|f| f * 1e6 / st.cycles_per_image as f64),
