@@ -1,8 +1,7 @@
 // shiftkit stream library: gather with a running argmax.
 //
-// Beats of A codes in, words of L codes out (L a multiple of A), exactly as
-// sk_dwc gathers them (new beats enter at the top; after L/A beats the first
-// is lowest; a new beat may enter in the cycle the word leaves), and beside
+// Beats of A codes in, words of L codes out (L a multiple of A), gathered by
+// sk_dwc (so with its handshakes), and beside
 // each word the index of its largest code, the lowest index on ties. The
 // index is kept as the beats arrive: every accepted beat's largest code
 // (sk_argmax over its A lanes) is compared with the largest so far, so the
@@ -39,43 +38,19 @@ module sk_argmax_gather #(
         end
     endgenerate
 
-    localparam integer GN = L / A;  // beats per word
-    localparam integer GW = $clog2(GN + 1);
-    localparam [GW-1:0] G_ZERO = 0;
-    localparam [GW-1:0] G_ONE = 1;
-    localparam [GW-1:0] G_FULL = GN[GW-1:0];
-    // The step of a beat's first position (wraps to 0 only when A == L,
-    // where every beat is a word's first).
-    localparam [IW-1:0] STEP = A[IW-1:0];
-
-    reg [L*BITS-1:0] word_q;
-    reg [GW-1:0] count_q;
-    wire full = count_q == G_FULL;
-    wire take = m_ready && full;
+    // The word: sk_dwc gathering (B = L).
+    sk_dwc #(.BITS(BITS), .A(A), .B(L), .L(L)) u_gather (
+        .clk(clk), .rst(rst),
+        .s_data(s_data), .s_valid(s_valid), .s_ready(s_ready),
+        .m_data(m_data), .m_valid(m_valid), .m_ready(m_ready)
+    );
     wire fire = s_valid && s_ready;
-    assign s_ready = !full || m_ready;
-    assign m_valid = full;
-    assign m_data = word_q;
-    always @(posedge clk) begin
-        if (rst) begin
-            count_q <= G_ZERO;
-        end else if (fire) begin
-            count_q <= take ? G_ONE : count_q + G_ONE;
-        end else if (take) begin
-            count_q <= G_ZERO;
-        end
-    end
-    generate
-        if (GN == 1) begin : g_one
-            always @(posedge clk) begin
-                if (fire) word_q <= s_data;
-            end
-        end else begin : g_shift
-            always @(posedge clk) begin
-                if (fire) word_q <= {s_data, word_q[L*BITS-1:A*BITS]};
-            end
-        end
-    endgenerate
+    // Where the next beat starts in its word (0: it starts a word).
+    localparam [IW:0] STEP = A[IW:0];
+    localparam [IW:0] WORD = L[IW:0];
+    reg [IW:0] base_q;
+    wire first = base_q == {(IW + 1){1'b0}};
+    wire [IW:0] next_base = base_q + STEP;
 
     // The beat's largest code and its lane.
     wire [BITS-1:0] beat_max;
@@ -83,12 +58,9 @@ module sk_argmax_gather #(
     sk_argmax #(.N(A), .BITS(BITS), .SIGNED(SIGNED), .IW(IW)) u_beat (
         .x(s_data), .max(beat_max), .index(beat_index)
     );
-    // The largest so far, where it is, and where the next beat starts. A
-    // beat accepted when the count is 0 or as the word leaves starts a word.
+    // The largest so far and where it is.
     reg [BITS-1:0] best_q;
     reg [IW-1:0] index_q;
-    reg [IW-1:0] base_q;
-    wire first = count_q == G_ZERO || take;
     wire larger;
     generate
         if (SIGNED != 0) begin : g_signed
@@ -98,12 +70,16 @@ module sk_argmax_gather #(
         end
     endgenerate
     always @(posedge clk) begin
-        if (fire) begin
-            base_q <= first ? STEP : base_q + STEP;
-            if (first || larger) begin
-                best_q <= beat_max;
-                index_q <= (first ? {IW{1'b0}} : base_q) + beat_index;
-            end
+        if (rst) begin
+            base_q <= {(IW + 1){1'b0}};
+        end else if (fire) begin
+            base_q <= next_base == WORD ? {(IW + 1){1'b0}} : next_base;
+        end
+    end
+    always @(posedge clk) begin
+        if (fire && (first || larger)) begin
+            best_q <= beat_max;
+            index_q <= base_q[IW-1:0] + beat_index;
         end
     end
     assign m_index = index_q;
