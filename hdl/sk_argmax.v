@@ -44,7 +44,10 @@ module sk_argmax #(
             );
             wire a_wins;
             if (SIGNED != 0) begin : g_signed
-                assign a_wins = $signed(a) >= $signed(b);
+                // Signed order is unsigned order with the sign bits flipped:
+                // the comparator's carry chain is the whole of it.
+                localparam [BITS-1:0] SIGN = {BITS{1'b1}} ^ ({BITS{1'b1}} >> 1);
+                assign a_wins = (a ^ SIGN) >= (b ^ SIGN);
             end else begin : g_unsigned
                 assign a_wins = a >= b;
             end

@@ -49,8 +49,11 @@ module sk_argmax_gather #(
     localparam [IW:0] STEP = A[IW:0];
     localparam [IW:0] WORD = L[IW:0];
     reg [IW:0] base_q;
-    wire first = base_q == {(IW + 1){1'b0}};
+    // Whether the next beat starts a word, kept beside base_q so the
+    // update's enable waits on the comparator alone.
+    reg first_q;
     wire [IW:0] next_base = base_q + STEP;
+    wire wrap = next_base == WORD;
 
     // The beat's largest code and its lane.
     wire [BITS-1:0] beat_max;
@@ -64,7 +67,10 @@ module sk_argmax_gather #(
     wire larger;
     generate
         if (SIGNED != 0) begin : g_signed
-            assign larger = $signed(beat_max) > $signed(best_q);
+            // Signed order is unsigned order with the sign bits flipped:
+            // the comparator is a carry chain and nothing after it.
+            localparam [BITS-1:0] SIGN = {BITS{1'b1}} ^ ({BITS{1'b1}} >> 1);
+            assign larger = (beat_max ^ SIGN) > (best_q ^ SIGN);
         end else begin : g_unsigned
             assign larger = beat_max > best_q;
         end
@@ -72,12 +78,14 @@ module sk_argmax_gather #(
     always @(posedge clk) begin
         if (rst) begin
             base_q <= {(IW + 1){1'b0}};
+            first_q <= 1'b1;
         end else if (fire) begin
-            base_q <= next_base == WORD ? {(IW + 1){1'b0}} : next_base;
+            base_q <= wrap ? {(IW + 1){1'b0}} : next_base;
+            first_q <= wrap;
         end
     end
     always @(posedge clk) begin
-        if (fire && (first || larger)) begin
+        if (fire && (first_q || larger)) begin
             best_q <= beat_max;
             index_q <= base_q[IW-1:0] + beat_index;
         end

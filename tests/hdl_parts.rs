@@ -478,6 +478,17 @@ fn relu_case(rng: &mut ChaCha8Rng) -> Case {
     }
 }
 
+/// `n` codes of `f` from a few values, so that ties are common, at both ends
+/// of the range and on both sides of zero (a comparator that took signed
+/// codes as unsigned, or the reverse, orders them wrongly).
+fn tie_prone_codes(rng: &mut ChaCha8Rng, f: FixedFormat, n: usize) -> Vec<i64> {
+    let pool: Vec<i64> = [f.min(), f.min() + 1, -1, 0, 1, f.max() - 1, f.max()]
+        .into_iter()
+        .filter(|v| (f.min()..=f.max()).contains(v))
+        .collect();
+    (0..n).map(|_| pool[rng.gen_range(0..pool.len())]).collect()
+}
+
 /// The argmax's index (lowest on ties) as the output, one code wide.
 fn argmax_case(rng: &mut ChaCha8Rng) -> Case {
     let n: usize = rng.gen_range(1..=11);
@@ -485,9 +496,7 @@ fn argmax_case(rng: &mut ChaCha8Rng) -> Case {
     let bits = rng.gen_range(4..=8);
     let signed = rng.gen_bool(0.5);
     let iw = (usize::BITS - (n.max(2) - 1).leading_zeros()) as i64;
-    // Few distinct values, so that ties are common.
-    let f = FixedFormat::new(signed, bits, 0).unwrap();
-    let codes: Vec<i64> = (0..n * 40).map(|_| f.min() + rng.gen_range(0..4)).collect();
+    let codes = tie_prone_codes(rng, FixedFormat::new(signed, bits, 0).unwrap(), n * 40);
     let expected = codes
         .chunks(n)
         .map(|c| {
@@ -532,9 +541,8 @@ fn argmax_gather_case(rng: &mut ChaCha8Rng) -> Case {
     let bits = rng.gen_range(4..=8);
     let signed = rng.gen_bool(0.5);
     let iw = (usize::BITS - (l.max(2) - 1).leading_zeros()) as i64;
-    // Few distinct values, so that ties are common, within a beat and across.
-    let f = FixedFormat::new(signed, bits, 0).unwrap();
-    let codes: Vec<i64> = (0..l * 30).map(|_| f.min() + rng.gen_range(0..4)).collect();
+    // Ties within a beat and across.
+    let codes = tie_prone_codes(rng, FixedFormat::new(signed, bits, 0).unwrap(), l * 30);
     let expected = codes
         .chunks(l)
         .map(|c| {

@@ -139,6 +139,14 @@ impl Budget {
     }
 }
 
+/// The share of the device's logic cells above which a design that fits
+/// moves memories into spare block RAM: nextpnr-ice40 0.4's placer slows
+/// and fails as the cells fill (it ran ten minutes and failed on a digits
+/// design at 87% of the UP5K's cells with 23 of its 30 blocks free, which
+/// the same network with memories in blocks, 3,249 cells, placed in 11 s),
+/// and a memory in a block leaves the clock a shorter path than one in logic.
+pub const CROWDED: f64 = 0.75;
+
 /// A design and what the model says it takes.
 #[derive(Clone, Debug)]
 pub struct Fitted {
@@ -181,18 +189,38 @@ pub fn fit(
         let mut price = base_price;
         // The direction the price moves in (0 until it first moves).
         let mut step = 0i8;
+        // The last price at which the plan fit.
+        let mut fitting = None;
+        let crowded_cells = (CROWDED * device.capacity().cells as f64) as u64;
         loop {
             plan.block_price = Some(price);
-            let estimate =
-                budget.with_reserve(estimate(&stream::cost(&plan).1, plan_pins(&plan), device));
+            let priced = |plan: &Plan| {
+                budget.with_reserve(estimate(&stream::cost(plan).1, plan_pins(plan), device))
+            };
+            let estimate = priced(&plan);
             let over = estimate.over(device, max_util);
             let fits = over.is_empty() && plan.cycles >= min_cycles;
             let logic = over.iter().any(|o| o.logic);
             let ram = over.iter().any(|o| o.name == RAM_BLOCKS);
-            if logic && !ram && step <= 0 && price >= 8 && estimate.ram_blocks < device.ram_blocks {
+            let crowded = fits && estimate.cells > crowded_cells;
+            if fits {
+                fitting = Some(price);
+            }
+            if (logic || crowded)
+                && !ram
+                && step <= 0
+                && price >= 8
+                && estimate.ram_blocks < device.ram_blocks
+            {
                 (price, step) = (price * 4 / 5, -1);
             } else if ram && !logic && step >= 0 && price <= 64 * base_price {
                 (price, step) = (price * 5 / 4 + 1, 1);
+            } else if let (false, Some(fit_price)) = (fits, fitting) {
+                // Memories moved into blocks for room overflowed them: back
+                // to the last plan that fit.
+                plan.block_price = Some(fit_price);
+                let estimate = priced(&plan);
+                return Ok((plan, estimate, true));
             } else {
                 return Ok((plan, estimate, fits));
             }

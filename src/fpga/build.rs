@@ -55,10 +55,9 @@ pub enum BuildError {
 #[derive(Clone, Debug)]
 pub struct Target {
     pub device: Device,
-    /// Requested clock (MHz); the device's default when `None`.
+    /// Requested clock (MHz); when `None`, the build chooses it (a device
+    /// with a timing model) or takes the device's (a board's: its oscillator's).
     pub clock_mhz: Option<f64>,
-    /// Let the build choose the clock (`--fastest`), when no clock is given.
-    pub choose_clock: bool,
     /// The share of the device's logic the model may fill.
     pub max_util: f64,
     pub folds: Folds,
@@ -73,16 +72,13 @@ pub struct Target {
 pub const DEFAULT_MAX_UTIL: f64 = 0.85;
 
 impl Target {
-    /// Whether the build chooses the clock: asked to (`--fastest`), none
-    /// given, no board (whose clock is its oscillator's unless one is
-    /// given), and a device with a timing model. Its folded units are then pipelined for the model's
+    /// Whether the build chooses the clock: none given, no board (whose
+    /// clock is its oscillator's unless one is given), and a device with a
+    /// timing model. Its folded units are then pipelined for the model's
     /// ceiling (the other parts' control paths, which registers in the units
     /// do not shorten) and place and route asks for the model's clock.
     pub fn chooses_clock(&self) -> bool {
-        self.choose_clock
-            && self.clock_mhz.is_none()
-            && self.board.is_none()
-            && self.device.delays.is_some()
+        self.clock_mhz.is_none() && self.board.is_none() && self.device.delays.is_some()
     }
 
     /// The clock the folded units are pipelined for (MHz): the one given,
@@ -270,7 +266,8 @@ pub fn build(
     if let Err(e) = &mut outcome {
         let _ = std::fs::remove_dir_all(&staging);
         // A tool's log went with the staging directory; its end stays in the error.
-        if let BuildError::Tool(FpgaError::Failed { log, .. }) = e {
+        if let BuildError::Tool(FpgaError::Failed { log, .. } | FpgaError::TimedOut { log, .. }) = e
+        {
             *log = None;
         }
     }
@@ -333,10 +330,13 @@ fn build_in(
             Some(model) => (model * 10.0).floor() / 10.0,
             None => mhz,
         };
+        let mut placer = Placer::Heap;
+        let limit = PnrAsk::limit_for(estimate.cells);
         while refused.is_empty() && target.device.family.place_and_route() {
             progress(&format!("placing and routing with nextpnr at {ask} MHz"));
             let pcf = board.as_ref().map(|(b, _)| b.pcf.as_str());
-            match place_route(staging, &top, &target.device, (ask, pcf), target.seed) {
+            let pnr_ask = PnrAsk { mhz: ask, pcf, seed: target.seed, placer, limit };
+            match place_route(staging, &top, &target.device, &pnr_ask) {
                 Ok(p) => {
                     refused = list(&p.resources().over(&target.device, 1.0));
                     // A clock the build chose and nextpnr missed: the next
@@ -358,6 +358,19 @@ fn build_in(
                 }
                 Err(FpgaError::Failed { tail, .. }) if no_room(&tail) => {
                     refused = "nextpnr could not place every cell".into();
+                }
+                // nextpnr 0.4's analytic placer can spin on a netlist it
+                // then fails to legalize; simulated annealing is the other try.
+                Err(FpgaError::TimedOut { seconds, .. }) if placer == Placer::Heap => {
+                    attempts.push(format!(
+                        "the HeAP placer stopped at its time limit ({seconds} s); \
+                         simulated annealing next"
+                    ));
+                    placer = Placer::Sa;
+                    continue;
+                }
+                Err(FpgaError::TimedOut { seconds, .. }) => {
+                    refused = format!("nextpnr did not finish within {seconds} s");
                 }
                 Err(e) => return Err(e.into()),
             }

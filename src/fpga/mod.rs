@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +35,8 @@ pub enum FpgaError {
         log: Option<PathBuf>,
         tail: String,
     },
+    #[error("{tool} ran past its time limit of {seconds} s and was stopped{}", where_log(log))]
+    TimedOut { tool: &'static str, seconds: u64, log: Option<PathBuf> },
     #[error("{tool}: could not read its report {}: {message}", path.display())]
     Report { tool: &'static str, path: PathBuf, message: String },
     #[error("{}", path.display())]
@@ -97,21 +100,52 @@ pub fn tools_for(device: &Device) -> Result<Vec<Tool>, FpgaError> {
     Ok(tools)
 }
 
-/// Runs `tool` in `dir` with its output in `log`; a failure carries the log's tail.
-fn run(tool: Tool, dir: &Path, args: &[String], log: &str) -> Result<(), FpgaError> {
+/// Runs `tool` in `dir` with its output in `log`, stopping it after `limit`
+/// when one is given; a failure carries the log's tail.
+fn run(
+    tool: Tool,
+    dir: &Path,
+    args: &[String],
+    log: &str,
+    limit: Option<Duration>,
+) -> Result<(), FpgaError> {
     let log_path = dir.join(log);
     let file = std::fs::File::create(&log_path)
         .map_err(|source| FpgaError::Io { path: log_path.clone(), source })?;
     let err =
         file.try_clone().map_err(|source| FpgaError::Io { path: log_path.clone(), source })?;
     tracing::info!(tool = tool.name, ?args, "running");
-    let status = Command::new(tool.name)
+    let mut child = Command::new(tool.name)
         .args(args)
         .current_dir(dir)
         .stdout(file)
         .stderr(err)
-        .status()
+        .spawn()
         .map_err(|_| FpgaError::Missing { tool: tool.name, package: tool.package })?;
+    let io = |source| FpgaError::Io { path: log_path.clone(), source };
+    let status = match limit {
+        None => child.wait().map_err(io)?,
+        Some(limit) => {
+            let start = Instant::now();
+            loop {
+                if let Some(status) = child.try_wait().map_err(io)? {
+                    break status;
+                }
+                if start.elapsed() > limit {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    tracing::warn!(tool = tool.name, ?limit, "stopped at its time limit");
+                    let seconds = limit.as_secs();
+                    return Err(FpgaError::TimedOut {
+                        tool: tool.name,
+                        seconds,
+                        log: Some(log_path),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    };
     if status.success() {
         return Ok(());
     }
@@ -161,7 +195,7 @@ pub fn synthesize(
 ) -> Result<Synthesis, FpgaError> {
     let start = std::time::Instant::now();
     let script = yosys_script(device.family, files, top);
-    run(YOSYS, dir, &["-q".into(), "-p".into(), script], "yosys.log")?;
+    run(YOSYS, dir, &["-q".into(), "-p".into(), script], "yosys.log", None)?;
     let path = dir.join("yosys_stat.json");
     let cells = read_stat(&path)?;
     Ok(Synthesis {
@@ -227,6 +261,8 @@ pub struct PlaceRoute {
     /// The worst path as "from -> to (ns)" steps, when timing failed.
     pub worst_path: Vec<String>,
     pub seed: u64,
+    #[serde(default)]
+    pub placer: Placer,
     pub seconds: f64,
 }
 
@@ -249,22 +285,62 @@ impl PlaceRoute {
     }
 }
 
-/// Places and routes `top.json` in `dir` on `device` at `mhz`, its pins
-/// from the constraint file `pcf` in `dir` when given (else nextpnr places
-/// them); a design that misses timing is routed anyway and reported as
-/// missing it.
+/// nextpnr's placers: analytic (HeAP, its default) and simulated annealing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Placer {
+    #[default]
+    Heap,
+    Sa,
+}
+
+impl Placer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Placer::Heap => "heap",
+            Placer::Sa => "sa",
+        }
+    }
+}
+
+/// What place and route is asked for: the clock (MHz), the pins' constraint
+/// file in the design's directory (else nextpnr places them), the seed, the
+/// placer, and how long nextpnr may run before it is stopped.
+#[derive(Clone, Copy, Debug)]
+pub struct PnrAsk<'a> {
+    pub mhz: f64,
+    pub pcf: Option<&'a str>,
+    pub seed: u64,
+    pub placer: Placer,
+    pub limit: Duration,
+}
+
+impl PnrAsk<'_> {
+    /// The time nextpnr gets for a design of `cells` logic cells (the
+    /// resource model's estimate): a minute and 50 ms a cell, five to ten
+    /// times what nextpnr-ice40 0.4 takes here on the designs it finishes
+    /// (6 s for 3,300 cells, 44 s for 4,600), where its placer otherwise
+    /// spun for ten minutes on some netlists before failing.
+    pub fn limit_for(cells: u64) -> Duration {
+        Duration::from_secs(60) + Duration::from_millis(50 * cells)
+    }
+}
+
+/// Places and routes `top.json` in `dir` on `device` as `ask` says; a
+/// design that misses timing is routed anyway and reported as missing it.
 pub fn place_route(
     dir: &Path,
     top: &str,
     device: &Device,
-    (mhz, pcf): (f64, Option<&str>),
-    seed: u64,
+    ask: &PnrAsk,
 ) -> Result<PlaceRoute, FpgaError> {
-    let start = std::time::Instant::now();
+    let start = Instant::now();
+    let PnrAsk { mhz, pcf, seed, placer, limit } = *ask;
     let mut args = device.nextpnr.clone();
     if let Some(pcf) = pcf {
         args.extend(["--pcf".to_string(), pcf.to_string()]);
     }
+    args.extend(["--placer".to_string(), placer.as_str().to_string()]);
     args.extend(
         [
             "--json",
@@ -281,7 +357,7 @@ pub fn place_route(
         ]
         .map(String::from),
     );
-    run(NEXTPNR_ICE40, dir, &args, "nextpnr.log")?;
+    run(NEXTPNR_ICE40, dir, &args, "nextpnr.log", Some(limit))?;
     let path = dir.join("nextpnr_report.json");
     let report =
         |message: String| FpgaError::Report { tool: "nextpnr-ice40", path: path.clone(), message };
@@ -318,12 +394,35 @@ pub fn place_route(
         requested_mhz: mhz,
         worst_path,
         seed,
+        placer,
         seconds: start.elapsed().as_secs_f64(),
     })
 }
 
 /// Packs `top.asc` into the bitstream `top.bin`.
 pub fn pack(dir: &Path, top: &str) -> Result<PathBuf, FpgaError> {
-    run(ICEPACK, dir, &[format!("{top}.asc"), format!("{top}.bin")], "icepack.log")?;
+    let args = [format!("{top}.asc"), format!("{top}.bin")];
+    run(ICEPACK, dir, &args, "icepack.log", None)?;
     Ok(dir.join(format!("{top}.bin")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SLEEP: Tool = Tool { name: "sleep", package: "coreutils" };
+
+    #[test]
+    fn a_tool_past_its_time_limit_is_stopped_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let start = Instant::now();
+        let limit = Some(Duration::from_millis(300));
+        let err = run(SLEEP, dir.path(), &["30".into()], "sleep.log", limit).unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(10), "stopped, not waited for");
+        assert!(matches!(err, FpgaError::TimedOut { tool: "sleep", .. }), "{err}");
+        assert!(err.to_string().contains("time limit"), "{err}");
+        // Within its limit it runs to the end.
+        run(SLEEP, dir.path(), &["0.1".into()], "sleep.log", Some(Duration::from_secs(20)))
+            .unwrap();
+    }
 }

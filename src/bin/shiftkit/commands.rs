@@ -422,7 +422,6 @@ pub fn target_of(target: Option<&str>, t: &TargetArgs) -> Result<Option<shiftkit
     Ok(Some(shiftkit::fpga::Target {
         device,
         clock_mhz: t.clock,
-        choose_clock: t.fastest,
         max_util: t.max_util,
         folds: t.fold.clone(),
         cycles: None,

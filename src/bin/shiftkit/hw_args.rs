@@ -73,15 +73,12 @@ pub struct HdlArgs {
 /// Device flags shared by `build` and `flow`.
 #[derive(clap::Args, Debug)]
 pub struct TargetArgs {
-    /// The clock to ask of place and route, in MHz; the folded units are pipelined for it
-    /// (default: on a board, its oscillator's; else the device's).
+    /// The clock to ask of place and route, in MHz; the folded units are pipelined for it.
+    /// Default: on a device with a timing model (ice40-up5k) the build chooses it (units
+    /// pipelined for the model's ceiling, nextpnr asked for the model's clock, a slower one
+    /// if nextpnr misses it); on a board, its oscillator's; else the device's.
     #[arg(long, value_name = "MHZ")]
     pub clock: Option<f64>,
-    /// Let the build choose the clock (a device with a timing model, like ice40-up5k):
-    /// units pipelined for the model's ceiling, nextpnr asked for the model's clock, a
-    /// slower one if nextpnr misses it.
-    #[arg(long, conflicts_with_all = ["clock", "board"])]
-    pub fastest: bool,
     /// The share of the device's logic the resource model may fill.
     #[arg(long, default_value_t = shiftkit::fpga::DEFAULT_MAX_UTIL, value_name = "SHARE")]
     pub max_util: f64,

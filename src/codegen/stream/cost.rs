@@ -243,9 +243,11 @@ pub fn design(plan: &Plan) -> (Vec<Cost>, Cost) {
     let iw = plan.argmax_bits as u64;
     if let Some(d) = plan.argmax_gather() {
         // One beat's comparator tree, and the comparator against the largest
-        // so far with its registers and the beat's first position.
-        total =
-            total + Cost::argmax(d.a as u64 + 1, bits, iw) + regs(bits + 2 * iw) + adders(2, iw);
+        // so far with its registers, the beat's position and whether it starts a word.
+        total = total
+            + Cost::argmax(d.a as u64 + 1, bits, iw)
+            + regs(bits + 2 * iw + 2)
+            + adders(2, iw);
     } else if plan.argmax_bits > 0 {
         total = total + Cost::argmax(plan.output_lanes as u64, bits, iw);
     }
