@@ -190,7 +190,8 @@ pub struct StreamLayer {
     pub order: Order,
     pub cost: Cost,
     /// The timing model's slowest register stage of a folded unit pipelined
-    /// for a clock (ns; an estimate).
+    /// for a clock, or of a max pool on a device with a timing model (ns; an
+    /// estimate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage_ns: Option<f64>,
 }
@@ -215,8 +216,9 @@ pub struct StreamManifest {
 }
 
 impl StreamManifest {
-    /// The clock (MHz) the timing model gives the folded units' slowest
-    /// register stage, when they were pipelined for a clock (an estimate).
+    /// The clock (MHz) the timing model gives the slowest register stage of
+    /// the folded units (when they were pipelined for a clock) and the max
+    /// pools (on a device with a timing model): an estimate.
     pub fn model_mhz(&self) -> Option<f64> {
         let ns = self.layers.iter().filter_map(|l| l.stage_ns).reduce(f64::max)?;
         Some(1000.0 / ns)

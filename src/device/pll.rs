@@ -51,6 +51,19 @@ fn within(f: f64, (lo, hi): (f64, f64)) -> bool {
 /// The configuration whose output is nearest `out_mhz` from an input of
 /// `in_mhz` (the first found on ties, dividers in increasing order).
 pub fn ice40(in_mhz: f64, out_mhz: f64) -> Result<Pll, PllError> {
+    search(in_mhz, out_mhz, |_| true)
+}
+
+/// The configuration whose output is nearest `out_mhz` and not above it (a
+/// clock a design is known to make); `None` when the PLL gives nothing
+/// that slow.
+pub fn ice40_at_most(in_mhz: f64, out_mhz: f64) -> Option<Pll> {
+    let out = out_mhz.min(OUT_MHZ.1);
+    search(in_mhz, out, |f| f <= out_mhz).ok().filter(|p| p.out_mhz <= out_mhz)
+}
+
+/// The configuration nearest `out_mhz` among the outputs `accept` takes.
+fn search(in_mhz: f64, out_mhz: f64, accept: impl Fn(f64) -> bool) -> Result<Pll, PllError> {
     if !within(in_mhz, IN_MHZ) {
         return Err(PllError::Input(in_mhz));
     }
@@ -70,8 +83,8 @@ pub fn ice40(in_mhz: f64, out_mhz: f64) -> Result<Pll, PllError> {
             }
             for divq in 1..=6u32 {
                 let out = vco / (1u32 << divq) as f64;
-                let nearer =
-                    best.is_none_or(|b| (out - out_mhz).abs() < (b.out_mhz - out_mhz).abs());
+                let nearer = accept(out)
+                    && best.is_none_or(|b| (out - out_mhz).abs() < (b.out_mhz - out_mhz).abs());
                 if nearer {
                     let filter_range = filter_range(pfd);
                     best = Some(Pll { divr, divf, divq, filter_range, in_mhz, out_mhz: out });
@@ -80,8 +93,9 @@ pub fn ice40(in_mhz: f64, out_mhz: f64) -> Result<Pll, PllError> {
         }
     }
     // A PFD of the input itself (DIVR 0) and a VCO of 533 MHz reach every
-    // output of the range checked above.
-    Ok(best.expect("an output within the PLL's range is always reached"))
+    // output of the range checked above (for `ice40`; an `accept` that
+    // takes none is `ice40_at_most`'s, which filters).
+    best.ok_or(PllError::Output(out_mhz))
 }
 
 /// The loop filter's setting for a phase detector input of `pfd` MHz.
@@ -99,6 +113,19 @@ fn filter_range(pfd: f64) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn at_most_never_goes_above_and_is_the_nearest_below() {
+        for tenth in 160..700 {
+            let want = tenth as f64 / 10.0;
+            let p = ice40_at_most(12.0, want).unwrap();
+            assert!(p.out_mhz <= want, "{want}: {p:?}");
+            // Nothing nearer below: the nearest overall is above or the same.
+            let nearest = ice40(12.0, want).unwrap();
+            assert!(nearest.out_mhz > want || nearest.out_mhz == p.out_mhz, "{want}");
+        }
+        assert_eq!(ice40_at_most(12.0, 15.0), None);
+    }
 
     #[test]
     fn the_icebreaker_oscillator_to_48_mhz_is_exact() {

@@ -186,6 +186,16 @@ pub fn board_clock(board: &Board, mhz: Option<f64>) -> Result<(f64, Option<Pll>)
     }
 }
 
+/// The fastest clock a board gives at or under `mhz` (a clock the build
+/// chose): the PLL's nearest not above it, else the oscillator.
+pub fn board_clock_at_most(board: &Board, mhz: f64) -> f64 {
+    let osc = board.clock.mhz;
+    match pll::ice40_at_most(osc, mhz) {
+        Some(p) if p.out_mhz > osc => p.out_mhz,
+        _ => osc,
+    }
+}
+
 /// The role of an LED: a heartbeat, the error lamp, or off.
 fn led_signal(name: &str) -> (&'static str, &'static str) {
     match name {

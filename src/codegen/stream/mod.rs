@@ -91,7 +91,11 @@ pub fn design(net: &IntNetwork, plan: &Plan, spec: &TopSpec) -> Design {
                     ("unrolled", Some(g.latency))
                 }
             },
-            LayerHw::Pool { .. } => ("pool", None),
+            LayerHw::Pool { window, .. } => {
+                let delays = plan.device.as_ref().and_then(|d| d.delays);
+                stage_ns = delays.map(|d| pipeline::pool_ns(&d, window.k[0] * window.k[1]));
+                ("pool", None)
+            }
             LayerHw::Relu => ("relu", None),
             LayerHw::Flatten => ("none", None),
         };

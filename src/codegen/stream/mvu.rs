@@ -7,7 +7,7 @@ use std::rc::Rc;
 use ndarray::Array2;
 
 use super::fold::Fold;
-use super::pipeline::{lane_luts, PipeRule, Pipelining, UnitShape};
+use super::pipeline::{lane_path, PipeRule, Pipelining, UnitShape};
 use crate::codegen::graph::LayerGraph;
 use crate::codegen::hex::pack_hex;
 use crate::codegen::lower::requant_graph;
@@ -121,11 +121,12 @@ impl Folded {
         let shift = w.shift(layer.input_format, layer.format);
         let rq = requant_graph(&layer.name, &lanes, out_w, shift, w.relu, layer.format);
         let shape = UnitShape {
-            lane_luts: lane_luts(&code),
+            lane: lane_path(&code, lane_w),
             lane_w,
             h,
             tail_adders: 1 + u32::from(matches!(code, WeightCode::Pow2 { .. })),
             acc_w,
+            scale_bits: scaled.then_some(m_bits),
         };
         let pipelining = rule.choose(&shape);
         // A register every `pipe` levels of the adder tree, and the lanes'.

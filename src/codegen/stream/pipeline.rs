@@ -55,26 +55,59 @@ impl PipeRule {
     }
 }
 
-/// LUT levels of one lane's product of an input and a weight `code`: a
-/// power of two gates the input, shifts it (a multiplexer of the shift
+/// The path of one lane's product of an input and a weight `code`, `lane_w`
+/// bits wide: LUT levels, chained adders, and the bits of its carry chain.
+/// A power of two gates the input, shifts it (a multiplexer of the shift
 /// code's bits, two to a LUT level) and inverts a negative one; binary and
-/// ternary weights gate it; fixed-point and shared weights multiply (rough
-/// figures: these lanes were not calibrated).
-pub fn lane_luts(code: &WeightCode) -> u32 {
-    match code {
+/// ternary weights gate it; a fixed-point weight multiplies (a LUT
+/// multiplier: half a level a weight bit and two, and a carry across the
+/// lane); a shared weight multiplies by the codebook value its index
+/// selects, which synthesis makes one multiplier behind the codebook's
+/// multiplexer (measured: a level a value bit, one adder, 50.4 ns from the
+/// ROM for 8-bit values behind 5-bit indices in a k-means digits design).
+pub fn lane_path(code: &WeightCode, lane_w: u32) -> LanePath {
+    let (luts, adders, carry) = match code {
         // The code is {nonzero, negative, shift}.
-        WeightCode::Pow2 { .. } => 2 + (code.bits() - 2).div_ceil(2),
-        WeightCode::Binary | WeightCode::Ternary => 1,
-        WeightCode::Fixed { bits } => 2 * bits,
-        WeightCode::Shared { .. } => 2 + code.bits().div_ceil(2),
-    }
+        WeightCode::Pow2 { .. } => (2 + (code.bits() - 2).div_ceil(2), 0, 0),
+        WeightCode::Binary | WeightCode::Ternary => (1, 0, 0),
+        WeightCode::Fixed { bits } => (bits.div_ceil(2) + 2, 0, lane_w),
+        WeightCode::Shared { value_bits, .. } => (code.bits().div_ceil(2) + value_bits, 1, lane_w),
+    };
+    LanePath { luts, adders, carry }
+}
+
+/// One lane's product, as far as timing goes (see [`lane_path`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LanePath {
+    pub luts: u32,
+    pub adders: u32,
+    pub carry: u32,
+}
+
+/// The stage of the per-channel scale (a LUT multiplier of the accumulator
+/// by a multiplier of `m_bits`, registered after it, which the pipelining
+/// does not split): a register, a level of the scales' multiplexer, half a
+/// level a multiplier bit and two, and a carry across both widths
+/// (measured: 35.9 to 37.5 ns for 13-bit multipliers of 12- to 15-bit
+/// accumulators in three binary and ternary designs).
+fn scale_ns(d: &Delays, acc_w: u32, m_bits: u32) -> f64 {
+    d.reg + (m_bits.div_ceil(2) + 3) as f64 * d.lut + (acc_w + m_bits) as f64 * d.carry
+}
+
+/// The stage of a max pool over windows of `window` values: its window
+/// register, a comparator and a multiplexer for every level of the tree
+/// (`sk_argmax`'s), and the register slice's LUT behind it (measured: 31.5 ns
+/// for 2x2 windows of 8-bit codes in a digits CNN; the model's 32.5).
+pub fn pool_ns(d: &Delays, window: usize) -> f64 {
+    let levels = usize::BITS - (window.max(1) - 1).leading_zeros();
+    d.reg + levels as f64 * (d.adder + 3.0 * d.lut) + d.lut
 }
 
 /// What a folded unit's datapath is made of, as far as timing goes.
 #[derive(Clone, Copy, Debug)]
 pub struct UnitShape {
-    /// LUT levels of one lane's product (from the weight code and the input).
-    pub lane_luts: u32,
+    /// One lane's product (from the weight code and the input).
+    pub lane: LanePath,
     /// Bits of a lane's product.
     pub lane_w: u32,
     /// Levels of the adder tree.
@@ -83,13 +116,17 @@ pub struct UnitShape {
     /// accumulator) and the accumulator's bits.
     pub tail_adders: u32,
     pub acc_w: u32,
+    /// Bits of the per-channel scale's multipliers, when the unit scales.
+    pub scale_bits: Option<u32>,
 }
 
 /// The stages of `shape` with `p` (ns each), the first from the ROM.
 fn stages(d: &Delays, shape: &UnitShape, p: Pipelining) -> Vec<f64> {
     let mut out = Vec::new();
     // The running stage: where it started, its hops, its widest adder.
-    let (mut at, mut width) = (d.ram + shape.lane_luts as f64 * d.lut, 0u32);
+    let lane = shape.lane;
+    let mut at = d.ram + lane.luts as f64 * d.lut + lane.adders as f64 * d.adder;
+    let mut width = lane.carry;
     let mut close = |at: &mut f64, width: &mut u32| {
         out.push(*at + *width as f64 * d.carry);
         (*at, *width) = (d.reg, 0);
@@ -108,6 +145,7 @@ fn stages(d: &Delays, shape: &UnitShape, p: Pipelining) -> Vec<f64> {
     at += d.lut + shape.tail_adders as f64 * d.adder;
     width = width.max(shape.acc_w);
     close(&mut at, &mut width);
+    out.extend(shape.scale_bits.map(|m| scale_ns(d, shape.acc_w, m)));
     out
 }
 
@@ -148,7 +186,14 @@ mod tests {
     const UP5K: Delays =
         Delays { reg: 2.6, ram: 5.0, lut: 2.9, adder: 4.8, carry: 0.2, control: 20.0 };
     // The digits design's fc1: power-of-two lanes of 17 bits, 16 lanes.
-    const FC1: UnitShape = UnitShape { lane_luts: 4, lane_w: 17, h: 4, tail_adders: 2, acc_w: 20 };
+    const FC1: UnitShape = UnitShape {
+        lane: LanePath { luts: 4, adders: 0, carry: 0 },
+        lane_w: 17,
+        h: 4,
+        tail_adders: 2,
+        acc_w: 20,
+        scale_bits: None,
+    };
 
     #[test]
     fn a_faster_clock_gets_more_registers() {
@@ -196,5 +241,33 @@ mod tests {
         {
             assert!((ns - measured).abs() / measured < 0.15, "{ns} against {measured}");
         }
+        // The stages pipelining does not split, from the critical paths of
+        // digits designs (nextpnr-ice40 0.4, scripts/bench-clock.sh): a
+        // binary fc1's scale (15-bit accumulator, 13-bit multipliers), a
+        // CNN's 2x2 max pool, and a k-means fc2's lanes (5-bit indices into
+        // 8-bit values, 17-bit lanes) from the ROM.
+        let shared = WeightCode::Shared { codebook: (0..22).collect(), value_bits: 8 };
+        assert_eq!(shared.bits(), 5);
+        let kmeans = UnitShape { lane: lane_path(&shared, 17), ..FC1 };
+        let scaled = UnitShape { scale_bits: Some(13), acc_w: 15, ..FC1 };
+        for (ns, measured) in [
+            (*stages(&up5k, &scaled, Pipelining::fixed(1)).last().unwrap(), 37.48),
+            (pool_ns(&up5k, 4), 31.47),
+            (stages(&up5k, &kmeans, Pipelining { pipe: 2, lane_reg: true, model: None })[0], 50.38),
+        ] {
+            assert!((ns - measured).abs() / measured < 0.15, "{ns} against {measured}");
+        }
+    }
+
+    #[test]
+    fn a_scaled_unit_is_no_faster_than_its_scale() {
+        let scaled = UnitShape { scale_bits: Some(13), ..FC1 };
+        let p = for_clock(&UP5K, 50.0, &scaled);
+        let scale = scale_ns(&UP5K, FC1.acc_w, 13);
+        assert!((p.model.unwrap().1 - scale).abs() < 1e-9, "{p:?} {scale}");
+        // Registers do not shorten it, so the fastest pipelining for the
+        // tree is what a clock beyond the scale gets, not every register.
+        let unscaled = for_clock(&UP5K, 50.0, &FC1);
+        assert!(p.pipe >= unscaled.pipe, "{p:?} {unscaled:?}");
     }
 }
