@@ -214,11 +214,16 @@ fn build_places_routes_and_packs_a_small_design() {
     assert!(b["achieved_mhz"].as_f64().unwrap() >= 12.0);
     assert_eq!(b["device"], "ice40-up5k");
     assert_eq!(b["board"]["module"], "shiftkit_top_board", "{b}");
-    // 12 MHz, no PLL asked: 1 Mbaud at 12 clocks a bit.
-    assert_eq!(
-        (b["board"]["baud"].as_u64(), b["board"]["clocks_per_bit"].as_u64()),
-        (Some(1_000_000), Some(12))
-    );
+    // No clock given: the build chose it, the PLL's (above the 12 MHz
+    // oscillator) and one the UART's rate divides exactly, at 8 or more
+    // clocks a bit, faster than the 1 Mbaud the oscillator makes.
+    assert_eq!(b["clock_chosen"], true, "{b}");
+    let clock = b["board"]["clock_mhz"].as_f64().unwrap();
+    assert_eq!(clock, b["requested_mhz"].as_f64().unwrap(), "{b}");
+    assert!(clock > 12.0 && !b["board"]["pll"].is_null(), "{b}");
+    let (baud, clks) =
+        (b["board"]["baud"].as_u64().unwrap(), b["board"]["clocks_per_bit"].as_u64().unwrap());
+    assert!(clks >= 8 && (baud * clks) as f64 == clock * 1e6 && baud > 1_000_000, "{b}");
     // nextpnr placed the ports on the iCEBreaker's pins (icebreaker.pcf).
     let log = std::fs::read_to_string(out.join("nextpnr.log")).unwrap();
     for port in ["clk_osc", "uart_rx", "uart_tx", "led_red", "led_green", "button"] {
@@ -390,9 +395,14 @@ fn the_simulated_board_classifies_through_its_terminal(dir: &Path, q: &str, buil
     let e: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let integer = e["integer_accuracy"].as_f64().expect("eval's integer accuracy");
     assert_eq!(r["accuracy"].as_f64(), Some(integer), "{r} {e}");
-    // Link-bound: an image's request and answer at 12 clocks a bit, and
-    // little more, per image.
-    let line = (r["request_bits"].as_u64().unwrap() * 12) as f64;
+    // Link-bound: an image's request and answer at the UART's clocks a
+    // bit, and little more, per image.
+    let b: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(build).join("build.json")).unwrap(),
+    )
+    .unwrap();
+    let clks = b["board"]["clocks_per_bit"].as_u64().unwrap();
+    let line = (r["request_bits"].as_u64().unwrap() * clks) as f64;
     let per = r["cycles_per_image"].as_f64().unwrap();
     assert!(per >= line * 0.99 && per < line * 1.5, "{per} cycles an image, {line} on the line");
 

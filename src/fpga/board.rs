@@ -186,14 +186,55 @@ pub fn board_clock(board: &Board, mhz: Option<f64>) -> Result<(f64, Option<Pll>)
     }
 }
 
-/// The fastest clock a board gives at or under `mhz` (a clock the build
-/// chose): the PLL's nearest not above it, else the oscillator.
-pub fn board_clock_at_most(board: &Board, mhz: f64) -> f64 {
+/// Bits on the line for one image of `m`'s design: its request and its answer.
+fn link_bits(m: &Manifest) -> (u64, u64) {
+    let request = line_bits(request_len(m.inputs, m.input_format.bits()));
+    (request, line_bits(answer_len(m.outputs, m.output_format.bits())))
+}
+
+/// Images a second of `m`'s design on a board at `clock_mhz` with the UART
+/// at `baud`: the design's (clock over cycles an image) and the link's
+/// (baud over the longer direction's bits an image).
+fn images_per_second(m: &Manifest, clock_mhz: f64, baud: u64) -> (f64, f64) {
+    let cycles = m.stream.as_ref().map_or(1, |s| s.cycles_per_image.max(1));
+    let (request, answer) = link_bits(m);
+    (clock_mhz * 1e6 / cycles as f64, baud as f64 / request.max(answer) as f64)
+}
+
+/// The clock a board runs `m`'s design at when the build chooses it, at or
+/// under `mhz` (the timing model's, or a slower one after nextpnr missed
+/// it): of the oscillator, the PLL's nearest at or under `mhz`, and the
+/// PLL's outputs that make a UART rate exactly (a rate times at least
+/// [`SAFE_CLKS`]), the one with the most images a second on the board (the
+/// slower of the design and the link at the fastest rate that clock
+/// makes), the faster clock on ties. The link is most often the slower: on
+/// the iCEBreaker 48 MHz makes 6 Mbaud where 49.5 makes 1.
+pub fn board_clock_at_most(m: &Manifest, board: &Board, mhz: f64) -> f64 {
     let osc = board.clock.mhz;
-    match pll::ice40_at_most(osc, mhz) {
-        Some(p) if p.out_mhz > osc => p.out_mhz,
-        _ => osc,
+    let mut clocks = vec![osc];
+    clocks.extend(pll::ice40_at_most(osc, mhz).map(|p| p.out_mhz));
+    for baud in BAUDS.into_iter().filter(|&b| b <= board.uart.max_baud) {
+        for clks in SAFE_CLKS..=64 {
+            let f = baud as f64 * clks as f64 / 1e6;
+            let exact = f <= mhz && pll::ice40(osc, f).is_ok_and(|p| (p.out_mhz - f).abs() < 1e-9);
+            if exact {
+                clocks.push(f);
+            }
+        }
     }
+    let score = |f: f64| match uart_rate(board, f, None) {
+        Ok((_, baud)) => {
+            let (compute, link) = images_per_second(m, f, baud);
+            compute.min(link)
+        }
+        Err(_) => 0.0,
+    };
+    clocks
+        .into_iter()
+        .filter(|&f| f <= mhz || f == osc)
+        .map(|f| (score(f), f))
+        .max_by(|a, b| a.partial_cmp(b).expect("finite clocks"))
+        .map_or(osc, |(_, f)| f)
 }
 
 /// The role of an LED: a heartbeat, the error lamp, or off.
@@ -346,8 +387,8 @@ pub fn board_top(
             (name, text.to_string())
         })
         .collect();
-    let request_bits = line_bits(frame);
-    let answer_bits = line_bits(answer_len(m.outputs, m.output_format.bits()));
+    let (request_bits, answer_bits) = link_bits(m);
+    let (compute, link) = images_per_second(m, clock_mhz, baud);
     Ok(BoardTop {
         files: vec![(format!("{module}.v"), top), (pcf_name.clone(), pcf)],
         module,
@@ -361,8 +402,8 @@ pub fn board_top(
         port: board.uart.port.clone(),
         request_bits,
         answer_bits,
-        compute_images_per_second: clock_mhz * 1e6 / stream.cycles_per_image.max(1) as f64,
-        link_images_per_second: baud as f64 / request_bits.max(answer_bits) as f64,
+        compute_images_per_second: compute,
+        link_images_per_second: link,
         sources: Vec::new(),
         library,
         pcf: pcf_name,

@@ -338,7 +338,7 @@ fn build_in(
                     let board = match &target.board {
                         Some(b) => {
                             let mhz = match target.chooses_clock() {
-                                true => Some(board_clock_at_most(&b.board, ask)),
+                                true => Some(board_clock_at_most(&design.manifest, &b.board, ask)),
                                 false => target.clock_mhz,
                             };
                             let written = write_board_top(&design.manifest, b, mhz, staging)?;
