@@ -213,14 +213,19 @@ pub struct StreamManifest {
     pub layers: Vec<StreamLayer>,
     /// The chain the timing model runs.
     pub parts: Vec<Part>,
+    /// The timing model's stage of the argmax's comparators (ns; an
+    /// estimate), on a device with a timing model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argmax_stage_ns: Option<f64>,
 }
 
 impl StreamManifest {
     /// The clock (MHz) the timing model gives the slowest register stage of
-    /// the folded units (when they were pipelined for a clock) and the max
-    /// pools (on a device with a timing model): an estimate.
+    /// the folded units (when they were pipelined for a clock), the max
+    /// pools and the argmax (on a device with a timing model): an estimate.
     pub fn model_mhz(&self) -> Option<f64> {
-        let ns = self.layers.iter().filter_map(|l| l.stage_ns).reduce(f64::max)?;
+        let layers = self.layers.iter().filter_map(|l| l.stage_ns);
+        let ns = layers.chain(self.argmax_stage_ns).reduce(f64::max)?;
         Some(1000.0 / ns)
     }
 }

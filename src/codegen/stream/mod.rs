@@ -93,7 +93,7 @@ pub fn design(net: &IntNetwork, plan: &Plan, spec: &TopSpec) -> Design {
             },
             LayerHw::Pool { window, .. } => {
                 let delays = plan.device.as_ref().and_then(|d| d.delays);
-                stage_ns = delays.map(|d| pipeline::pool_ns(&d, window.k[0] * window.k[1]));
+                stage_ns = delays.map(|d| pipeline::compare_tree_ns(&d, window.k[0] * window.k[1]));
                 ("pool", None)
             }
             LayerHw::Relu => ("relu", None),
@@ -143,6 +143,15 @@ pub fn design(net: &IntNetwork, plan: &Plan, spec: &TopSpec) -> Design {
         data_files: data.iter().map(|(n, _)| n.clone()).collect(),
         layers,
         parts: plan.parts(),
+        argmax_stage_ns: plan.device.as_ref().and_then(|d| d.delays).and_then(|d| {
+            // The gather's beat and the largest so far, or the whole word.
+            let n = match plan.argmax_gather() {
+                Some(g) => g.a + 1,
+                None if plan.argmax_bits > 0 => plan.output_lanes,
+                None => return None,
+            };
+            Some(pipeline::compare_tree_ns(&d, n))
+        }),
     };
     let manifest = Manifest {
         argmax_bits: plan.argmax_bits,

@@ -94,12 +94,13 @@ fn scale_ns(d: &Delays, acc_w: u32, m_bits: u32) -> f64 {
     d.reg + (m_bits.div_ceil(2) + 3) as f64 * d.lut + (acc_w + m_bits) as f64 * d.carry
 }
 
-/// The stage of a max pool over windows of `window` values: its window
-/// register, a comparator and a multiplexer for every level of the tree
-/// (`sk_argmax`'s), and the register slice's LUT behind it (measured: 31.5 ns
-/// for 2x2 windows of 8-bit codes in a digits CNN; the model's 32.5).
-pub fn pool_ns(d: &Delays, window: usize) -> f64 {
-    let levels = usize::BITS - (window.max(1) - 1).leading_zeros();
+/// The stage of a comparator tree over `n` values (`sk_argmax`'s: a max
+/// pool's over its window, the argmax's over an output beat and the largest
+/// so far): a register, a comparator and a multiplexer for every level of
+/// the tree, and a LUT behind it (measured: 31.5 ns for a digits CNN's 2x2
+/// max pool of 8-bit codes, the model's 32.5; fitted to that design alone).
+pub fn compare_tree_ns(d: &Delays, n: usize) -> f64 {
+    let levels = usize::BITS - (n.max(1) - 1).leading_zeros();
     d.reg + levels as f64 * (d.adder + 3.0 * d.lut) + d.lut
 }
 
@@ -252,7 +253,7 @@ mod tests {
         let scaled = UnitShape { scale_bits: Some(13), acc_w: 15, ..FC1 };
         for (ns, measured) in [
             (*stages(&up5k, &scaled, Pipelining::fixed(1)).last().unwrap(), 37.48),
-            (pool_ns(&up5k, 4), 31.47),
+            (compare_tree_ns(&up5k, 4), 31.47),
             (stages(&up5k, &kmeans, Pipelining { pipe: 2, lane_reg: true, model: None })[0], 50.38),
         ] {
             assert!((ns - measured).abs() / measured < 0.15, "{ns} against {measured}");
