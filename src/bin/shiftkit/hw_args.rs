@@ -76,7 +76,8 @@ pub struct TargetArgs {
     /// The clock to ask of place and route, in MHz; the folded units are pipelined for it.
     /// Default: on a device with a timing model (ice40-up5k) the build chooses it (units
     /// pipelined for the model's ceiling, nextpnr asked for the model's clock, a slower one
-    /// if nextpnr misses it); on a board, its oscillator's; else the device's.
+    /// if nextpnr misses it; on a board, the PLL's clock with the most images a second, unless
+    /// --baud is given: then the oscillator's); else the device's.
     #[arg(long, value_name = "MHZ")]
     pub clock: Option<f64>,
     /// The share of the device's logic the resource model may fill.
