@@ -28,9 +28,10 @@
 //
 // Pipeline: every register advances when en (the caller's stall control);
 // s_ready is en. Latency from an accepted beat to acc_valid: 2 + LREG +
-// H/PIPE (+1 when SCALED): input and ROM registers, the lanes' register
-// (LREG 1: after the lane products or gates), adder-tree registers, the
-// accumulator, the scale multiplier.
+// H/PIPE + SCALED: input and ROM registers, the lanes' register (LREG 1:
+// after the lane products or gates), adder-tree registers, the accumulator,
+// and the scale multiplier's stages (SCALED 1: the product; 2: the products
+// by the multiplier's low and high halves, then their sum).
 module sk_mvu #(
     parameter integer PE = 1,
     parameter integer SIMD = 1,
@@ -92,6 +93,10 @@ module sk_mvu #(
         end
         if (KIND == 4 && CB_N > (1 << CODE)) begin : g_bad_4
             sk_mvu_needs_CB_N_at_most_2_pow_CODE u_bad ();
+        end
+        if (SCALED < 0 || SCALED > 2 || (SCALED == 2 && (M_BITS < 2 || OUT_W <= M_BITS / 2 + 1)))
+        begin : g_bad_7
+            sk_mvu_needs_SCALED_0_1_or_2_with_M_BITS_to_split u_bad ();
         end
     endgenerate
 
@@ -390,29 +395,61 @@ module sk_mvu #(
             localparam integer PW = OUT_W > ACC_W ? (OUT_W > M_BITS ? OUT_W : M_BITS)
                                                   : (ACC_W > M_BITS ? ACC_W : M_BITS);
             wire [PE*OUT_W-1:0] scaled;
-            reg scaled_valid_q;
+            wire scaled_valid;
             for (p = 0; p < PE; p = p + 1) begin : g_pe
                 wire [ACC_W-1:0] a = accs[p*ACC_W +: ACC_W];
                 wire [M_BITS-1:0] mp = m[p*M_BITS +: M_BITS];
                 wire [PW-1:0] ae = {{(PW-ACC_W){a[ACC_W-1]}}, a};
                 wire [PW-1:0] me = {{(PW-M_BITS){mp[M_BITS-1]}}, mp};
-                // Exact modulo 2^OUT_W: the scaled accumulator's proven range fits.
-                wire [PW-1:0] prod = ae * me;
                 reg [OUT_W-1:0] scaled_q;
-                always @(posedge clk) begin
-                    if (en) scaled_q <= prod[OUT_W-1:0];
+                // Exact modulo 2^OUT_W: the scaled accumulator's proven range fits.
+                if (SCALED == 1) begin : g_whole
+                    wire [PW-1:0] prod = ae * me;
+                    always @(posedge clk) begin
+                        if (en) scaled_q <= prod[OUT_W-1:0];
+                    end
+                    if (PW > OUT_W) begin : g_drop
+                        wire unused_high = ^prod[PW-1:OUT_W];
+                    end
+                end else begin : g_split
+                    // m = m_hi * 2^K + m_lo (m_lo the K low bits, unsigned):
+                    // a * m = (a * m_hi) * 2^K + a * m_lo, each modulo 2^OUT_W.
+                    localparam integer K = M_BITS / 2;
+                    wire [PW-1:0] lo_e = {{(PW-K){1'b0}}, mp[K-1:0]};
+                    wire [PW-1:0] hi_e = {{(PW-M_BITS+K){mp[M_BITS-1]}}, mp[M_BITS-1:K]};
+                    wire [PW-1:0] p_lo = ae * lo_e;
+                    wire [PW-1:0] p_hi = ae * hi_e;
+                    reg [OUT_W-1:0] lo_q;
+                    reg [OUT_W-K-1:0] hi_q;
+                    always @(posedge clk) begin
+                        if (en) begin
+                            lo_q <= p_lo[OUT_W-1:0];
+                            hi_q <= p_hi[OUT_W-K-1:0];
+                            scaled_q <= lo_q + {hi_q, {K{1'b0}}};
+                        end
+                    end
+                    wire unused_high = ^{p_lo[PW-1:OUT_W-1], p_hi[PW-1:OUT_W-K-1]};
                 end
                 assign scaled[p*OUT_W +: OUT_W] = scaled_q;
-                if (PW > OUT_W) begin : g_drop
-                    wire unused_high = ^prod[PW-1:OUT_W];
-                end
             end
-            always @(posedge clk) begin
-                if (rst) scaled_valid_q <= 1'b0;
-                else if (en) scaled_valid_q <= done_q;
+            // The scale's valid, one register a stage.
+            if (SCALED == 1) begin : g_valid_whole
+                reg v_q;
+                always @(posedge clk) begin
+                    if (rst) v_q <= 1'b0;
+                    else if (en) v_q <= done_q;
+                end
+                assign scaled_valid = v_q;
+            end else begin : g_valid_split
+                reg [1:0] v_q;
+                always @(posedge clk) begin
+                    if (rst) v_q <= 2'b00;
+                    else if (en) v_q <= {v_q[0], done_q};
+                end
+                assign scaled_valid = v_q[1];
             end
             assign acc_data = scaled;
-            assign acc_valid = scaled_valid_q;
+            assign acc_valid = scaled_valid;
         end else begin : g_plain
             assign acc_data = accs;
             assign acc_valid = done_q;

@@ -235,6 +235,32 @@ fn fewest_registers(target: &Target, config: &mut HdlConfig) -> bool {
     true
 }
 
+/// The clock to pipeline for when the build chooses its clock: of the
+/// model's ceiling and clocks a sixth, a third, a half and two thirds under it
+/// (down to the device's), the one whose fitting design the models say
+/// classifies the most images a second (the timing model's clock over the
+/// cycle model's cycles an image), the faster on ties. More registers make
+/// a faster clock but may leave a design that fits only a slower folding.
+fn fastest_pipelining(net: &IntNetwork, target: &Target, config: &HdlConfig) -> f64 {
+    let ceiling = target.pipeline_clock();
+    let floor = target.device.clock_mhz;
+    let mut best: Option<(f64, f64)> = None;
+    for share in [1.0, 5.0 / 6.0, 2.0 / 3.0, 1.0 / 2.0, 1.0 / 3.0] {
+        let mhz = (ceiling * share).max(floor);
+        let config = HdlConfig { clock_mhz: Some(mhz), ..config.clone() };
+        let Ok(Fitted { design, .. }) = fit(net, &config, &target.device, &target.budget(0)) else {
+            continue;
+        };
+        let st = design.manifest.stream.as_ref().expect("a streaming design");
+        let Some(model) = target.model_mhz(st) else { continue };
+        let images = model / st.cycles_per_image.max(1) as f64;
+        if best.is_none_or(|(b, _)| images > b * 1.001) {
+            best = Some((images, mhz));
+        }
+    }
+    best.map_or(ceiling, |(_, mhz)| mhz)
+}
+
 /// Whether nextpnr's log ends saying the design does not fit the device
 /// (its placers word it in three ways).
 fn no_room(tail: &str) -> bool {
@@ -297,6 +323,10 @@ fn build_in(
 ) -> Result<BuildOutcome, BuildError> {
     let start = std::time::Instant::now();
     let mut config = hdl_config(net, target);
+    if target.chooses_clock() {
+        progress("choosing the pipelining");
+        config.clock_mhz = Some(fastest_pipelining(net, target, &config));
+    }
     let mut attempts = Vec::new();
     let mut min_cycles = 0;
     let mut clock_tries = 0;

@@ -163,6 +163,10 @@ pub fn folded(plan: &Plan, f: &Folded) -> Cost {
     }
     if f.scaled {
         c = c + adders(pe * f.m_bits as u64, f.out_w as u64) + regs(pe * f.out_w as u64);
+        if f.pipelining.split_scale {
+            // The two halves' products and the adder of their sum.
+            c = c + regs(2 * pe * f.out_w as u64) + adders(pe, f.out_w as u64);
+        }
     }
     // Input, weight and control registers; the lanes' and the trees'
     // registers, behind the logic that makes them.

@@ -144,7 +144,7 @@ pub(super) fn mvu_params(plan: &Plan, f: &Folded, module: &str) -> Vec<(&'static
         ("LREG", int(u32::from(f.pipelining.lane_reg))),
         ("SUM_W", int(f.sum_w)),
         ("ACC_W", int(f.acc_w)),
-        ("SCALED", int(u32::from(f.scaled))),
+        ("SCALED", int(f.scale_stages())),
         ("M_BITS", int(f.m_bits)),
         ("OUT_W", int(f.out_w)),
         ("WEIGHTS", format!("\"{module}_w.hex\"")),

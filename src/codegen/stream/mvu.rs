@@ -127,6 +127,7 @@ impl Folded {
             tail_adders: 1 + u32::from(matches!(code, WeightCode::Pow2 { .. })),
             acc_w,
             scale_bits: scaled.then_some(m_bits),
+            scale_splits: m_bits >= 2 && out_w > m_bits / 2 + 1,
         };
         let pipelining = rule.choose(&shape);
         // A register every `pipe` levels of the adder tree, and the lanes'.
@@ -147,10 +148,15 @@ impl Folded {
             scaled,
             m_bits,
             out_w,
-            core_latency: 2 + tl + u32::from(scaled),
+            core_latency: 2 + tl + u32::from(scaled) + u32::from(pipelining.split_scale),
             rq,
             weights,
         }
+    }
+
+    /// The scale's register stages: 0 (no scale), 1, or 2 (cut in two).
+    pub fn scale_stages(&self) -> u32 {
+        u32::from(self.scaled) * (1 + u32::from(self.pipelining.split_scale))
     }
 
     /// Register stages from an accepted beat to the unit's output register.

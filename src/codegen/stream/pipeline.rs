@@ -25,6 +25,10 @@ pub struct Pipelining {
     pub pipe: u32,
     /// A register after the lane products (`LREG`).
     pub lane_reg: bool,
+    /// The per-channel scale's multiplier cut in two register stages
+    /// (`SCALED` 2 of `sk_mvu`: the accumulator times the multiplier's low
+    /// and high halves, then their sum).
+    pub split_scale: bool,
     /// The clock it was chosen for and the model's slowest stage (ns), when
     /// chosen by the model.
     pub model: Option<(f64, f64)>,
@@ -33,7 +37,7 @@ pub struct Pipelining {
 impl Pipelining {
     /// A register every `levels` adder levels, whatever the clock.
     pub fn fixed(levels: u32) -> Pipelining {
-        Pipelining { pipe: levels.max(1), lane_reg: false, model: None }
+        Pipelining { pipe: levels.max(1), lane_reg: false, split_scale: false, model: None }
     }
 }
 
@@ -84,14 +88,23 @@ pub struct LanePath {
     pub carry: u32,
 }
 
-/// The stage of the per-channel scale (a LUT multiplier of the accumulator
-/// by a multiplier of `m_bits`, registered after it, which the pipelining
-/// does not split): a register, a level of the scales' multiplexer, half a
-/// level a multiplier bit and two, and a carry across both widths
-/// (measured: 35.9 to 37.5 ns for 13-bit multipliers of 12- to 15-bit
-/// accumulators in three binary and ternary designs).
-fn scale_ns(d: &Delays, acc_w: u32, m_bits: u32) -> f64 {
-    d.reg + (m_bits.div_ceil(2) + 3) as f64 * d.lut + (acc_w + m_bits) as f64 * d.carry
+/// The stages of the per-channel scale (a LUT multiplier of the accumulator
+/// by a multiplier of `m_bits`, registered after it, which the tree's
+/// registers do not shorten). Whole: a register, then seven and a half LUT
+/// levels and a third of a level a multiplier bit, the scales' multiplexer
+/// and the multiplier's carries among them (fitted to four of
+/// nextpnr-ice40's paths: 35.9 to 37.5 ns for 13-bit multipliers of 12- to
+/// 15-bit accumulators in three binary and ternary designs, 32.0 ns for a
+/// 7-bit half). `split`: the products by the multiplier's two halves (the
+/// wider half's figure), then their sum (a register, an adder, its carry).
+fn scale_stages(d: &Delays, acc_w: u32, m_bits: u32, split: bool) -> Vec<f64> {
+    let product = |m: u32| d.reg + (7.5 + m as f64 / 3.0) * d.lut;
+    if split {
+        let sum = d.reg + d.adder + (acc_w + m_bits) as f64 * d.carry;
+        vec![product(m_bits - m_bits / 2), sum]
+    } else {
+        vec![product(m_bits)]
+    }
 }
 
 /// The stage of a comparator tree over `n` values (`sk_argmax`'s: a max
@@ -119,6 +132,9 @@ pub struct UnitShape {
     pub acc_w: u32,
     /// Bits of the per-channel scale's multipliers, when the unit scales.
     pub scale_bits: Option<u32>,
+    /// Whether the scale may be cut in two (`sk_mvu` takes 2 bits of
+    /// multiplier or more and an output wider than half of them and one).
+    pub scale_splits: bool,
 }
 
 /// The stages of `shape` with `p` (ns each), the first from the ROM.
@@ -146,7 +162,9 @@ fn stages(d: &Delays, shape: &UnitShape, p: Pipelining) -> Vec<f64> {
     at += d.lut + shape.tail_adders as f64 * d.adder;
     width = width.max(shape.acc_w);
     close(&mut at, &mut width);
-    out.extend(shape.scale_bits.map(|m| scale_ns(d, shape.acc_w, m)));
+    if let Some(m) = shape.scale_bits {
+        out.extend(scale_stages(d, shape.acc_w, m, p.split_scale));
+    }
     out
 }
 
@@ -159,10 +177,13 @@ pub fn slowest(d: &Delays, shape: &UnitShape, p: Pipelining) -> f64 {
 /// `mhz`; the fastest pipelining when none does.
 pub fn for_clock(d: &Delays, mhz: f64, shape: &UnitShape) -> Pipelining {
     let budget = MARGIN * 1000.0 / mhz;
+    // The scale is cut in two when whole it would not fit.
+    let split_scale = shape.scale_splits
+        && shape.scale_bits.is_some_and(|m| scale_stages(d, shape.acc_w, m, false)[0] > budget);
     let mut candidates = Vec::new();
     for lane_reg in [false, true] {
         for pipe in (1..=shape.h + 1).rev() {
-            candidates.push(Pipelining { pipe, lane_reg, model: None });
+            candidates.push(Pipelining { pipe, lane_reg, split_scale, model: None });
         }
     }
     // Fewest registers first: no lane register before one, then the widest
@@ -194,6 +215,7 @@ mod tests {
         tail_adders: 2,
         acc_w: 20,
         scale_bits: None,
+        scale_splits: true,
     };
 
     #[test]
@@ -219,7 +241,7 @@ mod tests {
     #[test]
     fn a_clock_beyond_the_model_gets_the_fastest_with_the_fewest_registers() {
         let p = for_clock(&UP5K, 500.0, &FC1);
-        let every = Pipelining { pipe: 1, lane_reg: true, model: None };
+        let every = Pipelining { lane_reg: true, ..Pipelining::fixed(1) };
         let ns = p.model.unwrap().1;
         assert!((ns - slowest(&UP5K, &FC1, every)).abs() < 1e-9, "{p:?}");
         // The accumulator's stage sets the pace: a tree register every
@@ -235,7 +257,7 @@ mod tests {
         // within 15% of each.
         let up5k = crate::device::Device::resolve("ice40-up5k").unwrap().delays.unwrap();
         let stage = |pipe, lane_reg, k: usize| {
-            stages(&up5k, &FC1, Pipelining { pipe, lane_reg, model: None })[k]
+            stages(&up5k, &FC1, Pipelining { pipe, lane_reg, ..Pipelining::fixed(1) })[k]
         };
         for (ns, measured) in
             [(stage(1, false, 0), 24.67), (stage(4, true, 1), 27.98), (stage(3, false, 0), 33.51)]
@@ -244,7 +266,8 @@ mod tests {
         }
         // The stages pipelining does not split, from the critical paths of
         // digits designs (nextpnr-ice40 0.4, scripts/bench-clock.sh): a
-        // binary fc1's scale (15-bit accumulator, 13-bit multipliers), a
+        // binary fc1's scale (15-bit accumulator, 13-bit multipliers), whole
+        // and its wider half when cut in two, a
         // CNN's 2x2 max pool, and a k-means fc2's lanes (5-bit indices into
         // 8-bit values, 17-bit lanes) from the ROM.
         let shared = WeightCode::Shared { codebook: (0..22).collect(), value_bits: 8 };
@@ -253,22 +276,31 @@ mod tests {
         let scaled = UnitShape { scale_bits: Some(13), acc_w: 15, ..FC1 };
         for (ns, measured) in [
             (*stages(&up5k, &scaled, Pipelining::fixed(1)).last().unwrap(), 37.48),
+            (scale_stages(&up5k, 15, 13, true)[0], 31.96),
             (compare_tree_ns(&up5k, 4), 31.47),
-            (stages(&up5k, &kmeans, Pipelining { pipe: 2, lane_reg: true, model: None })[0], 50.38),
+            (
+                stages(&up5k, &kmeans, Pipelining { lane_reg: true, ..Pipelining::fixed(2) })[0],
+                50.38,
+            ),
         ] {
             assert!((ns - measured).abs() / measured < 0.15, "{ns} against {measured}");
         }
     }
 
     #[test]
-    fn a_scaled_unit_is_no_faster_than_its_scale() {
+    fn a_scale_too_slow_for_the_clock_is_cut_in_two() {
         let scaled = UnitShape { scale_bits: Some(13), ..FC1 };
-        let p = for_clock(&UP5K, 50.0, &scaled);
-        let scale = scale_ns(&UP5K, FC1.acc_w, 13);
-        assert!((p.model.unwrap().1 - scale).abs() < 1e-9, "{p:?} {scale}");
-        // Registers do not shorten it, so the fastest pipelining for the
-        // tree is what a clock beyond the scale gets, not every register.
-        let unscaled = for_clock(&UP5K, 50.0, &FC1);
-        assert!(p.pipe >= unscaled.pipe, "{p:?} {unscaled:?}");
+        let whole = scale_stages(&UP5K, FC1.acc_w, 13, false)[0];
+        // A clock the whole scale makes keeps it whole.
+        let slow = for_clock(&UP5K, MARGIN * 1000.0 / whole - 1.0, &scaled);
+        assert!(!slow.split_scale, "{slow:?}");
+        // A faster one cuts it, and the model's slowest stage is shorter.
+        let fast = for_clock(&UP5K, 40.0, &scaled);
+        assert!(fast.split_scale, "{fast:?}");
+        let halves = scale_stages(&UP5K, FC1.acc_w, 13, true);
+        assert!(halves.iter().all(|&ns| ns < whole), "{halves:?} {whole}");
+        assert!(fast.model.unwrap().1 < whole, "{fast:?}");
+        // An unscaled unit has no scale to cut.
+        assert!(!for_clock(&UP5K, 40.0, &FC1).split_scale);
     }
 }
