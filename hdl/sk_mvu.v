@@ -400,10 +400,10 @@ module sk_mvu #(
                 wire [ACC_W-1:0] a = accs[p*ACC_W +: ACC_W];
                 wire [M_BITS-1:0] mp = m[p*M_BITS +: M_BITS];
                 wire [PW-1:0] ae = {{(PW-ACC_W){a[ACC_W-1]}}, a};
-                wire [PW-1:0] me = {{(PW-M_BITS){mp[M_BITS-1]}}, mp};
                 reg [OUT_W-1:0] scaled_q;
                 // Exact modulo 2^OUT_W: the scaled accumulator's proven range fits.
                 if (SCALED == 1) begin : g_whole
+                    wire [PW-1:0] me = {{(PW-M_BITS){mp[M_BITS-1]}}, mp};
                     wire [PW-1:0] prod = ae * me;
                     always @(posedge clk) begin
                         if (en) scaled_q <= prod[OUT_W-1:0];
