@@ -208,7 +208,8 @@ fn images_per_second(m: &Manifest, clock_mhz: f64, baud: u64) -> (f64, f64) {
 /// [`SAFE_CLKS`]), the one with the most images a second on the board (the
 /// slower of the design and the link at the fastest rate that clock
 /// makes), the faster clock on ties. The link is most often the slower: on
-/// the iCEBreaker 48 MHz makes 6 Mbaud where 49.5 makes 1.
+/// the iCEBreaker 36 MHz makes 4 Mbaud where 36.75 makes 1 (the digits
+/// design's board build, before and after this choice).
 pub fn board_clock_at_most(m: &Manifest, board: &Board, mhz: f64) -> f64 {
     let osc = board.clock.mhz;
     let mut clocks = vec![osc];
