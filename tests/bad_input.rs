@@ -178,6 +178,7 @@ fn numbers_that_cannot_work_are_refused() {
     }
     case(&["quantize", "{f}", "--weights", "inq7", "-o", "{w}/q.skm"], "inqN (N 2..=6)", none);
     case(&["quantize", "{f}", "--act-bits", "1", "-o", "{w}/q.skm"], "act_bits", none);
+    case(&["quantize", "{f}", "--output-bits", "17", "-o", "{w}/q.skm"], "output_bits", none);
     case(&["hdl", "{q}", "--levels-per-stage", "0", "-o", "{w}/h"], "levels_per_stage", none);
     case(&["hdl", "{q}", "--top", "module", "-o", "{w}/h"], "Verilog keyword", none);
     case(&["hdl", "{q}", "--top", "1top", "-o", "{w}/h"], "Verilog identifier", none);

@@ -129,6 +129,7 @@ fn pow2_config(bits: u32) -> QuantizeConfig {
         weights: WeightSpec::Pow2 { bits },
         layer_weights: Default::default(),
         act_bits: 8,
+        output_bits: None,
         input_bits: 8,
     }
 }
@@ -207,6 +208,7 @@ fn binary_training_gives_a_binary_integer_network() {
         weights: WeightSpec::Binary { scale: true },
         layer_weights: Default::default(),
         act_bits: 8,
+        output_bits: None,
         input_bits: 8,
     };
     let q = quant::quantize(&net, d.train.x.view(), &config).unwrap();
@@ -236,6 +238,7 @@ fn ternary_with_the_first_layer_kept_at_fixed8() {
         weights: WeightSpec::Ternary { scale: true },
         layer_weights: [("fc1".to_string(), WeightSpec::Fixed { bits: 8 })].into(),
         act_bits: 8,
+        output_bits: None,
         input_bits: 8,
     };
     let q = quant::quantize(&net, d.train.x.view(), &config).unwrap();

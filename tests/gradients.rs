@@ -9,7 +9,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use shiftkit::model::{ArchSpec, BatchNorm, Conv2d, Dense, Layer, MaxPool2d, Network, Op, Shape};
-use shiftkit::train::engine::{backward, forward, Mode};
+use shiftkit::train::engine::{
+    backward, forward, forward_quantized, trace, ActQuant, Mode, Quantizer,
+};
 use shiftkit::train::{Distillation, Loss, SoftmaxCrossEntropy};
 
 fn rng(seed: u64) -> ChaCha8Rng {
@@ -21,8 +23,8 @@ fn random_matrix(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Array2<f32> 
 }
 
 /// `sum(r * f(x))`, accumulated in f64.
-fn projected(net: &Network, x: &Array2<f32>, r: &Array2<f32>, mode: Mode) -> f64 {
-    let (y, _) = forward(net, x.view(), mode);
+fn projected(net: &Network, x: &Array2<f32>, r: &Array2<f32>, mode: Mode, q: &ActQuant) -> f64 {
+    let (y, _) = forward_quantized(net, x.view(), mode, q);
     y.iter().zip(r.iter()).map(|(&a, &b)| a as f64 * b as f64).sum()
 }
 
@@ -33,8 +35,13 @@ fn close(analytic: f32, numeric: f64) -> bool {
 
 /// Checks every parameter gradient and the input gradient of `net` on `x`.
 fn check(net: &Network, x: &Array2<f32>, mode: Mode, eps: f32, seed: u64) {
+    check_quantized(net, x, mode, &[], eps, seed)
+}
+
+/// [`check`] with some layers' outputs passed through quantizers `q`.
+fn check_quantized(net: &Network, x: &Array2<f32>, mode: Mode, q: &ActQuant, eps: f32, seed: u64) {
     let mut rng = rng(seed);
-    let (y, tape) = forward(net, x.view(), mode);
+    let (y, tape) = forward_quantized(net, x.view(), mode, q);
     let r = random_matrix(&mut rng, y.nrows(), y.ncols());
     let (grads, dx) = backward(net, &tape, r.clone(), true);
     let dx = dx.expect("input gradient was asked for");
@@ -53,7 +60,7 @@ fn check(net: &Network, x: &Array2<f32>, mode: Mode, eps: f32, seed: u64) {
             };
             bump(&mut plus, eps);
             bump(&mut minus, -eps);
-            let numeric = (projected(&plus, x, &r, mode) - projected(&minus, x, &r, mode))
+            let numeric = (projected(&plus, x, &r, mode, q) - projected(&minus, x, &r, mode, q))
                 / (2.0 * eps as f64);
             let analytic = *g.iter().nth(flat).unwrap();
             assert!(
@@ -69,8 +76,8 @@ fn check(net: &Network, x: &Array2<f32>, mode: Mode, eps: f32, seed: u64) {
         let mut xm = x.clone();
         xp[[row, col]] += eps;
         xm[[row, col]] -= eps;
-        let numeric =
-            (projected(net, &xp, &r, mode) - projected(net, &xm, &r, mode)) / (2.0 * eps as f64);
+        let numeric = (projected(net, &xp, &r, mode, q) - projected(net, &xm, &r, mode, q))
+            / (2.0 * eps as f64);
         let analytic = dx[[row, col]];
         assert!(
             close(analytic, numeric),
@@ -223,6 +230,38 @@ fn whole_small_convnet_matches_finite_differences() {
     let mut rng = rng(16);
     let x = random_matrix(&mut rng, 4, 36);
     check(&net, &x, Mode::Train, 1e-3, 17);
+}
+
+/// Quantization-aware training's backward is the straight-through estimator:
+/// the gradient of a fake quantizer is one inside its format's range and
+/// zero where it saturates, which is the true gradient of clipping. So with
+/// clipping as the quantizer, backward must match finite differences, on
+/// values both inside and past the range.
+#[test]
+fn a_clipped_activation_passes_gradient_inside_its_range_only() {
+    let mut rng = rng(21);
+    let net = Network::new(
+        Shape::Flat(4),
+        vec![
+            layer("fc1", dense(&mut rng, 4, 6)),
+            layer("relu", Op::Relu),
+            layer("fc2", dense(&mut rng, 6, 3)),
+        ],
+    )
+    .unwrap();
+    let x = random_matrix(&mut rng, 5, 4);
+    let hi = 0.6f32;
+    let clip: Quantizer = Box::new(move |v| (v.min(hi), v <= hi));
+    let q = [(1, clip)];
+    let hidden = trace(&net, x.view())[1].clone();
+    let past = hidden.iter().filter(|&&v| v > hi).count();
+    let inside = hidden.iter().filter(|&&v| v > 0.0 && v < hi).count();
+    assert!(past > 0 && inside > 0, "{past} values past the range, {inside} inside");
+    check_quantized(&net, &x, Mode::Train, &q, 1e-2, 22);
+    // The quantizer is applied: the output is the clipped network's.
+    let (y, _) = forward_quantized(&net, x.view(), Mode::Train, &q);
+    let (y0, _) = forward_quantized(&net, x.view(), Mode::Train, &[]);
+    assert!(y.iter().zip(&y0).any(|(a, b)| (a - b).abs() > 1e-4));
 }
 
 /// Central differences of `loss` over every logit against its analytic gradient.

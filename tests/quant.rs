@@ -10,14 +10,14 @@ use rand_chacha::ChaCha8Rng;
 use shiftkit::model::{self, ArchSpec, ModelFile, Op, Provenance, Shape};
 use shiftkit::quant::contract::requantize;
 use shiftkit::quant::{
-    self, fold_batchnorm, FixedFormat, IntLayerSpec, IntNetwork, IntOp, QuantizeConfig, WeightKind,
-    WeightSpec, Weighted,
+    self, fold_batchnorm, AwareActivations, FixedFormat, IntLayerSpec, IntNetwork, IntOp,
+    QuantizeConfig, WeightKind, WeightSpec, Weighted,
 };
 use shiftkit::sim::{self, SimError};
 
 mod common;
 use common::{random_network, vectors};
-use shiftkit::train::{self, engine::predict};
+use shiftkit::train::{self, engine::predict, ActivationQuant};
 
 /// The layers computed directly from their definitions, one value at a time.
 fn reference(net: &IntNetwork, x: &[i64]) -> Vec<i64> {
@@ -207,6 +207,46 @@ fn batchnorm_folding_keeps_the_function() {
     let (a, b) = (predict(&net, x.view()), predict(&folded, x.view()));
     for (p, q) in a.iter().zip(b.iter()) {
         assert!((p - q).abs() <= 1e-4 * (1.0 + p.abs()), "{p} vs {q}");
+    }
+}
+
+/// Quantization-aware training sees the integer network's activations: its
+/// fake quantizers sit where `quantize` puts the formats (after the ReLU,
+/// past a batch norm), round and saturate in those formats, and give the
+/// last layer `output_bits`.
+#[test]
+fn qat_quantizes_activations_as_the_integer_network_will() {
+    let spec: ArchSpec = serde_json::from_str(
+        r#"{"input": [1, 6, 6], "layers": [
+            {"op": "conv2d", "out_channels": 3, "kernel": 3, "padding": 1}, {"op": "batchnorm"},
+            {"op": "relu"}, {"op": "maxpool2d", "kernel": 2}, {"op": "flatten"},
+            {"op": "dense", "out": 5}, {"op": "relu"}, {"op": "dense", "out": 4}
+        ]}"#,
+    )
+    .unwrap();
+    let net = spec.build(5).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    let x = Array2::from_shape_simple_fn((64, 36), || rng.gen_range(0.0f32..1.0));
+    let mut cfg = QuantizeConfig::new(WeightSpec::Fixed { bits: 8 }, 4, 8);
+    cfg.output_bits = Some(7);
+    let q = quant::quantize(&net, x.view(), &cfg).unwrap();
+    let aware = AwareActivations { calibration: x.view(), act_bits: 4, output_bits: Some(7) };
+    let fakes = aware.quantizers(&net).unwrap();
+    let points: Vec<usize> = fakes.iter().map(|(p, _)| *p).collect();
+    // conv1 -> its ReLU (index 2, past the batch norm); the dense layers'
+    // ReLU (6) and the last layer itself (7).
+    assert_eq!(points, [2, 6, 7]);
+    for ((p, fake), name) in fakes.iter().zip(["conv1", "fc1", "fc2"]) {
+        let layer = q.layers().iter().find(|l| l.name == name);
+        let f = layer.unwrap_or_else(|| panic!("no integer layer {name} at {p}")).format;
+        assert_eq!(f.bits(), if *p == 7 { 7 } else { 4 }, "{name}");
+        let (lo, hi) = (f.to_real(f.min()), f.to_real(f.max()));
+        for i in -400..400 {
+            let v = i as f32 / 37.0;
+            let (y, inside) = fake(v);
+            assert_eq!(y as f64, f.to_real(f.quantize(v as f64)), "{name} at {v}");
+            assert_eq!(inside, (lo..=hi).contains(&(v as f64)), "{name} at {v}");
+        }
     }
 }
 

@@ -114,6 +114,27 @@ fn pruning_meets_its_target_and_every_later_pass_keeps_the_mask() {
     assert!(e.contains("ternary"), "{e}");
 }
 
+/// `output_bits` widens the last layer's scores only; `qat = true` reaches
+/// the retraining (the same recipe and seed train other weights with it).
+#[test]
+fn output_bits_and_qat_reach_the_integer_network_and_the_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = digits_model(dir.path(), "mlp:64-32-10");
+    let steps = "[[step]]\nmethod = \"finetune\"\nepochs = 2\n";
+    let quantize = "[train]\nbatch = 32\nlr = 0.01\n[quantize]\ncalibration = 500\nact_bits = 3\n";
+    let plain = format!("{quantize}output_bits = 8\n{steps}");
+    let aware = format!("{quantize}output_bits = 8\nqat = true\n{steps}");
+    let (p, a) = (dir.path().join("p.skm"), dir.path().join("a.skm"));
+    let out = compress(&model, &plain, &p).unwrap();
+    let widths: Vec<u32> = out.integer.layers().iter().map(|l| l.format.bits()).collect();
+    assert_eq!(widths.first(), Some(&3), "{widths:?}");
+    assert_eq!(widths.last(), Some(&8), "{widths:?}");
+    assert!(accuracy(&out) > 0.85, "{}", accuracy(&out));
+    let out = compress(&model, &aware, &a).unwrap();
+    assert!(accuracy(&out) > 0.85, "{}", accuracy(&out));
+    assert_ne!(float_weights(&p), float_weights(&a), "qat changed nothing in training");
+}
+
 #[test]
 fn global_pruning_meets_the_overall_target() {
     let dir = tempfile::tempdir().unwrap();
@@ -280,6 +301,7 @@ fn recipes_with_mistakes_are_refused_with_the_reason() {
         ("[[step]]\nmethod = \"inq\"\nbits = 7\n", "INQ bits 7 is out of range: use 2 to 6"),
         ("[quantize]\nweights = \"inq8\"\n[[step]]\nmethod = \"finetune\"\nepochs = 1\n", "inq8"),
         ("[quantize]\nact_bits = 1\n[[step]]\nmethod = \"finetune\"\nepochs = 1\n", "act_bits"),
+        ("[quantize]\noutput_bits = 17\n[[step]]\nmethod = \"finetune\"\nepochs = 1\n", "output_bits"),
         ("[train]\nbatch = 0\n[[step]]\nmethod = \"finetune\"\nepochs = 1\n", "batch size"),
         ("[[step]]\nmethod = \"svd\"\n", "svd needs `rank`"),
         ("[[step]]\nmethod = \"svd\"\nrank = 3\nenergy = 0.9\n", "not both"),

@@ -124,7 +124,7 @@ pub fn train_hint(
     let mut net = Network::new(student.input(), layers)?;
     let masks: Masks = masks.into_iter().filter(|(id, _)| id.layer <= g).collect();
     let loss = Hint { hint: &hint_net };
-    let hooks = Hooks { masks, transform: None, loss: &loss };
+    let hooks = Hooks { masks, transform: None, loss: &loss, acts: None };
     // The trainer checks labels against the outputs: the hint's values are
     // the outputs here, so labels beyond them would be refused.
     let classes = data.y.iter().map(|&l| l as usize + 1).max().unwrap_or(0);

@@ -143,7 +143,8 @@ pub fn run_inq(
                 (ParamId { layer: *index, kind: ParamKind::Weight }, mask)
             });
             merge_masks(&mut masks, frozen.collect());
-            let hooks = Hooks { masks, transform: hooks.transform, loss: hooks.loss };
+            let hooks =
+                Hooks { masks, transform: hooks.transform, loss: hooks.loss, acts: hooks.acts };
             // A fresh optimizer per step: the learning rate is reset.
             let cfg = TrainConfig { epochs: config.epochs_per_step, ..config.train.clone() };
             let reports = train::train(net, data, None, &cfg, &hooks, observer)?;

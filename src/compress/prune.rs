@@ -239,7 +239,8 @@ pub fn run_prune(
         if config.epochs > 0 {
             let mut masks = hooks.masks.clone();
             merge_masks(&mut masks, pruned_masks(net));
-            let round_hooks = Hooks { masks, transform: hooks.transform, loss: hooks.loss };
+            let round_hooks =
+                Hooks { masks, transform: hooks.transform, loss: hooks.loss, acts: hooks.acts };
             let cfg = TrainConfig { epochs: config.epochs, ..config.train.clone() };
             let reports = train::train(net, data, None, &cfg, &round_hooks, observer)?;
             train_accuracy = reports.last().map(|r| r.train_accuracy);

@@ -13,10 +13,12 @@ use super::{
 };
 use crate::data::{Dataset, Split};
 use crate::model::{Network, Op, ParamId, ParamKind};
-use crate::quant::{self, code, IntNetwork, Levels, WeightSpec};
+use crate::quant::{self, code, AwareActivations, IntNetwork, Levels, WeightSpec};
 use crate::report::ModelReport;
 use crate::sim;
-use crate::train::{self, Distillation, Hooks, Loss, Masks, SoftmaxCrossEntropy, TrainConfig};
+use crate::train::{
+    self, ActivationQuant, Distillation, Hooks, Loss, Masks, SoftmaxCrossEntropy, TrainConfig,
+};
 
 /// Accuracy and size after one step.
 #[derive(Clone, Debug, Serialize)]
@@ -67,7 +69,14 @@ pub fn run_recipe(
     observer: &mut dyn InqObserver,
 ) -> Result<RecipeOutcome, CompressError> {
     recipe.check()?;
-    let mut state = State { net: original.clone(), coded: BTreeMap::new() };
+    let calibration = data.val.head(recipe.quantize.calibration);
+    let aware = AwareActivations {
+        calibration: calibration.x.view(),
+        act_bits: recipe.quantize.act_bits,
+        output_bits: recipe.quantize.output_bits,
+    };
+    let acts = recipe.quantize.qat.then_some(&aware as &dyn ActivationQuant);
+    let mut state = State { net: original.clone(), coded: BTreeMap::new(), acts };
     let mut steps = Vec::new();
     let mut last = None;
     for (index, step) in recipe.steps.iter().enumerate() {
@@ -94,7 +103,6 @@ pub fn run_recipe(
         let hint_fit = state.run(step, &cfg, loss, teacher, data, observer).map_err(in_step)?;
         let train_seconds = start.elapsed().as_secs_f64();
         let config = recipe.quantize.config(state.coded.clone());
-        let calibration = data.val.head(recipe.quantize.calibration);
         let q = quant::quantize(&state.net, calibration.x.view(), &config)
             .map_err(|e| in_step(e.into()))?;
         let integer_accuracy = sim::accuracy(&q, &data.test)?;
@@ -149,14 +157,16 @@ fn warn_if_collapsed(
 }
 
 /// The compressed network between steps.
-struct State {
+struct State<'a> {
     net: Network,
     /// Layers whose weights a step coded (INQ, shared, binary, ...), with the
     /// weight spec that quantizes them; later steps keep their weights frozen.
     coded: BTreeMap<String, WeightSpec>,
+    /// Quantization-aware training: every retraining sees these activations.
+    acts: Option<&'a dyn ActivationQuant>,
 }
 
-impl State {
+impl State<'_> {
     fn name(&self, layer: usize) -> String {
         self.net.layers()[layer].name.clone()
     }
@@ -264,7 +274,7 @@ impl State {
         let frozen = frozen_masks(&self.net, &self.coded);
         let mut masks = pruned_masks(&self.net);
         merge_masks(&mut masks, frozen.clone());
-        let hooks = Hooks { masks, transform: None, loss };
+        let hooks = Hooks { masks, transform: None, loss, acts: self.acts };
         match &step.kind {
             StepKind::Prune { sparsity, scope, iterations, criterion } => {
                 let config = PruneConfig {
@@ -275,7 +285,7 @@ impl State {
                     train: cfg.clone(),
                     criterion: *criterion,
                 };
-                let hooks = Hooks { masks: frozen, transform: None, loss };
+                let hooks = Hooks { masks: frozen, transform: None, loss, acts: self.acts };
                 run_prune(&mut self.net, data, val, &config, &hooks, observer)?;
             }
             StepKind::Structured { fraction, criterion } => {
@@ -360,7 +370,7 @@ impl State {
                     epochs_per_step: step.epochs,
                     train: cfg.clone(),
                 };
-                let hooks = Hooks { masks: frozen, transform: None, loss };
+                let hooks = Hooks { masks: frozen, transform: None, loss, acts: self.acts };
                 run_inq(&mut self.net, data, &config, &hooks, observer)?;
             }
             StepKind::Binary { levels, scale } => {
@@ -409,7 +419,7 @@ impl State {
         if cfg.epochs > 0 {
             let mut masks = pruned_masks(&self.net);
             merge_masks(&mut masks, frozen_masks(&self.net, &self.coded));
-            let hooks = Hooks { masks, transform: None, loss };
+            let hooks = Hooks { masks, transform: None, loss, acts: self.acts };
             train::train(&mut self.net, data, None, cfg, &hooks, observer)?;
         }
         Ok(())

@@ -27,7 +27,8 @@ pub use interval::{dot_bounds, Interval};
 pub use layer::{ChannelScale, IntLayer, IntLayerSpec, IntOp, Weighted};
 pub use network::IntNetwork;
 pub use quantize::{
-    calibrate, defaults, quantize, QuantSettings, QuantizeConfig, ACT_BITS, SCALE_BITS,
+    calibrate, defaults, quantize, AwareActivations, QuantSettings, QuantizeConfig, ACT_BITS,
+    SCALE_BITS,
 };
 
 use crate::model::ModelError;

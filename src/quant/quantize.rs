@@ -10,8 +10,9 @@ use super::fold::fold_batchnorm;
 use super::layer::{ChannelScale, IntLayerSpec, IntOp, Weighted};
 use super::network::IntNetwork;
 use super::QuantError;
-use crate::model::{Network, Op};
-use crate::train::engine::trace;
+use crate::model::{Layer, Network, Op};
+use crate::train::engine::{trace, Quantizer};
+use crate::train::ActivationQuant;
 use ndarray::{ArrayView2, ArrayViewD};
 
 /// Bits of the per-channel multipliers of binary and ternary layers.
@@ -43,6 +44,12 @@ pub struct QuantSettings {
     pub input_bits: u32,
     /// Validation samples that calibrate the activation formats.
     pub calibration: usize,
+    /// Bits of the last layer's outputs (the scores an argmax compares);
+    /// left out: `act_bits`.
+    pub output_bits: Option<u32>,
+    /// Recipes: every retraining step trains with the activations quantized
+    /// as the integer network will have them (quantization-aware training).
+    pub qat: bool,
 }
 
 impl Default for QuantSettings {
@@ -52,6 +59,8 @@ impl Default for QuantSettings {
             act_bits: defaults::ACT_BITS,
             input_bits: defaults::INPUT_BITS,
             calibration: defaults::CALIBRATION,
+            output_bits: None,
+            qat: false,
         }
     }
 }
@@ -62,6 +71,9 @@ impl QuantSettings {
         self.weights.check()?;
         check_range("activation bits (act_bits)", self.act_bits, ACT_BITS)?;
         check_range("input bits (input_bits)", self.input_bits, ACT_BITS)?;
+        if let Some(bits) = self.output_bits {
+            check_range("output bits (output_bits)", bits, ACT_BITS)?;
+        }
         if self.calibration == 0 {
             return Err(QuantError::Config("calibration needs at least 1 sample".into()));
         }
@@ -74,6 +86,7 @@ impl QuantSettings {
             weights: self.weights,
             layer_weights,
             act_bits: self.act_bits,
+            output_bits: self.output_bits,
             input_bits: self.input_bits,
         }
     }
@@ -86,8 +99,10 @@ pub struct QuantizeConfig {
     pub weights: WeightSpec,
     /// ...except these, by layer name.
     pub layer_weights: BTreeMap<String, WeightSpec>,
-    /// Width of every activation (layer output).
+    /// Width of every activation (layer output)...
     pub act_bits: u32,
+    /// ...but the last layer's, when given.
+    pub output_bits: Option<u32>,
     /// Width of the input.
     pub input_bits: u32,
 }
@@ -95,7 +110,13 @@ pub struct QuantizeConfig {
 impl QuantizeConfig {
     /// The same weight quantization for every layer.
     pub fn new(weights: WeightSpec, act_bits: u32, input_bits: u32) -> QuantizeConfig {
-        QuantizeConfig { weights, layer_weights: BTreeMap::new(), act_bits, input_bits }
+        QuantizeConfig {
+            weights,
+            layer_weights: BTreeMap::new(),
+            act_bits,
+            output_bits: None,
+            input_bits,
+        }
     }
 }
 
@@ -108,6 +129,9 @@ pub fn quantize(
 ) -> Result<IntNetwork, QuantError> {
     check_range("activation bits (act_bits)", config.act_bits, ACT_BITS)?;
     check_range("input bits (input_bits)", config.input_bits, ACT_BITS)?;
+    if let Some(bits) = config.output_bits {
+        check_range("output bits (output_bits)", bits, ACT_BITS)?;
+    }
     for spec in std::iter::once(&config.weights).chain(config.layer_weights.values()) {
         spec.check()?;
     }
@@ -172,14 +196,12 @@ pub fn quantize(
     let mut i = 0;
     while i < layers.len() {
         let layer = &layers[i];
-        // A ReLU right after a weighted layer fuses into its requantization;
-        // after anything else it is an integer layer of its own.
-        let weighted = matches!(layer.op, Op::Dense(_) | Op::Conv2d(_));
-        let relu = weighted && matches!(layers.get(i + 1).map(|l| &l.op), Some(Op::Relu));
-        let last = if relu { i + 1 } else { i };
+        let last = activation_point(layers, i).unwrap_or(i);
+        let relu = last > i;
+        let bits = act_bits_at(layers, last, config.act_bits, config.output_bits);
         let (op, out_format) = match &layer.op {
             Op::Dense(d) => {
-                let out = calibrate(traces[last].iter().copied(), config.act_bits, false);
+                let out = calibrate(traces[last].iter().copied(), bits, false);
                 let spec = config.layer_weights.get(&layer.name).unwrap_or(&config.weights);
                 let w = quantize_weights(
                     *spec,
@@ -192,7 +214,7 @@ pub fn quantize(
                 (IntOp::Dense(w), Some(out))
             }
             Op::Conv2d(c) => {
-                let out = calibrate(traces[last].iter().copied(), config.act_bits, false);
+                let out = calibrate(traces[last].iter().copied(), bits, false);
                 let spec = config.layer_weights.get(&layer.name).unwrap_or(&config.weights);
                 let w = quantize_weights(
                     *spec,
@@ -217,6 +239,67 @@ pub fn quantize(
         i = last + 1;
     }
     IntNetwork::new(net.input(), input_format, specs)
+}
+
+/// Where the weighted layer `i`'s outputs take their activation format: the
+/// layer itself, or the ReLU right after it (which fuses into its
+/// requantization; a ReLU after anything else is an integer layer of its
+/// own), past a batch norm between them (which folds into the weights).
+/// `None` for a layer without weights.
+fn activation_point(layers: &[Layer], i: usize) -> Option<usize> {
+    if !matches!(layers[i].op, Op::Dense(_) | Op::Conv2d(_)) {
+        return None;
+    }
+    let is = |j: usize, f: fn(&Op) -> bool| layers.get(j).is_some_and(|l| f(&l.op));
+    let mut last = i;
+    if is(last + 1, |op| matches!(op, Op::BatchNorm(_))) {
+        last += 1;
+    }
+    if is(last + 1, |op| matches!(op, Op::Relu)) {
+        last += 1;
+    }
+    Some(last)
+}
+
+/// The width of the activation format at layer `point`: `output_bits` for
+/// the network's outputs, when given.
+fn act_bits_at(layers: &[Layer], point: usize, act_bits: u32, output_bits: Option<u32>) -> u32 {
+    match output_bits {
+        Some(bits) if point + 1 == layers.len() => bits,
+        _ => act_bits,
+    }
+}
+
+/// Quantization-aware training's view of the integer network: the
+/// activation formats [`quantize`] would choose for the network as it is
+/// (the same calibration data and rule), as fake quantizers that round and
+/// saturate by the numeric contract. The input is left as the data gives it.
+pub struct AwareActivations<'a> {
+    pub calibration: ArrayView2<'a, f32>,
+    pub act_bits: u32,
+    pub output_bits: Option<u32>,
+}
+
+impl ActivationQuant for AwareActivations<'_> {
+    fn quantizers(&self, net: &Network) -> Result<Vec<(usize, Quantizer)>, String> {
+        check_range("activation bits (act_bits)", self.act_bits, ACT_BITS)
+            .map_err(|e| e.to_string())?;
+        let traces = trace(net, self.calibration);
+        let layers = net.layers();
+        let points = (0..layers.len()).filter_map(|i| activation_point(layers, i));
+        Ok(points
+            .map(|p| {
+                let bits = act_bits_at(layers, p, self.act_bits, self.output_bits);
+                let f = calibrate(traces[p].iter().copied(), bits, false);
+                let (lo, hi) = (f.to_real(f.min()), f.to_real(f.max()));
+                let fake: Quantizer = Box::new(move |v: f32| {
+                    let x = v as f64;
+                    (f.to_real(f.quantize(x)) as f32, (lo..=hi).contains(&x))
+                });
+                (p, fake)
+            })
+            .collect())
+    }
 }
 
 fn layer_error(index: usize, name: &str, op: &'static str, reason: String) -> QuantError {

@@ -17,7 +17,8 @@ pub use loss::{check_distill, softmax, Distillation, Hint, Loss, SoftmaxCrossEnt
 pub use optim::{LrSchedule, Masks, Optimizer, OptimizerConfig};
 pub use settings::{defaults, OptimizerKind, Purpose, TrainSettings, MAX_EPOCHS};
 pub use trainer::{
-    train, EpochReport, Hooks, Observer, Quiet, TrainConfig, WeightTransform, SHARDS,
+    train, ActivationQuant, EpochReport, Hooks, Observer, Quiet, TrainConfig, WeightTransform,
+    SHARDS,
 };
 
 /// Errors of the training stage.

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::engine::{backward, forward, BatchStats, Grads, Mode};
+use super::engine::{backward, forward_quantized, ActQuant, BatchStats, Grads, Mode, Quantizer};
 use super::eval::{argmax_rows, check_split, evaluate, predict_all};
 use super::loss::{Loss, SoftmaxCrossEntropy};
 use super::optim::{LrSchedule, Masks, Optimizer, OptimizerConfig};
@@ -30,6 +30,14 @@ pub trait WeightTransform: Sync {
     fn after_update(&self, _id: ParamId, _w: ArrayViewMutD<f32>) {}
 }
 
+/// Quantization-aware training: which layers' outputs the forward pass
+/// quantizes, and how, for the network as it is at the start of an epoch.
+pub trait ActivationQuant: Sync {
+    /// `(layer index, fake quantizer)` of every quantized output; an error
+    /// says why the network cannot be quantized.
+    fn quantizers(&self, net: &Network) -> Result<Vec<(usize, Quantizer)>, String>;
+}
+
 /// What a training run plugs into the loop.
 pub struct Hooks<'a> {
     /// Gradient masks: masked-out weights never change.
@@ -38,11 +46,14 @@ pub struct Hooks<'a> {
     pub transform: Option<&'a dyn WeightTransform>,
     /// The objective.
     pub loss: &'a dyn Loss,
+    /// Fake-quantized activations (chosen again before every epoch), with
+    /// straight-through gradients inside each format's range.
+    pub acts: Option<&'a dyn ActivationQuant>,
 }
 
 impl Default for Hooks<'_> {
     fn default() -> Self {
-        Hooks { masks: Masks::new(), transform: None, loss: &SoftmaxCrossEntropy }
+        Hooks { masks: Masks::new(), transform: None, loss: &SoftmaxCrossEntropy, acts: None }
     }
 }
 
@@ -132,12 +143,19 @@ pub fn train(
         order.shuffle(&mut rng);
         let annealed = hooks.loss.at_epoch(epoch, config.epochs);
         let objective = annealed.as_deref().unwrap_or(hooks.loss);
+        let quant = match hooks.acts {
+            Some(acts) => {
+                let t = hooks.transform.map(|t| transformed_network(net, t));
+                acts.quantizers(t.as_ref().unwrap_or(net)).map_err(TrainError::Config)?
+            }
+            None => Vec::new(),
+        };
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         let mut collapsed = watch_collapse;
         for chunk in order.chunks(config.batch_size) {
             let x = data.x.select(Axis(0), chunk);
             let y: Vec<u8> = chunk.iter().map(|&i| data.y[i]).collect();
-            let step = train_step(net, x.view(), &y, &mut optimizer, hooks, objective);
+            let step = train_step(net, x.view(), &y, &mut optimizer, hooks, objective, &quant);
             if !step.loss.is_finite() {
                 let what = "the loss is not finite".to_string();
                 return Err(TrainError::Diverged { epoch, lr, what });
@@ -191,7 +209,7 @@ struct ShardResult {
 }
 
 /// One optimizer step on one batch, with `objective` (the hooks' loss as it
-/// is in this epoch).
+/// is in this epoch) and the epoch's activation quantizers.
 fn train_step(
     net: &mut Network,
     x: ArrayView2<f32>,
@@ -199,6 +217,7 @@ fn train_step(
     optimizer: &mut Optimizer,
     hooks: &Hooks<'_>,
     objective: &dyn Loss,
+    quant: &ActQuant,
 ) -> StepResult {
     let transformed = hooks.transform.map(|t| transformed_network(net, t));
     let eff: &Network = transformed.as_ref().unwrap_or(net);
@@ -210,7 +229,7 @@ fn train_step(
         .par_iter()
         .map(|&(a, b)| {
             let xs = x.slice(ndarray::s![a..b, ..]);
-            let (out, tape) = forward(eff, xs, Mode::Train);
+            let (out, tape) = forward_quantized(eff, xs, Mode::Train, quant);
             let (loss, dout) = objective.loss_sum(out.view(), xs, &y[a..b]);
             let correct = argmax_rows(out.view())
                 .iter()

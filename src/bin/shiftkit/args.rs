@@ -137,6 +137,9 @@ pub struct QuantArgs {
     /// Validation samples used to calibrate activation formats.
     #[arg(long, default_value_t = quant::defaults::CALIBRATION)]
     pub calibration: usize,
+    /// Bits of the last layer's outputs, the scores the argmax compares (default: --act-bits)
+    #[arg(long)]
+    pub output_bits: Option<u32>,
 }
 
 impl QuantArgs {
@@ -147,6 +150,8 @@ impl QuantArgs {
             act_bits: self.act_bits,
             input_bits: self.input_bits,
             calibration: self.calibration,
+            output_bits: self.output_bits,
+            qat: false,
         }
     }
 }

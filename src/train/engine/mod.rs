@@ -62,9 +62,20 @@ pub struct BatchStats {
 #[derive(Debug)]
 pub struct Tape {
     caches: Vec<Cache>,
+    /// Per layer whose outputs were fake-quantized: where the value was
+    /// inside the format's range (the straight-through gradient passes there).
+    inside: Vec<Option<Array2<bool>>>,
     batch: usize,
     pub batch_stats: Vec<BatchStats>,
 }
+
+/// The fake quantizer of one layer's outputs: the value the next layer sees
+/// and whether the real value was inside the format's range.
+pub type Quantizer = Box<dyn Fn(f32) -> (f32, bool) + Send + Sync>;
+
+/// Fake quantization of some layers' outputs during training
+/// (quantization-aware training): `(layer index, quantizer)`.
+pub type ActQuant = [(usize, Quantizer)];
 
 /// Gradients of every trainable tensor, in [`Network::params`] order.
 #[derive(Clone, Debug, PartialEq)]
@@ -89,7 +100,19 @@ impl Grads {
 /// Runs the network on a batch (one sample per row); returns the output rows
 /// and the tape backward needs.
 pub fn forward(net: &Network, x: ArrayView2<f32>, mode: Mode) -> (Array2<f32>, Tape) {
-    run(net, x, mode)
+    run(net, x, mode, &[])
+}
+
+/// [`forward`] with the outputs of the layers `quant` names fake-quantized;
+/// [`backward`] passes their gradient straight through where the value was
+/// inside the format's range and stops it where the format saturated.
+pub fn forward_quantized(
+    net: &Network,
+    x: ArrayView2<f32>,
+    mode: Mode,
+    quant: &ActQuant,
+) -> (Array2<f32>, Tape) {
+    run(net, x, mode, quant)
 }
 
 /// Inference only: the outputs, keeping nothing for backward.
@@ -133,14 +156,14 @@ fn layer_forward(net: &Network, i: usize, a: Array2<f32>) -> Array2<f32> {
     }
 }
 
-fn run(net: &Network, x: ArrayView2<f32>, mode: Mode) -> (Array2<f32>, Tape) {
+fn run(net: &Network, x: ArrayView2<f32>, mode: Mode, quant: &ActQuant) -> (Array2<f32>, Tape) {
     assert_eq!(
         x.ncols(),
         net.input().numel(),
         "engine input width must match the network input (callers check this)"
     );
     let batch = x.nrows();
-    let mut tape = Tape { caches: Vec::new(), batch, batch_stats: Vec::new() };
+    let mut tape = Tape { caches: Vec::new(), inside: Vec::new(), batch, batch_stats: Vec::new() };
     let mut a = x.to_owned();
     for (i, layer) in net.layers().iter().enumerate() {
         let input = net.input_of(i);
@@ -178,6 +201,16 @@ fn run(net: &Network, x: ArrayView2<f32>, mode: Mode) -> (Array2<f32>, Tape) {
         };
         tape.caches.push(cache);
         a = y;
+        let inside = quant.iter().find(|(l, _)| *l == i).map(|(_, q)| {
+            let mut inside = Array2::from_elem(a.raw_dim(), true);
+            ndarray::Zip::from(&mut a).and(&mut inside).for_each(|v, ok| {
+                let (fake, within) = q(*v);
+                *v = fake;
+                *ok = within;
+            });
+            inside
+        });
+        tape.inside.push(inside);
     }
     (a, tape)
 }
@@ -200,6 +233,13 @@ pub fn backward(
         let input = net.input_of(i);
         let output = net.output_of(i);
         let id = |kind| ParamId { layer: i, kind };
+        if let Some(inside) = &tape.inside[i] {
+            g.zip_mut_with(inside, |d, &ok| {
+                if !ok {
+                    *d = 0.0
+                }
+            });
+        }
         match (&layer.op, &tape.caches[i]) {
             (Op::Dense(d), Cache::Dense { x }) => {
                 let dw = g.t().dot(x);
