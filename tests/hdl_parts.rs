@@ -83,6 +83,8 @@ fn library() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "v"))
         .collect();
     files.sort();
+    // The SPRAM primitive's simulation model, for sk_spram_rom.
+    files.push(Path::new(ROOT).join("sim/sb_spram256ka.v"));
     files
 }
 
@@ -650,6 +652,95 @@ fn check_cases(make: fn(&mut ChaCha8Rng) -> Case, seeds: std::ops::Range<u64>) {
     for seed in seeds {
         let case = make(&mut ChaCha8Rng::seed_from_u64(seed));
         check(&case, seed);
+        if lint_too {
+            lint(&case);
+        }
+    }
+}
+
+/// sk_spram_rom behind a wrapper that takes two kinds of beats: a load
+/// slice (bit 16 clear: the slice in bits 15:0) or a read (bit 16 set: the
+/// address below). A read goes out when the word it read is taken; no read
+/// is issued while one is outstanding.
+fn spram_rom_case(rng: &mut ChaCha8Rng) -> Case {
+    // Widths of one to three SPRAMs; depths across the 16384-word bank edge.
+    let w: u32 = rng.gen_range(1..=40);
+    let depth: usize =
+        if rng.gen_bool(0.5) { rng.gen_range(16380..=16390) } else { rng.gen_range(1..=300) };
+    let aw = if depth > 1 { usize::BITS - (depth - 1).leading_zeros() } else { 1 };
+    let k = w.div_ceil(16) as usize;
+    let words: Vec<i64> = (0..depth).map(|_| rng.gen_range(0..1i64 << w)).collect();
+    let mut inputs: Vec<Vec<i64>> = Vec::new();
+    for &word in &words {
+        for j in 0..k {
+            inputs.push(vec![(word >> (16 * j)) & 0xffff]);
+        }
+    }
+    // Reads of the first and last words and a few at random.
+    let mut reads = vec![0, depth - 1];
+    reads.extend((0..40).map(|_| rng.gen_range(0..depth)));
+    let mut expected = Vec::new();
+    for &a in &reads {
+        inputs.push(vec![(1 << 16) | a as i64]);
+        let word = words[a];
+        expected.push(vec![word & 0x1_ffff, (word >> 17) & 0x1_ffff, word >> 34]);
+    }
+    let body = format!(
+        "wire is_read = s_data[16];\n\
+         wire ld_ready;\n\
+         reg busy_q;\n\
+         wire en = s_valid && is_read && !busy_q;\n\
+         wire [{wm}:0] q;\n\
+         sk_spram_rom #(.W({w}), .DEPTH({depth}), .AW({aw})) u_part (.clk(clk), .rst(rst),\n\
+         .ld_data(s_data[15:0]), .ld_valid(s_valid && !is_read), .ld_ready(ld_ready),\n\
+         .en(en), .addr(s_data[{am}:0]), .q(q));\n\
+         always @(posedge clk) begin\n\
+             if (rst) busy_q <= 1'b0;\n\
+             else if (en) busy_q <= 1'b1;\n\
+             else if (m_ready) busy_q <= 1'b0;\n\
+         end\n\
+         assign s_ready = is_read ? !busy_q : ld_ready;\n\
+         assign m_valid = busy_q;\n\
+         assign m_data = {{{pad}'d0, q}};\n\
+         // verilator lint_off UNUSEDSIGNAL\n\
+         wire unused = ^s_data;\n\
+         // verilator lint_on UNUSEDSIGNAL",
+        wm = w - 1,
+        am = aw - 1,
+        pad = 51 - w,
+    );
+    Case {
+        module: "sk_spram_rom",
+        comb: Some(body),
+        params: vec![("W", w as i64), ("DEPTH", depth as i64), ("AW", aw as i64)],
+        bits: 17,
+        signed: false,
+        in_lanes: 1,
+        out_lanes: 3,
+        inputs,
+        expected,
+        model: vec![],
+    }
+}
+
+/// Loaded slice by slice with random gaps, read back with back-pressure:
+/// every word as it was loaded, across SPRAMs side by side and banks.
+#[test]
+fn spram_rom_reads_back_every_loaded_word() {
+    if !have("iverilog") {
+        return;
+    }
+    let lint_too = have("verilator");
+    for seed in 0..6 {
+        let case = spram_rom_case(&mut ChaCha8Rng::seed_from_u64(seed));
+        let dir = build(&case);
+        let what = format!("{} {:?} (seed {seed})", case.module, case.params);
+        for (valid, ready) in [(9, 7), (16, 16)] {
+            let (ins, outs) = run(&case, dir.path(), seed as u32 + 1, valid, ready);
+            assert_eq!(ins.len(), case.inputs.len(), "{what}: inputs taken");
+            let got: Vec<Vec<i64>> = outs.iter().map(|(l, _)| l.clone()).collect();
+            assert_eq!(got, case.expected, "{what}: valid {valid}/16, ready {ready}/16");
+        }
         if lint_too {
             lint(&case);
         }
