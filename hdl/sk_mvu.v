@@ -11,6 +11,11 @@
 // Weight codes sit in a synchronous-read ROM ($readmemh WEIGHTS): word
 // nf*SF + sf holds, for PE row p and lane s, the code of weight
 // (nf*PE + p, sf*SIMD + s) at bits [(p*SIMD+s+1)*CODE-1 : (p*SIMD+s)*CODE].
+// With SPRAM 1 the words sit in the iCE40 UltraPlus's single-port RAMs
+// instead (sk_spram_rom), loaded after power-up through ld_data, ld_valid,
+// ld_ready (16-bit slices of each word in turn, lowest first; ld_ready
+// falls when all are in); with SPRAM 0 the ld ports are unused (ld_ready
+// low).
 // Lanes by KIND, with x the lane's input code (sign-extended):
 //   0 pow2:    code {nonzero, negative, k}: +-(x << k) or 0; selects among
 //              the shifted copies of x (zero weights gate x first) and
@@ -56,6 +61,8 @@ module sk_mvu #(
     parameter WEIGHTS = "",
     parameter BIASES = "",
     parameter SCALES = "",
+    // The weights in SPRAM, loaded through the ld ports (1), or in a ROM (0).
+    parameter integer SPRAM = 0,
     // Where the weight ROM goes: "block" RAM, "logic", or "auto" (the tool's choice).
     // (read by synthesis tools only: simulators see an unused parameter)
     // verilator lint_off UNUSEDPARAM
@@ -65,6 +72,11 @@ module sk_mvu #(
     input  wire                 clk,
     input  wire                 rst,
     input  wire                 en,
+    // verilator lint_off UNUSEDSIGNAL
+    input  wire [15:0]          ld_data,
+    input  wire                 ld_valid,
+    // verilator lint_on UNUSEDSIGNAL
+    output wire                 ld_ready,
     input  wire [SIMD*XBITS-1:0] s_data,
     input  wire                 s_valid,
     output wire [PE*OUT_W-1:0]  acc_data,
@@ -135,19 +147,39 @@ module sk_mvu #(
     // Stage 1: the beat and its weight codes.
     // (The file names default to "" and are read only when given, so that a
     // tool reading this module on its own does not look for a file.)
-    (* rom_style = ROM_STYLE *) reg [PE*SIMD*CODE-1:0] rom [0:WORDS-1];
+    wire [PE*SIMD*CODE-1:0] w_q;
     generate
-        if (WEIGHTS != "") begin : g_weights
-            initial $readmemh(WEIGHTS, rom);
+        if (SPRAM != 0) begin : g_spram
+            sk_spram_rom #(
+                .W(PE * SIMD * CODE),
+                .DEPTH(WORDS),
+                .AW(AW)
+            ) u_rom (
+                .clk(clk),
+                .rst(rst),
+                .ld_data(ld_data),
+                .ld_valid(ld_valid),
+                .ld_ready(ld_ready),
+                .en(en),
+                .addr(addr_q),
+                .q(w_q)
+            );
+        end else begin : g_rom
+            (* rom_style = ROM_STYLE *) reg [PE*SIMD*CODE-1:0] rom [0:WORDS-1];
+            if (WEIGHTS != "") begin : g_weights
+                initial $readmemh(WEIGHTS, rom);
+            end
+            reg [PE*SIMD*CODE-1:0] word_q;
+            always @(posedge clk) begin
+                if (en) word_q <= rom[addr_q];
+            end
+            assign w_q = word_q;
+            assign ld_ready = 1'b0;
         end
     endgenerate
-    reg [PE*SIMD*CODE-1:0] w_q;
     reg [SIMD*XBITS-1:0] x_q;
     always @(posedge clk) begin
-        if (en) begin
-            w_q <= rom[addr_q];
-            x_q <= s_data;
-        end
+        if (en) x_q <= s_data;
     end
 
     // Control, delayed along the adder trees: valid, first and last fold, nf.

@@ -10,6 +10,12 @@
 module {{ module }} (
     input  wire clk,
     input  wire rst,
+{%- if weights %}
+    // weight load: 16-bit words of the SPRAM, after power-up
+    input  wire [15:0] w_data,
+    input  wire w_valid,
+    output wire w_ready,
+{%- endif %}
     // input stream: {{ in_desc }}
     input  wire [{{ in_msb }}:0] s_data,
     input  wire s_valid,

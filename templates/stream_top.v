@@ -18,6 +18,13 @@ module {{ module }} (
     // clock and synchronous active-high reset
     input  wire clk,
     input  wire rst,
+{%- if weight_bytes > 0 %}
+    // weight load: after power-up, the {{ weight_bytes }} bytes of weights.hex in order
+    // (the weights kept in SPRAM, which the bitstream cannot fill); no image enters before
+    input  wire [7:0] w_axis_tdata,
+    input  wire w_axis_tvalid,
+    output wire w_axis_tready,
+{%- endif %}
     // input stream
     input  wire [{{ in_msb }}:0] s_axis_tdata,
     input  wire s_axis_tvalid,

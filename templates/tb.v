@@ -9,6 +9,11 @@
 // [+trace=FILE] (V, R in 0..16: the chance in 16 that valid/ready is high in a cycle; C: silent
 // cycles after reset before the first beat is offered). With +trace, every layer's output
 // beats are written as "<layer> <cycle> <data hex>".
+{%- if weight_bytes > 0 %}
+// First the weights: the {{ weight_bytes }} bytes of weights.hex into the weight port (valid
+// when a 16-bit LFSR's low bit is set); the traffic and the cycle count start once all are in,
+// so the images meet the design as they would one whose weights were there from the start.
+{%- endif %}
 `timescale 1ns/1ps
 module {{ top }}_tb;
     localparam IN_W = {{ in_width }};
@@ -38,9 +43,44 @@ module {{ top }}_tb;
     wire [USER_W-1:0] m_axis_tuser = {USER_W{1'b0}};
 {%- endif %}
 
+{%- if weight_bytes > 0 %}
+    localparam integer W_BYTES = {{ weight_bytes }};
+    reg [7:0] w_bytes [0:W_BYTES-1];
+    reg [31:0] w_sent = 32'd0;
+    reg [15:0] w_lfsr = 16'hace1;
+    reg [63:0] w_cycles = 64'd0;
+    reg loaded_q = 1'b0;
+    wire w_axis_tvalid = !rst && w_sent < W_BYTES && w_lfsr[0];
+    wire [7:0] w_axis_tdata = w_sent < W_BYTES ? w_bytes[w_sent] : 8'd0;
+    wire w_axis_tready;
+    initial $readmemh("weights.hex", w_bytes);
+    always @(posedge clk) begin
+        w_lfsr <= {w_lfsr[14:0], w_lfsr[15] ^ w_lfsr[13] ^ w_lfsr[12] ^ w_lfsr[10]};
+        if (!rst && !loaded_q) begin
+            w_cycles <= w_cycles + 64'd1;
+            if (w_cycles > 64'd1000 + 64'd4 * W_BYTES) begin
+                $display("TIMEOUT loading the weights: %0d of %0d bytes taken", w_sent, W_BYTES);
+                $finish;
+            end
+        end
+        if (w_axis_tvalid && w_axis_tready) begin
+            w_sent <= w_sent + 32'd1;
+            if (w_sent + 32'd1 == W_BYTES) loaded_q <= 1'b1;
+        end
+    end
+    wire traffic_rst = rst || !loaded_q;
+{%- else %}
+    wire traffic_rst = rst;
+{%- endif %}
+
     {{ top }} dut (
         .clk(clk),
         .rst(rst),
+{%- if weight_bytes > 0 %}
+        .w_axis_tdata(w_axis_tdata),
+        .w_axis_tvalid(w_axis_tvalid),
+        .w_axis_tready(w_axis_tready),
+{%- endif %}
         .s_axis_tdata(s_axis_tdata),
         .s_axis_tvalid(s_axis_tvalid),
         .s_axis_tlast(s_axis_tlast),
@@ -74,7 +114,7 @@ module {{ top }}_tb;
 
     // The seeded traffic (sk_traffic.v); the beat on offer is beat `sent`.
     sk_traffic u_traffic (
-        .clk(clk), .rst(rst),
+        .clk(clk), .rst(traffic_rst),
         .seed(seed), .valid_chance(valid_chance), .ready_chance(ready_chance),
         .warmup(warmup), .total(n_in),
         .s_ready(s_axis_tready), .s_valid(s_axis_tvalid), .m_ready(m_axis_tready),
@@ -113,7 +153,7 @@ module {{ top }}_tb;
 
     // The monitor: image starts, output beats, per-layer traces.
     always @(posedge clk) begin
-        if (!rst) begin
+        if (!traffic_rst) begin
             if (s_axis_tvalid && s_axis_tready && sent % IN_BEATS == 0) begin
                 $fwrite(out_file, "i %0d %0d\n", sent / IN_BEATS, cycle);
             end

@@ -187,6 +187,15 @@ fn numbers_that_cannot_work_are_refused() {
         "does not divide",
         none,
     );
+    let stream = ["hdl", "{q}", "--form", "streaming", "-o", "{w}/h"];
+    for (extra, needle) in [
+        (&["--spram", "relu1"][..], "`relu1` (spram) is not a dense or convolution layer"),
+        (&["--spram", "fc9"], "its weighted layers are"),
+        (&["--spram", "fc1", "--device", "ice40-hx8k"], "has no single-port RAM (SPRAM)"),
+        (&["--spram", "fc1", "--fold", "fc1=16x64"], "`fc1` (spram) is unrolled"),
+    ] {
+        case(&[&stream[..], extra].concat(), needle, none);
+    }
     case(&["verify", "{q}", "{w}", "--vectors", "1"], "manifest.json", none);
     let sens = ["sensitivity", "{f}", "-o", "{w}/s.json"];
     for (extra, needle) in [

@@ -169,6 +169,34 @@ fn a_fitting_design_with_blocks_to_spare_is_not_crowded() {
     assert!(model.cells > crowded && model.ram_blocks < e.ram_blocks, "{model:?} vs {e:?}");
 }
 
+/// On a device whose logic and block RAM cannot hold a layer's weights, the
+/// search keeps them in SPRAM when the budget allows it (the design then has
+/// a weight port), and says the design does not fit when it does not.
+#[test]
+fn weights_that_fit_nowhere_else_go_to_spram() {
+    let text = include_str!("../devices/ice40-up5k.toml")
+        .replace("luts = 5280", "luts = 3000")
+        .replace("ram_blocks = 30", "ram_blocks = 1");
+    let small = Device::parse(&text).unwrap();
+    // fc1: 64 x 96 INQ-5 codes, 30 kbit: about 3,800 LUTs as logic at the slowest folding.
+    let net = random_mlp("mlp:64-96-10", WeightSpec::Pow2 { bits: 5 }, 3);
+    let config = HdlConfig {
+        argmax: true,
+        input_lanes: Some(1),
+        output_lanes: Some(1),
+        ..HdlConfig::new("top", Form::Streaming)
+    };
+    let e = fit::fit(&net, &config, &small, &fit::Budget::new(0.85)).unwrap_err().to_string();
+    assert!(e.contains("does not fit"), "{e}");
+    let budget = fit::Budget { spram: true, ..fit::Budget::new(0.85) };
+    let fitted = fit::fit(&net, &config, &small, &budget).unwrap();
+    let stream = fitted.design.manifest.stream.as_ref().unwrap();
+    assert!(stream.weight_bytes > 0, "no weight port");
+    assert!(fitted.estimate.spram >= 1 && fitted.estimate.spram <= 4, "{:?}", fitted.estimate);
+    let weight_port = fitted.design.files.iter().any(|(_, t)| t.contains("w_axis_tready"));
+    assert!(weight_port);
+}
+
 /// A quantized digits model in a temporary directory.
 fn quantized_digits(dir: &Path) -> String {
     let float = dir.join("f.skm");

@@ -36,29 +36,34 @@ fn divisors(n: usize) -> Vec<usize> {
     (1..=n).filter(|d| n.is_multiple_of(*d)).collect()
 }
 
+/// Every weighted layer's matrix: (name, outputs M, inputs N).
+fn matrices(net: &IntNetwork) -> Vec<(String, usize, usize)> {
+    let mut out = Vec::new();
+    let mut shape = net.input();
+    for l in net.layers() {
+        match (&l.op, shape) {
+            (IntOp::Dense(w), _) => out.push((l.name.clone(), w.out_channels(), shape.numel())),
+            (IntOp::Conv2d { layer, .. }, Shape::Image { c, .. }) => {
+                let k = layer.weights.shape();
+                out.push((l.name.clone(), k[0], k[2] * k[3] * c));
+            }
+            _ => {}
+        }
+        shape = l.output;
+    }
+    out
+}
+
 /// Random foldings for every weighted layer of `net`.
 fn random_folds(net: &IntNetwork, rng: &mut ChaCha8Rng) -> Folds {
     let mut folds = Folds::default();
-    let mut shape = net.input();
-    for l in net.layers() {
-        let (m, n) = match (&l.op, shape) {
-            (IntOp::Dense(w), _) => (w.out_channels(), shape.numel()),
-            (IntOp::Conv2d { layer, .. }, Shape::Image { c, .. }) => {
-                let k = layer.weights.shape();
-                (k[0], k[2] * k[3] * c)
-            }
-            _ => {
-                shape = l.output;
-                continue;
-            }
-        };
+    for (name, m, n) in matrices(net) {
         let (pes, simds) = (divisors(m), divisors(n));
         let fold = Fold {
             pe: pes[rng.gen_range(0..pes.len())],
             simd: simds[rng.gen_range(0..simds.len())],
         };
-        folds.0.insert(l.name.clone(), fold);
-        shape = l.output;
+        folds.0.insert(name, fold);
     }
     folds
 }
@@ -75,13 +80,22 @@ fn stream_config(net: &IntNetwork, seed: u64) -> HdlConfig {
     };
     // A third of the designs pipelined for a clock by the UP5K's timing model.
     let clock_mhz = rng.gen_bool(0.33).then(|| rng.gen_range(20.0..200.0));
+    let folds = random_folds(net, &mut rng);
+    // A third of the folded units keep their weights in SPRAM.
+    let spram = matrices(net)
+        .into_iter()
+        .filter(|(name, m, n)| folds.0[name] != Fold { pe: *m, simd: *n })
+        .filter(|_| rng.gen_bool(0.33))
+        .map(|(name, _, _)| name)
+        .collect();
     HdlConfig {
         argmax,
         levels_per_stage: rng.gen_range(1..=3),
-        folds: random_folds(net, &mut rng),
+        folds,
         input_lanes,
         clock_mhz,
         device: clock_mhz.map(|_| shiftkit::device::Device::resolve("ice40-up5k").unwrap()),
+        spram,
         ..HdlConfig::new("stream_top", Form::Streaming)
     }
 }
@@ -199,7 +213,8 @@ proptest! {
 
 /// `verilator --lint-only -Wall`: no warning at all.
 fn lint(dir: &Path, design: &codegen::Design, what: &str) {
-    let files: Vec<String> = design.files.iter().map(|(n, _)| n.clone()).collect();
+    let mut files: Vec<String> = design.files.iter().map(|(n, _)| n.clone()).collect();
+    files.extend(design.manifest.stream.iter().flat_map(|s| s.sim_models.iter().cloned()));
     let out = Command::new("verilator")
         .current_dir(dir)
         .args(["--lint-only", "-Wall", "--top-module", &design.manifest.top])
@@ -215,12 +230,14 @@ fn random_streaming_designs_are_lint_clean() {
     if !have("verilator") {
         return;
     }
+    let mut with_spram = 0;
     for seed in 0..12 {
         let net = random_network(seed);
         let cfg = stream_config(&net, seed);
         let dir = tempfile::tempdir().unwrap();
         let design = generate(&net, &cfg, dir.path());
         lint(dir.path(), &design, &format!("seed {seed}"));
+        with_spram += usize::from(design.manifest.stream.as_ref().unwrap().weight_bytes > 0);
         let long = design.files.iter().flat_map(|(_, t)| t.lines()).find(|l| l.len() > 100);
         assert_eq!(long, None, "seed {seed}: lines stay within 100 columns");
         // The library files the plan lists are exactly those the Verilog
@@ -231,6 +248,7 @@ fn random_streaming_designs_are_lint_clean() {
             assert!(used, "seed {seed}: {name} is listed but nothing instantiates it");
         }
     }
+    assert!(with_spram > 0, "no design kept its weights in SPRAM");
 }
 
 #[test]

@@ -100,18 +100,27 @@ impl HdlOutcome {
         if let Some(e) = &self.estimate {
             let _ = writeln!(
                 s,
-                "resource model: {} LUTs, {} logic cells, {} FFs, {} RAM blocks, {} IO",
-                e.luts, e.cells, e.ffs, e.ram_blocks, e.io
+                "resource model: {} LUTs, {} logic cells, {} FFs, {} RAM blocks, {} SPRAM, {} IO",
+                e.luts, e.cells, e.ffs, e.ram_blocks, e.spram, e.io
             );
         }
+        let rom_files = st.data_files.len() - st.sim_models.len();
         let _ = writeln!(
             s,
             "{} Verilog files and {} ROM files in {} ({:.2}s)",
             m.files.len(),
-            st.data_files.len(),
+            rom_files - usize::from(st.weight_bytes > 0),
             self.dir.display(),
             self.seconds
         );
+        if st.weight_bytes > 0 {
+            let _ = writeln!(
+                s,
+                "weights in SPRAM: after power-up the top's w_axis port takes the {} bytes of \
+                 weights.hex (sb_spram256ka.v: the RAM's model, for simulation)",
+                st.weight_bytes
+            );
+        }
         s
     }
 

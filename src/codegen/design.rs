@@ -43,6 +43,9 @@ pub struct HdlConfig {
     /// Streaming on a device with a timing model: the clock (MHz) the
     /// folded units are pipelined for (instead of `levels_per_stage`).
     pub clock_mhz: Option<f64>,
+    /// Streaming: layers whose folded unit keeps its weights in SPRAM
+    /// (iCE40 UltraPlus), loaded through the top's weight port.
+    pub spram: std::collections::BTreeSet<String>,
 }
 
 impl HdlConfig {
@@ -61,6 +64,7 @@ impl HdlConfig {
             device: None,
             block_price: None,
             clock_mhz: None,
+            spram: Default::default(),
         }
     }
 
@@ -82,6 +86,7 @@ impl HdlConfig {
             device: self.device.clone(),
             block_price: self.block_price,
             clock_mhz: self.clock_mhz,
+            spram: self.spram.clone(),
         }
     }
 

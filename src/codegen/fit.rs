@@ -79,6 +79,7 @@ pub fn estimate(cost: &Cost, io: u64, device: &Device) -> Resources {
         cells: cells.round() as u64,
         ffs: cost.ffs,
         ram_blocks: cost.ram_blocks,
+        spram: cost.spram,
         dsps: 0,
         io,
     }
@@ -91,6 +92,9 @@ fn pins(lanes_in: usize, in_bits: u32, lanes_out: usize, out_bits: u32, argmax: 
     data + argmax as u64 + 8
 }
 
+/// Pins of a weight port: a byte of data, tvalid and tready.
+const WEIGHT_PORT_PINS: u64 = 10;
+
 /// Pins of a design's ports.
 pub fn io_pins(design: &Design) -> u64 {
     let m = &design.manifest;
@@ -98,13 +102,17 @@ pub fn io_pins(design: &Design) -> u64 {
         Some(s) => (s.input.lanes, s.output.lanes),
         None => (m.inputs, m.outputs),
     };
+    let weights = m.stream.as_ref().is_some_and(|s| s.weight_bytes > 0);
     pins(lanes_in, m.input_format.bits(), lanes_out, m.output_format.bits(), m.argmax_bits)
+        + if weights { WEIGHT_PORT_PINS } else { 0 }
 }
 
 /// Pins of a plan's ports.
 fn plan_pins(plan: &Plan) -> u64 {
     let bits = (plan.input.format.bits(), plan.last.format.bits());
+    let weights = !plan.spram_units().is_empty();
     pins(plan.input.lanes, bits.0, plan.top_lanes(), bits.1, plan.argmax_bits)
+        + if weights { WEIGHT_PORT_PINS } else { 0 }
 }
 
 /// What a design may take of a device: at most `max_util` of its logic, no
@@ -117,12 +125,16 @@ pub struct Budget {
     pub max_util: f64,
     pub min_cycles: u64,
     pub reserve: Resources,
+    /// Weight ROMs may go to the device's single-port RAM (SPRAM) when the
+    /// design does not fit otherwise; the design then has a weight port.
+    pub spram: bool,
 }
 
 impl Budget {
-    /// The whole device for the design, at most `max_util` of its logic.
+    /// The whole device for the design, at most `max_util` of its logic,
+    /// every weight in the bitstream.
     pub fn new(max_util: f64) -> Budget {
-        Budget { max_util, min_cycles: 0, reserve: Resources::default() }
+        Budget { max_util, min_cycles: 0, reserve: Resources::default(), spram: false }
     }
 
     /// What the device holds with `estimate` (the design's) and the reserve.
@@ -133,6 +145,7 @@ impl Budget {
             cells: estimate.cells + r.cells,
             ffs: estimate.ffs + r.ffs,
             ram_blocks: estimate.ram_blocks + r.ram_blocks,
+            spram: estimate.spram + r.spram,
             dsps: estimate.dsps + r.dsps,
             io: if r.io > 0 { r.io } else { estimate.io },
         }
@@ -182,9 +195,7 @@ pub fn fit(
     // pricing it higher. Steps of a quarter move the memories one or a few
     // at a time, in the order of the cells a block of each saves. The price
     // changes where memories go, not the folding: one plan, priced again.
-    let candidate = |cycles: u64| -> Result<(Plan, Resources, bool), CodegenError> {
-        let target = stream::PlanConfig { cycles: (cycles > 0).then_some(cycles), ..base.clone() };
-        let mut plan = stream::plan::plan(net, &target, &memo)?;
+    let settle = |mut plan: Plan| -> (Plan, Resources, bool) {
         let base_price = device.block_price();
         let mut price = base_price;
         // The direction the price moves in (0 until it first moves).
@@ -220,11 +231,35 @@ pub fn fit(
                 // to the last plan that fit.
                 plan.block_price = Some(fit_price);
                 let estimate = priced(&plan);
-                return Ok((plan, estimate, true));
+                return (plan, estimate, true);
             } else {
-                return Ok((plan, estimate, fits));
+                return (plan, estimate, fits);
             }
         }
+    };
+    // A plan that does not fit with every weight in the bitstream, or fits
+    // crowded with no block RAM to spare, may keep the largest weight ROMs
+    // in SPRAM (loaded after power-up), when the budget allows it: the ROMs
+    // that take the most cells where they are (a block at its price, or
+    // logic) first, while SPRAM blocks last; the blocks they leave take
+    // other memories. The plan with SPRAM is taken when it fits and the
+    // other did not, or takes fewer cells.
+    let crowded_cells = (CROWDED * device.capacity().cells as f64) as u64;
+    let candidate = |cycles: u64| -> Result<(Plan, Resources, bool), CodegenError> {
+        let target = stream::PlanConfig { cycles: (cycles > 0).then_some(cycles), ..base.clone() };
+        let (plan, estimate, fits) = settle(stream::plan::plan(net, &target, &memo)?);
+        let stuck = estimate.cells > crowded_cells && estimate.ram_blocks >= device.ram_blocks;
+        if (fits && !stuck) || !budget.spram || device.spram == 0 || !target.spram.is_empty() {
+            return Ok((plan, estimate, fits));
+        }
+        let chosen = spram_choice(&plan, device);
+        if chosen.is_empty() {
+            return Ok((plan, estimate, fits));
+        }
+        let with = stream::PlanConfig { spram: chosen, ..target };
+        let moved = settle(stream::plan::plan(net, &with, &memo)?);
+        let better = moved.2 && (!fits || moved.1.cells < estimate.cells);
+        Ok(if better { moved } else { (plan, estimate, fits) })
     };
     let mut cycles = config.cycles.unwrap_or(0).max(min_cycles);
     // The last target that did not fit.
@@ -271,4 +306,35 @@ pub fn fit(
     };
     let design = with_spec(net, &config, |spec| stream::design(net, &plan, spec));
     Ok(Fitted { design, estimate })
+}
+
+/// The layers whose weight ROMs go to SPRAM: by the cells each takes where
+/// `plan` put it (block RAM at the plan's price, or logic), most first,
+/// while the device's SPRAM blocks last.
+fn spram_choice(plan: &Plan, device: &Device) -> std::collections::BTreeSet<String> {
+    let price = plan.block_price.unwrap_or(device.block_price());
+    let mut units: Vec<(u64, u64, String)> = plan
+        .layers
+        .iter()
+        .filter_map(|l| match &l.hw {
+            stream::LayerHw::Conv { mvu: stream::Mvu::Folded(f), .. }
+            | stream::LayerHw::Dense { mvu: stream::Mvu::Folded(f), .. } => {
+                let (width, depth) = f.rom_shape();
+                let cost = stream::memory_cost(plan, width, depth, true);
+                let cells = cost.ram_blocks * price + cost.luts.max(cost.ffs);
+                Some((cells, f.spram_blocks(), l.name.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    units.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
+    let mut left = device.spram;
+    let mut chosen = std::collections::BTreeSet::new();
+    for (cells, blocks, name) in units {
+        if cells > 0 && blocks <= left {
+            left -= blocks;
+            chosen.insert(name);
+        }
+    }
+    chosen
 }

@@ -25,6 +25,14 @@ pub fn pack_hex(lanes: &[i64], bits: u32) -> String {
         .collect()
 }
 
+/// A packed word's hex (as [`pack_hex`] writes it) in 16-bit slices, lowest
+/// first, each as four hex digits: how a word is loaded into 16-bit RAM.
+pub fn hex_slices16(hex: &str) -> Vec<String> {
+    let k = hex.len().div_ceil(4).max(1);
+    let padded = format!("{hex:0>width$}", width = 4 * k);
+    (0..k).rev().map(|i| padded[4 * i..4 * i + 4].to_string()).collect()
+}
+
 /// Unpacks hex into `n` lanes of `format`.
 pub fn unpack_hex(hex: &str, n: usize, format: FixedFormat) -> Option<Vec<i64>> {
     let bits = format.bits() as usize;
@@ -65,6 +73,21 @@ mod tests {
             let hex = pack_hex(&lanes, bits);
             prop_assert_eq!(hex.len(), (lanes.len() * bits as usize).div_ceil(4));
             prop_assert_eq!(unpack_hex(&hex, lanes.len(), f), Some(lanes));
+        }
+    }
+
+    #[test]
+    fn a_word_is_sliced_lowest_first() {
+        assert_eq!(hex_slices16("5"), ["0005"]);
+        assert_eq!(hex_slices16("12345"), ["2345", "0001"]);
+        assert_eq!(hex_slices16("abcd0123"), ["0123", "abcd"]);
+        // A 5-bit lane per code, 7 codes (35 bits): three slices.
+        let hex = pack_hex(&[1, 2, 3, 4, 5, 6, 7], 5);
+        let slices = hex_slices16(&hex);
+        assert_eq!(slices.len(), 3);
+        let whole = u64::from_str_radix(&hex, 16).unwrap();
+        for (i, s) in slices.iter().enumerate() {
+            assert_eq!(u64::from_str_radix(s, 16).unwrap(), (whole >> (16 * i)) & 0xffff);
         }
     }
 

@@ -210,6 +210,15 @@ pub struct StreamManifest {
     pub target_cycles: u64,
     /// ROM contents (`$readmemh`), beside the Verilog.
     pub data_files: Vec<String>,
+    /// Weights kept in SPRAM: the top's weight port takes these bytes
+    /// (`weights.hex`, one a line, in order) after power-up, before any
+    /// image (0: no weight port).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub weight_bytes: u64,
+    /// Simulation models of device primitives the design instantiates
+    /// (beside the Verilog; for simulators and lint, never for synthesis).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sim_models: Vec<String>,
     pub layers: Vec<StreamLayer>,
     /// The chain the timing model runs.
     pub parts: Vec<Part>,
@@ -228,4 +237,8 @@ impl StreamManifest {
         let ns = layers.chain(self.argmax_stage_ns).reduce(f64::max)?;
         Some(1000.0 / ns)
     }
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }

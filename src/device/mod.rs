@@ -139,6 +139,10 @@ pub struct Device {
     /// Block-RAM units: iCE40 SB_RAM40_4K (4 kbit); Xilinx RAMB18 (18 kbit,
     /// half a RAMB36).
     pub ram_blocks: u64,
+    /// Single-port RAMs of 16384 words of 16 bits (iCE40 UltraPlus
+    /// SB_SPRAM256KA), which hold weights loaded after power-up.
+    #[serde(default)]
+    pub spram: u64,
     pub dsps: u64,
     /// User IO pins.
     pub io: u64,
@@ -243,6 +247,7 @@ impl Device {
             cells: self.luts,
             ffs: self.ffs,
             ram_blocks: self.ram_blocks,
+            spram: self.spram,
             dsps: self.dsps,
             io: self.io,
         }
@@ -343,18 +348,22 @@ pub struct Resources {
     pub cells: u64,
     pub ffs: u64,
     pub ram_blocks: u64,
+    /// Single-port RAM blocks (iCE40 UltraPlus SPRAM).
+    #[serde(default)]
+    pub spram: u64,
     pub dsps: u64,
     pub io: u64,
 }
 
 impl Resources {
     /// Each resource's name, need and capacity.
-    pub fn rows(&self, capacity: &Resources) -> [(&'static str, u64, u64); 6] {
+    pub fn rows(&self, capacity: &Resources) -> [(&'static str, u64, u64); 7] {
         [
             ("LUTs", self.luts, capacity.luts),
             ("logic cells", self.cells, capacity.cells),
             ("FFs", self.ffs, capacity.ffs),
             (RAM_BLOCKS, self.ram_blocks, capacity.ram_blocks),
+            (SPRAM, self.spram, capacity.spram),
             ("DSPs", self.dsps, capacity.dsps),
             ("IO", self.io, capacity.io),
         ]
@@ -378,6 +387,8 @@ impl Resources {
 
 /// The name of block RAM among the resources.
 pub const RAM_BLOCKS: &str = "RAM blocks";
+/// The name of the single-port RAMs among the resources.
+pub const SPRAM: &str = "SPRAM";
 
 /// A resource a design needs more of than it may take.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -128,6 +128,7 @@ pub fn overhead(settings: &BoardSettings) -> Resources {
         cells: 800,
         ffs: 420,
         ram_blocks: u64::from(settings.window > 1),
+        spram: 0,
         dsps: 0,
         io: settings.board.pins(),
     }

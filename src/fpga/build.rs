@@ -117,7 +117,8 @@ impl Target {
     /// beside the board top (if any), no faster than `min_cycles` per image.
     pub fn budget(&self, min_cycles: u64) -> Budget {
         let reserve = self.board.as_ref().map(board::overhead).unwrap_or_default();
-        Budget { max_util: self.max_util, min_cycles, reserve }
+        // A board top has no weight port yet: every weight in the bitstream.
+        Budget { max_util: self.max_util, min_cycles, reserve, spram: self.board.is_none() }
     }
 
     /// Checks every setting of the target against `net` in one step, before
@@ -204,6 +205,10 @@ pub struct BuildOutcome {
     pub synthesis: Synthesis,
     pub place_route: Option<PlaceRoute>,
     pub bitstream: Option<PathBuf>,
+    /// Weights kept in SPRAM: the bytes of `weights.hex` the top's weight
+    /// port (w_axis) takes after power-up, before any image (0: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub weight_bytes: u64,
     pub tools: BTreeMap<String, String>,
     pub seed: u64,
     pub seconds: f64,
@@ -513,6 +518,7 @@ fn build_in(
         synthesis,
         place_route: pnr,
         bitstream: bitstream.map(|b| dir.join(b.file_name().expect("a file"))),
+        weight_bytes: st.weight_bytes,
         tools: tools.iter().map(|t| (t.name.to_string(), t.version())).collect(),
         seed: target.seed,
         seconds: start.elapsed().as_secs_f64(),
@@ -615,6 +621,15 @@ impl BuildOutcome {
         if let Some(b) = &self.bitstream {
             let _ = writeln!(s, "bitstream {}", b.display());
         }
+        if self.weight_bytes > 0 {
+            let _ = writeln!(
+                s,
+                "weights in SPRAM: after power-up, stream the {} bytes of {} into \
+                 w_axis_tdata/tvalid/tready, then images",
+                self.weight_bytes,
+                self.dir.join("weights.hex").display()
+            );
+        }
         if let Some(board) = &self.board {
             s.push_str(&board.to_text(self.bitstream.as_deref(), &self.dir));
         }
@@ -648,4 +663,8 @@ fn write_board_top(
     }
     top.sources = files.clone();
     Ok((top, files))
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }

@@ -232,6 +232,7 @@ pub fn count(family: Family, cells: &BTreeMap<String, u64>) -> Resources {
             cells: 0,
             ffs: sum(&|k| k.starts_with("SB_DFF")),
             ram_blocks: sum(&|k| k.starts_with("SB_RAM40_4K")),
+            spram: sum(&|k| k == "SB_SPRAM256KA"),
             dsps: sum(&|k| k == "SB_MAC16"),
             io: 0,
         },
@@ -244,6 +245,7 @@ pub fn count(family: Family, cells: &BTreeMap<String, u64>) -> Resources {
                 cells: luts,
                 ffs: sum(&|k| matches!(k, "FDRE" | "FDSE" | "FDCE" | "FDPE")),
                 ram_blocks: sum(&|k| k == "RAMB18E1") + 2 * sum(&|k| k == "RAMB36E1"),
+                spram: 0,
                 dsps: sum(&|k| k.starts_with("DSP48")),
                 io: 0,
             }
@@ -279,6 +281,7 @@ impl PlaceRoute {
             cells: used("ICESTORM_LC"),
             ffs: 0,
             ram_blocks: used("ICESTORM_RAM"),
+            spram: used("ICESTORM_SPRAM"),
             dsps: used("ICESTORM_DSP"),
             io: used("SB_IO"),
         }

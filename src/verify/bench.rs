@@ -31,6 +31,8 @@ struct TbTemplate<'a> {
     latency: u64,
     /// (layer name, when a beat leaves it, its data) of every traced layer.
     traces: Vec<(String, String, String)>,
+    /// 16-bit words of `weights.hex` the weight port takes first (0: none).
+    weight_bytes: u64,
 }
 
 /// The testbench of a design, for at most `max_images` images per run.
@@ -54,6 +56,7 @@ pub fn testbench(m: &Manifest, max_images: usize) -> String {
         interval: c.cycles_per_image,
         latency: c.latency,
         traces: c.layers.into_iter().map(|t| (t.name, t.fire, t.data)).collect(),
+        weight_bytes: m.stream.as_ref().map_or(0, |s| s.weight_bytes),
     }
     .render()
     .expect("templates render plain strings")
@@ -128,7 +131,9 @@ pub fn build(
         let (from, to) = (design_dir.join(file), build_dir.join(file));
         std::fs::copy(&from, &to).map_err(io(&from))?;
     }
-    let mut sources: Vec<PathBuf> = manifest.files.iter().map(|f| design_dir.join(f)).collect();
+    let models = manifest.stream.iter().flat_map(|s| &s.sim_models);
+    let mut sources: Vec<PathBuf> =
+        manifest.files.iter().chain(models).map(|f| design_dir.join(f)).collect();
     sources.push(tb_path.canonicalize().map_err(io(&tb_path))?);
     sources.push(traffic_path);
     let tb_top = format!("{}_tb", manifest.top);

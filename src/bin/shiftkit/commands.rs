@@ -301,6 +301,7 @@ pub fn hdl(args: HdlArgs, ctx: &Ctx) -> Result<()> {
         cycles: args.cycles,
         input_lanes: args.input_lanes,
         clock_mhz: args.clock,
+        spram: args.spram.into_iter().collect(),
     };
     let outcome = app::run_hdl(&args.model, &args.output, &config)
         .with_context(|| format!("generating Verilog for {}", args.model.display()))?;

@@ -62,6 +62,11 @@ pub struct HdlArgs {
     /// device's timing model (its [delays]) instead of --levels-per-stage.
     #[arg(long, value_name = "MHZ", requires = "device")]
     pub clock: Option<f64>,
+    /// Streaming: keep these layers' weights in the iCE40 UltraPlus's single-port RAM
+    /// (SPRAM) instead of a ROM; the top gets a weight port the weights are streamed
+    /// into after power-up (w_axis_*, the words of weights.hex), before any image.
+    #[arg(long, value_name = "LAYER,...", value_delimiter = ',')]
+    pub spram: Vec<String>,
     /// Also write a baseline with true multipliers on loadable 8-bit weights to this
     /// file (module `<top>_mult`; for resource comparisons only, not verified).
     #[arg(long, value_name = "FILE")]

@@ -194,6 +194,9 @@ pub struct Cost {
     /// a device; see `device::Family::ram_blocks`).
     #[serde(default)]
     pub ram_blocks: u64,
+    /// Single-port RAM blocks (SPRAM) of weight ROMs kept there.
+    #[serde(default)]
+    pub spram: u64,
 }
 
 impl Cost {
@@ -268,6 +271,7 @@ impl std::ops::Add for Cost {
             rom_bits: self.rom_bits + o.rom_bits,
             ram_bits: self.ram_bits + o.ram_bits,
             ram_blocks: self.ram_blocks + o.ram_blocks,
+            spram: self.spram + o.spram,
         }
     }
 }
@@ -289,6 +293,7 @@ impl std::ops::Mul<u64> for Cost {
             ram_blocks: self.ram_blocks * k,
             rom_bits: self.rom_bits * k,
             ram_bits: self.ram_bits * k,
+            spram: self.spram * k,
         }
     }
 }

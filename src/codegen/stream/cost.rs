@@ -187,7 +187,28 @@ pub fn folded(plan: &Plan, f: &Folded) -> Cost {
         small = small + logic_rom(plan, pe * f.m_bits as u64, nf);
     }
     let (width, depth) = f.rom_shape();
-    c + small + memory(plan, width, depth, true) + Cost::of(&f.rq)
+    let weights = if f.spram { spram_rom(f) } else { memory(plan, width, depth, true) };
+    c + small + weights + Cost::of(&f.rq)
+}
+
+/// A weight ROM in SPRAM (`sk_spram_rom`): its blocks, the load counters
+/// (the slice and the word), the address multiplexer, and the output
+/// multiplexer between banks.
+fn spram_rom(f: &Folded) -> Cost {
+    let (width, depth) = f.rom_shape();
+    let aw = clog2_u64(depth).max(1);
+    let kw = clog2_u64(width.div_ceil(16)).max(1);
+    let banks = depth.div_ceil(16384);
+    let counters = adders(2, aw + kw) + regs(aw + kw + 1);
+    let bank_bits = if banks > 1 { clog2_u64(banks) } else { 0 };
+    Cost { rom_bits: width * depth, spram: f.spram_blocks(), ..Cost::default() }
+        + counters
+        + muxes(aw + width * (banks - 1))
+        + regs(bank_bits)
+}
+
+fn clog2_u64(n: u64) -> u64 {
+    (u64::BITS - n.saturating_sub(1).leading_zeros()) as u64
 }
 
 /// The cost of one layer's parts and the skid buffer after it.

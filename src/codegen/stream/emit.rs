@@ -153,8 +153,12 @@ pub(super) fn mvu_params(plan: &Plan, f: &Folded, module: &str) -> Vec<(&'static
     if f.scaled {
         params.push(("SCALES", format!("\"{module}_m.hex\"")));
     }
-    let (width, depth) = f.rom_shape();
-    params.extend(style(plan, "ROM_STYLE", width, depth, true));
+    if f.spram {
+        params.push(("SPRAM", int(1)));
+    } else {
+        let (width, depth) = f.rom_shape();
+        params.extend(style(plan, "ROM_STYLE", width, depth, true));
+    }
     params
 }
 
@@ -172,6 +176,13 @@ pub(super) fn mvu_lines(plan: &Plan, mvu: &Mvu, module: &str, from: &str) -> Vec
         Mvu::Folded(f) => {
             body.push(format!("wire [{}:0] acc_data;", f.fold.pe * f.out_w as usize - 1));
             body.push("wire acc_valid;".into());
+            let load = if f.spram {
+                ["w_data", "w_valid", "w_ready"].map(String::from)
+            } else {
+                body.push("wire unused_ld_ready;".into());
+                ["16'd0", "1'b0", "unused_ld_ready"].map(String::from)
+            };
+            let [ld_data, ld_valid, ld_ready] = load;
             body.extend(
                 Inst {
                     module: "sk_mvu".into(),
@@ -181,6 +192,9 @@ pub(super) fn mvu_lines(plan: &Plan, mvu: &Mvu, module: &str, from: &str) -> Vec
                         ("clk", "clk".into()),
                         ("rst", "rst".into()),
                         ("en", "en".into()),
+                        ("ld_data", ld_data),
+                        ("ld_valid", ld_valid),
+                        ("ld_ready", ld_ready),
                         ("s_data", format!("{from}_data")),
                         ("s_valid", format!("{from}_valid")),
                         ("acc_data", "acc_data".into()),
@@ -257,6 +271,8 @@ pub(super) struct LayerTemplate<'a> {
     out_desc: String,
     in_msb: usize,
     out_msb: usize,
+    /// The layer has a weight port (its weights are in SPRAM).
+    weights: bool,
     body: Vec<String>,
 }
 
@@ -371,12 +387,25 @@ pub fn layer_module(plan: &Plan, l: &LayerPlan, op: &str, module: &str, header: 
         }
         LayerHw::Relu | LayerHw::Flatten => unreachable!("layers without registers have no module"),
     }
+    let spram = match &l.hw {
+        LayerHw::Conv { mvu: Mvu::Folded(f), .. } | LayerHw::Dense { mvu: Mvu::Folded(f), .. } => {
+            f.spram.then(|| f.spram_words())
+        }
+        _ => None,
+    };
+    if let Some(words) = spram {
+        notes.push(format!(
+            "Weights in SPRAM, loaded after power-up: {words} words of 16 bits through w_data, \
+             w_valid, w_ready."
+        ));
+    }
     LayerTemplate {
         header,
         layer: &l.name,
         op,
         summary,
         notes,
+        weights: spram.is_some(),
         module,
         in_desc: stream_desc(l.input.lanes, l.input.format, l.input.beats()),
         out_desc: stream_desc(l.output.lanes, l.output.format, l.output.beats()),

@@ -45,8 +45,11 @@ fn instantiated(plan: &Plan) -> Vec<&'static str> {
         if dwc.is_some() {
             used.push("sk_dwc");
         }
-        if let Some(Mvu::Folded(_)) = unit {
+        if let Some(Mvu::Folded(f)) = unit {
             used.push("sk_mvu");
+            if f.spram {
+                used.push("sk_spram_rom");
+            }
         }
     }
     used

@@ -22,17 +22,18 @@ pub mod pipeline;
 pub mod plan;
 mod top;
 
+pub use cost::memory as memory_cost;
 pub use fold::{Fold, Folds};
-pub use plan::{Memo, Plan, PlanConfig};
+pub use plan::{LayerHw, Memo, Mvu, Plan, PlanConfig};
 
 use crate::codegen::error::CodegenError;
 use crate::codegen::graph::{layer_module, Cost};
+use crate::codegen::hex::hex_slices16;
 use crate::codegen::manifest::{
     Design, Form, LayerCost, Manifest, Order, StreamLayer, StreamManifest, StreamPort, TopSpec,
 };
 use crate::codegen::names::sanitize;
 use crate::quant::IntNetwork;
-use plan::{LayerHw, Mvu};
 
 /// The design's cost as the model counts it: every layer's and the total.
 pub fn cost(plan: &Plan) -> (Vec<Cost>, Cost) {
@@ -59,6 +60,8 @@ pub fn design(net: &IntNetwork, plan: &Plan, spec: &TopSpec) -> Design {
     let points = plan.output_points();
     let mut layers = Vec::new();
     let mut costs = Vec::new();
+    // The SPRAM units' bytes, in the order the weight port takes them.
+    let mut weights = Vec::new();
     let (layer_costs, total) = cost::design(plan);
     for ((l, &point), &cost) in plan.layers.iter().zip(&points).zip(&layer_costs) {
         let layer = &net.layers()[l.index];
@@ -77,6 +80,12 @@ pub fn design(net: &IntNetwork, plan: &Plan, spec: &TopSpec) -> Design {
                     generated.push((format!("{rq}.v"), layer_module(&f.rq, &rq, header)));
                     let w = layer.op.weighted().expect("a weighted layer");
                     let roms = f.roms(w);
+                    if f.spram {
+                        // 16-bit slices of every word, each low byte first.
+                        for slice in roms.weights.iter().flat_map(|h| hex_slices16(h)) {
+                            weights.extend([slice[2..].to_string(), slice[..2].to_string()]);
+                        }
+                    }
                     data.push((format!("{module}_w.hex"), lines(&roms.weights)));
                     data.push((format!("{module}_b.hex"), lines(&roms.biases)));
                     if f.scaled {
@@ -126,6 +135,13 @@ pub fn design(net: &IntNetwork, plan: &Plan, spec: &TopSpec) -> Design {
     generated.push((format!("{}.v", spec.module), top::top_module(plan, spec.module, header)));
     let mut files = library::library_for(plan);
     files.extend(generated);
+    let weight_bytes = weights.len() as u64;
+    let mut sim_models = Vec::new();
+    if weight_bytes > 0 {
+        data.push(("weights.hex".into(), lines(&weights)));
+        data.push((SPRAM_MODEL.0.into(), SPRAM_MODEL.1.into()));
+        sim_models.push(SPRAM_MODEL.0.to_string());
+    }
     let stream = StreamManifest {
         input: StreamPort {
             lanes: plan.input.lanes,
@@ -141,6 +157,8 @@ pub fn design(net: &IntNetwork, plan: &Plan, spec: &TopSpec) -> Design {
         latency: plan.latency,
         target_cycles: plan.target,
         data_files: data.iter().map(|(n, _)| n.clone()).collect(),
+        weight_bytes,
+        sim_models,
         layers,
         parts: plan.parts(),
         argmax_stage_ns: plan.device.as_ref().and_then(|d| d.delays).and_then(|d| {
@@ -164,6 +182,9 @@ pub fn design(net: &IntNetwork, plan: &Plan, spec: &TopSpec) -> Design {
     };
     Design { files, data, manifest, graphs: Vec::new() }
 }
+
+/// The simulation model of the SPRAM primitive (file name, source).
+const SPRAM_MODEL: (&str, &str) = ("sb_spram256ka.v", include_str!("../../../sim/sb_spram256ka.v"));
 
 fn lines(words: &[String]) -> String {
     let mut text = words.join("\n");

@@ -44,6 +44,9 @@ pub struct Folded {
     pub core_latency: u32,
     /// The requantization of the PE accumulators (registered).
     pub rq: LayerGraph,
+    /// The weights in SPRAM (loaded through the top's weight port) rather
+    /// than in a ROM.
+    pub spram: bool,
     /// The `[M, N]` weights in stream order, for the ROM.
     weights: Rc<Array2<i32>>,
 }
@@ -150,6 +153,7 @@ impl Folded {
             out_w,
             core_latency: 2 + tl + u32::from(scaled) + u32::from(pipelining.split_scale),
             rq,
+            spram: false,
             weights,
         }
     }
@@ -168,6 +172,20 @@ impl Folded {
     pub fn rom_shape(&self) -> (u64, u64) {
         let bits = self.code.bits() as u64;
         ((self.fold.pe * self.fold.simd) as u64 * bits, (self.nf * self.sf) as u64)
+    }
+
+    /// 16-bit words a weight ROM in SPRAM takes to load: each word of the
+    /// ROM in 16-bit slices.
+    pub fn spram_words(&self) -> u64 {
+        let (width, depth) = self.rom_shape();
+        depth * width.div_ceil(16)
+    }
+
+    /// SPRAM blocks (16384 words of 16 bits) the weight ROM takes there:
+    /// slices side by side, banks of 16384 words deep.
+    pub fn spram_blocks(&self) -> u64 {
+        let (width, depth) = self.rom_shape();
+        width.div_ceil(16) * depth.div_ceil(16384)
     }
 
     /// The ROMs' contents, for the layer's arithmetic `w` (the one the unit

@@ -10,7 +10,7 @@
 //! takes its weight columns permuted from the network's (C, H, W) order.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 
 use ndarray::Array2;
@@ -131,6 +131,24 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The folded units whose weights are in SPRAM, in stream order (the
+    /// order the weight port fills them): (layer index, unit).
+    pub fn spram_units(&self) -> Vec<(usize, &Folded)> {
+        self.layers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| match &l.hw {
+                LayerHw::Conv { mvu: Mvu::Folded(f), .. }
+                | LayerHw::Dense { mvu: Mvu::Folded(f), .. }
+                    if f.spram =>
+                {
+                    Some((i, f.as_ref()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The whole chain: the input skid buffer, every layer's parts and its
     /// skid buffer, the output converter and skid buffer.
     pub fn parts(&self) -> Vec<Part> {
@@ -228,6 +246,9 @@ pub struct PlanConfig {
     /// The clock (MHz) the folded units are pipelined for, by the device's
     /// timing model (`None`, or a device without one: `levels_per_stage`).
     pub clock_mhz: Option<f64>,
+    /// Layers whose folded unit keeps its weights in the device's
+    /// single-port RAM (SPRAM), loaded through the top's weight port.
+    pub spram: BTreeSet<String>,
 }
 
 impl PlanConfig {
@@ -315,6 +336,50 @@ pub fn check(net: &IntNetwork, config: &PlanConfig) -> Result<(), CodegenError> 
                 .into(),
         ));
     }
+    if let Some(d) = config.device.as_ref().filter(|d| d.spram == 0 && !config.spram.is_empty()) {
+        return Err(CodegenError::Config(format!(
+            "{} has no single-port RAM (SPRAM) for the weights of {}; leave out spram (the \
+             iCE40 UltraPlus parts have it, ice40-up5k four blocks)",
+            d.name,
+            config.spram.iter().cloned().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    for name in &config.spram {
+        let weighted = net.layers().iter().any(|l| &l.name == name && l.op.weighted().is_some());
+        if !weighted {
+            let names: Vec<&str> = net
+                .layers()
+                .iter()
+                .filter(|l| l.op.weighted().is_some())
+                .map(|l| l.name.as_str())
+                .collect();
+            return Err(CodegenError::Config(format!(
+                "`{name}` (spram) is not a dense or convolution layer of the network; its \
+                 weighted layers are {}",
+                names.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that every layer whose weights go to SPRAM got a folded unit (an
+/// unrolled one holds its weights as constants in logic).
+fn check_spram(plan: &Plan, config: &PlanConfig) -> Result<(), CodegenError> {
+    for l in &plan.layers {
+        if !config.spram.contains(&l.name) {
+            continue;
+        }
+        if let LayerHw::Conv { mvu: Mvu::Unrolled(_), .. }
+        | LayerHw::Dense { mvu: Mvu::Unrolled(_), .. } = &l.hw
+        {
+            return Err(CodegenError::Fold(format!(
+                "`{}` (spram) is unrolled, one lane for every weight: its weights are constants in \
+                 logic, not in a memory; fold it (--fold {}=PExSIMD with fewer lanes)",
+                l.name, l.name
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -386,6 +451,7 @@ pub fn plan(net: &IntNetwork, config: &PlanConfig, memo: &Memo) -> Result<Plan, 
         device: config.device.clone(),
         block_price: config.block_price,
     };
+    check_spram(&plan, config)?;
     let cycles = plan.layers.iter().map(|l| l.cycles).collect();
     let chain = (plan.parts(), plan.input.beats(), plan.output_beats(), cycles);
     let known = memo.chains.borrow().get(&chain).cloned();
@@ -495,7 +561,9 @@ fn unit(
         Mvu::Unrolled(graph.clone())
     } else {
         let weights = Rc::new(weights);
-        Mvu::Folded(Box::new(Folded::new(layer, w, weights, taps, fold, config.pipe_rule())))
+        let mut f = Folded::new(layer, w, weights, taps, fold, config.pipe_rule());
+        f.spram = config.spram.contains(&layer.name);
+        Mvu::Folded(Box::new(f))
     }
 }
 

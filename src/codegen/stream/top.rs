@@ -29,6 +29,8 @@ pub(super) struct TopTemplate<'a> {
     out_msb: usize,
     argmax_bits: u32,
     argmax_msb: u32,
+    /// Bytes the weight port takes after power-up (0: no port).
+    weight_bytes: u64,
     body: Vec<String>,
 }
 
@@ -51,7 +53,44 @@ pub fn order_desc(order: Order) -> &'static str {
 pub fn top_module(plan: &Plan, top: &str, header: &str) -> String {
     let in_bits = plan.input.format.bits();
     let in_w = plan.input.lanes * in_bits as usize;
-    let mut body = vec!["// Input skid buffer: s_axis_tready is a register.".to_string()];
+    let spram = plan.spram_units();
+    let mut body = Vec::new();
+    let (s_valid, s_ready) = if spram.is_empty() {
+        ("s_axis_tvalid", "s_axis_tready")
+    } else {
+        let n = spram.len();
+        body.push(
+            "// Weight load: the SPRAMs of these units are filled from w_axis in this order,"
+                .into(),
+        );
+        body.push("// 16-bit words low byte first:".into());
+        for (i, f) in &spram {
+            body.push(format!("//   {}: {} bytes", plan.layers[*i].name, 2 * f.spram_words()));
+        }
+        body.extend([
+            "// Images wait until every word is in (a reset after that keeps them). A unit takes"
+                .into(),
+            "// words while it wants them.".into(),
+            format!("wire [{}:0] w_wants;", n - 1),
+            format!("wire loaded = w_wants == {n}'d0;"),
+            "assign w_axis_tready = !loaded;".into(),
+            "reg [7:0] w_low_q;".into(),
+            "reg w_half_q;".into(),
+            "always @(posedge clk) begin".into(),
+            "    if (rst) w_half_q <= 1'b0;".into(),
+            "    else if (w_axis_tvalid && !loaded) w_half_q <= !w_half_q;".into(),
+            "    if (w_axis_tvalid && !w_half_q) w_low_q <= w_axis_tdata;".into(),
+            "end".into(),
+            "wire [15:0] w_word = {w_axis_tdata, w_low_q};".into(),
+            "wire w_word_valid = w_axis_tvalid && w_half_q;".into(),
+            "wire in_skid_ready;".into(),
+            "wire in_skid_valid = s_axis_tvalid && loaded;".into(),
+            "assign s_axis_tready = in_skid_ready && loaded;".into(),
+            String::new(),
+        ]);
+        ("in_skid_valid", "in_skid_ready")
+    };
+    body.push("// Input skid buffer: s_axis_tready is a register.".to_string());
     body.extend(wires("in", in_w));
     body.extend(
         Inst {
@@ -62,8 +101,8 @@ pub fn top_module(plan: &Plan, top: &str, header: &str) -> String {
                 ("clk", "clk".into()),
                 ("rst", "rst".into()),
                 ("s_data", "s_axis_tdata".into()),
-                ("s_valid", "s_axis_tvalid".into()),
-                ("s_ready", "s_axis_tready".into()),
+                ("s_valid", s_valid.into()),
+                ("s_ready", s_ready.into()),
                 ("m_data", "in_data".into()),
                 ("m_valid", "in_valid".into()),
                 ("m_ready", "in_ready".into()),
@@ -72,7 +111,7 @@ pub fn top_module(plan: &Plan, top: &str, header: &str) -> String {
         .lines(),
     );
     let mut from = "in".to_string();
-    for l in &plan.layers {
+    for (index, l) in plan.layers.iter().enumerate() {
         let name = sanitize(&l.name);
         let width = l.output.lanes * l.output.format.bits() as usize;
         match &l.hw {
@@ -109,12 +148,29 @@ pub fn top_module(plan: &Plan, top: &str, header: &str) -> String {
                 body.push(String::new());
                 body.push(format!("// {}", layer_line(l)));
                 body.extend(wires(&name, width));
+                let mut ports = stream_ports(&from, &name);
+                if let Some(k) = spram.iter().position(|(i, _)| *i == index) {
+                    // The first unit that still wants words takes them.
+                    let valid = if k == 0 {
+                        "w_word_valid".to_string()
+                    } else {
+                        format!("w_word_valid && w_wants[{}:0] == {k}'d0", k - 1)
+                    };
+                    ports.splice(
+                        2..2,
+                        [
+                            ("w_data", "w_word".to_string()),
+                            ("w_valid", valid),
+                            ("w_ready", format!("w_wants[{k}]")),
+                        ],
+                    );
+                }
                 body.extend(
                     Inst {
                         module: format!("{top}_{name}"),
                         name: format!("u_{name}"),
                         params: vec![],
-                        ports: stream_ports(&from, &name),
+                        ports,
                     }
                     .lines(),
                 );
@@ -318,6 +374,7 @@ pub fn top_module(plan: &Plan, top: &str, header: &str) -> String {
         out_msb: out_w - 1,
         argmax_bits: plan.argmax_bits,
         argmax_msb: plan.argmax_bits.saturating_sub(1),
+        weight_bytes: 2 * spram.iter().map(|(_, f)| f.spram_words()).sum::<u64>(),
         body,
     }
     .render()
