@@ -197,6 +197,47 @@ fn weights_that_fit_nowhere_else_go_to_spram() {
     assert!(weight_port);
 }
 
+/// A design that fits crowded (above the crowded share of the cells) with
+/// every block used keeps weights in SPRAM when the budget allows it: the
+/// search then finds a faster design, or the same folding in fewer cells.
+/// Devices of a few sizes, so that one of them crowds this network.
+#[test]
+fn a_crowded_design_with_no_block_to_spare_moves_weights_to_spram() {
+    let net = random_mlp("mlp:64-96-10", WeightSpec::Pow2 { bits: 5 }, 3);
+    let config = HdlConfig {
+        argmax: true,
+        input_lanes: Some(1),
+        output_lanes: Some(1),
+        ..HdlConfig::new("top", Form::Streaming)
+    };
+    let mut crowded = 0;
+    for luts in [6000, 7000, 9000, 10000, 11000] {
+        let text = include_str!("../devices/ice40-up5k.toml")
+            .replace("luts = 5280", &format!("luts = {luts}"))
+            .replace("ram_blocks = 30", "ram_blocks = 2");
+        let device = Device::parse(&text).unwrap();
+        let Ok(plain) = fit::fit(&net, &config, &device, &fit::Budget::new(1.0)) else { continue };
+        let e = plain.estimate;
+        if e.cells as f64 <= fit::CROWDED * luts as f64 || e.ram_blocks < device.ram_blocks {
+            continue;
+        }
+        crowded += 1;
+        let budget = fit::Budget { spram: true, ..fit::Budget::new(1.0) };
+        let moved = fit::fit(&net, &config, &device, &budget).unwrap();
+        let cycles = |f: &fit::Fitted| f.design.manifest.stream.as_ref().unwrap().cycles_per_image;
+        let m = moved.estimate;
+        assert!(m.spram > 0, "{luts} LUTs: {m:?}");
+        let faster = cycles(&moved) < cycles(&plain);
+        assert!(
+            faster || (cycles(&moved) == cycles(&plain) && m.cells < e.cells),
+            "{luts} LUTs: {} cycles, {m:?} against {} cycles, {e:?}",
+            cycles(&moved),
+            cycles(&plain)
+        );
+    }
+    assert!(crowded > 0, "no device size crowded the design");
+}
+
 /// A quantized digits model in a temporary directory.
 fn quantized_digits(dir: &Path) -> String {
     let float = dir.join("f.skm");
