@@ -585,3 +585,20 @@ fn a_hint_step_trains_the_guided_layers_only() {
     assert!(explained > 0.0 && explained <= 1.0, "{explained}");
     assert_eq!(done.steps[1].hint_explained, None);
 }
+
+/// Every recipe the repository ships reads and checks (the scripts and the
+/// README name them).
+#[test]
+fn every_shipped_recipe_is_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes");
+    let mut read = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let recipe = Recipe::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            recipe.check().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            read += 1;
+        }
+    }
+    assert!(read >= 9, "{read} recipes");
+}
