@@ -21,6 +21,7 @@ module {{ module }} (
 {%- if weight_bytes > 0 %}
     // weight load: after power-up, the {{ weight_bytes }} bytes of weights.hex in order
     // (the weights kept in SPRAM, which the bitstream cannot fill); no image enters before
+    // the last of them
     input  wire [7:0] w_axis_tdata,
     input  wire w_axis_tvalid,
     output wire w_axis_tready,

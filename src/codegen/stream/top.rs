@@ -90,7 +90,12 @@ pub fn top_module(plan: &Plan, top: &str, header: &str) -> String {
         ]);
         ("in_skid_valid", "in_skid_ready")
     };
-    body.push("// Input skid buffer: s_axis_tready is a register.".to_string());
+    body.push(if spram.is_empty() {
+        "// Input skid buffer: s_axis_tready is a register.".to_string()
+    } else {
+        "// Input skid buffer: s_axis_tready comes from registers (its own, the SPRAMs' load)."
+            .to_string()
+    });
     body.extend(wires("in", in_w));
     body.extend(
         Inst {
