@@ -100,6 +100,17 @@ fn random_mlp(arch: &str, weights: WeightSpec, seed: u64) -> IntNetwork {
     shiftkit::quant::quantize(&float, x.view(), &QuantizeConfig::new(weights, 8, 8)).unwrap()
 }
 
+/// A streaming design with one code in and one out per beat and the argmax
+/// index beside it, as `build` makes them.
+fn narrow_ports() -> HdlConfig {
+    HdlConfig {
+        argmax: true,
+        input_lanes: Some(1),
+        output_lanes: Some(1),
+        ..HdlConfig::new("top", Form::Streaming)
+    }
+}
+
 /// The model's LUT estimate stays within its stated 15% of Yosys, and its
 /// block-RAM count is Yosys's, on small designs of three weight kinds.
 #[test]
@@ -114,14 +125,8 @@ fn the_resource_model_stays_within_its_error_on_small_designs() {
         ("mlp:64-32-10", WeightSpec::Binary { scale: true }, 1024),
     ] {
         let net = random_mlp(arch, weights, 3);
-        let config = HdlConfig {
-            argmax: true,
-            cycles: Some(cycles),
-            input_lanes: Some(1),
-            output_lanes: Some(1),
-            device: Some(up5k.clone()),
-            ..HdlConfig::new("top", Form::Streaming)
-        };
+        let config =
+            HdlConfig { cycles: Some(cycles), device: Some(up5k.clone()), ..narrow_ports() };
         let design = codegen::generate(&net, &config).unwrap();
         let model = fit::estimate(&design.manifest.cost, fit::io_pins(&design), &up5k);
         let dir = tempfile::tempdir().unwrap();
@@ -151,12 +156,7 @@ fn the_resource_model_stays_within_its_error_on_small_designs() {
 fn a_fitting_design_with_blocks_to_spare_is_not_crowded() {
     let up5k = Device::resolve("ice40-up5k").unwrap();
     let net = random_mlp("mlp:64-32-10", WeightSpec::Pow2 { bits: 5 }, 3);
-    let config = HdlConfig {
-        argmax: true,
-        input_lanes: Some(1),
-        output_lanes: Some(1),
-        ..HdlConfig::new("top", Form::Streaming)
-    };
+    let config = narrow_ports();
     let fitted = fit::fit(&net, &config, &up5k, &fit::Budget::new(0.85)).unwrap();
     let crowded = (fit::CROWDED * up5k.capacity().cells as f64) as u64;
     let e = fitted.estimate;
@@ -180,12 +180,7 @@ fn weights_that_fit_nowhere_else_go_to_spram() {
     let small = Device::parse(&text).unwrap();
     // fc1: 64 x 96 INQ-5 codes, 30 kbit: about 3,800 LUTs as logic at the slowest folding.
     let net = random_mlp("mlp:64-96-10", WeightSpec::Pow2 { bits: 5 }, 3);
-    let config = HdlConfig {
-        argmax: true,
-        input_lanes: Some(1),
-        output_lanes: Some(1),
-        ..HdlConfig::new("top", Form::Streaming)
-    };
+    let config = narrow_ports();
     let e = fit::fit(&net, &config, &small, &fit::Budget::new(0.85)).unwrap_err().to_string();
     assert!(e.contains("does not fit"), "{e}");
     let budget = fit::Budget { spram: true, ..fit::Budget::new(0.85) };
@@ -204,12 +199,7 @@ fn weights_that_fit_nowhere_else_go_to_spram() {
 #[test]
 fn a_crowded_design_with_no_block_to_spare_moves_weights_to_spram() {
     let net = random_mlp("mlp:64-96-10", WeightSpec::Pow2 { bits: 5 }, 3);
-    let config = HdlConfig {
-        argmax: true,
-        input_lanes: Some(1),
-        output_lanes: Some(1),
-        ..HdlConfig::new("top", Form::Streaming)
-    };
+    let config = narrow_ports();
     let mut crowded = 0;
     for luts in [6000, 7000, 9000, 10000, 11000] {
         let text = include_str!("../devices/ice40-up5k.toml")

@@ -316,15 +316,12 @@ fn spram_choice(plan: &Plan, device: &Device) -> std::collections::BTreeSet<Stri
     let mut units: Vec<(u64, u64, String)> = plan
         .layers
         .iter()
-        .filter_map(|l| match &l.hw {
-            stream::LayerHw::Conv { mvu: stream::Mvu::Folded(f), .. }
-            | stream::LayerHw::Dense { mvu: stream::Mvu::Folded(f), .. } => {
-                let (width, depth) = f.rom_shape();
-                let cost = stream::memory_cost(plan, width, depth, true);
-                let cells = cost.ram_blocks * price + cost.luts.max(cost.ffs);
-                Some((cells, f.spram_blocks(), l.name.clone()))
-            }
-            _ => None,
+        .filter_map(|l| {
+            let f = l.folded()?;
+            let (width, depth) = f.rom_shape();
+            let cost = stream::memory_cost(plan, width, depth, true);
+            let cells = cost.ram_blocks * price + cost.luts.max(cost.ffs);
+            Some((cells, f.spram_blocks(), l.name.clone()))
         })
         .collect();
     units.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.2.cmp(&b.2)));

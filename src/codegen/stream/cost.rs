@@ -5,7 +5,7 @@
 //! parameters the Verilog is instantiated with; the device's resources follow
 //! from it by the calibrated coefficients of `codegen::fit`.
 
-use super::mvu::Folded;
+use super::mvu::{clog2, Folded};
 use super::plan::{vecbuf_memory, Dwc, LayerHw, LayerPlan, Mvu, Plan, Window};
 use crate::codegen::graph::Cost;
 use crate::device::{Family, MemStyle};
@@ -196,19 +196,15 @@ pub fn folded(plan: &Plan, f: &Folded) -> Cost {
 /// multiplexer between banks.
 fn spram_rom(f: &Folded) -> Cost {
     let (width, depth) = f.rom_shape();
-    let aw = clog2_u64(depth).max(1);
-    let kw = clog2_u64(width.div_ceil(16)).max(1);
+    let aw = clog2(depth as usize).max(1) as u64;
+    let kw = clog2(width.div_ceil(16) as usize).max(1) as u64;
     let banks = depth.div_ceil(16384);
     let counters = adders(2, aw + kw) + regs(aw + kw + 1);
-    let bank_bits = if banks > 1 { clog2_u64(banks) } else { 0 };
+    let bank_bits = clog2(banks as usize) as u64;
     Cost { rom_bits: width * depth, spram: f.spram_blocks(), ..Cost::default() }
         + counters
         + muxes(aw + width * (banks - 1))
         + regs(bank_bits)
-}
-
-fn clog2_u64(n: u64) -> u64 {
-    (u64::BITS - n.saturating_sub(1).leading_zeros()) as u64
 }
 
 /// The cost of one layer's parts and the skid buffer after it.

@@ -387,12 +387,7 @@ pub fn layer_module(plan: &Plan, l: &LayerPlan, op: &str, module: &str, header: 
         }
         LayerHw::Relu | LayerHw::Flatten => unreachable!("layers without registers have no module"),
     }
-    let spram = match &l.hw {
-        LayerHw::Conv { mvu: Mvu::Folded(f), .. } | LayerHw::Dense { mvu: Mvu::Folded(f), .. } => {
-            f.spram.then(|| f.spram_words())
-        }
-        _ => None,
-    };
+    let spram = l.folded().filter(|f| f.spram).map(|f| f.spram_words());
     if let Some(words) = spram {
         notes.push(format!(
             "Weights in SPRAM, loaded after power-up: {words} words of 16 bits through w_data, \

@@ -133,6 +133,22 @@ pub fn unit_shape(layer: &IntLayer) -> Option<(usize, usize, usize)> {
     }
 }
 
+/// Why `name`, given for a weighted layer (as `what`, when not a folding),
+/// is refused: the network's weighted layers.
+pub fn not_weighted(net: &IntNetwork, name: &str, what: &str) -> String {
+    let names: Vec<&str> = net
+        .layers()
+        .iter()
+        .filter(|l| l.op.weighted().is_some())
+        .map(|l| l.name.as_str())
+        .collect();
+    format!(
+        "`{name}`{what} is not a dense or convolution layer of the network; its weighted layers \
+         are {}",
+        names.join(", ")
+    )
+}
+
 /// Checks that every folding of `folds` names a weighted layer of `net` and
 /// divides its unit (PE its outputs, SIMD its inputs).
 pub fn check_folds(net: &IntNetwork, folds: &Folds) -> Result<(), CodegenError> {
@@ -143,19 +159,7 @@ pub fn check_folds(net: &IntNetwork, folds: &Folds) -> Result<(), CodegenError> 
         });
         match unit {
             Some(checked) => checked?,
-            None => {
-                let names: Vec<&str> = net
-                    .layers()
-                    .iter()
-                    .filter(|l| l.op.weighted().is_some())
-                    .map(|l| l.name.as_str())
-                    .collect();
-                return Err(CodegenError::Fold(format!(
-                    "`{name}` is not a dense or convolution layer of the network; its weighted \
-                     layers are {}",
-                    names.join(", ")
-                )));
-            }
+            None => return Err(CodegenError::Fold(not_weighted(net, name, ""))),
         }
     }
     Ok(())

@@ -24,7 +24,7 @@ mod top;
 
 pub use cost::memory as memory_cost;
 pub use fold::{Fold, Folds};
-pub use plan::{LayerHw, Memo, Mvu, Plan, PlanConfig};
+pub use plan::{Memo, Plan, PlanConfig};
 
 use crate::codegen::error::CodegenError;
 use crate::codegen::graph::{layer_module, Cost};
@@ -34,6 +34,7 @@ use crate::codegen::manifest::{
 };
 use crate::codegen::names::sanitize;
 use crate::quant::IntNetwork;
+use plan::{LayerHw, Mvu};
 
 /// The design's cost as the model counts it: every layer's and the total.
 pub fn cost(plan: &Plan) -> (Vec<Cost>, Cost) {

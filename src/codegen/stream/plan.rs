@@ -15,7 +15,7 @@ use std::rc::Rc;
 
 use ndarray::Array2;
 
-use super::fold::{allowed, check_folds, pick_fold, unit_shape, Fold, Folds};
+use super::fold::{allowed, check_folds, not_weighted, pick_fold, unit_shape, Fold, Folds};
 use super::mvu::Folded;
 use super::parts::window_cycles;
 pub use super::parts::{Dwc, Mvu, Stream, Window};
@@ -63,6 +63,22 @@ pub struct LayerPlan {
 }
 
 impl LayerPlan {
+    /// The matrix-vector unit of a convolution or dense layer.
+    pub fn mvu(&self) -> Option<&Mvu> {
+        match &self.hw {
+            LayerHw::Conv { mvu, .. } | LayerHw::Dense { mvu, .. } => Some(mvu),
+            _ => None,
+        }
+    }
+
+    /// The folded unit of a convolution or dense layer (not an unrolled one).
+    pub fn folded(&self) -> Option<&Folded> {
+        match self.mvu()? {
+            Mvu::Folded(f) => Some(f),
+            Mvu::Unrolled(_) => None,
+        }
+    }
+
     /// The parts of the layer, in stream order (not counting the skid buffer
     /// that follows every layer with registers).
     pub fn parts(&self) -> Vec<Part> {
@@ -137,15 +153,7 @@ impl Plan {
         self.layers
             .iter()
             .enumerate()
-            .filter_map(|(i, l)| match &l.hw {
-                LayerHw::Conv { mvu: Mvu::Folded(f), .. }
-                | LayerHw::Dense { mvu: Mvu::Folded(f), .. }
-                    if f.spram =>
-                {
-                    Some((i, f.as_ref()))
-                }
-                _ => None,
-            })
+            .filter_map(|(i, l)| l.folded().filter(|f| f.spram).map(|f| (i, f)))
             .collect()
     }
 
@@ -347,17 +355,7 @@ pub fn check(net: &IntNetwork, config: &PlanConfig) -> Result<(), CodegenError> 
     for name in &config.spram {
         let weighted = net.layers().iter().any(|l| &l.name == name && l.op.weighted().is_some());
         if !weighted {
-            let names: Vec<&str> = net
-                .layers()
-                .iter()
-                .filter(|l| l.op.weighted().is_some())
-                .map(|l| l.name.as_str())
-                .collect();
-            return Err(CodegenError::Config(format!(
-                "`{name}` (spram) is not a dense or convolution layer of the network; its \
-                 weighted layers are {}",
-                names.join(", ")
-            )));
+            return Err(CodegenError::Config(not_weighted(net, name, " (spram)")));
         }
     }
     Ok(())
@@ -370,9 +368,7 @@ fn check_spram(plan: &Plan, config: &PlanConfig) -> Result<(), CodegenError> {
         if !config.spram.contains(&l.name) {
             continue;
         }
-        if let LayerHw::Conv { mvu: Mvu::Unrolled(_), .. }
-        | LayerHw::Dense { mvu: Mvu::Unrolled(_), .. } = &l.hw
-        {
+        if let Some(Mvu::Unrolled(_)) = l.mvu() {
             return Err(CodegenError::Fold(format!(
                 "`{}` (spram) is unrolled, one lane for every weight: its weights are constants in \
                  logic, not in a memory; fold it (--fold {}=PExSIMD with fewer lanes)",
