@@ -19,6 +19,14 @@
 // the output register, which must be empty or sending its last beat. The
 // windows of the first KH-1 rows and columns are never sent, so whatever the
 // line buffer held before (another image, or nothing) is never seen.
+//
+// COMPACT = 1 keeps one register of a window instead of two (the columns kept
+// and the output register): the columns shift through the window register
+// itself, which is sent from there, rotated by CHUNK codes a beat (after
+// BEATS beats it is whole again). No step moves it while a window is being
+// sent, but the one in the cycle of the last beat when a beat is the whole
+// window (BEATS = 1), so a folded unit that takes many beats a window pays a
+// cycle a window for half the registers.
 module sk_window #(
     parameter integer BITS = 8,
     parameter integer C = 1,
@@ -32,6 +40,7 @@ module sk_window #(
     parameter integer PW = 0,
     parameter integer CHUNK = 9,
     parameter integer REPEAT = 1,
+    parameter integer COMPACT = 0,
     // Where the line buffers go: "block" RAM, "logic", or "auto" (the tool's choice).
     // (read by synthesis tools only: simulators see an unused parameter)
     // verilator lint_off UNUSEDPARAM
@@ -169,7 +178,17 @@ module sk_window #(
     reg [N*BITS-1:0] out_q;
     reg [EW-1:0] left_q;
     wire out_free = left_q == E_ZERO || (left_q == E_ONE && m_ready);
-    wire can_step = !emits || out_free;
+    wire can_step;
+    generate
+        if (COMPACT == 0) begin : g_can_step
+            assign can_step = !emits || out_free;
+        end else if (BEATS == 1) begin : g_can_step_whole
+            assign can_step = out_free;
+        end else begin : g_can_step_rotated
+            assign can_step = left_q == E_ZERO;
+            wire unused_free = out_free;
+        end
+    endgenerate
     // This image's first pixel has been offered: its padding may be walked.
     reg started_q;
     assign step = can_step && (in_image ? s_valid : started_q || s_valid);
@@ -233,7 +252,19 @@ module sk_window #(
     wire [N*BITS-1:0] window;
     genvar ky, kx;
     generate
-        if (KW > 1) begin : g_columns
+        if (COMPACT != 0) begin : g_compact
+            // The window register is the output register: column kx + 1 moves
+            // to kx, the new column comes in as KW - 1.
+            for (kx = 0; kx < KW; kx = kx + 1) begin : g_kx
+                for (ky = 0; ky < KH; ky = ky + 1) begin : g_ky
+                    if (kx < KW - 1) begin : g_kept
+                        assign window[(ky*KW+kx)*PIX +: PIX] = out_q[(ky*KW+kx+1)*PIX +: PIX];
+                    end else begin : g_new
+                        assign window[(ky*KW+kx)*PIX +: PIX] = column[ky*PIX +: PIX];
+                    end
+                end
+            end
+        end else if (KW > 1) begin : g_columns
             reg [(KW-1)*KH*PIX-1:0] cols_q;
             for (kx = 0; kx < KW; kx = kx + 1) begin : g_kx
                 for (ky = 0; ky < KH; ky = ky + 1) begin : g_ky
@@ -270,7 +301,23 @@ module sk_window #(
         end
     end
     generate
-        if (BEATS == 1) begin : g_whole
+        if (COMPACT != 0) begin : g_compact_out
+            // Every step shifts the window in (none while it is being sent,
+            // but with BEATS = 1 in its last beat, when rotating is nothing).
+            if (BEATS == 1) begin : g_whole
+                always @(posedge clk) begin
+                    if (step) out_q <= window;
+                end
+            end else begin : g_rotate
+                always @(posedge clk) begin
+                    if (step) begin
+                        out_q <= window;
+                    end else if (m_valid && m_ready) begin
+                        out_q <= {out_q[CHUNK*BITS-1:0], out_q[N*BITS-1:CHUNK*BITS]};
+                    end
+                end
+            end
+        end else if (BEATS == 1) begin : g_whole
             always @(posedge clk) begin
                 if (step && emits) out_q <= window;
             end

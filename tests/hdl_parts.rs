@@ -329,6 +329,7 @@ fn window_case(rng: &mut ChaCha8Rng) -> Case {
     let divisors: Vec<usize> = (1..=n).filter(|d| n % d == 0).collect();
     let chunk = divisors[rng.gen_range(0..divisors.len())];
     let repeat = rng.gen_range(1..=3);
+    let compact = rng.gen_bool(0.5);
     let bits = rng.gen_range(2..=8);
     let images = rng.gen_range(1..=3);
     let pixels = random_codes(rng, images * c * h * w, bits, true);
@@ -354,6 +355,7 @@ fn window_case(rng: &mut ChaCha8Rng) -> Case {
             ("PW", p[1] as i64),
             ("CHUNK", chunk as i64),
             ("REPEAT", repeat as i64),
+            ("COMPACT", compact as i64),
         ],
         bits,
         signed: true,
@@ -372,6 +374,7 @@ fn window_case(rng: &mut ChaCha8Rng) -> Case {
             pw: p[1],
             beats: n / chunk,
             repeat,
+            compact,
         }],
     }
 }
@@ -423,7 +426,53 @@ fn maxpool_case(rng: &mut ChaCha8Rng) -> Case {
             pw: 0,
             beats: 1,
             repeat: 1,
+            compact: false,
         }],
+    }
+}
+
+/// Windows that do not overlap (with gaps between them where the stride
+/// passes the kernel, and rows and columns past the last window), the
+/// channels in chunks of P codes a beat; the row buffer from one word
+/// (a register) to many, and no rows at all.
+fn maxpool_serial_case(rng: &mut ChaCha8Rng) -> Case {
+    let p = rng.gen_range(1..=3);
+    let c = p * rng.gen_range(1..=3);
+    let (h, w) = (rng.gen_range(2..=7), rng.gen_range(2..=7));
+    let s = [rng.gen_range(1..=h.min(3)), rng.gen_range(1..=w.min(3))];
+    let k = [rng.gen_range(1..=s[0]), rng.gen_range(1..=s[1])];
+    let bits = rng.gen_range(2..=8);
+    let signed = rng.gen_bool(0.5);
+    let images = rng.gen_range(1..=3);
+    let pixels = random_codes(rng, images * c * h * w, bits, signed);
+    let maxima: Vec<i64> = windows(&pixels, c, h, w, k, s, [0, 0])
+        .into_iter()
+        .flat_map(|win| {
+            (0..c).map(move |ch| win.iter().skip(ch).step_by(c).copied().max().unwrap())
+        })
+        .collect();
+    Case {
+        module: "sk_maxpool_serial",
+        comb: None,
+        params: vec![
+            ("BITS", bits as i64),
+            ("SIGNED", signed as i64),
+            ("C", c as i64),
+            ("P", p as i64),
+            ("H", h as i64),
+            ("W", w as i64),
+            ("KH", k[0] as i64),
+            ("KW", k[1] as i64),
+            ("SH", s[0] as i64),
+            ("SW", s[1] as i64),
+        ],
+        bits,
+        signed,
+        in_lanes: p,
+        out_lanes: p,
+        inputs: beats(&pixels, p),
+        expected: beats(&maxima, p),
+        model: vec![Part::PoolSerial { g: c / p, h, w, kh: k[0], kw: k[1], sh: s[0], sw: s[1] }],
     }
 }
 
@@ -770,6 +819,11 @@ fn window_generator_gives_every_padded_strided_window() {
 #[test]
 fn max_pooling_gives_the_maximum_of_every_window() {
     check_cases(maxpool_case, 0..16);
+}
+
+#[test]
+fn serial_max_pooling_gives_the_maximum_of_every_window_chunk_by_chunk() {
+    check_cases(maxpool_serial_case, 0..24);
 }
 
 #[test]

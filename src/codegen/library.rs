@@ -4,7 +4,7 @@
 
 /// The library, in the order its files are listed: a module's name, its
 /// source, and the library modules it instantiates (listed before it).
-const LIBRARY: [(&str, &str, &[&str]); 17] = [
+const LIBRARY: [(&str, &str, &[&str]); 18] = [
     ("sk_skid", include_str!("../../hdl/sk_skid.v"), &[]),
     ("sk_readq", include_str!("../../hdl/sk_readq.v"), &[]),
     ("sk_fifo", include_str!("../../hdl/sk_fifo.v"), &["sk_readq"]),
@@ -13,6 +13,7 @@ const LIBRARY: [(&str, &str, &[&str]); 17] = [
     ("sk_argmax", include_str!("../../hdl/sk_argmax.v"), &[]),
     ("sk_argmax_gather", include_str!("../../hdl/sk_argmax_gather.v"), &["sk_dwc", "sk_argmax"]),
     ("sk_maxpool", include_str!("../../hdl/sk_maxpool.v"), &["sk_window", "sk_argmax"]),
+    ("sk_maxpool_serial", include_str!("../../hdl/sk_maxpool_serial.v"), &["sk_argmax"]),
     ("sk_relu", include_str!("../../hdl/sk_relu.v"), &[]),
     ("sk_vecbuf", include_str!("../../hdl/sk_vecbuf.v"), &["sk_readq"]),
     ("sk_addtree", include_str!("../../hdl/sk_addtree.v"), &[]),

@@ -108,10 +108,35 @@ pub fn window(plan: &Plan, w: &Window) -> Cost {
     let kept = ((w.k[1] - 1) * w.k[0]) as u64 * pix;
     let line = (w.k[0] as u64 - 1) * pix;
     let counters = 2 * 16;
-    let mut c = regs(n + kept + line + counters) + muxes(n + pix);
+    let mut c = if w.compact {
+        // One register, shifted and rotated in place (a select a bit when
+        // it rotates).
+        let rotates = w.size() > w.chunk;
+        regs(n + line + counters) + muxes(if rotates { n } else { 0 } + pix)
+    } else {
+        regs(n + kept + line + counters) + muxes(n + pix)
+    };
     c.units = 1;
     match w.line_buffer() {
         Some((width, depth)) => c + memory(plan, width, depth, false),
+        None => c,
+    }
+}
+
+/// `sk_maxpool_serial` at `p` codes a beat: the columns' shift register
+/// (one pixel), the output register, the counters, two comparators and two
+/// selects a lane, and the row buffer (a register when it is one word).
+pub fn pool_serial(plan: &Plan, w: &Window, p: u64) -> Cost {
+    let bits = w.bits as u64;
+    let beat = p * bits;
+    let cols = if w.k[1] > 1 { w.c as u64 * bits } else { 0 };
+    let counters = 5 * 6;
+    let mut c =
+        regs(cols + beat + counters + 1) + (Cost::argmax(2, bits, 0) * 2 + muxes(2 * bits)) * p;
+    c.units = 1;
+    match w.serial_row_buffer(p as usize) {
+        Some((width, depth)) => c + memory(plan, width, depth, false) + regs(width),
+        None if w.k[0] > 1 => c + regs(beat),
         None => c,
     }
 }
@@ -225,6 +250,7 @@ pub fn layer(plan: &Plan, l: &LayerPlan) -> Cost {
                 .unwrap_or_default();
             d.as_ref().map(dwc).unwrap_or_default() + buffer + mvu(m)
         }
+        LayerHw::Pool { window: w, serial: Some(p), .. } => pool_serial(plan, w, *p as u64),
         LayerHw::Pool { dwc: d, window: w, .. } => {
             let k = (w.k[0] * w.k[1]) as u64 - 1;
             let c = w.c as u64;

@@ -310,6 +310,9 @@ pub fn layer_module(plan: &Plan, l: &LayerPlan, op: &str, module: &str, header: 
                 ("CHUNK", int(window.chunk)),
                 ("REPEAT", int(window.repeat)),
             ]);
+            if window.compact {
+                params.push(("COMPACT", int(1)));
+            }
             params.extend(window_style(plan, window));
             body.extend(
                 Inst {
@@ -361,18 +364,30 @@ pub fn layer_module(plan: &Plan, l: &LayerPlan, op: &str, module: &str, header: 
             summary = mvu_summary(mvu, l);
             notes.extend(mvu_notes(mvu));
         }
-        LayerHw::Pool { dwc, window, signed } => {
+        LayerHw::Pool { dwc, window, signed, serial } => {
             add_dwc(&mut body, dwc, "pixel", "pixels");
             body.push(String::new());
             body.extend(wires("out", l.output.lanes * l.output.format.bits() as usize));
+            let mut params = window_params_pool(window, *signed);
+            let module =
+                match serial {
+                    Some(p) => {
+                        params.insert(3, ("P", int(*p)));
+                        params.extend(window.serial_row_buffer(*p).and_then(|(width, depth)| {
+                            style(plan, "RAM_STYLE", width, depth, false)
+                        }));
+                        "sk_maxpool_serial"
+                    }
+                    None => {
+                        params.extend(window_style(plan, window));
+                        "sk_maxpool"
+                    }
+                };
             body.extend(
                 Inst {
-                    module: "sk_maxpool".into(),
+                    module: module.into(),
                     name: "u_pool".into(),
-                    params: window_params_pool(window, *signed)
-                        .into_iter()
-                        .chain(window_style(plan, window))
-                        .collect(),
+                    params,
                     ports: stream_ports(&from, "out"),
                 }
                 .lines(),
@@ -380,8 +395,12 @@ pub fn layer_module(plan: &Plan, l: &LayerPlan, op: &str, module: &str, header: 
             body.push("assign m_data = out_data;".into());
             body.push("assign m_valid = out_valid;".into());
             body.push("assign out_ready = m_ready;".into());
+            let how = match serial {
+                Some(p) => format!(", the channels as they arrive ({p} a beat)"),
+                None => String::new(),
+            };
             summary = format!(
-                "max of {}x{} windows at stride {}x{}, {} cycles per image",
+                "max of {}x{} windows at stride {}x{}{how}, {} cycles per image",
                 window.k[0], window.k[1], window.stride[0], window.stride[1], l.cycles
             );
         }

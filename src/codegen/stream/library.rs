@@ -30,8 +30,8 @@ fn instantiated(plan: &Plan) -> Vec<&'static str> {
                 }
                 (dwc, Some(mvu))
             }
-            LayerHw::Pool { dwc, .. } => {
-                used.push("sk_maxpool");
+            LayerHw::Pool { dwc, serial, .. } => {
+                used.push(if serial.is_some() { "sk_maxpool_serial" } else { "sk_maxpool" });
                 (dwc, None)
             }
             LayerHw::Relu => {

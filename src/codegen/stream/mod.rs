@@ -101,9 +101,12 @@ pub fn design(net: &IntNetwork, plan: &Plan, spec: &TopSpec) -> Design {
                     ("unrolled", Some(g.latency))
                 }
             },
-            LayerHw::Pool { window, .. } => {
+            LayerHw::Pool { window, serial, .. } => {
                 let delays = plan.device.as_ref().and_then(|d| d.delays);
-                stage_ns = delays.map(|d| pipeline::compare_tree_ns(&d, window.k[0] * window.k[1]));
+                // The serial form compares twice in a row: along the row, then
+                // with the rows above (two levels, as a tree of four).
+                let k = if serial.is_some() { 4 } else { window.k[0] * window.k[1] };
+                stage_ns = delays.map(|d| pipeline::compare_tree_ns(&d, k));
                 ("pool", None)
             }
             LayerHw::Relu => ("relu", None),

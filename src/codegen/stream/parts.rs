@@ -80,6 +80,9 @@ pub struct Window {
     pub pad: [usize; 2],
     pub chunk: usize,
     pub repeat: usize,
+    /// One window register (`sk_window`'s COMPACT): half the registers, a
+    /// cycle a window more when a window takes more than one beat.
+    pub compact: bool,
 }
 
 impl Window {
@@ -111,7 +114,32 @@ impl Window {
             pw: self.pad[1],
             beats: self.size() / self.chunk,
             repeat: self.repeat,
+            compact: self.compact,
         }
+    }
+}
+
+impl Window {
+    /// `sk_maxpool_serial` over this geometry, `p` codes a beat.
+    pub(super) fn serial_part(&self, p: usize) -> Part {
+        Part::PoolSerial {
+            g: self.c / p,
+            h: self.h,
+            w: self.w,
+            kh: self.k[0],
+            kw: self.k[1],
+            sh: self.stride[0],
+            sw: self.stride[1],
+        }
+    }
+
+    /// (width, depth) of `sk_maxpool_serial`'s row buffer at `p` codes a
+    /// beat: a word per chunk of every output column; `None` when it keeps
+    /// no rows (KH = 1) or one word (a register).
+    pub fn serial_row_buffer(&self, p: usize) -> Option<(u64, u64)> {
+        let ow = (self.w - self.k[1]) / self.stride[1] + 1;
+        let depth = (ow * self.c / p) as u64;
+        (self.k[0] > 1 && depth > 1).then_some(((p * self.bits as usize) as u64, depth))
     }
 }
 
@@ -122,8 +150,8 @@ impl Window {
 /// KH-1, and the stride's) with no window left to send meanwhile.
 pub(super) fn window_cycles(geometry: &Window, beats: usize) -> u64 {
     let part = match geometry.part() {
-        Part::Window { h, w, kh, kw, sh, sw, ph, pw, .. } => {
-            Part::Window { h, w, kh, kw, sh, sw, ph, pw, beats, repeat: 1 }
+        Part::Window { h, w, kh, kw, sh, sw, ph, pw, compact, .. } => {
+            Part::Window { h, w, kh, kw, sh, sw, ph, pw, beats, repeat: 1, compact }
         }
         _ => unreachable!("a window's part is a window"),
     };

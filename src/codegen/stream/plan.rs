@@ -37,8 +37,11 @@ pub enum LayerHw {
     Conv { dwc: Option<Dwc>, window: Window, mvu: Mvu, positions: usize },
     /// Width converter, vector buffer (NF > 1), matrix-vector unit.
     Dense { dwc: Option<Dwc>, vecbuf: Option<(usize, usize)>, mvu: Mvu },
-    /// Streaming max pooling.
-    Pool { dwc: Option<Dwc>, window: Window, signed: bool },
+    /// Streaming max pooling: over whole pixels, the windows from a window
+    /// generator (`sk_maxpool`, any geometry), or with `serial: Some(p)` over
+    /// the channels as they arrive, `p` codes a beat in and out
+    /// (`sk_maxpool_serial`, windows that do not overlap; no converter).
+    Pool { dwc: Option<Dwc>, window: Window, signed: bool, serial: Option<usize> },
     /// A ReLU on the stream (combinational; only for signed formats).
     Relu,
     /// Nothing: the stream already is the flattened image.
@@ -94,9 +97,12 @@ impl LayerPlan {
                 parts.extend(vecbuf.map(|(words, repeat)| Part::Vecbuf { words, repeat }));
                 parts.push(pipe(mvu));
             }
-            LayerHw::Pool { dwc, window, .. } => {
+            LayerHw::Pool { dwc, window, serial, .. } => {
                 parts.extend(dwc.map(|d| d.part()));
-                parts.push(window.part());
+                parts.push(match serial {
+                    Some(p) => window.serial_part(*p),
+                    None => window.part(),
+                });
             }
             LayerHw::Relu | LayerHw::Flatten => {}
         }
@@ -283,7 +289,7 @@ impl PlanConfig {
 #[derive(Default)]
 pub struct Memo {
     unrolled: RefCell<BTreeMap<usize, Rc<LayerGraph>>>,
-    windows: RefCell<BTreeMap<(usize, usize), u64>>,
+    windows: RefCell<BTreeMap<(usize, usize, bool), u64>>,
     /// By the chain without FIFOs, the beats in and out, the layers' cycles.
     chains: RefCell<HashMap<ChainKey, SizedChain>>,
 }
@@ -606,14 +612,16 @@ fn plan_layer(
                 pad: *padding,
                 chunk: n,
                 repeat: 1,
+                compact: false,
             };
-            let measured = |beats: usize| {
+            let measured_as = |beats: usize, compact: bool| {
                 *memo
                     .windows
                     .borrow_mut()
-                    .entry((index, beats))
-                    .or_insert_with(|| window_cycles(&geometry, beats))
+                    .entry((index, beats, compact))
+                    .or_insert_with(|| window_cycles(&Window { compact, ..geometry }, beats))
             };
+            let measured = |beats: usize| measured_as(beats, false);
             let cycles = |beats: usize| {
                 // A window takes `beats` cycles to send: no need to measure
                 // what that bound already puts beyond the target.
@@ -642,7 +650,14 @@ fn plan_layer(
                 })
                 .collect();
             let mvu = unit((index, layer, w), weights, &taps, fold, config, memo);
-            let window = Window { chunk: fold.simd, repeat: oc / fold.pe, ..geometry };
+            let beats = (oc / fold.pe) * (n / fold.simd);
+            // One window register (half the registers, a cycle a window
+            // more) wherever the layer stays within the target with it, or
+            // loses nothing.
+            let (plain, one) = (measured(beats), measured_as(beats, true));
+            let compact = one <= target.max(plain);
+            let cycles = if compact { one } else { plain };
+            let window = Window { chunk: fold.simd, repeat: oc / fold.pe, compact, ..geometry };
             let output = Stream {
                 lanes: fold.pe,
                 format: layer.format,
@@ -650,8 +665,6 @@ fn plan_layer(
                 order: Order::Hwc { c: oc, h: oh, w: ow },
                 image: out_image,
             };
-            let beats = (oc / fold.pe) * (n / fold.simd);
-            let cycles = measured(beats);
             let hw =
                 LayerHw::Conv { dwc: Dwc::between(bits, input.lanes, c), window, mvu, positions };
             Ok(done(hw, output, Some(fold), cycles))
@@ -692,20 +705,27 @@ fn plan_layer(
                 pad: [0, 0],
                 chunk: p.kernel[0] * p.kernel[1] * c,
                 repeat: 1,
+                compact: false,
             };
+            // Windows that do not overlap are pooled as the channels arrive,
+            // at the stream's own width: a beat a cycle, never slower than
+            // the stream, and no window held whole.
+            let apart = p.kernel[0] <= p.stride[0] && p.kernel[1] <= p.stride[1];
+            let serial = (apart && c.is_multiple_of(input.lanes)).then_some(input.lanes);
+            let lanes = serial.unwrap_or(c);
             let output = Stream {
-                lanes: c,
+                lanes,
                 len: c * oh * ow,
                 order: Order::Hwc { c, h: oh, w: ow },
                 image: out_image,
                 ..input
             };
-            let hw = LayerHw::Pool {
-                dwc: Dwc::between(bits, input.lanes, c),
-                window,
-                signed: input.format.signed(),
+            let (dwc, cycles) = match serial {
+                Some(_) => (None, input.beats() as u64),
+                None => (Dwc::between(bits, input.lanes, c), window.steps()),
             };
-            Ok(done(hw, output, None, window.steps()))
+            let hw = LayerHw::Pool { dwc, window, signed: input.format.signed(), serial };
+            Ok(done(hw, output, None, cycles))
         }
         IntOp::Relu => Ok(done(LayerHw::Relu, input, None, input.beats() as u64)),
         IntOp::Flatten => {

@@ -25,7 +25,9 @@ pub enum Part {
     /// `sk_dwc`: beats of `a` codes to beats of `b` through words of `l`.
     Dwc { a: usize, b: usize, l: usize },
     /// `sk_window` (also inside `sk_maxpool`): `beats` output beats per window,
-    /// each window sent `repeat` times.
+    /// each window sent `repeat` times; `compact`: one window register, which
+    /// no step moves while it is being sent (but in its last beat when
+    /// `beats` is 1).
     Window {
         h: usize,
         w: usize,
@@ -37,7 +39,12 @@ pub enum Part {
         pw: usize,
         beats: usize,
         repeat: usize,
+        compact: bool,
     },
+    /// `sk_maxpool_serial`: images of `g` beats a pixel (channel chunks);
+    /// a beat goes out for every beat that completes a window (windows that
+    /// do not overlap: `kh <= sh`, `kw <= sw`).
+    PoolSerial { g: usize, h: usize, w: usize, kh: usize, kw: usize, sh: usize, sw: usize },
     /// `sk_vecbuf`: vectors of `words` beats, each sent `repeat` times.
     Vecbuf { words: usize, repeat: usize },
     /// A pipeline with a local stall (`en = !out_valid || m_ready`): the
@@ -66,6 +73,7 @@ enum State {
         beats: usize,
     },
     Window(Window),
+    PoolSerial(PoolSerial),
     Vecbuf(Vecbuf),
     /// `ring[(head + k) % depth]` is stage k's valid bit; `ring[tail]` the
     /// last stage's.
@@ -82,6 +90,10 @@ enum State {
 struct Window {
     p: [usize; 8], // h, w, kh, kw, sh, sw, ph, pw
     emit: usize,
+    /// One window register: no step while it is sent but in the last beat
+    /// of a whole-window beat.
+    compact: bool,
+    beats: usize,
     py: usize,
     px: usize,
     ry: usize,
@@ -129,6 +141,25 @@ struct Fifo {
 }
 
 #[derive(Clone, Debug)]
+struct PoolSerial {
+    p: [usize; 7], // g, h, w, kh, kw, sh, sw
+    /// The next beat's place in its image.
+    beat: usize,
+    valid: bool,
+}
+
+impl PoolSerial {
+    /// Whether the next beat completes a window (floor mode: rows and
+    /// columns past the last window complete none).
+    fn emits(&self) -> bool {
+        let [g, h, w, kh, kw, sh, sw] = self.p;
+        let (y, x) = (self.beat / g / w, self.beat / g % w);
+        let (oh, ow) = ((h - kh) / sh + 1, (w - kw) / sw + 1);
+        y < oh * sh && y % sh == kh - 1 && x < ow * sw && x % sw == kw - 1
+    }
+}
+
+#[derive(Clone, Debug)]
 struct Vecbuf {
     words: usize,
     repeat: usize,
@@ -160,7 +191,11 @@ impl Window {
         self.left == 0 || (self.left == 1 && out_ready)
     }
     fn can_step(&self, out_ready: bool) -> bool {
-        !self.emits() || self.out_free(out_ready)
+        match (self.compact, self.beats) {
+            (false, _) => !self.emits() || self.out_free(out_ready),
+            (true, 1) => self.out_free(out_ready),
+            (true, _) => self.left == 0,
+        }
     }
 }
 
@@ -175,15 +210,24 @@ impl State {
             Part::Dwc { a, b, l } => {
                 State::Split { gathered: 0, per_word: l / a, left: 0, beats: l / b }
             }
-            Part::Window { h, w, kh, kw, sh, sw, ph, pw, beats, repeat } => State::Window(Window {
-                p: [h, w, kh, kw, sh, sw, ph, pw],
-                emit: beats * repeat,
-                py: 0,
-                px: 0,
-                ry: 0,
-                rx: 0,
-                left: 0,
-                started: false,
+            Part::Window { h, w, kh, kw, sh, sw, ph, pw, beats, repeat, compact } => {
+                State::Window(Window {
+                    p: [h, w, kh, kw, sh, sw, ph, pw],
+                    emit: beats * repeat,
+                    compact,
+                    beats,
+                    py: 0,
+                    px: 0,
+                    ry: 0,
+                    rx: 0,
+                    left: 0,
+                    started: false,
+                })
+            }
+            Part::PoolSerial { g, h, w, kh, kw, sh, sw } => State::PoolSerial(PoolSerial {
+                p: [g, h, w, kh, kw, sh, sw],
+                beat: 0,
+                valid: false,
             }),
             Part::Vecbuf { words, repeat } => State::Vecbuf(Vecbuf {
                 words,
@@ -216,6 +260,7 @@ impl State {
                 (*gathered + 1 < *per_word || send_free, *left > 0)
             }
             State::Window(w) => (w.in_image() && w.can_step(out_ready), w.left > 0),
+            State::PoolSerial(p) => (!p.emits() || !p.valid || out_ready, p.valid),
             State::Vecbuf(v) => (!v.full[v.wbank], v.out.out_valid()),
             State::Pipe { ring, tail, .. } => (!ring[*tail] || out_ready, ring[*tail]),
         }
@@ -296,6 +341,17 @@ impl State {
                     w.left = w.emit;
                 } else if out_fire {
                     w.left -= 1;
+                }
+            }
+            State::PoolSerial(p) => {
+                if in_fire && p.emits() {
+                    p.valid = true;
+                } else if out_ready {
+                    p.valid = false;
+                }
+                if in_fire {
+                    let [g, h, w, ..] = p.p;
+                    p.beat = (p.beat + 1) % (g * h * w);
                 }
             }
             State::Vecbuf(v) => {

@@ -21,8 +21,19 @@ fn a_folded_pipe_takes_one_beat_per_cycle_and_emits_per_fold() {
 #[test]
 fn a_window_with_padding_takes_a_step_per_padded_pixel() {
     // 4x4 image, 3x3 kernel, padding 1: 36 steps, 16 windows of one beat.
-    let window =
-        Part::Window { h: 4, w: 4, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, beats: 1, repeat: 1 };
+    let window = Part::Window {
+        h: 4,
+        w: 4,
+        kh: 3,
+        kw: 3,
+        sh: 1,
+        sw: 1,
+        ph: 1,
+        pw: 1,
+        beats: 1,
+        repeat: 1,
+        compact: false,
+    };
     let t = simulate(&[Part::Skid, window, Part::Skid], 16, 16, 3, 0, 10_000).unwrap();
     assert_eq!(t.interval(), 36);
 }
@@ -38,8 +49,19 @@ fn a_vector_buffer_overlaps_writing_and_sending() {
 #[test]
 fn a_chain_that_cannot_finish_is_reported() {
     // A window that needs more input than the images give never ends.
-    let window =
-        Part::Window { h: 2, w: 2, kh: 1, kw: 1, sh: 1, sw: 1, ph: 0, pw: 0, beats: 1, repeat: 1 };
+    let window = Part::Window {
+        h: 2,
+        w: 2,
+        kh: 1,
+        kw: 1,
+        sh: 1,
+        sw: 1,
+        ph: 0,
+        pw: 0,
+        beats: 1,
+        repeat: 1,
+        compact: false,
+    };
     let e = simulate(&[window], 3, 4, 2, 0, 500).unwrap_err();
     assert_eq!(e.images, 2);
 }
