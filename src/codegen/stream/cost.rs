@@ -109,10 +109,11 @@ pub fn window(plan: &Plan, w: &Window) -> Cost {
     let line = (w.k[0] as u64 - 1) * pix;
     let counters = 2 * 16;
     let mut c = if w.compact {
-        // One register, shifted and rotated in place (a select a bit when
-        // it rotates).
-        let rotates = w.size() > w.chunk;
-        regs(n + line + counters) + muxes(if rotates { n } else { 0 } + pix)
+        // One register, shifted and rotated in place: where it rotates, a
+        // select in front of every bit, which shares the bit's cell; else a
+        // shift register of flip-flops alone.
+        let window = if w.size() > w.chunk { packed_regs(n) + muxes(n) } else { regs(n) };
+        window + regs(line + counters) + muxes(pix)
     } else {
         regs(n + kept + line + counters) + muxes(n + pix)
     };
