@@ -4,7 +4,9 @@
 // stride (SH, SW), per channel, out, one pixel per beat in raster order (no
 // padding, floor mode). The windows come from sk_window (its line buffer holds
 // the KH-1 rows above); the maximum is a comparator tree (sk_argmax) on its
-// output register, so the module adds no latency of its own.
+// output register, so the module adds no latency of its own. Pools whose
+// windows do not overlap are generated as sk_maxpool_serial, which holds no
+// window.
 module sk_maxpool #(
     parameter integer BITS = 8,
     parameter integer SIGNED = 0,

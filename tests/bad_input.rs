@@ -349,6 +349,11 @@ fn outputs_are_regular_files_in_directories_that_exist() {
     let lone = ["--target", "ice40-up5k", "--baud", "115200"];
     case(&[&b[..], &lone].concat(), "--baud sets a board's UART", none);
     case(&b, "give the device (--target DEVICE) or a board (--board BOARD)", none);
+    // Weights in SPRAM: a layer that is not there, a device without SPRAM.
+    let spram = ["--target", "ice40-up5k", "--spram", "fc9"];
+    case(&[&b[..], &spram].concat(), "its weighted layers are", none);
+    let spram = ["--target", "ice40-hx8k", "--spram", "fc1"];
+    case(&[&b[..], &spram].concat(), "has no single-port RAM (SPRAM)", none);
     // Running on a board: no board, a port that is not there or is no
     // port, a directory that is no board build, a timeout of no time.
     case(&["run", "{q}"], "--port <PORT>", none);

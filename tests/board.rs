@@ -42,6 +42,8 @@ fn bad_board_files_are_refused_by_name() {
         (good.replace("name = \"red\"", "name = \"red led\""), "`red led`"),
         (good.replace("name = \"red\"", "name = \"green\""), "`green` is given twice"),
         (good.replace("[button]", "[buton]"), "unknown field `buton`"),
+        (good.replace("miso = \"17\"", "miso = \"16\""), "pin `16` is given twice"),
+        (good.replace("weights_offset = 0x100000", "weights_offset = 0x1000000"), "16 MiB"),
     ];
     for (text, says) in cases {
         let path = dir.path().join("b.toml");
@@ -530,4 +532,66 @@ fn a_board_files_own_template_renders_and_its_errors_name_the_line() {
         .unwrap();
     let e = board_top(&design.manifest, &settings, None).unwrap_err().to_string();
     assert!(e.contains("my_top.v.hbs: line 2") && e.contains("modul"), "{e}");
+}
+
+/// A design whose weights are in SPRAM gets, on a board with an SPI flash,
+/// the flash reader and its four pins, and a simulated board top (the board
+/// top with the flash's model) that is Verilator -Wall clean with the
+/// library and the models; on a board without one it is refused by name.
+#[test]
+fn board_tops_read_weights_in_spram_from_the_boards_flash() {
+    use shiftkit::codegen::{self, Form, HdlConfig};
+    use shiftkit::fpga::board::{board_top, BoardSettings};
+    let net = common::random_dense_network(3);
+    let config = HdlConfig {
+        argmax: true,
+        input_lanes: Some(1),
+        output_lanes: Some(1),
+        folds: "fc1=1x1".parse().unwrap(),
+        spram: ["fc1".to_string()].into(),
+        ..HdlConfig::new("net", Form::Streaming)
+    };
+    let design = codegen::generate(&net, &config).unwrap();
+    let m = &design.manifest;
+    let bytes = m.stream.as_ref().unwrap().weight_bytes;
+    assert!(bytes > 0);
+    let board = Board::resolve("icebreaker").unwrap();
+    let flash = board.spi_flash.clone().unwrap();
+    let settings = BoardSettings { board: board.clone(), baud: None, window: 2, timeout_ms: 20.0 };
+    let top = board_top(m, &settings, None).unwrap();
+    let w = top.weights.unwrap();
+    assert_eq!((w.offset, w.bytes), (flash.weights_offset, bytes));
+    let pcf = &top.files[1].1;
+    for pin in [&flash.sck, &flash.ss, &flash.mosi, &flash.miso] {
+        assert!(pcf.lines().any(|l| l.starts_with("set_io flash_") && l.ends_with(pin.as_str())));
+    }
+    assert!(top.files[0].1.contains("sk_flash_reader #("));
+    let sim_top = top.sim_top.clone().unwrap();
+    if Command::new("verilator").arg("--version").output().is_ok() {
+        let dir = tempfile::tempdir().unwrap();
+        codegen::write_design(&design, dir.path()).unwrap();
+        let mut files: Vec<String> = m.files.clone();
+        for (name, text) in top.library.iter().chain(&top.files) {
+            std::fs::write(dir.path().join(name), text).unwrap();
+            if name.ends_with(".v") {
+                files.push(name.clone());
+            }
+        }
+        files.extend(m.stream.as_ref().unwrap().sim_models.iter().cloned());
+        files.push(format!("{ROOT}/sim/sb_pll40_pad.v"));
+        for module in [&top.module, &sim_top] {
+            let o = Command::new("verilator")
+                .current_dir(dir.path())
+                .args(["--lint-only", "-Wall", "-Wno-DECLFILENAME", "--top-module", module])
+                .args(&files)
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&o.stderr);
+            assert!(o.status.success() && said.trim().is_empty(), "{module}:\n{said}");
+        }
+    }
+    let upduino = Board::resolve("upduino3").unwrap();
+    let settings = BoardSettings { board: upduino, baud: None, window: 2, timeout_ms: 20.0 };
+    let e = board_top(m, &settings, None).unwrap_err().to_string();
+    assert!(e.contains("no [spi_flash]") && e.contains(&format!("{bytes} bytes")), "{e}");
 }

@@ -749,13 +749,22 @@ fn flow_runs_the_whole_chain() {
     }
 }
 
+/// Whether the open FPGA tools and Verilator (a board build and its
+/// simulated board) are installed; says so when not.
+fn have_board_tools() -> bool {
+    let have = |t: &str| Command::new("which").arg(t).output().is_ok_and(|o| o.status.success());
+    let all = ["yosys", "nextpnr-ice40", "icepack", "verilator"].iter().all(|t| have(t));
+    if !all {
+        eprintln!("the open FPGA tools or verilator are not installed; skipping");
+    }
+    all
+}
+
 /// `flow --board`: the whole chain on a board, ending with the simulated
 /// board classifying test images through its terminal, bit-exact.
 #[test]
 fn flow_on_a_board_ends_with_the_simulated_board() {
-    let have = |t: &str| Command::new("which").arg(t).output().is_ok_and(|o| o.status.success());
-    if !["yosys", "nextpnr-ice40", "icepack", "verilator"].iter().all(|t| have(t)) {
-        eprintln!("the open FPGA tools or verilator are not installed; skipping");
+    if !have_board_tools() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -782,4 +791,49 @@ fn flow_on_a_board_ends_with_the_simulated_board() {
     assert_eq!(run["exact"].as_u64(), Some(images), "{run}");
     assert_eq!(run["accuracy"], flow["compress"]["integer_accuracy"], "{flow}");
     assert!(out.join("build/shiftkit_top_board.bin").is_file());
+}
+
+/// Weights in SPRAM on a board: `build --board icebreaker --spram fc1` puts
+/// a flash reader in the board top, its pins in the constraints and the
+/// weights' image beside the bitstream; the simulated board (the board top
+/// with a model of its flash holding the image) loads them before it answers
+/// anything, then classifies test images bit-exact. Without a flash on the
+/// board the same request is refused by name.
+#[test]
+fn a_board_reads_weights_kept_in_spram_from_its_flash() {
+    if !have_board_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let o = shiftkit(&["train", "--arch", "mlp:64-16-10", "--epochs", "3", "-o", &p("f.skm")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o =
+        shiftkit(&["compress", &p("f.skm"), "--method", "inq", "--bits", "5", "-o", &p("q.skm")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let build = ["build", &p("q.skm"), "--board", "icebreaker", "--spram", "fc1", "--json"];
+    let o = shiftkit(&[&build[..], &["-o", &p("b")]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let b: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let bytes = b["weight_bytes"].as_u64().unwrap();
+    assert!(bytes > 0, "{b}");
+    assert_eq!(b["board"]["weights"]["bytes"].as_u64(), Some(bytes), "{b}");
+    let image = std::fs::read(dir.path().join("b/weights.bin")).unwrap();
+    assert_eq!(image.len() as u64, bytes);
+    let pcf = std::fs::read_to_string(dir.path().join("b/shiftkit_top_board.pcf")).unwrap();
+    for pin in ["flash_sck 15", "flash_ss_n 16", "flash_mosi 14", "flash_miso 17"] {
+        assert!(pcf.contains(&format!("set_io {pin}")), "{pcf}");
+    }
+    let o = shiftkit(&["run", &p("q.skm"), "--sim", &p("b"), "--limit", "40", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(run["images"].as_u64(), Some(40), "{run}");
+    assert_eq!(run["exact"].as_u64(), Some(40), "{run}");
+    // The UPduino file describes no flash for the design to read.
+    let o = shiftkit(
+        &[&build[..2], &["--board", "upduino3", "--spram", "fc1", "-o", &p("u")]].concat(),
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no [spi_flash]"), "{}", stderr(&o));
+    assert!(!dir.path().join("u").exists(), "nothing half-written");
 }

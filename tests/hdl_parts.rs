@@ -83,8 +83,10 @@ fn library() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "v"))
         .collect();
     files.sort();
-    // The SPRAM primitive's simulation model, for sk_spram_rom.
+    // The SPRAM primitive's simulation model, for sk_spram_rom, and the
+    // flash's, for sk_flash_reader.
     files.push(Path::new(ROOT).join("sim/sb_spram256ka.v"));
+    files.push(Path::new(ROOT).join("sim/spi_flash.v"));
     files
 }
 
@@ -769,6 +771,65 @@ fn spram_rom_case(rng: &mut ChaCha8Rng) -> Case {
         inputs,
         expected,
         model: vec![],
+    }
+}
+
+/// The flash reader against the flash model (asleep at power-up, awake
+/// T_RES cycles after 0xAB, the reader waiting exactly that long): every
+/// byte from the offset on, in order, the SPI clock from half the system
+/// clock to a sixth, and bytes held back by the consumer.
+fn flash_reader_case(rng: &mut ChaCha8Rng) -> Case {
+    let offset = rng.gen_range(0..1 << 24) & !0xff | rng.gen_range(0..256);
+    let bytes = rng.gen_range(1..=300).min((1 << 24) - offset);
+    let half = rng.gen_range(1..=3);
+    let wake = rng.gen_range(1..=40);
+    let content = |a: usize| ((a * 37 + (a >> 8)) & 0xff) as i64;
+    let body = format!(
+        "wire sck;
+         wire ss_n;
+         wire mosi;
+         wire miso;
+         wire done;
+         sk_flash_reader #(.OFFSET({offset}), .BYTES({bytes}), .HALF({half}), .WAKE({wake}))
+         u_part (.clk(clk), .rst(rst), .spi_sck(sck), .spi_ss_n(ss_n), .spi_mosi(mosi),
+         .spi_miso(miso), .m_data(m_data), .m_valid(m_valid), .m_ready(m_ready), .done(done));
+         spi_flash #(.T_RES({wake})) u_flash (.clk(clk), .sck(sck), .ss_n(ss_n), .mosi(mosi),
+         .miso(miso));
+         assign s_ready = 1'b1;
+         // verilator lint_off UNUSEDSIGNAL
+         wire unused = ^s_data ^ s_valid ^ done;
+         // verilator lint_on UNUSEDSIGNAL"
+    );
+    Case {
+        module: "sk_flash_reader",
+        comb: Some(body),
+        params: vec![],
+        bits: 8,
+        signed: false,
+        in_lanes: 1,
+        out_lanes: 1,
+        inputs: vec![vec![0]],
+        expected: (offset..offset + bytes).map(|a| vec![content(a)]).collect(),
+        model: vec![],
+    }
+}
+
+#[test]
+fn flash_reader_reads_every_byte_from_the_offset() {
+    if !have("iverilog") {
+        return;
+    }
+    for seed in 0..6 {
+        let case = flash_reader_case(&mut ChaCha8Rng::seed_from_u64(seed));
+        let dir = build(&case);
+        for (valid, ready) in [(16, 5), (16, 16)] {
+            let (_, outs) = run(&case, dir.path(), seed as u32 + 1, valid, ready);
+            let got: Vec<Vec<i64>> = outs.iter().map(|(l, _)| l.clone()).collect();
+            assert_eq!(got, case.expected, "seed {seed}: ready {ready}/16");
+        }
+        if have("verilator") {
+            lint(&case);
+        }
     }
 }
 

@@ -131,10 +131,14 @@ pub fn run_board(job: &RunJob, progress: &mut dyn FnMut(&str)) -> Result<RunOutc
     let (port_path, baud, running) = match &job.board {
         Board::Sim { build, baud } => {
             let outcome: crate::fpga::BoardBuildRecord = read_build_record(build)?;
+            // With weights in the board's flash, the simulated board is the
+            // board top with a model of the flash.
+            let mut sources = outcome.sources;
+            sources.extend(outcome.sim_sources);
             let sim = BoardSim {
                 dir: build.clone(),
-                module: outcome.module,
-                sources: outcome.sources,
+                module: outcome.sim_top.unwrap_or(outcome.module),
+                sources,
                 clocks_per_bit: outcome.clocks_per_bit,
                 baud: outcome.baud as u32,
             };

@@ -4,7 +4,7 @@
 
 /// The library, in the order its files are listed: a module's name, its
 /// source, and the library modules it instantiates (listed before it).
-const LIBRARY: [(&str, &str, &[&str]); 18] = [
+const LIBRARY: [(&str, &str, &[&str]); 19] = [
     ("sk_skid", include_str!("../../hdl/sk_skid.v"), &[]),
     ("sk_readq", include_str!("../../hdl/sk_readq.v"), &[]),
     ("sk_fifo", include_str!("../../hdl/sk_fifo.v"), &["sk_readq"]),
@@ -20,11 +20,13 @@ const LIBRARY: [(&str, &str, &[&str]); 18] = [
     // Instantiated by sk_mvu only with its weights in SPRAM.
     ("sk_spram_rom", include_str!("../../hdl/sk_spram_rom.v"), &[]),
     ("sk_mvu", include_str!("../../hdl/sk_mvu.v"), &["sk_addtree"]),
-    // The board library: the UART and the host link of a board top.
+    // The board library: the UART and the host link of a board top, and the
+    // reader of weights from its flash.
     ("sk_uart_rx", include_str!("../../hdl/sk_uart_rx.v"), &[]),
     ("sk_uart_tx", include_str!("../../hdl/sk_uart_tx.v"), &[]),
     ("sk_link_rx", include_str!("../../hdl/sk_link_rx.v"), &[]),
     ("sk_link_tx", include_str!("../../hdl/sk_link_tx.v"), &[]),
+    ("sk_flash_reader", include_str!("../../hdl/sk_flash_reader.v"), &[]),
 ];
 
 /// The source of one module of the stream library, by file name.

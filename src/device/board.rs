@@ -73,6 +73,28 @@ pub struct Hold {
     pub level: u8,
 }
 
+/// The board's SPI flash (the one the FPGA configures from), as the design
+/// reaches it once configured: where the weights kept in SPRAM are read from
+/// at power-up, written beside the bitstream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpiFlash {
+    pub sck: String,
+    /// Chip select (active low).
+    pub ss: String,
+    /// The FPGA's output, the flash's data in (IO0).
+    pub mosi: String,
+    /// The flash's data out (IO1).
+    pub miso: String,
+    /// The byte address of the weights, past the bitstream (default 1 MiB).
+    #[serde(default = "default_weights_offset")]
+    pub weights_offset: u64,
+}
+
+fn default_weights_offset() -> u64 {
+    1 << 20
+}
+
 /// One board, as its file describes it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,6 +119,8 @@ pub struct Board {
     pub led: Vec<Led>,
     #[serde(default)]
     pub hold: Vec<Hold>,
+    #[serde(default)]
+    pub spi_flash: Option<SpiFlash>,
     /// A handlebars template of the board top of the user's own (a path
     /// relative to the board file; default: shiftkit's).
     #[serde(default)]
@@ -165,9 +189,11 @@ impl Board {
     }
 
     /// Pins the board top uses: the clock, the UART, the LEDs, the held
-    /// pins, the button.
+    /// pins, the button, and the SPI flash's four (counted whether or not a
+    /// design reads it).
     pub fn pins(&self) -> u64 {
-        (3 + self.led.len() + self.hold.len() + usize::from(self.button.is_some())) as u64
+        let flash = if self.spi_flash.is_some() { 4 } else { 0 };
+        (3 + self.led.len() + self.hold.len() + usize::from(self.button.is_some()) + flash) as u64
     }
 
     /// The board's device.
@@ -203,6 +229,20 @@ impl Board {
         pins.extend(self.button.iter().map(|b| ("button", &b.pin)));
         pins.extend(self.led.iter().map(|l| ("led", &l.pin)));
         pins.extend(self.hold.iter().map(|h| ("hold", &h.pin)));
+        if let Some(f) = &self.spi_flash {
+            pins.extend([
+                ("spi_flash sck", &f.sck),
+                ("spi_flash ss", &f.ss),
+                ("spi_flash mosi", &f.mosi),
+                ("spi_flash miso", &f.miso),
+            ]);
+            if f.weights_offset >= 1 << 24 {
+                return Err(format!(
+                    "spi_flash `weights_offset` {} is past the 16 MiB a 24-bit read address reaches",
+                    f.weights_offset
+                ));
+            }
+        }
         let mut seen = BTreeSet::new();
         for (what, pin) in pins {
             let ok = !pin.is_empty() && pin.chars().all(|c| c.is_ascii_alphanumeric());

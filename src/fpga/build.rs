@@ -68,6 +68,8 @@ pub struct Target {
     /// A board: the design gets its board top (clock, reset, UART link, LEDs)
     /// and its pins.
     pub board: Option<BoardSettings>,
+    /// Layers whose weights go to SPRAM whatever the fit would choose.
+    pub spram: std::collections::BTreeSet<String>,
 }
 
 /// Default share of the logic a build may fill.
@@ -117,8 +119,10 @@ impl Target {
     /// beside the board top (if any), no faster than `min_cycles` per image.
     pub fn budget(&self, min_cycles: u64) -> Budget {
         let reserve = self.board.as_ref().map(board::overhead).unwrap_or_default();
-        // A board top has no weight port yet: every weight in the bitstream.
-        Budget { max_util: self.max_util, min_cycles, reserve, spram: self.board.is_none() }
+        // A board top feeds the weight port from the board's flash; on a
+        // board without one, every weight is in the bitstream.
+        let spram = self.board.as_ref().is_none_or(|b| b.board.spi_flash.is_some());
+        Budget { max_util: self.max_util, min_cycles, reserve, spram }
     }
 
     /// Checks every setting of the target against `net` in one step, before
@@ -225,6 +229,7 @@ pub fn hdl_config(net: &IntNetwork, target: &Target) -> HdlConfig {
         input_lanes: matches!(net.input(), Shape::Flat(_)).then_some(1),
         output_lanes: flat_out.then_some(1),
         clock_mhz: Some(target.pipeline_clock()),
+        spram: target.spram.clone(),
         ..HdlConfig::new("shiftkit_top", Form::Streaming)
     }
 }
@@ -621,7 +626,7 @@ impl BuildOutcome {
         if let Some(b) = &self.bitstream {
             let _ = writeln!(s, "bitstream {}", b.display());
         }
-        if self.weight_bytes > 0 {
+        if self.weight_bytes > 0 && self.board.is_none() {
             let _ = writeln!(
                 s,
                 "weights in SPRAM: after power-up, stream the {} bytes of {} into \
@@ -657,11 +662,22 @@ fn write_board_top(
     for (name, text) in top.library.iter().chain(&top.files) {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(|source| BuildError::Io { path, source })?;
-        if name.ends_with(".v") {
+        // The simulated board's files are never synthesized.
+        if name.ends_with(".v") && !top.sim_sources.contains(name) {
             files.push(name.clone());
         }
     }
     top.sources = files.clone();
+    if top.weights.is_some() {
+        // The flash's image of the weights: weights.hex's bytes (one a line).
+        let hex = dir.join("weights.hex");
+        let text = std::fs::read_to_string(&hex)
+            .map_err(|source| BuildError::Io { path: hex.clone(), source })?;
+        let bytes: Vec<u8> =
+            text.lines().filter_map(|l| u8::from_str_radix(l.trim(), 16).ok()).collect();
+        let bin = dir.join(super::board::WEIGHTS_BIN);
+        std::fs::write(&bin, bytes).map_err(|source| BuildError::Io { path: bin, source })?;
+    }
     Ok((top, files))
 }
 

@@ -428,6 +428,7 @@ pub fn target_of(target: Option<&str>, t: &TargetArgs) -> Result<Option<shiftkit
         cycles: None,
         seed: t.pnr_seed,
         board,
+        spram: t.spram.iter().cloned().collect(),
     }))
 }
 

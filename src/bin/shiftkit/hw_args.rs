@@ -94,6 +94,11 @@ pub struct TargetArgs {
     /// Seed of nextpnr's placer.
     #[arg(long, default_value_t = 1)]
     pub pnr_seed: u64,
+    /// Keep these layers' weights in the iCE40 UltraPlus's SPRAM (default: the build
+    /// decides, where a design does not fit otherwise or fits crowded). On a board they
+    /// are read from its SPI flash at power-up (written there beside the bitstream).
+    #[arg(long, value_name = "LAYER,...", value_delimiter = ',')]
+    pub spram: Vec<String>,
     /// A board (icebreaker, upduino3, or a board file .toml): the design gets a board
     /// top (the PLL clock, a reset, a UART link to the host, LEDs) and the board's pins;
     /// implies its device.
