@@ -166,13 +166,15 @@ pub fn design(net: &IntNetwork, plan: &Plan, spec: &TopSpec) -> Design {
         layers,
         parts: plan.parts(),
         argmax_stage_ns: plan.device.as_ref().and_then(|d| d.delays).and_then(|d| {
-            // The gather's beat and the largest so far, or the whole word.
-            let n = match plan.argmax_gather() {
-                Some(g) => g.a + 1,
-                None if plan.argmax_bits > 0 => plan.output_lanes,
-                None => return None,
-            };
-            Some(pipeline::compare_tree_ns(&d, n))
+            // The gather's beat against the largest so far, or a tree over
+            // the whole word.
+            match plan.argmax_gather() {
+                Some(g) => Some(pipeline::argmax_gather_ns(&d, g.a)),
+                None if plan.argmax_bits > 0 => {
+                    Some(pipeline::compare_tree_ns(&d, plan.output_lanes))
+                }
+                None => None,
+            }
         }),
     };
     let manifest = Manifest {
