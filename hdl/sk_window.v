@@ -300,30 +300,19 @@ module sk_window #(
             left_q <= left_q - E_ONE;
         end
     end
+    // The output register takes the window on every step that emits it; the
+    // compact one on every step (its columns shift through it), which comes
+    // only while no window is being sent, or in the last beat of a
+    // whole-window beat, when rotating is nothing.
+    wire load = COMPACT != 0 ? step : step && emits;
     generate
-        if (COMPACT != 0) begin : g_compact_out
-            // Every step shifts the window in (none while it is being sent,
-            // but with BEATS = 1 in its last beat, when rotating is nothing).
-            if (BEATS == 1) begin : g_whole
-                always @(posedge clk) begin
-                    if (step) out_q <= window;
-                end
-            end else begin : g_rotate
-                always @(posedge clk) begin
-                    if (step) begin
-                        out_q <= window;
-                    end else if (m_valid && m_ready) begin
-                        out_q <= {out_q[CHUNK*BITS-1:0], out_q[N*BITS-1:CHUNK*BITS]};
-                    end
-                end
-            end
-        end else if (BEATS == 1) begin : g_whole
+        if (BEATS == 1) begin : g_whole
             always @(posedge clk) begin
-                if (step && emits) out_q <= window;
+                if (load) out_q <= window;
             end
         end else begin : g_rotate
             always @(posedge clk) begin
-                if (step && emits) begin
+                if (load) begin
                     out_q <= window;
                 end else if (m_valid && m_ready) begin
                     out_q <= {out_q[CHUNK*BITS-1:0], out_q[N*BITS-1:CHUNK*BITS]};

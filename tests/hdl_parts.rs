@@ -381,6 +381,23 @@ fn window_case(rng: &mut ChaCha8Rng) -> Case {
     }
 }
 
+/// Every window's maximum per channel (a pixel of C codes each).
+fn window_maxima(
+    pixels: &[i64],
+    c: usize,
+    h: usize,
+    w: usize,
+    k: [usize; 2],
+    s: [usize; 2],
+) -> Vec<Vec<i64>> {
+    windows(pixels, c, h, w, k, s, [0, 0])
+        .into_iter()
+        .map(|win| {
+            (0..c).map(|ch| win.iter().skip(ch).step_by(c).copied().max().unwrap()).collect()
+        })
+        .collect()
+}
+
 fn maxpool_case(rng: &mut ChaCha8Rng) -> Case {
     let c = rng.gen_range(1..=3);
     let (h, w) = (rng.gen_range(2..=6), rng.gen_range(2..=6));
@@ -391,12 +408,7 @@ fn maxpool_case(rng: &mut ChaCha8Rng) -> Case {
     let signed = rng.gen_bool(0.5);
     let images = rng.gen_range(1..=3);
     let pixels = random_codes(rng, images * c * h * w, bits, signed);
-    let expected = windows(&pixels, c, h, w, k, s, [0, 0])
-        .into_iter()
-        .map(|win| {
-            (0..c).map(|ch| win.iter().skip(ch).step_by(c).copied().max().unwrap()).collect()
-        })
-        .collect();
+    let expected = window_maxima(&pixels, c, h, w, k, s);
     Case {
         module: "sk_maxpool",
         comb: None,
@@ -447,12 +459,7 @@ fn maxpool_serial_case(rng: &mut ChaCha8Rng) -> Case {
     let signed = rng.gen_bool(0.5);
     let images = rng.gen_range(1..=3);
     let pixels = random_codes(rng, images * c * h * w, bits, signed);
-    let maxima: Vec<i64> = windows(&pixels, c, h, w, k, s, [0, 0])
-        .into_iter()
-        .flat_map(|win| {
-            (0..c).map(move |ch| win.iter().skip(ch).step_by(c).copied().max().unwrap())
-        })
-        .collect();
+    let maxima: Vec<i64> = window_maxima(&pixels, c, h, w, k, s).concat();
     Case {
         module: "sk_maxpool_serial",
         comb: None,

@@ -144,14 +144,15 @@ pub enum BoardTopError {
 /// it: logic measured on the iCEBreaker around the digits MLP (Yosys and
 /// nextpnr: 595 LUTs, 799 logic cells, 420 flip-flops more than the design
 /// alone), a block of RAM for the byte FIFO when it holds whole frames, and
-/// the board's pins; on a board with an SPI flash, its reader too (about 70
-/// LUTs and 75 flip-flops by Yosys for the LeNet-5 weights' byte count).
+/// the board's pins; on a board with an SPI flash, its reader too (Yosys
+/// `synth_ice40` of `sk_flash_reader` for LeNet-5's 41,880 bytes at 30 MHz:
+/// 111 LUTs, 81 flip-flops; the cells an estimate between the two sums).
 pub fn overhead(settings: &BoardSettings) -> Resources {
     let flash = u64::from(settings.board.spi_flash.is_some());
     Resources {
-        luts: 600 + 70 * flash,
-        cells: 800 + 100 * flash,
-        ffs: 420 + 75 * flash,
+        luts: 600 + 111 * flash,
+        cells: 800 + 150 * flash,
+        ffs: 420 + 81 * flash,
         ram_blocks: u64::from(settings.window > 1),
         spram: 0,
         dsps: 0,
@@ -381,13 +382,15 @@ pub fn board_top(
     }
     // The flash's clock at most 25 MHz (every part reads at 33 MHz), and
     // 10 us deselected after its wake-up (tRES1: 3 us on the common parts).
+    let half = (clock_mhz / 50.0).ceil().max(1.0) as u64;
+    let wake = (clock_mhz * 10.0).ceil().max(1.0) as u64;
     let flash = weights.map(|w| {
         let f = board.spi_flash.as_ref().expect("weights in the flash need one");
         json!({
             "offset": w.offset,
             "bytes": w.bytes,
-            "half": (clock_mhz / 50.0).ceil().max(1.0) as u64,
-            "wake": (clock_mhz * 10.0).ceil().max(1.0) as u64,
+            "half": half,
+            "wake": wake,
             "sck": f.sck, "ss": f.ss, "mosi": f.mosi, "miso": f.miso,
         })
     });
@@ -461,9 +464,9 @@ pub fn board_top(
     let (compute, link) = images_per_second(m, clock_mhz, baud);
     let mut files = vec![(format!("{module}.v"), top), (pcf_name.clone(), pcf)];
     let (mut sim_top, mut sim_sources) = (None, Vec::new());
-    if let (Some(w), Some(f)) = (weights, &flash) {
+    if let Some(w) = weights {
         let name = format!("{module}_sim");
-        let wrapper = sim_wrapper(&name, &module, &sim_ports, w, f["wake"].as_u64().unwrap_or(1));
+        let wrapper = sim_wrapper(&name, &module, &sim_ports, w, wake);
         sim_sources.extend(stream.sim_models.iter().cloned());
         sim_sources.extend(["spi_flash.v".to_string(), format!("{name}.v")]);
         files.extend([

@@ -117,9 +117,7 @@ impl Window {
             compact: self.compact,
         }
     }
-}
 
-impl Window {
     /// `sk_maxpool_serial` over this geometry, `p` codes a beat.
     pub(super) fn serial_part(&self, p: usize) -> Part {
         Part::PoolSerial {
@@ -137,7 +135,7 @@ impl Window {
     /// beat: a word per chunk of every output column; `None` when it keeps
     /// no rows (KH = 1) or one word (a register).
     pub fn serial_row_buffer(&self, p: usize) -> Option<(u64, u64)> {
-        let ow = (self.w - self.k[1]) / self.stride[1] + 1;
+        let ow = windows_along(self.w, self.k[1], self.stride[1]);
         let depth = (ow * self.c / p) as u64;
         (self.k[0] > 1 && depth > 1).then_some(((p * self.bits as usize) as u64, depth))
     }
@@ -166,6 +164,11 @@ pub(super) fn window_cycles(geometry: &Window, beats: usize) -> u64 {
 
 /// Windows per image.
 pub(super) fn window_count(w: &Window) -> usize {
-    let count = |size: usize, k: usize, s: usize| (size - k) / s + 1;
-    count(w.h + 2 * w.pad[0], w.k[0], w.stride[0]) * count(w.w + 2 * w.pad[1], w.k[1], w.stride[1])
+    windows_along(w.h + 2 * w.pad[0], w.k[0], w.stride[0])
+        * windows_along(w.w + 2 * w.pad[1], w.k[1], w.stride[1])
+}
+
+/// Windows of `k` at stride `s` along a side of `size` (floor mode).
+fn windows_along(size: usize, k: usize, s: usize) -> usize {
+    (size - k) / s + 1
 }
