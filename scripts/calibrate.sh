@@ -2,14 +2,15 @@
 # The resource model against the tools: designs of every weight kind and
 # several foldings, generated for a device (`hdl --device`, so every memory
 # is placed by the model), synthesized with Yosys (synth_ice40, and
-# synth_xilinx for the xc7a35t rows) and packed by nextpnr-ice40
-# (--pack-only: the logic cells a device runs out of). Prints one table:
-# the model's LUTs, logic cells, FFs and RAM blocks beside the tools', with
-# the LUT error, and a least-squares fit of the model's coefficients
-# (src/codegen/fit.rs holds the ones in use).
+# synth_xilinx for the xc7a35t rows) and, on the UP5K, placed and routed by
+# nextpnr-ice40 asked for the timing model's clock (the logic cells a device
+# runs out of, and the clock). Prints one table: the model's LUTs, logic
+# cells, FFs and RAM blocks beside the tools', with the LUT error, the timing
+# model's clock beside nextpnr's, and a least-squares fit of the model's
+# coefficients (src/codegen/fit.rs holds the ones in use).
 #
 # Usage: scripts/calibrate.sh [OUT_DIR]   (default: target/calibrate)
-# About 15 minutes on two cores (the LeNet-5 rows take most of it; they need
+# About 25 minutes on two cores (the LeNet-5 rows take most of it; they need
 # Fashion-MNIST: SKIP_LENET=1 leaves them out). Results are cached per design.
 # The least-squares fit needs numpy (pip install numpy).
 set -euo pipefail
@@ -99,10 +100,14 @@ for d in "${designs[@]}"; do
     (cd "$dir" && yosys -q -l yosys.log -p "read_verilog $(tr '\n' ' ' < files.f); $synth; \
       tee -q -o yosys_stat.tmp.json stat -json" > /dev/null 2> yosys.stderr \
       && mv yosys_stat.tmp.json yosys_stat.json)
-    case $device in
-      ice40-up5k) (cd "$dir" && nextpnr-ice40 --up5k --package sg48 --json shiftkit_top.json \
-        --pack-only --report pack.json -q -l pack.log || true) ;;
-    esac
+  fi
+  if [ "$device" = ice40-up5k ] && [ ! -s "$dir/pnr.json" ]; then
+    # Asked for the timing model's clock, as `build` asks; nextpnr exits 1
+    # when it misses it (the report is written) and stops at 10 minutes.
+    ask=$(python3 -c "import json; print(round(json.load(open('$dir.hdl.json'))
+      ['manifest'].get('model_mhz') or 12, 1))")
+    (cd "$dir" && timeout 600 nextpnr-ice40 --up5k --package sg48 --json shiftkit_top.json \
+      --freq "$ask" --report pnr.json -q -l pnr.log 2> /dev/null || true)
   fi
   rows+=("$name $device")
 done
@@ -125,18 +130,27 @@ for r in rows:
     if device.startswith("ice40"):
         luts, ffs, ram = n(r"SB_LUT4"), n(r"SB_DFF\w*"), n(r"SB_RAM40_4K")
         try:
-            lc = json.load(open(f"{out}/{name}/pack.json"))["utilization"]["ICESTORM_LC"]["used"]
+            pnr = json.load(open(f"{out}/{name}/pnr.json"))
+            lc = pnr["utilization"]["ICESTORM_LC"]["used"]
+            fmax = next(iter(pnr["fmax"].values()))["achieved"]
         except Exception:
-            lc = None
+            lc = fmax = None
     else:
         luts = n(r"LUT\d|RAM32\w*|RAM64\w*|SRL\w*")
         ffs, ram, lc = n(r"FD[RSCP]E"), n(r"RAMB18E1") + 2 * n(r"RAMB36E1"), None
+        fmax = None
     st = h["manifest"]["stream"]
     table.append(dict(name=name, device=device, cycles=st["cycles_per_image"], c=c, e=e,
-                      luts=luts, ffs=ffs, ram=ram, lc=lc))
+                      luts=luts, ffs=ffs, ram=ram, lc=lc, fmax=fmax,
+                      model_mhz=h["manifest"].get("model_mhz")))
 print(f"{'design':<16} {'device':<11} {'cycles':>7} {'LUT model':>9} {'Yosys':>6} {'err':>6} "
       f"{'cells model':>11} {'nextpnr':>7} {'err':>6} {'FF model':>8} {'Yosys':>6} "
-      f"{'RAM model':>9} {'Yosys':>5}")
+      f"{'RAM model':>9} {'Yosys':>5} {'MHz model':>9} {'nextpnr':>7} {'err':>5}")
+def clock(t):
+    m, a = t["model_mhz"], t["fmax"]
+    if m is None or a is None:
+        return f"{'-':>9} {'-':>7} {'-':>5}"
+    return f"{m:>9.1f} {a:>7.1f} {100.0 * (m - a) / a:>+4.0f}%"
 for t in table:
     e = t["e"]
     err = 100.0 * (e["luts"] - t["luts"]) / max(t["luts"], 1)
@@ -144,7 +158,12 @@ for t in table:
     lerr = "-" if t["lc"] is None else f"{100.0 * (e['cells'] - t['lc']) / t['lc']:+.0f}%"
     print(f"{t['name']:<16} {t['device']:<11} {t['cycles']:>7} {e['luts']:>9} {t['luts']:>6} "
           f"{err:>+5.0f}% {e['cells']:>11} {lc:>7} {lerr:>6} {e['ffs']:>8} {t['ffs']:>6} "
-          f"{e['ram_blocks']:>9} {t['ram']:>5}")
+          f"{e['ram_blocks']:>9} {t['ram']:>5} {clock(t)}")
+timed = [100.0 * (t["model_mhz"] - t["fmax"]) / t["fmax"] for t in table
+         if t["model_mhz"] and t["fmax"]]
+if timed:
+    print(f"timing model against nextpnr: {min(timed):+.0f}% to {max(timed):+.0f}%, "
+          f"{sum(abs(e) <= 15 for e in timed)} of {len(timed)} within 15%")
 # Least squares of Yosys LUTs on the model's terms, per family (the
 # coefficients of src/codegen/fit.rs), and of nextpnr's logic cells on LUTs
 # and FFs (the share of lone flip-flops).

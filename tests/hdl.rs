@@ -162,7 +162,13 @@ fn convolutions_are_refused_with_a_clear_error() {
 fn check_random(sim_kind: Simulator, seed: u64, count: usize) -> Result<(), String> {
     let net = random_dense_network(seed);
     let argmax = seed.is_multiple_of(2);
-    let cfg = config(argmax, 1 + (seed % 3) as u32);
+    let mut cfg = config(argmax, 1 + (seed % 3) as u32);
+    if seed % 5 < 2 {
+        // Registers placed for a clock by the UP5K's timing model (some
+        // before the requantization, where only that makes it fit).
+        cfg.device = Some(shiftkit::device::Device::resolve("ice40-up5k").unwrap());
+        cfg.clock_mhz = Some(15.0 + (seed % 47) as f64);
+    }
     let dir = tempfile::tempdir().unwrap();
     let design = generate(&net, &cfg, dir.path());
     let built =

@@ -2,7 +2,8 @@
 //! same values, every node within its proven bounds, fewer adders.
 
 use proptest::prelude::*;
-use shiftkit::codegen::{build_graphs, Adders, Cost, LayerGraph, Sharing};
+use shiftkit::codegen::{build_graphs, Adders, Cost, Form, HdlConfig, LayerGraph, Sharing};
+use shiftkit::device::{Delays, Device};
 use shiftkit::quant::IntNetwork;
 use shiftkit::sim;
 
@@ -62,6 +63,74 @@ proptest! {
         let shared = graphs(&net, levels, Sharing { extra_depth, tries: 2, ..Sharing::default() });
         compare(&net, &x, &plain, &shared);
         prop_assert!(adders(&shared) <= adders(&plain));
+    }
+}
+
+/// The graphs of `net`'s unrolled design with registers placed for `mhz` by
+/// the UP5K's timing model, and that model's delays.
+fn graphs_for_clock(net: &IntNetwork, mhz: f64, sharing: Sharing) -> (Vec<LayerGraph>, Delays) {
+    let device = Device::resolve("ice40-up5k").unwrap();
+    let delays = device.delays.unwrap();
+    let config = HdlConfig {
+        device: Some(device),
+        clock_mhz: Some(mhz),
+        sharing,
+        ..HdlConfig::new("t", Form::Unrolled)
+    };
+    let design = shiftkit::codegen::generate(net, &config).unwrap();
+    // The manifest states the model's clock: its slowest stage.
+    let slowest = design.graphs.iter().map(|g| g.slowest_stage_ns(&delays)).fold(0.0, f64::max);
+    let stated = design.manifest.model_mhz.expect("a device with a timing model");
+    assert!((stated - 1000.0 / slowest).abs() < 1e-9, "{stated} MHz, slowest stage {slowest} ns");
+    (design.graphs, delays)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn graphs_pipelined_for_a_clock_compute_the_same_and_fit_it_when_they_can(
+        seed in 0u64..1_000_000,
+        mhz in 10.0f64..80.0,
+        share: bool,
+    ) {
+        let net = random_dense_network(seed);
+        let x = vectors(&net, seed, 16);
+        let sharing = Sharing { enabled: share, tries: 2, ..Sharing::default() };
+        let (timed, delays) = graphs_for_clock(&net, mhz, sharing);
+        let plain = graphs(&net, 2, Sharing { enabled: false, ..Sharing::default() });
+        compare(&net, &x, &plain, &timed);
+        // Every stage within the budget, or the layer as fast as a register
+        // after every adder makes it (which a faster clock cannot beat).
+        let every = graphs(&net, 1, sharing);
+        for (g, e) in timed.iter().zip(&every) {
+            let (ns, fastest) = (g.slowest_stage_ns(&delays), e.slowest_stage_ns(&delays));
+            prop_assert!(
+                ns <= Delays::budget_ns(mhz) + 1e-9 || ns <= fastest + 1e-9,
+                "{}: {ns} ns at {mhz} MHz, {fastest} with every level registered", g.name
+            );
+        }
+    }
+}
+
+#[test]
+fn a_faster_clock_gets_more_registers_and_only_where_needed() {
+    let (_, _, q) = common::digits_inq5(4, 1);
+    let ffs = |gs: &[LayerGraph]| gs.iter().map(|g| Cost::of(g).ffs).sum::<u64>();
+    let (slow, delays) = graphs_for_clock(&q, 15.0, Sharing::default());
+    let (fast, _) = graphs_for_clock(&q, 40.0, Sharing::default());
+    assert!(ffs(&slow) < ffs(&fast), "{} {}", ffs(&slow), ffs(&fast));
+    for (s, f) in slow.iter().zip(&fast) {
+        assert!(s.latency <= f.latency, "{}", s.name);
+        assert!(f.slowest_stage_ns(&delays) <= Delays::budget_ns(40.0), "{}", f.name);
+    }
+    // The slow clock's layers are not registered more than they need: the
+    // whole of each layer in one stage is too slow for it, or it is.
+    let whole = graphs(&q, 99, Sharing::default());
+    for (s, w) in slow.iter().zip(&whole) {
+        if s.latency > w.latency {
+            assert!(w.slowest_stage_ns(&delays) > Delays::budget_ns(15.0), "{}", s.name);
+        }
     }
 }
 

@@ -104,6 +104,7 @@ impl HdlOutcome {
                 e.luts, e.cells, e.ffs, e.ram_blocks, e.spram, e.io
             );
         }
+        timing_line(&mut s, m);
         let rom_files = st.data_files.len() - st.sim_models.len();
         let _ = writeln!(
             s,
@@ -146,6 +147,7 @@ impl HdlOutcome {
             "{:<12} {:>9} {:>11} {:>9} {:>11} {:>9} {:>8}",
             "total", c.adders, c.adder_bits, c.mux_bits, c.luts, c.ffs, m.latency
         );
+        timing_line(&mut s, m);
         let _ = writeln!(
             s,
             "top `{}`: {} x {} in, {} x {} out, latency {} cycles; {} files in {} ({:.2}s)",
@@ -160,5 +162,16 @@ impl HdlOutcome {
             self.seconds
         );
         s
+    }
+}
+
+/// The timing model's clock for the design, on a device with one.
+fn timing_line(s: &mut String, m: &Manifest) {
+    if let Some(mhz) = m.model_mhz {
+        let _ = writeln!(
+            s,
+            "timing model: {mhz:.1} MHz for the slowest register stage (an estimate; place and \
+             route decides)"
+        );
     }
 }

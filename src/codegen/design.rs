@@ -11,7 +11,7 @@ use super::lower::{Adders, DEFAULT_LEVELS_PER_STAGE};
 use super::manifest::{argmax_bits, Design, Form, Manifest, TopSpec};
 use super::names::check_identifier;
 use super::stream::{self, Folds, PlanConfig};
-use super::unrolled::{self, build_graphs};
+use super::unrolled::{self, graphs_for};
 use crate::quant::{IntNetwork, IntOp};
 
 /// Settings of `shiftkit hdl`.
@@ -40,8 +40,9 @@ pub struct HdlConfig {
     /// memories are placed (default: the device's cells over its blocks;
     /// lower puts more memories in block RAM).
     pub block_price: Option<u64>,
-    /// Streaming on a device with a timing model: the clock (MHz) the
-    /// folded units are pipelined for (instead of `levels_per_stage`).
+    /// On a device with a timing model: the clock (MHz) the folded units
+    /// and the unrolled graphs are pipelined for (instead of
+    /// `levels_per_stage`).
     pub clock_mhz: Option<f64>,
     /// Streaming: layers whose folded unit keeps its weights in SPRAM
     /// (iCE40 UltraPlus), loaded through the top's weight port.
@@ -66,6 +67,17 @@ impl HdlConfig {
             clock_mhz: None,
             spram: Default::default(),
         }
+    }
+
+    /// The timing model of the device, if it has one.
+    fn delays(&self) -> Option<&crate::device::Delays> {
+        self.device.as_ref().and_then(|d| d.delays.as_ref())
+    }
+
+    /// The clock (MHz) the unrolled form's registers are placed for by the
+    /// timing model, on a device with one.
+    fn unrolled_clock(&self) -> Option<(&crate::device::Delays, f64)> {
+        self.delays().zip(self.clock_mhz)
     }
 
     /// The adder settings of the constant products.
@@ -120,8 +132,9 @@ pub const AUTO_UNROLLED_ADDERS: u64 = 20_000;
 /// unrolled form, its graphs (solved once, here).
 fn auto_form(
     net: &IntNetwork,
-    adders: Adders,
+    config: &HdlConfig,
 ) -> Result<(Form, Option<Vec<LayerGraph>>), CodegenError> {
+    let adders = config.adders();
     let dense =
         net.layers().iter().all(|l| matches!(l.op, IntOp::Dense(_) | IntOp::Relu | IntOp::Flatten));
     if !dense {
@@ -131,7 +144,7 @@ fn auto_form(
     // Per-output trees first (quick): sharing only lowers their count, and
     // rarely below a quarter of it, so only the range between is solved.
     let trees = Adders { sharing: Sharing { enabled: false, ..adders.sharing }, ..adders };
-    let tree_graphs = build_graphs(net, trees)?;
+    let tree_graphs = graphs_for(net, trees, config.unrolled_clock())?;
     let n = count(&tree_graphs);
     if !adders.sharing.enabled {
         return Ok(if n <= AUTO_UNROLLED_ADDERS {
@@ -143,7 +156,7 @@ fn auto_form(
     if n > 4 * AUTO_UNROLLED_ADDERS {
         return Ok((Form::Streaming, None));
     }
-    let shared = build_graphs(net, adders)?;
+    let shared = graphs_for(net, adders, config.unrolled_clock())?;
     if n <= AUTO_UNROLLED_ADDERS || count(&shared) <= AUTO_UNROLLED_ADDERS {
         Ok((Form::Unrolled, Some(shared)))
     } else {
@@ -176,7 +189,7 @@ pub(crate) fn with_spec<T>(
 pub fn generate(net: &IntNetwork, config: &HdlConfig) -> Result<Design, CodegenError> {
     config.check(net)?;
     let (form, graphs) = match config.form {
-        Form::Auto => auto_form(net, config.adders())?,
+        Form::Auto => auto_form(net, config)?,
         form => (form, None),
     };
     with_spec(net, config, |spec| match form {
@@ -184,9 +197,9 @@ pub fn generate(net: &IntNetwork, config: &HdlConfig) -> Result<Design, CodegenE
         _ => {
             let graphs = match graphs {
                 Some(g) => g,
-                None => build_graphs(net, config.adders())?,
+                None => graphs_for(net, config.adders(), config.unrolled_clock())?,
             };
-            unrolled::generate(net, graphs, spec, config.adders())
+            unrolled::generate(net, graphs, spec, config.adders(), config.delays())
         }
     })
 }

@@ -36,7 +36,7 @@ impl Form {
 }
 
 /// Cost of one layer, as `manifest.json` and the table report it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LayerCost {
     pub name: String,
     pub module: String,
@@ -47,6 +47,10 @@ pub struct LayerCost {
     pub latency: u32,
     #[serde(flatten)]
     pub cost: Cost,
+    /// The timing model's slowest register stage of the layer (ns, an
+    /// estimate; unrolled form on a device with a timing model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage_ns: Option<f64>,
 }
 
 /// `manifest.json`: what a user or a testbench generator needs to know.
@@ -73,6 +77,11 @@ pub struct Manifest {
     pub files: Vec<String>,
     pub cost: Cost,
     pub layers: Vec<LayerCost>,
+    /// The clock (MHz) the timing model gives the design's slowest register
+    /// stage, an estimate (on a device with a timing model; a streaming
+    /// design's is [`StreamManifest::model_mhz`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_mhz: Option<f64>,
     /// Streaming designs: streams, timing, folding (see [`StreamManifest`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<StreamManifest>,
@@ -99,6 +108,7 @@ impl Manifest {
             files: Vec::new(),
             cost: Cost::default(),
             layers: Vec::new(),
+            model_mhz: None,
             stream: None,
         }
     }

@@ -8,9 +8,11 @@ use super::error::CodegenError;
 use super::graph::builder::{finish, input_nodes, Builder, Io};
 use super::graph::{layer_module, Cost, LayerGraph, NodeKind};
 use super::library;
-use super::lower::{dense_graph, Adders};
+use super::lower::{dense_graph, dense_graph_for_clock, Adders};
 use super::manifest::{argmax_bits, Design, Form, LayerCost, Manifest, TopSpec};
 use super::names::sanitize;
+use super::stream::pipeline::compare_tree_ns;
+use crate::device::Delays;
 use crate::quant::{FixedFormat, IntLayer, IntNetwork, IntOp, Interval};
 
 struct Instance {
@@ -41,12 +43,14 @@ struct TopTemplate<'a> {
     result: String,
 }
 
-/// The unrolled design of `net` from its layers' graphs ([`build_graphs`]).
+/// The unrolled design of `net` from its layers' graphs ([`build_graphs`]),
+/// its stages estimated by the timing model of `delays` (when given).
 pub(crate) fn generate(
     net: &IntNetwork,
     graphs: Vec<LayerGraph>,
     spec: &TopSpec,
     adders: Adders,
+    delays: Option<&Delays>,
 ) -> Result<Design, CodegenError> {
     let header = spec.header;
     let mut files = Vec::new();
@@ -69,7 +73,9 @@ pub(crate) fn generate(
         input = output;
         let cost = Cost::of(g);
         total = total + cost;
-        layers.push(LayerCost { name: g.name.clone(), module, instance, latency: g.latency, cost });
+        let stage_ns = delays.map(|d| g.slowest_stage_ns(d));
+        let latency = g.latency;
+        layers.push(LayerCost { name: g.name.clone(), module, instance, latency, cost, stage_ns });
     }
     let last = graphs.last().expect("checked non-empty");
     let outputs = last.outputs.len();
@@ -121,7 +127,12 @@ pub(crate) fn generate(
     if spec.argmax {
         files.splice(0..0, library::files(&["sk_argmax"]));
     }
+    // The slowest stage: a layer's, or the argmax's comparators between
+    // the last layer's registers and the index's.
+    let argmax_ns = delays.filter(|_| spec.argmax).map(|d| compare_tree_ns(d, outputs));
+    let slowest = layers.iter().filter_map(|l| l.stage_ns).chain(argmax_ns).reduce(f64::max);
     let manifest = Manifest {
+        model_mhz: slowest.map(|ns| 1000.0 / ns),
         outputs,
         output_format: out_format,
         argmax_bits,
@@ -179,16 +190,29 @@ pub(crate) fn check(net: &IntNetwork) -> Result<(), CodegenError> {
 
 /// Builds one graph per hardware layer.
 pub fn build_graphs(net: &IntNetwork, adders: Adders) -> Result<Vec<LayerGraph>, CodegenError> {
+    graphs_for(net, adders, None)
+}
+
+/// One graph per hardware layer: registers every `adders.levels_per_stage`
+/// adder levels, or placed for a clock (MHz) by the timing model.
+pub(crate) fn graphs_for(
+    net: &IntNetwork,
+    adders: Adders,
+    clock: Option<(&Delays, f64)>,
+) -> Result<Vec<LayerGraph>, CodegenError> {
     check(net)?;
     adders.check()?;
     let mut graphs = Vec::new();
     let mut bounds = vec![Interval::of_format(net.input_format()); net.input().numel()];
     for layer in net.layers() {
-        let graph = match &layer.op {
-            IntOp::Dense(w) => Some(dense_graph(layer, w, &bounds, adders)),
-            IntOp::Relu => Some(relu_graph(layer, &bounds)),
-            IntOp::Flatten => None,
-            IntOp::Conv2d { .. } | IntOp::MaxPool2d(_) => unreachable!("checked: dense only"),
+        let graph = match (&layer.op, clock) {
+            (IntOp::Dense(w), Some((delays, mhz))) => {
+                Some(dense_graph_for_clock(layer, w, &bounds, adders.sharing, delays, mhz))
+            }
+            (IntOp::Dense(w), None) => Some(dense_graph(layer, w, &bounds, adders)),
+            (IntOp::Relu, _) => Some(relu_graph(layer, &bounds)),
+            (IntOp::Flatten, _) => None,
+            (IntOp::Conv2d { .. } | IntOp::MaxPool2d(_), _) => unreachable!("checked: dense only"),
         };
         graphs.extend(graph);
         bounds = layer.value_bounds();

@@ -174,10 +174,28 @@ pub struct Delays {
     pub adder: f64,
     /// One bit of a carry chain.
     pub carry: f64,
+    /// One adder of an unrolled shift-add graph (`graph::timing`): its
+    /// operands come shifted, so its carry chain does not line up with the
+    /// one before it, and a shared term fans out across the graph, so its
+    /// routing is longer than a folded tree's.
+    pub graph_adder: f64,
     /// The slowest control path of the other parts (handshakes, counters,
     /// the argmax's comparator), which pipelining the units does not
     /// shorten: the model's ceiling for a design.
     pub control: f64,
+}
+
+/// The share of the period a register stage may take by the timing model
+/// when it places registers for a clock: nextpnr's placement moves the real
+/// figure by about this much from seed to seed.
+pub const MARGIN: f64 = 0.9;
+
+impl Delays {
+    /// The time (ns) the timing model gives a register stage at `mhz`:
+    /// [`MARGIN`] of the period.
+    pub fn budget_ns(mhz: f64) -> f64 {
+        MARGIN * 1000.0 / mhz
+    }
 }
 
 /// The highest clock a build may ask for (MHz).

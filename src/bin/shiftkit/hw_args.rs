@@ -56,10 +56,12 @@ pub struct HdlArgs {
     pub output_lanes: Option<usize>,
     /// Streaming: place every memory in the block RAM or the logic of this device
     /// (a name like ice40-up5k or a device file); default: the synthesis tool decides.
+    /// Either form: the device's timing model (if it has one) estimates the clock.
     #[arg(long, value_name = "DEVICE")]
     pub device: Option<String>,
-    /// Streaming with --device: place the folded units' registers for this clock by the
-    /// device's timing model (its [delays]) instead of --levels-per-stage.
+    /// With --device: place the registers of the folded units and of the unrolled
+    /// shift-add graphs for this clock by the device's timing model (its [delays]) instead
+    /// of --levels-per-stage.
     #[arg(long, value_name = "MHZ", requires = "device")]
     pub clock: Option<f64>,
     /// Streaming: keep these layers' weights in the iCE40 UltraPlus's single-port RAM

@@ -14,11 +14,14 @@ pub(in crate::codegen) struct Builder {
     nodes: Vec<Node>,
     delays: HashMap<(NodeId, u32), NodeId>,
     pub(in crate::codegen) levels_per_stage: u32,
+    /// A register before each requantization (the accumulator's), so that
+    /// its rounding adder and saturation get a stage of their own.
+    pub(in crate::codegen) tail_reg: bool,
 }
 
 impl Builder {
     pub(in crate::codegen) fn new(levels_per_stage: u32) -> Builder {
-        Builder { nodes: Vec::new(), delays: HashMap::new(), levels_per_stage }
+        Builder { nodes: Vec::new(), delays: HashMap::new(), levels_per_stage, tail_reg: false }
     }
 
     pub(in crate::codegen) fn push(
@@ -73,6 +76,14 @@ impl Builder {
         let n = self.node(src);
         let (bounds, stage) = (n.bounds, n.stage + 1);
         self.push(name, NodeKind::Reg { src }, bounds, stage)
+    }
+
+    /// `op` one stage later (constants need no register).
+    pub(in crate::codegen) fn reg_operand(&mut self, op: Operand, name: String) -> Operand {
+        if self.is_const(op.node) {
+            return op;
+        }
+        Operand { node: self.reg(op.node, name), ..op }
     }
 
     /// `op` delayed to `stage` through (shared) registers; constants need none.

@@ -8,6 +8,7 @@
 
 pub(crate) mod builder;
 mod print;
+mod timing;
 
 pub use print::layer_module;
 

@@ -4,11 +4,12 @@
 
 use super::requant::requantize;
 use super::solution::lower;
-use super::Adders;
-use crate::codegen::cmvm::{self, Sharing};
+use super::{most_levels_within, Adders};
+use crate::codegen::cmvm::{self, Sharing, Solution};
 use crate::codegen::error::CodegenError;
 use crate::codegen::graph::builder::{finish, input_nodes, Builder, Io};
 use crate::codegen::graph::{LayerGraph, NodeId, Operand};
+use crate::device::Delays;
 use crate::quant::contract::csd;
 use crate::quant::{dot_bounds, FixedFormat, IntLayer, Interval, Weighted};
 
@@ -21,29 +22,74 @@ pub(crate) fn dense_graph(
     in_bounds: &[Interval],
     adders: Adders,
 ) -> LayerGraph {
+    let shared = adders.sharing.enabled.then(|| solve_shared(w, in_bounds, adders.sharing));
+    build(layer, w, in_bounds, adders, false, shared.as_ref())
+}
+
+/// [`dense_graph`] with its registers placed for `mhz` by the timing model
+/// (the constant product solved once, lowered for every spacing tried).
+pub(crate) fn dense_graph_for_clock(
+    layer: &IntLayer,
+    w: &Weighted,
+    in_bounds: &[Interval],
+    sharing: Sharing,
+    delays: &Delays,
+    mhz: f64,
+) -> LayerGraph {
+    let shared = sharing.enabled.then(|| solve_shared(w, in_bounds, sharing));
+    most_levels_within(
+        |levels_per_stage, tail_reg| {
+            let adders = Adders { levels_per_stage, sharing };
+            build(layer, w, in_bounds, adders, tail_reg, shared.as_ref())
+        },
+        delays,
+        mhz,
+    )
+}
+
+/// The shared constant product of a dense layer's weights, and each output's
+/// constant part: inputs proven constant are no operands, their products
+/// join the bias.
+fn solve_shared(w: &Weighted, in_bounds: &[Interval], sharing: Sharing) -> (Solution, Vec<i64>) {
+    let fixed = |i: usize| (in_bounds[i].lo == in_bounds[i].hi).then_some(in_bounds[i].lo);
+    let mut variable = rows(w);
+    let mut constant = vec![0i64; variable.len()];
+    for (j, row) in variable.iter_mut().enumerate() {
+        for (i, q) in row.iter_mut().enumerate() {
+            if let Some(c) = fixed(i) {
+                constant[j] += *q * c;
+                *q = 0;
+            }
+        }
+    }
+    (cmvm::solve(&variable, in_bounds.len(), sharing), constant)
+}
+
+fn rows(w: &Weighted) -> Vec<Vec<i64>> {
+    (0..w.out_channels()).map(|j| w.row(j).iter().map(|&q| q as i64).collect()).collect()
+}
+
+/// The graph of [`dense_graph`], the shared product solved (`shared`) or
+/// one tree per output (`None`), a register before each requantization
+/// when `tail_reg`.
+fn build(
+    layer: &IntLayer,
+    w: &Weighted,
+    in_bounds: &[Interval],
+    adders: Adders,
+    tail_reg: bool,
+    shared: Option<&(Solution, Vec<i64>)>,
+) -> LayerGraph {
     let mut b = Builder::new(adders.levels_per_stage);
+    b.tail_reg = tail_reg;
     let f = layer.input_format;
     let inputs = input_nodes(&mut b, in_bounds, f.signed(), f.bits());
     let shift = w.shift(layer.input_format, layer.format);
-    let rows: Vec<Vec<i64>> =
-        (0..w.out_channels()).map(|j| w.row(j).iter().map(|&q| q as i64).collect()).collect();
+    let rows = rows(w);
     // Shared: the whole product at once, then per output scale and requantize.
-    // Inputs proven constant are no operands: their products join the bias.
-    let shared = adders.sharing.enabled.then(|| {
-        let fixed = |i: usize| (in_bounds[i].lo == in_bounds[i].hi).then_some(in_bounds[i].lo);
-        let mut variable = rows.clone();
-        let mut constant = vec![0i64; rows.len()];
-        for (j, row) in variable.iter_mut().enumerate() {
-            for (i, q) in row.iter_mut().enumerate() {
-                if let Some(c) = fixed(i) {
-                    constant[j] += *q * c;
-                    *q = 0;
-                }
-            }
-        }
-        let sol = cmvm::solve(&variable, inputs.len(), adders.sharing);
+    let shared = shared.map(|(sol, constant)| {
         let ops: Vec<Operand> = inputs.iter().map(|&x| Operand::of(x)).collect();
-        (lower(&mut b, &sol, &ops, in_bounds, ""), constant)
+        (lower(&mut b, sol, &ops, in_bounds, ""), constant)
     });
     let mut ys = Vec::new();
     let mut notes = Vec::new();

@@ -7,12 +7,14 @@ mod dense;
 mod requant;
 mod solution;
 
-pub(crate) use dense::dense_graph;
 pub use dense::product_graph;
+pub(crate) use dense::{dense_graph, dense_graph_for_clock};
 pub(crate) use requant::requant_graph;
 
 use super::cmvm::{self, Sharing};
 use super::error::CodegenError;
+use super::graph::LayerGraph;
+use crate::device::Delays;
 
 /// Default adder levels between pipeline registers: about three carry chains
 /// of 16-24 bits fit a 200-250 MHz clock on small FPGAs.
@@ -56,4 +58,33 @@ impl Adders {
         }
         Ok(())
     }
+}
+
+/// The graph `build(levels, tail_reg)` makes with the most adder levels
+/// between registers (the fewest registers) whose every stage fits `mhz` by
+/// the timing model ([`Delays::budget_ns`]), a register before each
+/// requantization only where that makes it fit; when nothing fits, the
+/// fastest, with the fewest registers among the equally fast.
+pub(crate) fn most_levels_within(
+    build: impl Fn(u32, bool) -> LayerGraph,
+    delays: &Delays,
+    mhz: f64,
+) -> LayerGraph {
+    let budget = Delays::budget_ns(mhz);
+    // More levels than the graph has: no register inside it.
+    let whole = build(u32::MAX, false);
+    let depth = whole.adder_depth();
+    let mut best = (whole.slowest_stage_ns(delays), whole);
+    let spacings = std::iter::once(u32::MAX).chain((1..=depth).rev());
+    for (levels, tail_reg) in spacings.flat_map(|l| [(l, false), (l, true)]).skip(1) {
+        if best.0 <= budget {
+            break;
+        }
+        let graph = build(levels, tail_reg);
+        let ns = graph.slowest_stage_ns(delays);
+        if ns < best.0 {
+            best = (ns, graph);
+        }
+    }
+    best.1
 }

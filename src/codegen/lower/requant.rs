@@ -52,6 +52,7 @@ pub(super) fn requantize(
     format: FixedFormat,
     p: &str,
 ) -> NodeId {
+    let acc = if b.tail_reg { b.reg_operand(acc, format!("{p}_acc_q")) } else { acc };
     // The bias not yet added and the rounding offset: one adder, which also
     // takes a negated accumulator as its subtrahend.
     let offset = bias + if s > 0 { round_offset(s) } else { 0 };

@@ -488,7 +488,7 @@ fn pipelining_notes(f: &Folded) -> Vec<String> {
         format!("an adder-tree register every {} of {} levels", p.pipe, f.h)
     };
     let lanes = if p.lane_reg { "lanes registered, " } else { "" };
-    match p.model {
+    match p.for_mhz.zip(p.stage_ns) {
         Some((mhz, ns)) => vec![
             format!("Registers: {lanes}{tree};"),
             format!("placed for {mhz:.1} MHz by the timing model (slowest stage {ns:.1} ns, an estimate)."),

@@ -92,12 +92,14 @@ pub fn design(net: &IntNetwork, plan: &Plan, spec: &TopSpec) -> Design {
                     if f.scaled {
                         data.push((format!("{module}_m.hex"), lines(&roms.scales)));
                     }
-                    stage_ns = f.pipelining.model.map(|(_, ns)| ns);
+                    stage_ns = f.pipelining.stage_ns;
                     ("folded", Some(f.latency()))
                 }
                 Mvu::Unrolled(g) => {
                     let core = format!("{module}_core");
                     generated.push((format!("{core}.v"), layer_module(g, &core, header)));
+                    let delays = plan.device.as_ref().and_then(|d| d.delays);
+                    stage_ns = delays.map(|d| g.slowest_stage_ns(&d));
                     ("unrolled", Some(g.latency))
                 }
             },
@@ -118,6 +120,7 @@ pub fn design(net: &IntNetwork, plan: &Plan, spec: &TopSpec) -> Design {
             instance: String::new(),
             latency: latency.unwrap_or(0),
             cost,
+            stage_ns: None,
         });
         layers.push(StreamLayer {
             name: l.name.clone(),
@@ -183,6 +186,7 @@ pub fn design(net: &IntNetwork, plan: &Plan, spec: &TopSpec) -> Design {
         files: files.iter().map(|(n, _)| n.clone()).collect(),
         cost: total,
         layers: costs,
+        model_mhz: stream.model_mhz(),
         stream: Some(stream),
         ..Manifest::base(spec, net, Form::Streaming, plan.adders)
     };

@@ -13,10 +13,6 @@
 use crate::device::Delays;
 use crate::quant::WeightCode;
 
-/// The share of the period a stage may take by the model: nextpnr's
-/// placement moves the real figure by about this much from seed to seed.
-pub const MARGIN: f64 = 0.9;
-
 /// Where a folded unit's registers go.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Pipelining {
@@ -29,23 +25,33 @@ pub struct Pipelining {
     /// (`SCALED` 2 of `sk_mvu`: the accumulator times the multiplier's low
     /// and high halves, then their sum).
     pub split_scale: bool,
-    /// The clock it was chosen for and the model's slowest stage (ns), when
-    /// chosen by the model.
-    pub model: Option<(f64, f64)>,
+    /// The clock (MHz) the timing model placed the registers for (`None`:
+    /// every `pipe` levels, as asked).
+    pub for_mhz: Option<f64>,
+    /// The timing model's slowest stage (ns, an estimate), on a device with
+    /// a timing model.
+    pub stage_ns: Option<f64>,
 }
 
 impl Pipelining {
     /// A register every `levels` adder levels, whatever the clock.
     pub fn fixed(levels: u32) -> Pipelining {
-        Pipelining { pipe: levels.max(1), lane_reg: false, split_scale: false, model: None }
+        Pipelining {
+            pipe: levels.max(1),
+            lane_reg: false,
+            split_scale: false,
+            for_mhz: None,
+            stage_ns: None,
+        }
     }
 }
 
 /// How a plan places a unit's registers.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum PipeRule {
-    /// A register every so many adder levels (`--levels-per-stage`).
-    Levels(u32),
+    /// A register every so many adder levels (`--levels-per-stage`), the
+    /// slowest stage estimated on a device with a timing model.
+    Levels { levels: u32, delays: Option<Delays> },
     /// As the timing model says for this clock (MHz).
     Clock { mhz: f64, delays: Delays },
 }
@@ -53,7 +59,10 @@ pub enum PipeRule {
 impl PipeRule {
     pub fn choose(&self, shape: &UnitShape) -> Pipelining {
         match *self {
-            PipeRule::Levels(levels) => Pipelining::fixed(levels),
+            PipeRule::Levels { levels, delays } => {
+                let p = Pipelining::fixed(levels);
+                Pipelining { stage_ns: delays.map(|d| slowest(&d, shape, p)), ..p }
+            }
             PipeRule::Clock { mhz, delays } => for_clock(&delays, mhz, shape),
         }
     }
@@ -184,14 +193,14 @@ pub fn slowest(d: &Delays, shape: &UnitShape, p: Pipelining) -> f64 {
 /// The fewest registers whose every stage fits `MARGIN` of the period of
 /// `mhz`; the fastest pipelining when none does.
 pub fn for_clock(d: &Delays, mhz: f64, shape: &UnitShape) -> Pipelining {
-    let budget = MARGIN * 1000.0 / mhz;
+    let budget = Delays::budget_ns(mhz);
     // The scale is cut in two when whole it would not fit.
     let split_scale = shape.scale_splits
         && shape.scale_bits.is_some_and(|m| scale_stages(d, shape.acc_w, m, false)[0] > budget);
     let mut candidates = Vec::new();
     for lane_reg in [false, true] {
         for pipe in (1..=shape.h + 1).rev() {
-            candidates.push(Pipelining { pipe, lane_reg, split_scale, model: None });
+            candidates.push(Pipelining { pipe, lane_reg, split_scale, ..Pipelining::fixed(1) });
         }
     }
     // Fewest registers first: no lane register before one, then the widest
@@ -206,15 +215,23 @@ pub fn for_clock(d: &Delays, mhz: f64, shape: &UnitShape) -> Pipelining {
             *candidates.iter().find(|&&p| slowest(d, shape, p) <= best + 1e-9).expect("a candidate")
         }
     };
-    Pipelining { model: Some((mhz, slowest(d, shape, p))), ..p }
+    Pipelining { for_mhz: Some(mhz), stage_ns: Some(slowest(d, shape, p)), ..p }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::MARGIN;
 
-    const UP5K: Delays =
-        Delays { reg: 2.6, ram: 5.0, lut: 2.9, adder: 4.8, carry: 0.2, control: 20.0 };
+    const UP5K: Delays = Delays {
+        reg: 2.6,
+        ram: 5.0,
+        lut: 2.9,
+        adder: 4.8,
+        carry: 0.2,
+        graph_adder: 6.5,
+        control: 20.0,
+    };
     // The digits design's fc1: power-of-two lanes of 17 bits, 16 lanes.
     const FC1: UnitShape = UnitShape {
         lane: LanePath { luts: 4, adders: 0, carry: 0 },
@@ -232,7 +249,7 @@ mod tests {
         assert!(slow.pipe > FC1.h && !slow.lane_reg, "{slow:?}");
         let fast = for_clock(&UP5K, 40.0, &FC1);
         assert!(fast.lane_reg, "{fast:?}");
-        let (mhz, ns) = fast.model.unwrap();
+        let (mhz, ns) = (fast.for_mhz.unwrap(), fast.stage_ns.unwrap());
         assert_eq!(mhz, 40.0);
         assert!(ns <= MARGIN * 25.0, "{ns}");
         // Registers only where needed: one fewer and a stage misses.
@@ -242,7 +259,7 @@ mod tests {
         for mhz in [10.0, 20.0, 30.0, 40.0, 50.0] {
             let a = for_clock(&UP5K, mhz, &FC1);
             let b = for_clock(&UP5K, mhz + 10.0, &FC1);
-            assert!(b.model.unwrap().1 <= a.model.unwrap().1 + 1e-9, "{mhz}: {a:?} {b:?}");
+            assert!(b.stage_ns.unwrap() <= a.stage_ns.unwrap() + 1e-9, "{mhz}: {a:?} {b:?}");
         }
     }
 
@@ -250,7 +267,7 @@ mod tests {
     fn a_clock_beyond_the_model_gets_the_fastest_with_the_fewest_registers() {
         let p = for_clock(&UP5K, 500.0, &FC1);
         let every = Pipelining { lane_reg: true, ..Pipelining::fixed(1) };
-        let ns = p.model.unwrap().1;
+        let ns = p.stage_ns.unwrap();
         assert!((ns - slowest(&UP5K, &FC1, every)).abs() < 1e-9, "{p:?}");
         // The accumulator's stage sets the pace: a tree register every
         // level buys nothing over one every two.
@@ -313,7 +330,7 @@ mod tests {
         assert!(fast.split_scale, "{fast:?}");
         let halves = scale_stages(&UP5K, FC1.acc_w, 13, true);
         assert!(halves.iter().all(|&ns| ns < whole), "{halves:?} {whole}");
-        assert!(fast.model.unwrap().1 < whole, "{fast:?}");
+        assert!(fast.stage_ns.unwrap() < whole, "{fast:?}");
         // An unscaled unit has no scale to cut.
         assert!(!for_clock(&UP5K, 40.0, &FC1).split_scale);
     }

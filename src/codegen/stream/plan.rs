@@ -23,7 +23,7 @@ use super::pipeline::PipeRule;
 use crate::codegen::cmvm::Sharing;
 use crate::codegen::error::CodegenError;
 use crate::codegen::graph::LayerGraph;
-use crate::codegen::lower::{dense_graph, Adders};
+use crate::codegen::lower::{dense_graph, dense_graph_for_clock, Adders};
 use crate::codegen::manifest::Order;
 use crate::codegen::timing::{self, simulate, Part, Stuck, Timeline};
 use crate::device::{Device, MemStyle};
@@ -266,11 +266,11 @@ pub struct PlanConfig {
 }
 
 impl PlanConfig {
-    /// How the folded units' registers are placed.
+    /// How the units' registers are placed.
     pub fn pipe_rule(&self) -> PipeRule {
         match (self.clock_mhz, self.device.as_ref().and_then(|d| d.delays)) {
             (Some(mhz), Some(delays)) => PipeRule::Clock { mhz, delays },
-            _ => PipeRule::Levels(self.levels_per_stage),
+            (_, delays) => PipeRule::Levels { levels: self.levels_per_stage, delays },
         }
     }
 
@@ -558,7 +558,12 @@ fn unit(
         let mut solved = memo.unrolled.borrow_mut();
         let graph = solved.entry(index).or_insert_with(|| {
             let dense = Weighted { weights: weights.into_dyn(), ..w.clone() };
-            Rc::new(dense_graph(layer, &dense, taps, adders))
+            Rc::new(match config.pipe_rule() {
+                PipeRule::Clock { mhz, delays } => {
+                    dense_graph_for_clock(layer, &dense, taps, adders.sharing, &delays, mhz)
+                }
+                PipeRule::Levels { .. } => dense_graph(layer, &dense, taps, adders),
+            })
         });
         Mvu::Unrolled(graph.clone())
     } else {
