@@ -3,7 +3,7 @@
 // byte at a time, so the top's wide ports need no pins. The paths the
 // harness adds are one register deep; the top's own set the clock.
 module harness #(
-    parameter integer IN_BITS = 8,
+    parameter integer IN_BITS = 16,
     parameter integer OUT_BITS = 8
 ) (
     input  wire       clk,

@@ -229,7 +229,7 @@ mod tests {
         lut: 2.9,
         adder: 4.8,
         carry: 0.2,
-        graph_adder: 6.5,
+        graph_adder: 6.8,
         control: 20.0,
     };
     // The digits design's fc1: power-of-two lanes of 17 bits, 16 lanes.
