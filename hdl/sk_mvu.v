@@ -24,7 +24,8 @@
 //   1 binary:  code 1 is +1, 0 is -1: sum = 2*(sum of x where +1) - (sum of
 //              all x); the second sum is shared by every PE row.
 //   2 ternary: code {minus, plus}: sum = (sum of x where +1) - (sum where -1).
-//   3 fixed:   code is the signed weight: a multiplier x * w per lane.
+//   3 fixed:   code is the signed weight: a multiplier x * w per lane (the
+//              first DSP lanes on DSP blocks, sk_mul16).
 //   4 shared:  code indexes the CODEBOOK; every lane's products with each
 //              codebook value are computed once (constant multiplications,
 //              shared by the PE rows) and the lane selects one.
@@ -63,6 +64,9 @@ module sk_mvu #(
     parameter SCALES = "",
     // The weights in SPRAM, loaded through the ld ports (1), or in a ROM (0).
     parameter integer SPRAM = 0,
+    // Fixed-point lanes whose multiplier is an iCE40 UltraPlus DSP block
+    // (sk_mul16): the first DSP lanes, p*SIMD + s < DSP; the rest LUTs.
+    parameter integer DSP = 0,
     // Where the weight ROM goes: "block" RAM, "logic", or "auto" (the tool's choice).
     // (read by synthesis tools only: simulators see an unused parameter)
     // verilator lint_off UNUSEDPARAM
@@ -105,6 +109,10 @@ module sk_mvu #(
         end
         if (KIND == 4 && CB_N > (1 << CODE)) begin : g_bad_4
             sk_mvu_needs_CB_N_at_most_2_pow_CODE u_bad ();
+        end
+        if (DSP < 0 || (DSP > 0 && (KIND != 3 || XS > 16 || CODE > 16 || LANE_W > 32)))
+        begin : g_bad_8
+            sk_mvu_needs_DSP_lanes_fixed_with_16_bit_operands u_bad ();
         end
         if (SCALED < 0 || SCALED > 2 || (SCALED == 2 && (M_BITS < 2 || OUT_W <= M_BITS / 2 + 1)))
         begin : g_bad_7
@@ -311,8 +319,22 @@ module sk_mvu #(
                         wire [LANE_W-1:0] mag = gated << c[CODE-3:0];
                         assign lanes[s*LANE_W +: LANE_W] = mag ^ {LANE_W{c[CODE-2]}};
                     end else if (KIND == 3) begin : g_fixed
-                        wire signed [LANE_W-1:0] we = {{(LANE_W-CODE){c[CODE-1]}}, c};
-                        assign lanes[s*LANE_W +: LANE_W] = xe * we;
+                        if (p * SIMD + s < DSP) begin : g_dsp
+                            // On a DSP block: the operands sign-extended to 16 bits.
+                            wire unused_xe = ^xe;
+                            wire [31:0] o;
+                            sk_mul16 u_mul (
+                                .a({{(16-XS){xs[s*XS+XS-1]}}, xs[s*XS +: XS]}),
+                                .b({{(16-CODE){c[CODE-1]}}, c}), .o(o)
+                            );
+                            assign lanes[s*LANE_W +: LANE_W] = o[LANE_W-1:0];
+                            if (LANE_W < 32) begin : g_unused_o
+                                wire unused_o = ^o[31:LANE_W];
+                            end
+                        end else begin : g_lut
+                            wire signed [LANE_W-1:0] we = {{(LANE_W-CODE){c[CODE-1]}}, c};
+                            assign lanes[s*LANE_W +: LANE_W] = xe * we;
+                        end
                     end else begin : g_shared
                         // x times every codebook value (constant multiplications,
                         // identical in every PE row, merged by synthesis).

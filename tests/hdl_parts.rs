@@ -941,7 +941,7 @@ fn impossible_parameters_are_refused_at_elaboration() {
     if !have("iverilog") {
         return;
     }
-    let cases: [(&str, &str, &str, &str); 8] = [
+    let cases: [(&str, &str, &str, &str); 9] = [
         ("sk_addtree", ".N(5), .IW(4), .H(2)", "[19:0] x; wire [5:0] y", ".x(x), .y(y)"),
         (
             "sk_argmax",
@@ -955,6 +955,7 @@ fn impossible_parameters_are_refused_at_elaboration() {
         ("sk_window", ".C(1), .H(4), .W(4), .KH(3), .KW(3), .CHUNK(4)", "", ""),
         ("sk_mvu", ".SIMD(4), .H(1), .KIND(1), .CODE(1)", "", ""),
         ("sk_uart_rx", ".CLKS(3)", "", ""),
+        ("sk_mvu", ".SIMD(2), .H(1), .KIND(0), .CODE(5), .DSP(1)", "", ""),
     ];
     let needs = [
         "sk_addtree_needs_N_at_most_2_pow_H",
@@ -965,6 +966,7 @@ fn impossible_parameters_are_refused_at_elaboration() {
         "sk_window_needs_CHUNK_dividing_KH_KW_C",
         "sk_mvu_needs_SIMD_at_most_2_pow_H",
         "sk_uart_rx_needs_CLKS_at_least_4",
+        "sk_mvu_needs_DSP_lanes_fixed_with_16_bit_operands",
     ];
     let tools: Vec<&str> =
         ["iverilog", "verilator"].into_iter().filter(|t| *t == "iverilog" || have(t)).collect();
@@ -982,4 +984,52 @@ fn impossible_parameters_are_refused_at_elaboration() {
                 sk_addtree #(.N(4), .IW(4), .H(2)) u (.x(x), .y(y));\nendmodule\n";
     let (ok, said) = elaborate("iverilog", good);
     assert!(ok, "{said}");
+}
+
+/// `sim/sb_mac16.v`, the DSP block's model the testbenches use, against
+/// Yosys's own model of SB_MAC16 (its `ice40/cells_sim.v`): `sk_mul16` on
+/// each gives the signed product of 3,000 random and extreme operands.
+#[test]
+fn the_dsp_model_multiplies_as_yosys_models_the_block() {
+    if !have("iverilog") || !have("yosys") {
+        return;
+    }
+    // Yosys's data beside its binary: PREFIX/bin/yosys, PREFIX/share/yosys.
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let bin = std::env::split_paths(&path).map(|d| d.join("yosys")).find(|p| p.exists()).unwrap();
+    let prefix = bin.canonicalize().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
+    let yosys_model = prefix.join("share/yosys/ice40/cells_sim.v");
+    assert!(yosys_model.exists(), "{} is missing", yosys_model.display());
+    let ours = Path::new(ROOT).join("sim/sb_mac16.v");
+    let mul16 = Path::new(ROOT).join("hdl/sk_mul16.v");
+    let dir = tempfile::tempdir().unwrap();
+    let tb = "module tb;\n\
+              reg [15:0] a, b; wire [31:0] o; reg signed [31:0] e;\n\
+              integer i, bad;\n\
+              sk_mul16 u (.a(a), .b(b), .o(o));\n\
+              initial begin\n\
+                bad = 0;\n\
+                for (i = 0; i < 3000; i = i + 1) begin\n\
+                  a = i < 4 ? {i[0], {15{~i[0]}}} : $random; b = i < 4 ? {i[1], {15{~i[1]}}} : $random;\n\
+                  #1 e = $signed(a) * $signed(b);\n\
+                  if (o !== e) bad = bad + 1;\n\
+                end\n\
+                $display(\"checked %0d bad %0d\", i, bad);\n\
+                $finish;\n\
+              end\n\
+              endmodule\n";
+    std::fs::write(dir.path().join("tb.v"), tb).unwrap();
+    for model in [&ours, &yosys_model] {
+        let compiled = Command::new("iverilog")
+            .current_dir(dir.path())
+            .args(["-g2012", "-DNO_ICE40_DEFAULT_ASSIGNMENTS", "-s", "tb", "-o", "tb.vvp", "tb.v"])
+            .arg(&mul16)
+            .arg(model)
+            .output()
+            .unwrap();
+        assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr));
+        let run = Command::new("vvp").current_dir(dir.path()).arg("tb.vvp").output().unwrap();
+        let said = String::from_utf8_lossy(&run.stdout);
+        assert!(said.contains("checked 3000 bad 0"), "{}: {said}", model.display());
+    }
 }

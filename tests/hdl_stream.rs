@@ -234,7 +234,7 @@ fn random_streaming_designs_are_lint_clean() {
     if !have("verilator") {
         return;
     }
-    let (mut with_spram, mut compact, mut serial) = (0, 0, 0);
+    let (mut with_spram, mut compact, mut serial, mut dsp) = (0, 0, 0, 0);
     for seed in 0..12u64 {
         let net =
             if seed.is_multiple_of(2) { random_stream_network(seed) } else { random_network(seed) };
@@ -245,19 +245,22 @@ fn random_streaming_designs_are_lint_clean() {
         with_spram += usize::from(design.manifest.stream.as_ref().unwrap().weight_bytes > 0);
         compact += usize::from(design.files.iter().any(|(_, t)| t.contains(".COMPACT(1)")));
         serial += usize::from(design.files.iter().any(|(n, _)| n == "sk_maxpool_serial.v"));
+        dsp += usize::from(design.manifest.cost.dsps > 0);
         let long = design.files.iter().flat_map(|(_, t)| t.lines()).find(|l| l.len() > 100);
         assert_eq!(long, None, "seed {seed}: lines stay within 100 columns");
         // The library files the plan lists are exactly those the Verilog
         // instantiates (the lint above finds any missing).
         for (name, _) in design.files.iter().filter(|(n, _)| n.starts_with("sk_")) {
-            let module = format!("{} #(", name.trim_end_matches(".v"));
-            let used = design.files.iter().any(|(_, text)| text.contains(&module));
+            let stem = name.trim_end_matches(".v");
+            let (with, without) = (format!("{stem} #("), format!("{stem} u_"));
+            let used = design.files.iter().any(|(_, t)| t.contains(&with) || t.contains(&without));
             assert!(used, "seed {seed}: {name} is listed but nothing instantiates it");
         }
     }
     assert!(with_spram > 0, "no design kept its weights in SPRAM");
     assert!(compact > 0, "no design kept one window register");
     assert!(serial > 0, "no design pooled the channels as they arrive");
+    assert!(dsp > 0, "no design multiplied on DSP blocks");
 }
 
 #[test]
@@ -617,6 +620,12 @@ fn every_lane_kind_folds_and_pipelines_exactly() {
                 if levels == 5 {
                     assert!(fc1.contains("placed for 500.0 MHz by the timing model"), "{fc1}");
                 }
+                // On the UP5K, fixed-point lanes take its eight DSP blocks,
+                // the first layer's first: fc1's 16 lanes get all of them.
+                let dsp = matches!(kind, WeightKind::Fixed { .. }) && clock_mhz.is_some();
+                assert_eq!(fc1.contains(".DSP(8)"), dsp, "{fc1}");
+                assert_eq!(m.cost.dsps, if dsp { 8 } else { 0 });
+                assert_eq!(m.files.iter().any(|f| f == "sk_mul16.v"), dsp);
                 // The scale's multiplier cut in two only for a clock, and
                 // always for one it cannot make whole (500 MHz).
                 let split = fc1.contains(".SCALED(2)");

@@ -80,7 +80,7 @@ pub fn estimate(cost: &Cost, io: u64, device: &Device) -> Resources {
         ffs: cost.ffs,
         ram_blocks: cost.ram_blocks,
         spram: cost.spram,
-        dsps: 0,
+        dsps: cost.dsps,
         io,
     }
 }

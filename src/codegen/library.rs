@@ -4,7 +4,7 @@
 
 /// The library, in the order its files are listed: a module's name, its
 /// source, and the library modules it instantiates (listed before it).
-const LIBRARY: [(&str, &str, &[&str]); 19] = [
+const LIBRARY: [(&str, &str, &[&str]); 20] = [
     ("sk_skid", include_str!("../../hdl/sk_skid.v"), &[]),
     ("sk_readq", include_str!("../../hdl/sk_readq.v"), &[]),
     ("sk_fifo", include_str!("../../hdl/sk_fifo.v"), &["sk_readq"]),
@@ -19,6 +19,7 @@ const LIBRARY: [(&str, &str, &[&str]); 19] = [
     ("sk_addtree", include_str!("../../hdl/sk_addtree.v"), &[]),
     // Instantiated by sk_mvu only with its weights in SPRAM.
     ("sk_spram_rom", include_str!("../../hdl/sk_spram_rom.v"), &[]),
+    ("sk_mul16", include_str!("../../hdl/sk_mul16.v"), &[]),
     ("sk_mvu", include_str!("../../hdl/sk_mvu.v"), &["sk_addtree"]),
     // The board library: the UART and the host link of a board top, and the
     // reader of weights from its flash.

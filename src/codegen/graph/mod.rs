@@ -198,6 +198,9 @@ pub struct Cost {
     /// Single-port RAM blocks (SPRAM) of weight ROMs kept there.
     #[serde(default)]
     pub spram: u64,
+    /// DSP blocks (iCE40 UltraPlus SB_MAC16) of fixed-point lanes.
+    #[serde(default)]
+    pub dsps: u64,
 }
 
 impl Cost {
@@ -273,6 +276,7 @@ impl std::ops::Add for Cost {
             ram_bits: self.ram_bits + o.ram_bits,
             ram_blocks: self.ram_blocks + o.ram_blocks,
             spram: self.spram + o.spram,
+            dsps: self.dsps + o.dsps,
         }
     }
 }
@@ -295,6 +299,7 @@ impl std::ops::Mul<u64> for Cost {
             rom_bits: self.rom_bits * k,
             ram_bits: self.ram_bits * k,
             spram: self.spram * k,
+            dsps: self.dsps * k,
         }
     }
 }

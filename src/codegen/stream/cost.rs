@@ -165,8 +165,12 @@ pub fn folded(plan: &Plan, f: &Folded) -> Cost {
         // Gated inputs: one tree per PE row, one shared, one subtraction per row.
         WeightCode::Binary => tree(simd, xs) * (pe + 1) + adders(pe, f.sum_w as u64),
         WeightCode::Ternary => tree(simd, xs) * (2 * pe) + adders(pe, f.sum_w as u64),
-        // A multiplier per lane: code-bits partial products.
-        WeightCode::Fixed { .. } => adders(pe * simd * (code - 1), lane) + tree(simd, lane) * pe,
+        // A multiplier per lane: code-bits partial products, or a DSP block.
+        WeightCode::Fixed { .. } => {
+            let dsp = f.dsp as u64;
+            let multipliers = adders((pe * simd - dsp) * (code - 1), lane);
+            Cost { dsps: dsp, ..multipliers } + tree(simd, lane) * pe
+        }
         // Shared products and a codebook multiplexer per lane: synthesis
         // makes each lane bit one LUT function of the input and the code,
         // measured (scripts/calibrate.sh) at about 0.7 LUT4 (0.5 LUT6) per

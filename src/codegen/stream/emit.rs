@@ -153,6 +153,9 @@ pub(super) fn mvu_params(plan: &Plan, f: &Folded, module: &str) -> Vec<(&'static
     if f.scaled {
         params.push(("SCALES", format!("\"{module}_m.hex\"")));
     }
+    if f.dsp > 0 {
+        params.push(("DSP", int(f.dsp)));
+    }
     if f.spram {
         params.push(("SPRAM", int(1)));
     } else {

@@ -50,6 +50,9 @@ fn instantiated(plan: &Plan) -> Vec<&'static str> {
             if f.spram {
                 used.push("sk_spram_rom");
             }
+            if f.dsp > 0 {
+                used.push("sk_mul16");
+            }
         }
     }
     used

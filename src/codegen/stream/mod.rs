@@ -149,6 +149,10 @@ pub fn design(net: &IntNetwork, plan: &Plan, spec: &TopSpec) -> Design {
         data.push((SPRAM_MODEL.0.into(), SPRAM_MODEL.1.into()));
         sim_models.push(SPRAM_MODEL.0.to_string());
     }
+    if plan.layers.iter().any(|l| l.folded().is_some_and(|f| f.dsp > 0)) {
+        data.push((MAC16_MODEL.0.into(), MAC16_MODEL.1.into()));
+        sim_models.push(MAC16_MODEL.0.to_string());
+    }
     let stream = StreamManifest {
         input: StreamPort {
             lanes: plan.input.lanes,
@@ -195,6 +199,9 @@ pub fn design(net: &IntNetwork, plan: &Plan, spec: &TopSpec) -> Design {
 
 /// The simulation model of the SPRAM primitive (file name, source).
 const SPRAM_MODEL: (&str, &str) = ("sb_spram256ka.v", include_str!("../../../sim/sb_spram256ka.v"));
+
+/// The simulation model of the DSP block in `sk_mul16`'s configuration.
+const MAC16_MODEL: (&str, &str) = ("sb_mac16.v", include_str!("../../../sim/sb_mac16.v"));
 
 fn lines(words: &[String]) -> String {
     let mut text = words.join("\n");

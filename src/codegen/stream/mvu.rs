@@ -47,6 +47,9 @@ pub struct Folded {
     /// The weights in SPRAM (loaded through the top's weight port) rather
     /// than in a ROM.
     pub spram: bool,
+    /// Fixed-point lanes whose multiplier is a DSP block (`sk_mul16`): the
+    /// first `dsp` of the PE x SIMD lanes.
+    pub dsp: usize,
     /// The `[M, N]` weights in stream order, for the ROM.
     weights: Rc<Array2<i32>>,
 }
@@ -154,6 +157,7 @@ impl Folded {
             core_latency: 2 + tl + u32::from(scaled) + u32::from(pipelining.split_scale),
             rq,
             spram: false,
+            dsp: 0,
             weights,
         }
     }

@@ -26,9 +26,9 @@ use crate::codegen::graph::LayerGraph;
 use crate::codegen::lower::{dense_graph, dense_graph_for_clock, Adders};
 use crate::codegen::manifest::Order;
 use crate::codegen::timing::{self, simulate, Part, Stuck, Timeline};
-use crate::device::{Device, MemStyle};
+use crate::device::{Device, Family, MemStyle};
 use crate::model::Shape;
-use crate::quant::{IntLayer, IntNetwork, IntOp, Interval, Weighted};
+use crate::quant::{IntLayer, IntNetwork, IntOp, Interval, WeightCode, Weighted};
 
 /// What one layer of the network becomes.
 #[derive(Clone, Debug)]
@@ -430,6 +430,7 @@ pub fn plan(net: &IntNetwork, config: &PlanConfig, memo: &Memo) -> Result<Plan, 
         bounds = layer.value_bounds();
         planned.push(p);
     }
+    assign_dsps(&mut planned, config.device.as_ref());
     let output_lanes = match stream.image {
         Some((c, _, _)) => c,
         None => stream.len,
@@ -538,6 +539,26 @@ fn size_fifos(plan: &mut Plan) -> Result<Timeline, CodegenError> {
         return Ok(skids);
     }
     Ok(best)
+}
+
+/// Gives the device's DSP blocks (iCE40 UltraPlus SB_MAC16) to the
+/// fixed-point lanes of the folded units, layer by layer in stream order,
+/// until none is left: a block multiplies a lane's 16-bit operands for the
+/// LUTs and carries of a multiplier. No device, no DSP blocks.
+fn assign_dsps(layers: &mut [LayerPlan], device: Option<&Device>) {
+    let mut left = device.filter(|d| d.family == Family::Ice40).map_or(0, |d| d.dsps as usize);
+    for l in layers.iter_mut() {
+        let (LayerHw::Conv { mvu: Mvu::Folded(f), .. }
+        | LayerHw::Dense { mvu: Mvu::Folded(f), .. }) = &mut l.hw
+        else {
+            continue;
+        };
+        let xs = f.xbits + u32::from(!f.xsigned);
+        if matches!(f.code, WeightCode::Fixed { .. }) && xs <= 16 && f.code.bits() <= 16 {
+            f.dsp = left.min(f.fold.pe * f.fold.simd);
+            left -= f.dsp;
+        }
+    }
 }
 
 /// The unit of weighted layer `index` folded `fold`, with `weights` its
