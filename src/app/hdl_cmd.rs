@@ -100,8 +100,9 @@ impl HdlOutcome {
         if let Some(e) = &self.estimate {
             let _ = writeln!(
                 s,
-                "resource model: {} LUTs, {} logic cells, {} FFs, {} RAM blocks, {} SPRAM, {} IO",
-                e.luts, e.cells, e.ffs, e.ram_blocks, e.spram, e.io
+                "resource model: {} LUTs, {} logic cells, {} FFs, {} RAM blocks, {} SPRAM, {} DSPs, \
+                 {} IO",
+                e.luts, e.cells, e.ffs, e.ram_blocks, e.spram, e.dsps, e.io
             );
         }
         timing_line(&mut s, m);
@@ -114,6 +115,13 @@ impl HdlOutcome {
             self.dir.display(),
             self.seconds
         );
+        if m.cost.dsps > 0 {
+            let _ = writeln!(
+                s,
+                "fixed-point lanes on {} DSP blocks (sb_mac16.v: the block's model, for simulation)",
+                m.cost.dsps
+            );
+        }
         if st.weight_bytes > 0 {
             let _ = writeln!(
                 s,
