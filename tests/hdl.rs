@@ -165,10 +165,26 @@ fn check_random(sim_kind: Simulator, seed: u64, count: usize) -> Result<(), Stri
     let mut cfg = config(argmax, 1 + (seed % 3) as u32);
     if seed % 5 < 2 {
         // Registers placed for a clock by the UP5K's timing model (some
-        // before the requantization, where only that makes it fit).
+        // before the requantization, where only that makes it fit; the
+        // argmax's tree registered every few levels where whole it does
+        // not fit).
         cfg.device = Some(shiftkit::device::Device::resolve("ice40-up5k").unwrap());
         cfg.clock_mhz = Some(15.0 + (seed % 47) as f64);
     }
+    check_design(sim_kind, &net, &cfg, seed, count)
+}
+
+/// Builds, runs and compares `net`'s design under `cfg` on one simulator,
+/// without and with gaps and back-pressure, every beat at the timing
+/// model's cycle.
+fn check_design(
+    sim_kind: Simulator,
+    net: &IntNetwork,
+    cfg: &HdlConfig,
+    seed: u64,
+    count: usize,
+) -> Result<(), String> {
+    let (net, cfg) = (net.clone(), cfg.clone());
     let dir = tempfile::tempdir().unwrap();
     let design = generate(&net, &cfg, dir.path());
     let built =
@@ -204,6 +220,44 @@ proptest! {
             eprintln!("SKIPPED: iverilog is not installed");
         }
     }
+}
+
+/// The argmax of an unrolled top whose comparator tree is too slow for the
+/// clock whole is registered every few levels (`sk_argmax_pipe`), the
+/// logits delayed alike; the design computes what the simulator does, index
+/// included, at the latency its manifest states.
+#[test]
+fn an_argmax_too_slow_for_the_clock_is_pipelined_and_exact() {
+    if !have("iverilog", "an_argmax_too_slow_for_the_clock_is_pipelined_and_exact") {
+        return;
+    }
+    // A network of five outputs or more: three comparator levels.
+    let (seed, net) = (0..)
+        .map(|seed| (seed, random_dense_network(seed)))
+        .find(|(_, net)| net.output().numel() >= 5)
+        .unwrap();
+    let mut cfg = config(true, 3);
+    let device = shiftkit::device::Device::resolve("ice40-up5k").unwrap();
+    let delays = device.delays.unwrap();
+    cfg.device = Some(device);
+    cfg.clock_mhz = Some(40.0);
+    let design = codegen::generate(&net, &cfg).unwrap();
+    let top = &design.files.last().unwrap().1;
+    assert!(top.contains("sk_argmax_pipe #("), "{top}");
+    // Whole, its tree would not fit 40 MHz; registered, every stage does.
+    let stated = design.manifest.model_mhz.unwrap();
+    assert!(stated >= 40.0, "{stated} MHz");
+    let graphs_ns = design.graphs.iter().map(|g| g.slowest_stage_ns(&delays)).fold(0.0, f64::max);
+    assert!(1000.0 / stated >= graphs_ns - 1e-9);
+    // Without a clock: the tree in one stage, one cycle.
+    let plain = codegen::generate(&net, &config(true, 3)).unwrap();
+    assert!(!plain.files.last().unwrap().1.contains("sk_argmax_pipe"));
+    assert!(design.manifest.latency > plain.manifest.latency);
+    if Command::new("verilator").arg("--version").output().is_ok() {
+        let dir = tempfile::tempdir().unwrap();
+        lint(dir.path(), &generate(&net, &cfg, dir.path()));
+    }
+    check_design(Simulator::Icarus, &net, &cfg, seed, 200).unwrap();
 }
 
 #[test]

@@ -941,7 +941,7 @@ fn impossible_parameters_are_refused_at_elaboration() {
     if !have("iverilog") {
         return;
     }
-    let cases: [(&str, &str, &str, &str); 9] = [
+    let cases: [(&str, &str, &str, &str); 10] = [
         ("sk_addtree", ".N(5), .IW(4), .H(2)", "[19:0] x; wire [5:0] y", ".x(x), .y(y)"),
         (
             "sk_argmax",
@@ -956,6 +956,7 @@ fn impossible_parameters_are_refused_at_elaboration() {
         ("sk_mvu", ".SIMD(4), .H(1), .KIND(1), .CODE(1)", "", ""),
         ("sk_uart_rx", ".CLKS(3)", "", ""),
         ("sk_mvu", ".SIMD(2), .H(1), .KIND(0), .CODE(5), .DSP(1)", "", ""),
+        ("sk_argmax_pipe", ".N(4), .BITS(4), .IW(2), .LEVELS(0)", "", ""),
     ];
     let needs = [
         "sk_addtree_needs_N_at_most_2_pow_H",
@@ -967,6 +968,7 @@ fn impossible_parameters_are_refused_at_elaboration() {
         "sk_mvu_needs_SIMD_at_most_2_pow_H",
         "sk_uart_rx_needs_CLKS_at_least_4",
         "sk_mvu_needs_DSP_lanes_fixed_with_16_bit_operands",
+        "sk_argmax_pipe_needs_N_at_least_2_and_LEVELS_at_least_1",
     ];
     let tools: Vec<&str> =
         ["iverilog", "verilator"].into_iter().filter(|t| *t == "iverilog" || have(t)).collect();

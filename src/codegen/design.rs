@@ -199,7 +199,14 @@ pub fn generate(net: &IntNetwork, config: &HdlConfig) -> Result<Design, CodegenE
                 Some(g) => g,
                 None => graphs_for(net, config.adders(), config.unrolled_clock())?,
             };
-            unrolled::generate(net, graphs, spec, config.adders(), config.delays())
+            unrolled::generate(
+                net,
+                graphs,
+                spec,
+                config.adders(),
+                config.delays(),
+                config.clock_mhz,
+            )
         }
     })
 }

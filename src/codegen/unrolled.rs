@@ -44,13 +44,15 @@ struct TopTemplate<'a> {
 }
 
 /// The unrolled design of `net` from its layers' graphs ([`build_graphs`]),
-/// its stages estimated by the timing model of `delays` (when given).
+/// its stages estimated by the timing model of `delays` (when given), its
+/// argmax pipelined for `clock_mhz` by it (when both are given).
 pub(crate) fn generate(
     net: &IntNetwork,
     graphs: Vec<LayerGraph>,
     spec: &TopSpec,
     adders: Adders,
     delays: Option<&Delays>,
+    clock_mhz: Option<f64>,
 ) -> Result<Design, CodegenError> {
     let header = spec.header;
     let mut files = Vec::new();
@@ -80,14 +82,26 @@ pub(crate) fn generate(
     let last = graphs.last().expect("checked non-empty");
     let outputs = last.outputs.len();
     let out_format = last.output_format;
-    // Input register + layers (+ the argmax register).
+    // Input register + layers (+ the argmax's registers).
     let mut latency = 1 + graphs.iter().map(|g| g.latency).sum::<u32>();
+    let argmax_levels = spec.argmax.then(|| argmax_levels(outputs, delays, clock_mhz)).flatten();
     let (argmax, argmax_bits, result) = if spec.argmax {
-        latency += 1;
-        let (lines, bits) = argmax_lines(&input, outputs, out_format);
         let width = out_format.bits() as u64;
+        let (lines, bits) = match argmax_levels {
+            None => {
+                latency += 1;
+                total.ffs += outputs as u64 * width + argmax_bits(outputs) as u64;
+                argmax_lines(&input, outputs, out_format)
+            }
+            Some(levels) => {
+                let (lines, bits, stages, ffs) =
+                    argmax_pipe_lines(&input, outputs, out_format, levels);
+                latency += stages;
+                total.ffs += ffs;
+                (lines, bits)
+            }
+        };
         total = total + Cost::argmax(outputs as u64, width, bits as u64);
-        total.ffs += outputs as u64 * width + bits as u64;
         (lines, bits, "logits_q".to_string())
     } else {
         (Vec::new(), 0, input.clone())
@@ -125,11 +139,15 @@ pub(crate) fn generate(
     files.push((format!("{}.v", spec.module), top));
     // The argmax is the stream library's, listed first like all of it.
     if spec.argmax {
-        files.splice(0..0, library::files(&["sk_argmax"]));
+        let module = if argmax_levels.is_some() { "sk_argmax_pipe" } else { "sk_argmax" };
+        files.splice(0..0, library::files(&[module]));
     }
     // The slowest stage: a layer's, or the argmax's comparators between
-    // the last layer's registers and the index's.
-    let argmax_ns = delays.filter(|_| spec.argmax).map(|d| compare_tree_ns(d, outputs));
+    // the last layer's registers and the index's (or between its own).
+    let argmax_ns = delays.filter(|_| spec.argmax).map(|d| match argmax_levels {
+        None => compare_tree_ns(d, outputs),
+        Some(levels) => compare_tree_ns(d, 1 << levels),
+    });
     let slowest = layers.iter().filter_map(|l| l.stage_ns).chain(argmax_ns).reduce(f64::max);
     let manifest = Manifest {
         model_mhz: slowest.map(|ns| 1000.0 / ns),
@@ -143,6 +161,78 @@ pub(crate) fn generate(
         ..Manifest::base(spec, net, Form::Unrolled, adders)
     };
     Ok(Design { files, data: Vec::new(), manifest, graphs })
+}
+
+/// Levels of the argmax's comparator tree over `n` outputs between its
+/// registers, when the timing model of `delays` says the whole tree does
+/// not fit `clock_mhz`: the most a stage that fit (at least one). `None`:
+/// the whole tree in one stage.
+fn argmax_levels(n: usize, delays: Option<&Delays>, clock_mhz: Option<f64>) -> Option<u32> {
+    let (d, mhz) = delays.zip(clock_mhz)?;
+    let budget = Delays::budget_ns(mhz);
+    if n < 2 || compare_tree_ns(d, n) <= budget {
+        return None;
+    }
+    let depth = usize::BITS - (n - 1).leading_zeros();
+    Some((1..depth).rev().find(|&l| compare_tree_ns(d, 1 << l) <= budget).unwrap_or(1))
+}
+
+/// The argmax of [`argmax_lines`] as `sk_argmax_pipe`, registered every
+/// `levels` levels of its tree, the logits delayed alike: the lines, the
+/// index bits, the stages and the register bits.
+fn argmax_pipe_lines(
+    logits: &str,
+    n: usize,
+    f: FixedFormat,
+    levels: u32,
+) -> (Vec<String>, u32, u32, u64) {
+    let bits = argmax_bits(n);
+    let w = f.bits();
+    let depth = usize::BITS - (n - 1).leading_zeros();
+    let stages = depth.div_ceil(levels);
+    let word = n as u32 * w;
+    let mut lines = vec![
+        format!(
+            "// The index of the largest of {n} lanes ({f}), ties to the lower index: a tree of \
+             comparators registered every {levels} of its {depth} levels ({stages} stages)."
+        ),
+        format!("wire [{}:0] best;", w - 1),
+        format!("wire [{}:0] best_index;", bits - 1),
+        format!(
+            "sk_argmax_pipe #(.N({n}), .BITS({w}), .SIGNED({}), .IW({bits}), .LEVELS({levels})) \
+             u_argmax (",
+            u32::from(f.signed())
+        ),
+        format!("    .clk(clk), .en(ce), .x({logits}), .max(best), .index(best_index)"),
+        ");".into(),
+        "wire unused_best = ^best;".into(),
+        "// The logits, delayed as long.".into(),
+        format!("reg [{}:0] logits_d;", stages * word - 1),
+        "always @(posedge clk) begin".into(),
+    ];
+    if stages == 1 {
+        lines.push(format!("    if (ce) logits_d <= {logits};"));
+    } else {
+        lines.push(format!(
+            "    if (ce) logits_d <= {{logits_d[{}:0], {logits}}};",
+            (stages - 1) * word - 1
+        ));
+    }
+    lines.extend([
+        "end".into(),
+        format!(
+            "wire [{}:0] logits_q = logits_d[{}:{}];",
+            word - 1,
+            stages * word - 1,
+            (stages - 1) * word
+        ),
+        "assign m_axis_tuser = best_index;".into(),
+    ]);
+    // The tree's registers (values and indices of the levels registered)
+    // and the logits' delay.
+    let registered = (1..=depth).filter(|k| k % levels == 0 || *k == depth);
+    let tree: u64 = registered.map(|k| n.div_ceil(1 << k) as u64 * (w + bits) as u64).sum();
+    (lines, bits, stages, tree + (stages * word) as u64)
 }
 
 /// The index of the largest output lane (`sk_argmax`, lower index on ties)
