@@ -3,8 +3,8 @@
 // The index of the largest of N codes (code i at [(i+1)*BITS-1 : i*BITS]),
 // the lowest index on ties, and that largest value, as sk_argmax gives
 // them, but with a register after every LEVELS levels of the comparator
-// tree and after its last: level k pairs the values of level k-1, the lower
-// index winning ties. The result of the codes taken at a clock with en high
+// tree and after its last: level k pairs the values of level k-1 (each pair
+// compared by sk_argmax), the lower index winning ties. The result of the codes taken at a clock with en high
 // leaves STAGES = ceil(ceil(log2 N) / LEVELS) advances of en later (at least
 // one).
 module sk_argmax_pipe #(
@@ -30,8 +30,6 @@ module sk_argmax_pipe #(
     endgenerate
 
     localparam integer DEPTH = $clog2(N);
-    // Signed order is unsigned order with the sign bits flipped.
-    localparam [BITS-1:0] FLIP = SIGNED != 0 ? {BITS{1'b1}} ^ ({BITS{1'b1}} >> 1) : {BITS{1'b0}};
 
     genvar k, i;
     generate
@@ -56,9 +54,12 @@ module sk_argmax_pipe #(
                     if (2 * i + 1 < NP) begin : g_compare
                         wire [BITS-1:0] b = g_level[k-1].v[(2*i+1)*BITS +: BITS];
                         wire [IW-1:0] ib = g_level[k-1].ix[(2*i+1)*IW +: IW];
-                        wire a_wins = (a ^ FLIP) >= (b ^ FLIP);
-                        assign v_d[i*BITS +: BITS] = a_wins ? a : b;
-                        assign ix_d[i*IW +: IW] = a_wins ? ia : ib;
+                        // sk_argmax's comparison of the pair: index 0 is a.
+                        wire b_wins;
+                        sk_argmax #(.N(2), .BITS(BITS), .SIGNED(SIGNED), .IW(1)) u_pair (
+                            .x({b, a}), .max(v_d[i*BITS +: BITS]), .index(b_wins)
+                        );
+                        assign ix_d[i*IW +: IW] = b_wins ? ib : ia;
                     end else begin : g_pass
                         assign v_d[i*BITS +: BITS] = a;
                         assign ix_d[i*IW +: IW] = ia;

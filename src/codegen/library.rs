@@ -11,7 +11,7 @@ const LIBRARY: [(&str, &str, &[&str]); 21] = [
     ("sk_dwc", include_str!("../../hdl/sk_dwc.v"), &[]),
     ("sk_window", include_str!("../../hdl/sk_window.v"), &[]),
     ("sk_argmax", include_str!("../../hdl/sk_argmax.v"), &[]),
-    ("sk_argmax_pipe", include_str!("../../hdl/sk_argmax_pipe.v"), &[]),
+    ("sk_argmax_pipe", include_str!("../../hdl/sk_argmax_pipe.v"), &["sk_argmax"]),
     ("sk_argmax_gather", include_str!("../../hdl/sk_argmax_gather.v"), &["sk_dwc", "sk_argmax"]),
     ("sk_maxpool", include_str!("../../hdl/sk_maxpool.v"), &["sk_window", "sk_argmax"]),
     ("sk_maxpool_serial", include_str!("../../hdl/sk_maxpool_serial.v"), &["sk_argmax"]),
