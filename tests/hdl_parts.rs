@@ -1035,3 +1035,97 @@ fn the_dsp_model_multiplies_as_yosys_models_the_block() {
         assert!(said.contains("checked 3000 bad 0"), "{}: {said}", model.display());
     }
 }
+
+/// `sk_argmax_pipe` on Icarus against a reference: random N, widths,
+/// signedness and register spacings, codes drawn from few values so ties
+/// are common, the enable low a third of the clocks. Every vector's index
+/// and maximum leave exactly STAGES enabled clocks after it entered, the
+/// lowest index winning ties.
+#[test]
+fn pipelined_argmax_gives_the_lowest_index_of_the_largest_stages_later() {
+    if !have("iverilog") {
+        return;
+    }
+    let lib = Path::new(ROOT).join("hdl");
+    for seed in 0..12u64 {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let n = rng.gen_range(2..=12usize);
+        let bits = rng.gen_range(2..=6u32);
+        let signed = rng.gen_bool(0.5);
+        let levels = rng.gen_range(1..=4u32);
+        let iw = (usize::BITS - (n - 1).leading_zeros()).max(1);
+        let depth = usize::BITS - (n - 1).leading_zeros();
+        let stages = depth.div_ceil(levels);
+        let count = 40;
+        let f = FixedFormat::new(signed, bits, 0).unwrap();
+        let vectors: Vec<Vec<i64>> =
+            (0..count).map(|_| (0..n).map(|_| f.min() + rng.gen_range(0..3)).collect()).collect();
+        let words: Vec<String> = vectors
+            .iter()
+            .map(|v| {
+                let word = v
+                    .iter()
+                    .rev()
+                    .fold(0u128, |acc, &c| (acc << bits) | (c as u128 & ((1u128 << bits) - 1)));
+                format!("{word:x}")
+            })
+            .collect();
+        let cycles = 3 * count;
+        let en: Vec<String> =
+            (0..cycles).map(|_| if rng.gen_bool(0.67) { "1" } else { "0" }.to_string()).collect();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("x.hex"), words.join("\n")).unwrap();
+        std::fs::write(dir.path().join("en.hex"), en.join("\n")).unwrap();
+        let tb = format!(
+            "module tb;\n\
+             reg clk = 0; reg en = 0; reg [{w}:0] x;\n\
+             wire [{b}:0] m; wire [{i}:0] ix;\n\
+             reg [{w}:0] xs [0:{last}]; reg ens [0:{cl}];\n\
+             integer c, edges;\n\
+             sk_argmax_pipe #(.N({n}), .BITS({bits}), .SIGNED({s}), .IW({iw}), .LEVELS({levels})) \
+             u (.clk(clk), .en(en), .x(x), .max(m), .index(ix));\n\
+             initial begin\n\
+               $readmemh(\"x.hex\", xs); $readmemh(\"en.hex\", ens); edges = 0;\n\
+               for (c = 0; c < {cycles}; c = c + 1) begin\n\
+                 en = ens[c]; x = xs[edges < {count} ? edges : 0]; #1;\n\
+                 if (en && edges >= {stages} && edges - {stages} < {count})\n\
+                   $display(\"%0d %0d %0d\", edges - {stages}, ix, m);\n\
+                 clk = 1; #1 clk = 0; if (en) edges = edges + 1;\n\
+               end\n\
+               $finish;\n\
+             end\n\
+             endmodule\n",
+            w = n as u32 * bits - 1,
+            b = bits - 1,
+            i = iw - 1,
+            last = count - 1,
+            cl = cycles - 1,
+            s = u32::from(signed),
+        );
+        std::fs::write(dir.path().join("tb.v"), tb).unwrap();
+        let compiled = Command::new("iverilog")
+            .current_dir(dir.path())
+            .args(["-g2005", "-s", "tb", "-o", "tb.vvp", "tb.v"])
+            .arg(lib.join("sk_argmax_pipe.v"))
+            .arg(lib.join("sk_argmax.v"))
+            .output()
+            .unwrap();
+        assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr));
+        let run = Command::new("vvp").current_dir(dir.path()).arg("tb.vvp").output().unwrap();
+        let lines: Vec<String> =
+            String::from_utf8_lossy(&run.stdout).lines().map(str::to_string).collect();
+        let shown: Vec<&String> = lines.iter().filter(|l| !l.contains("finish")).collect();
+        assert!(shown.len() >= count / 2, "seed {seed}: {} results", shown.len());
+        for (k, line) in shown.iter().enumerate() {
+            let v = &vectors[k];
+            let best = v.iter().copied().max().unwrap();
+            let index = v.iter().position(|&c| c == best).unwrap();
+            let code = (best as u64) & ((1u64 << bits) - 1);
+            assert_eq!(
+                **line,
+                format!("{k} {index} {code}"),
+                "seed {seed}: N {n}, {bits} bits, signed {signed}, levels {levels}"
+            );
+        }
+    }
+}

@@ -11,7 +11,7 @@ use super::library;
 use super::lower::{dense_graph, dense_graph_for_clock, Adders};
 use super::manifest::{argmax_bits, Design, Form, LayerCost, Manifest, TopSpec};
 use super::names::sanitize;
-use super::stream::pipeline::compare_tree_ns;
+use super::stream::pipeline::{clog2, compare_tree_ns};
 use crate::device::Delays;
 use crate::quant::{FixedFormat, IntLayer, IntNetwork, IntOp, Interval};
 
@@ -173,7 +173,7 @@ fn argmax_levels(n: usize, delays: Option<&Delays>, clock_mhz: Option<f64>) -> O
     if n < 2 || compare_tree_ns(d, n) <= budget {
         return None;
     }
-    let depth = usize::BITS - (n - 1).leading_zeros();
+    let depth = clog2(n);
     Some((1..depth).rev().find(|&l| compare_tree_ns(d, 1 << l) <= budget).unwrap_or(1))
 }
 
@@ -188,7 +188,7 @@ fn argmax_pipe_lines(
 ) -> (Vec<String>, u32, u32, u64) {
     let bits = argmax_bits(n);
     let w = f.bits();
-    let depth = usize::BITS - (n - 1).leading_zeros();
+    let depth = clog2(n);
     let stages = depth.div_ceil(levels);
     let word = n as u32 * w;
     let mut lines = vec![

@@ -70,18 +70,7 @@ impl LayerGraph {
 mod tests {
     use crate::codegen::graph::builder::{finish, input_nodes, Builder, Io};
     use crate::codegen::graph::{LayerGraph, Operand};
-    use crate::device::Delays;
     use crate::quant::{FixedFormat, Interval};
-
-    const D: Delays = Delays {
-        reg: 2.6,
-        ram: 5.0,
-        lut: 2.9,
-        adder: 4.8,
-        carry: 0.2,
-        graph_adder: 6.8,
-        control: 20.0,
-    };
 
     /// The sum of `n` 8-bit inputs as a balanced tree, a register every
     /// `levels` levels.
@@ -105,15 +94,16 @@ mod tests {
 
     #[test]
     fn a_stage_is_its_adders_and_its_widest_carry() {
+        let d = crate::device::Device::resolve("ice40-up5k").unwrap().delays.unwrap();
         // 16 inputs: four levels, the last adder 12 bits wide.
-        let whole = sum(16, 99).slowest_stage_ns(&D);
-        assert!((whole - (D.reg + 4.0 * D.graph_adder + 12.0 * D.carry)).abs() < 1e-9, "{whole}");
+        let whole = sum(16, 99).slowest_stage_ns(&d);
+        assert!((whole - (d.reg + 4.0 * d.graph_adder + 12.0 * d.carry)).abs() < 1e-9, "{whole}");
         // A register after two levels: two adders a stage, the second
         // stage's widest adder 12 bits.
-        let halves = sum(16, 2).slowest_stage_ns(&D);
-        assert!((halves - (D.reg + 2.0 * D.graph_adder + 12.0 * D.carry)).abs() < 1e-9, "{halves}");
+        let halves = sum(16, 2).slowest_stage_ns(&d);
+        assert!((halves - (d.reg + 2.0 * d.graph_adder + 12.0 * d.carry)).abs() < 1e-9, "{halves}");
         // Every level registered: one adder a stage.
-        let every = sum(16, 1).slowest_stage_ns(&D);
+        let every = sum(16, 1).slowest_stage_ns(&d);
         assert!(every < halves && halves < whole, "{every} {halves} {whole}");
     }
 

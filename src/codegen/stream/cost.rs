@@ -5,7 +5,8 @@
 //! parameters the Verilog is instantiated with; the device's resources follow
 //! from it by the calibrated coefficients of `codegen::fit`.
 
-use super::mvu::{clog2, Folded};
+use super::mvu::Folded;
+use super::pipeline::clog2;
 use super::plan::{vecbuf_memory, Dwc, LayerHw, LayerPlan, Mvu, Plan, Window};
 use crate::codegen::graph::Cost;
 use crate::device::{Family, MemStyle};

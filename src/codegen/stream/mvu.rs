@@ -7,17 +7,12 @@ use std::rc::Rc;
 use ndarray::Array2;
 
 use super::fold::Fold;
-use super::pipeline::{lane_path, PipeRule, Pipelining, UnitShape};
+use super::pipeline::{clog2, lane_path, PipeRule, Pipelining, UnitShape};
 use crate::codegen::graph::LayerGraph;
 use crate::codegen::hex::pack_hex;
 use crate::codegen::lower::requant_graph;
 use crate::quant::contract::signed_bits;
 use crate::quant::{dot_bounds, IntLayer, Interval, WeightCode, Weighted};
-
-/// `ceil(log2(n))`, 0 for n <= 1.
-pub fn clog2(n: usize) -> u32 {
-    usize::BITS - n.saturating_sub(1).leading_zeros()
-}
 
 /// Everything `sk_mvu` is instantiated with.
 #[derive(Clone, Debug)]

@@ -116,13 +116,18 @@ fn scale_stages(d: &Delays, acc_w: u32, m_bits: u32, split: bool) -> Vec<f64> {
     }
 }
 
+/// `ceil(log2(n))`, 0 for n <= 1.
+pub fn clog2(n: usize) -> u32 {
+    usize::BITS - n.saturating_sub(1).leading_zeros()
+}
+
 /// The stage of a comparator tree over `n` values (`sk_argmax`'s: a max
 /// pool's over its window, the argmax's over an output beat and the largest
 /// so far): a register, a comparator and a multiplexer for every level of
 /// the tree, and a LUT behind it (measured: 31.5 ns for a digits CNN's 2x2
 /// max pool of 8-bit codes, the model's 32.5; fitted to that design alone).
 pub fn compare_tree_ns(d: &Delays, n: usize) -> f64 {
-    let levels = usize::BITS - (n.max(1) - 1).leading_zeros();
+    let levels = clog2(n);
     d.reg + levels as f64 * (d.adder + 3.0 * d.lut) + d.lut
 }
 
