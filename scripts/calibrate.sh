@@ -4,7 +4,8 @@
 # is placed by the model), synthesized with Yosys (synth_ice40, and
 # synth_xilinx for the xc7a35t rows) and, on the UP5K, placed and routed by
 # nextpnr-ice40 asked for the timing model's clock (the logic cells a device
-# runs out of, and the clock). Prints one table: the model's LUTs, logic
+# runs out of, and the clock; icetime's where lower on a design with DSP
+# blocks, whose paths nextpnr does not time). Prints one table: the model's LUTs, logic
 # cells, FFs and RAM blocks beside the tools', with the LUT error, the timing
 # model's clock beside nextpnr's, and a least-squares fit of the model's
 # coefficients (src/codegen/fit.rs holds the ones in use).
@@ -101,13 +102,24 @@ for d in "${designs[@]}"; do
       tee -q -o yosys_stat.tmp.json stat -json" > /dev/null 2> yosys.stderr \
       && mv yosys_stat.tmp.json yosys_stat.json)
   fi
-  if [ "$device" = ice40-up5k ] && [ ! -s "$dir/pnr.json" ]; then
+  if [ "$device" = ice40-up5k ] && { [ ! -s "$dir/pnr.json" ] || [ ! -s "$dir/shiftkit_top.asc" ]; }; then
     # Asked for the timing model's clock, as `build` asks; nextpnr exits 1
     # when it misses it (the report is written) and stops at 10 minutes.
+    rm -f "$dir/pnr.json" "$dir/icetime.log"
     ask=$(python3 -c "import json; print(round(json.load(open('$dir.hdl.json'))
       ['manifest'].get('model_mhz') or 12, 1))")
-    (cd "$dir" && timeout 600 nextpnr-ice40 --up5k --package sg48 --json shiftkit_top.json \
-      --freq "$ask" --report pnr.json -q -l pnr.log 2> /dev/null || true)
+    # HeAP first, then simulated annealing when HeAP did not finish (as `build`).
+    for placer in heap sa; do
+      [ -s "$dir/pnr.json" ] && break
+      (cd "$dir" && timeout 600 nextpnr-ice40 --up5k --package sg48 --json shiftkit_top.json \
+        --freq "$ask" --placer $placer --asc shiftkit_top.asc --report pnr.json -q \
+        -l pnr.log 2> /dev/null || true)
+    done
+  fi
+  # nextpnr does not time paths through DSP blocks; icetime does (as `build`).
+  if [ -s "$dir/shiftkit_top.asc" ] && [ ! -s "$dir/icetime.log" ] && grep -q SB_MAC16 \
+       "$dir/yosys_stat.json"; then
+    (cd "$dir" && icetime -d up5k -P sg48 -m -i -t shiftkit_top.asc > icetime.log 2>&1 || true)
   fi
   rows+=("$name $device")
 done
@@ -132,7 +144,12 @@ for r in rows:
         try:
             pnr = json.load(open(f"{out}/{name}/pnr.json"))
             lc = pnr["utilization"]["ICESTORM_LC"]["used"]
-            fmax = next(iter(pnr["fmax"].values()))["achieved"]
+            fmax = min(c["achieved"] for c in pnr["fmax"].values())
+            try:
+                t = open(f"{out}/{name}/icetime.log").read()
+                fmax = min(fmax, float(re.findall(r"Total path delay: .* \(([0-9.]+) MHz\)", t)[-1]))
+            except (OSError, IndexError):
+                pass
         except Exception:
             lc = fmax = None
     else:

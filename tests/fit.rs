@@ -343,8 +343,16 @@ fn build_places_routes_and_packs_a_small_design() {
     }
     // A second build replaces the first; with no clock it chooses one:
     // the timing model's for the design pipelined for the model's ceiling (or,
-    // after nextpnr missed that, a slower one), met.
-    let o = shiftkit(&["build", &q, "-o", out.to_str().unwrap(), "--target", "ice40-up5k"]);
+    // after nextpnr missed that, a slower one), met. The same network with
+    // 8-bit weights: its lanes' multipliers on the UP5K's DSP blocks, whose
+    // paths nextpnr does not time and icetime does.
+    let fixed8 = dir.path().join("fixed8.skm");
+    let f = dir.path().join("f.skm");
+    let args = ["quantize", f.to_str().unwrap(), "--weights", "fixed8", "-o"];
+    let o = shiftkit(&[&args[..], &[fixed8.to_str().unwrap()]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let fixed8 = fixed8.to_str().unwrap();
+    let o = shiftkit(&["build", fixed8, "-o", out.to_str().unwrap(), "--target", "ice40-up5k"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let b: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("build.json")).unwrap()).unwrap();
@@ -355,6 +363,12 @@ fn build_places_routes_and_packs_a_small_design() {
     assert_eq!(b["timing_met"], true, "{b}");
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("chosen by the timing model"), "{text}");
+    let pnr = &b["place_route"];
+    assert!(pnr["utilization"]["ICESTORM_DSP"][0].as_u64().unwrap() > 0, "{b}");
+    let (nextpnr, icetime) =
+        (pnr["nextpnr_mhz"].as_f64().unwrap(), pnr["icetime_mhz"].as_f64().unwrap());
+    assert_eq!(b["achieved_mhz"].as_f64().unwrap(), nextpnr.min(icetime), "{b}");
+    assert!(std::fs::read_to_string(out.join("icetime.log")).unwrap().contains("Total path delay"));
     // A clock the design cannot make: built, reported as a timing failure
     // with the worst path, and an error exit.
     let fast = dir.path().join("fast");

@@ -179,6 +179,11 @@ pub struct Delays {
     /// one before it, and a shared term fans out across the graph, so its
     /// routing is longer than a folded tree's.
     pub graph_adder: f64,
+    /// A lane's multiplier on a DSP block (iCE40 UltraPlus `SB_MAC16`
+    /// unregistered, as `sk_mul16` configures it), with the routing into and
+    /// out of the block; none on a device whose lanes get no DSP blocks.
+    #[serde(default)]
+    pub dsp: f64,
     /// The slowest control path of the other parts (handshakes, counters,
     /// the argmax's comparator), which pipelining the units does not
     /// shorten: the model's ceiling for a design.
@@ -247,6 +252,15 @@ impl Device {
                 "`clock_mhz` {} is outside (0, {MAX_CLOCK_MHZ}] MHz",
                 self.clock_mhz
             ));
+        }
+        if let Some(d) = self.delays.filter(|_| self.family == Family::Ice40 && self.dsps > 0) {
+            if d.dsp <= 0.0 {
+                return Err(format!(
+                    "the timing model of a device with {} DSP blocks needs `dsp` in [delays], \
+                     the delay (ns) of a lane's multiplier on one",
+                    self.dsps
+                ));
+            }
         }
         if self.family.place_and_route() && self.nextpnr.is_empty() {
             return Err(format!(
@@ -463,6 +477,8 @@ mod tests {
             (good.replace("clock_mhz = 12.0", "clock_mhz = 0.0"), "clock_mhz"),
             (good.replace("clock_mhz = 12.0", "clock_mhz = 12.0\ncolour = 1"), "colour"),
             (good.replace("nextpnr = [\"--up5k\", \"--package\", \"sg48\"]", ""), "nextpnr"),
+            // DSP blocks and a timing model, but no delay for a lane on one.
+            (good.replace("\ndsp = 10.2", ""), "`dsp` in [delays]"),
         ] {
             let e = Device::parse(&bad).unwrap_err();
             assert!(e.contains(says), "{says}: {e}");

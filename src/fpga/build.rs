@@ -562,6 +562,18 @@ impl BuildOutcome {
         }
     }
 
+    /// Which tool's figure the achieved clock is: icetime's where it timed
+    /// the design's DSP blocks lower than nextpnr did.
+    fn timed_by(&self) -> String {
+        match &self.place_route {
+            Some(p) if p.icetime_mhz.is_some_and(|t| t < p.nextpnr_mhz) => format!(
+                " (by icetime, which times the DSP blocks; nextpnr: {:.1} MHz)",
+                p.nextpnr_mhz
+            ),
+            _ => String::new(),
+        }
+    }
+
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         let folds: Vec<String> = self.folds.iter().map(|(l, f)| format!("{l}={f}")).collect();
@@ -595,8 +607,9 @@ impl BuildOutcome {
             (Some(f), Some(true)) => {
                 let _ = writeln!(
                     s,
-                    "timing met: {f:.1} MHz achieved for {} MHz requested{}; {:.0} images/s at \
-                     {f:.1} MHz",
+                    "timing met: {f:.1} MHz achieved{} for {} MHz requested{}; {:.0} images/s \
+                     at {f:.1} MHz",
+                    self.timed_by(),
                     self.requested_mhz,
                     self.clock_note(),
                     self.images_per_second.unwrap_or(0.0)
@@ -605,8 +618,9 @@ impl BuildOutcome {
             (Some(f), _) => {
                 let _ = writeln!(
                     s,
-                    "TIMING FAILED: {f:.1} MHz achieved, {} MHz requested{} (ask for a clock of \
-                     {:.0} MHz or less); worst path:",
+                    "TIMING FAILED: {f:.1} MHz achieved{}, {} MHz requested{} (ask for a clock \
+                     of {:.0} MHz or less); worst path:",
+                    self.timed_by(),
                     self.requested_mhz,
                     self.clock_note(),
                     f.floor()

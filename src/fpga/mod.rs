@@ -57,6 +57,7 @@ pub struct Tool {
 pub const YOSYS: Tool = Tool { name: "yosys", package: "yosys" };
 pub const NEXTPNR_ICE40: Tool = Tool { name: "nextpnr-ice40", package: "nextpnr-ice40" };
 pub const ICEPACK: Tool = Tool { name: "icepack", package: "fpga-icestorm" };
+pub const ICETIME: Tool = Tool { name: "icetime", package: "fpga-icestorm" };
 
 impl Tool {
     /// The tool's path, or the error that says how to install it.
@@ -78,8 +79,10 @@ impl Tool {
             (o.status.success() && !line.is_empty()).then_some(line)
         };
         let version = match self.name {
-            "icepack" => first_line("dpkg-query", &["-W", "-f", "${Version}", self.package])
-                .map(|v| format!("{} {v} (Debian)", self.package)),
+            "icepack" | "icetime" => {
+                first_line("dpkg-query", &["-W", "-f", "${Version}", self.package])
+                    .map(|v| format!("{} {v} (Debian)", self.package))
+            }
             "nextpnr-ice40" => first_line(self.name, &["--version"]),
             _ => first_line(self.name, &["-V"]),
         };
@@ -90,7 +93,7 @@ impl Tool {
 /// The tools a build on `device` needs, checked before anything runs.
 pub fn tools_for(device: &Device) -> Result<Vec<Tool>, FpgaError> {
     let tools = if device.family.place_and_route() {
-        vec![YOSYS, NEXTPNR_ICE40, ICEPACK]
+        vec![YOSYS, NEXTPNR_ICE40, ICEPACK, ICETIME]
     } else {
         vec![YOSYS]
     };
@@ -258,7 +261,18 @@ pub fn count(family: Family, cells: &BTreeMap<String, u64>) -> Resources {
 pub struct PlaceRoute {
     /// Used and available cells by nextpnr's type (ICESTORM_LC, ICESTORM_RAM, SB_IO, ...).
     pub utilization: BTreeMap<String, (u64, u64)>,
+    /// The clock the tools confirm: nextpnr's, or icetime's where that is
+    /// lower on a design with DSP blocks.
     pub achieved_mhz: f64,
+    /// nextpnr's achieved clock. nextpnr-ice40 takes a DSP block's ports
+    /// for registers, so it does not time a path through an unregistered
+    /// block.
+    #[serde(default)]
+    pub nextpnr_mhz: f64,
+    /// icetime's (fpga-icestorm) clock of the placed design, which times the
+    /// paths through DSP blocks: run when the design has any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icetime_mhz: Option<f64>,
     pub requested_mhz: f64,
     /// The worst path as "from -> to (ns)" steps, when timing failed.
     pub worst_path: Vec<String>,
@@ -374,12 +388,21 @@ pub fn place_route(
         }
     }
     // The slowest clock domain sets the design's clock.
-    let achieved_mhz = v["fmax"]
+    let nextpnr_mhz = v["fmax"]
         .as_object()
         .and_then(|m| m.values().filter_map(|c| c["achieved"].as_f64()).reduce(f64::min))
         .ok_or_else(|| report("no clock in `fmax`".into()))?;
+    let dsps = utilization.get("ICESTORM_DSP").map_or(0, |u| u.0);
+    let icetime = match dsps {
+        0 => None,
+        _ => Some(time_with_icetime(dir, top, device)?),
+    };
+    let icetime_mhz = icetime.as_ref().map(|t| t.mhz);
+    let achieved_mhz = icetime_mhz.map_or(nextpnr_mhz, |t| t.min(nextpnr_mhz));
     let mut worst_path = Vec::new();
-    if achieved_mhz < mhz {
+    if let Some(t) = icetime.filter(|t| t.mhz < nextpnr_mhz && t.mhz < mhz) {
+        worst_path = t.worst_path;
+    } else if nextpnr_mhz < mhz {
         if let Some(steps) = v["critical_paths"][0]["path"].as_array() {
             for s in steps.iter().filter(|s| s["type"] != "routing") {
                 worst_path.push(format!(
@@ -394,12 +417,81 @@ pub fn place_route(
     Ok(PlaceRoute {
         utilization,
         achieved_mhz,
+        nextpnr_mhz,
+        icetime_mhz,
         requested_mhz: mhz,
         worst_path,
         seed,
         placer,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// What icetime made of a placed design: its clock and its critical path.
+struct Icetime {
+    mhz: f64,
+    worst_path: Vec<String>,
+}
+
+/// icetime's device and package flags for `device`, from its nextpnr flags
+/// (nextpnr-ice40's `--up5k` is icetime's `-d up5k`).
+fn icetime_flags(device: &Device) -> Vec<String> {
+    let mut flags = Vec::new();
+    let mut args = device.nextpnr.iter();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--package" => {
+                if let Some(p) = args.next() {
+                    flags.extend(["-P".to_string(), p.clone()]);
+                }
+            }
+            _ => {
+                if let Some(d) = a.strip_prefix("--") {
+                    flags.extend(["-d".to_string(), d.to_string()]);
+                }
+            }
+        }
+    }
+    flags
+}
+
+/// Times `top.asc` in `dir` with icetime: its conservative estimate (`-m`)
+/// of the paths inside the design (`-i`, as nextpnr's clock figure).
+fn time_with_icetime(dir: &Path, top: &str, device: &Device) -> Result<Icetime, FpgaError> {
+    let mut args = icetime_flags(device);
+    args.extend(["-m", "-i", "-t", "-j", "icetime_report.json"].map(String::from));
+    args.push(format!("{top}.asc"));
+    run(ICETIME, dir, &args, "icetime.log", None)?;
+    let log = dir.join("icetime.log");
+    let report =
+        |message: String| FpgaError::Report { tool: "icetime", path: log.clone(), message };
+    let text = std::fs::read_to_string(&log).map_err(|e| report(e.to_string()))?;
+    let mhz = parse_icetime_mhz(&text)
+        .ok_or_else(|| report("no \"Total path delay: ... (... MHz)\" line".into()))?;
+    // The path's cells, not its routing: cumulative delays.
+    let routing = ["Odrv", "Span", "LocalMux", "InMux", "CascadeMux", "ICE_CARRY", "Glb", "Io"];
+    let json = std::fs::read_to_string(dir.join("icetime_report.json")).unwrap_or_default();
+    let worst_path = serde_json::from_str::<serde_json::Value>(&json)
+        .ok()
+        .and_then(|v| v[0].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| {
+            let kind = s["cell_type"].as_str()?;
+            (!routing.iter().any(|r| kind.starts_with(r))).then(|| {
+                let name = s["net"].as_str().or(s["cell"].as_str()).unwrap_or("");
+                format!("{kind} {name} (at {:.2} ns)", s["delay_ns"].as_f64().unwrap_or(0.0))
+            })
+        })
+        .collect();
+    Ok(Icetime { mhz, worst_path })
+}
+
+/// The clock of icetime's "Total path delay: 30.70 ns (32.57 MHz)".
+fn parse_icetime_mhz(text: &str) -> Option<f64> {
+    let line = text.lines().rev().find(|l| l.starts_with("Total path delay:"))?;
+    let inner = line.split('(').nth(1)?.split_whitespace().next()?;
+    inner.parse().ok().filter(|f: &f64| f.is_finite() && *f > 0.0)
 }
 
 /// Packs `top.asc` into the bitstream `top.bin`.
@@ -414,6 +506,19 @@ mod tests {
     use super::*;
 
     const SLEEP: Tool = Tool { name: "sleep", package: "coreutils" };
+
+    #[test]
+    fn icetime_reads_its_clock_and_takes_the_device_from_nextpnr_flags() {
+        let log = "Resolvable net names on path:\n...\nTotal number of logic levels: 9\n\
+                   Total path delay: 30.70 ns (32.57 MHz)\n";
+        assert_eq!(parse_icetime_mhz(log), Some(32.57));
+        assert_eq!(parse_icetime_mhz("Total path delay: nan ns (inf MHz)"), None);
+        assert_eq!(parse_icetime_mhz("no timing here"), None);
+        let up5k = Device::resolve("ice40-up5k").unwrap();
+        assert_eq!(icetime_flags(&up5k), ["-d", "up5k", "-P", "sg48"]);
+        let hx8k = Device::resolve("ice40-hx8k").unwrap();
+        assert_eq!(icetime_flags(&hx8k), ["-d", "hx8k", "-P", "ct256"]);
+    }
 
     #[test]
     fn a_tool_past_its_time_limit_is_stopped_and_named() {

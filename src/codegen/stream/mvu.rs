@@ -7,10 +7,11 @@ use std::rc::Rc;
 use ndarray::Array2;
 
 use super::fold::Fold;
-use super::pipeline::{clog2, lane_path, PipeRule, Pipelining, UnitShape};
+use super::pipeline::{clog2, lane_path, PipeRule, Pipelining, UnitShape, DSP_LANE};
 use crate::codegen::graph::LayerGraph;
 use crate::codegen::hex::pack_hex;
 use crate::codegen::lower::requant_graph;
+use crate::device::Delays;
 use crate::quant::contract::signed_bits;
 use crate::quant::{dot_bounds, IntLayer, Interval, WeightCode, Weighted};
 
@@ -26,6 +27,8 @@ pub struct Folded {
     pub code: WeightCode,
     pub lane_w: u32,
     pub h: u32,
+    /// What the datapath is made of, for the timing model.
+    pub shape: UnitShape,
     /// Where the registers of the lanes and the adder tree go.
     pub pipelining: Pipelining,
     /// Register stages from the lanes to the tree's output.
@@ -130,10 +133,7 @@ impl Folded {
             scale_bits: scaled.then_some(m_bits),
             scale_splits: m_bits >= 2 && out_w > m_bits / 2 + 1,
         };
-        let pipelining = rule.choose(&shape);
-        // A register every `pipe` levels of the adder tree, and the lanes'.
-        let tl = h / pipelining.pipe + u32::from(pipelining.lane_reg);
-        Folded {
+        let mut unit = Folded {
             fold,
             nf,
             sf,
@@ -142,19 +142,50 @@ impl Folded {
             code,
             lane_w,
             h,
-            pipelining,
-            tree_latency: tl,
+            shape,
+            pipelining: Pipelining::fixed(1),
+            tree_latency: 0,
             sum_w,
             acc_w,
             scaled,
             m_bits,
             out_w,
-            core_latency: 2 + tl + u32::from(scaled) + u32::from(pipelining.split_scale),
+            core_latency: 0,
             rq,
             spram: false,
             dsp: 0,
             weights,
+        };
+        unit.pipeline(rule);
+        unit
+    }
+
+    /// Places the registers as `rule` says for the unit's shape, and the
+    /// latencies that follow.
+    fn pipeline(&mut self, rule: PipeRule) {
+        let p = rule.choose(&self.shape);
+        // A register every `pipe` levels of the adder tree, and the lanes'.
+        self.tree_latency = self.h / p.pipe + u32::from(p.lane_reg);
+        self.core_latency =
+            2 + self.tree_latency + u32::from(self.scaled) + u32::from(p.split_scale);
+        self.pipelining = p;
+    }
+
+    /// Puts the first `dsp` lanes' multipliers on DSP blocks and places the
+    /// registers again for the lanes' new path (the slower of a DSP lane and
+    /// a LUT lane when some lanes stay in LUTs).
+    pub fn on_dsps(&mut self, dsp: usize, rule: PipeRule, delays: Option<&Delays>) {
+        self.dsp = dsp;
+        if dsp == 0 {
+            return;
         }
+        let lut_lane = lane_path(&self.code, self.lane_w);
+        self.shape.lane = match (dsp < self.fold.pe * self.fold.simd, delays) {
+            (false, _) => DSP_LANE,
+            (true, Some(d)) => DSP_LANE.slower(lut_lane, d),
+            (true, None) => lut_lane,
+        };
+        self.pipeline(rule);
     }
 
     /// The scale's register stages: 0 (no scale), 1, or 2 (cut in two).

@@ -430,7 +430,7 @@ pub fn plan(net: &IntNetwork, config: &PlanConfig, memo: &Memo) -> Result<Plan, 
         bounds = layer.value_bounds();
         planned.push(p);
     }
-    assign_dsps(&mut planned, config.device.as_ref());
+    assign_dsps(&mut planned, config);
     let output_lanes = match stream.image {
         Some((c, _, _)) => c,
         None => stream.len,
@@ -544,8 +544,10 @@ fn size_fifos(plan: &mut Plan) -> Result<Timeline, CodegenError> {
 /// Gives the device's DSP blocks (iCE40 UltraPlus SB_MAC16) to the
 /// fixed-point lanes of the folded units, layer by layer in stream order,
 /// until none is left: a block multiplies a lane's 16-bit operands for the
-/// LUTs and carries of a multiplier. No device, no DSP blocks.
-fn assign_dsps(layers: &mut [LayerPlan], device: Option<&Device>) {
+/// LUTs and carries of a multiplier. No device, no DSP blocks. A unit with
+/// DSP lanes has its registers placed again for their path.
+fn assign_dsps(layers: &mut [LayerPlan], config: &PlanConfig) {
+    let device = config.device.as_ref();
     let mut left = device.filter(|d| d.family == Family::Ice40).map_or(0, |d| d.dsps as usize);
     for l in layers.iter_mut() {
         let (LayerHw::Conv { mvu: Mvu::Folded(f), .. }
@@ -555,8 +557,9 @@ fn assign_dsps(layers: &mut [LayerPlan], device: Option<&Device>) {
         };
         let xs = f.xbits + u32::from(!f.xsigned);
         if matches!(f.code, WeightCode::Fixed { .. }) && xs <= 16 && f.code.bits() <= 16 {
-            f.dsp = left.min(f.fold.pe * f.fold.simd);
-            left -= f.dsp;
+            let dsp = left.min(f.fold.pe * f.fold.simd);
+            f.on_dsps(dsp, config.pipe_rule(), device.and_then(|d| d.delays.as_ref()));
+            left -= dsp;
         }
     }
 }
