@@ -13,11 +13,19 @@
 // leaves. Splitting, a word enters the send register when it is empty or
 // sending its last beat; the gathering side takes beats while its word is
 // incomplete, and its last beat only together with that transfer.
+//
+// HOLD (splitting a beat into beats, L == A): no word register. The beat
+// waits on s_data (a stream's data holds while it is not taken) and is sent
+// from there through a multiplexer of its SN parts, and taken with its last
+// part. The part counter starts the cycle after s_valid, so a word takes SN
+// + 1 cycles: for a converter that is not its stream's bottleneck, the word
+// register's L*BITS flip-flops and its shifting multiplexers saved.
 module sk_dwc #(
     parameter integer BITS = 8,
     parameter integer A = 1,
     parameter integer B = 1,
-    parameter integer L = 1
+    parameter integer L = 1,
+    parameter integer HOLD = 0
 ) (
     input  wire              clk,
     input  wire              rst,
@@ -33,6 +41,9 @@ module sk_dwc #(
     generate
         if (A < 1 || B < 1 || L % A != 0 || L % B != 0) begin : g_bad_0
             sk_dwc_needs_A_and_B_dividing_L u_bad ();
+        end
+        if (HOLD != 0 && (L != A || B >= A)) begin : g_bad_1
+            sk_dwc_holds_only_a_beat_split_into_narrower_beats u_bad ();
         end
     endgenerate
 
@@ -75,6 +86,34 @@ module sk_dwc #(
                 // New beats enter at the top; after GN beats the first is lowest.
                 always @(posedge clk) begin
                     if (s_valid && s_ready) word_q <= {s_data, word_q[L*BITS-1:A*BITS]};
+                end
+            end
+        end else if (HOLD != 0) begin : g_hold
+            localparam integer IW = $clog2(SN);
+            localparam [IW-1:0] I_ZERO = 0;
+            localparam [IW-1:0] I_ONE = 1;
+            localparam integer I_LAST_I = SN - 1;
+            localparam [IW-1:0] I_LAST = I_LAST_I[IW-1:0];
+            wire [B*BITS-1:0] part [0:SN-1];
+            genvar i;
+            for (i = 0; i < SN; i = i + 1) begin : g_part
+                assign part[i] = s_data[i*B*BITS +: B*BITS];
+            end
+            reg busy_q;
+            reg [IW-1:0] beat_q;
+            wire last = beat_q == I_LAST;
+            assign m_valid = busy_q;
+            assign m_data = part[beat_q];
+            assign s_ready = busy_q && last && m_ready;
+            always @(posedge clk) begin
+                if (rst) begin
+                    busy_q <= 1'b0;
+                    beat_q <= I_ZERO;
+                end else if (!busy_q) begin
+                    busy_q <= s_valid;
+                end else if (m_ready) begin
+                    busy_q <= !last;
+                    beat_q <= last ? I_ZERO : beat_q + I_ONE;
                 end
             end
         end else begin : g_split

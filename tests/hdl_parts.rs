@@ -250,17 +250,24 @@ fn dwc_case(rng: &mut ChaCha8Rng) -> Case {
     let bits = rng.gen_range(2..=8);
     let words = rng.gen_range(1..=6);
     let codes = random_codes(rng, l * words, bits, false);
+    // A beat split into narrower ones may hold its beat instead of a word
+    // register (HOLD): half of those.
+    let hold = l == a && b < a && rng.gen_bool(0.5);
+    let mut params = vec![("BITS", bits as i64), ("A", a as i64), ("B", b as i64), ("L", l as i64)];
+    if hold {
+        params.push(("HOLD", 1));
+    }
     Case {
         module: "sk_dwc",
         comb: None,
-        params: vec![("BITS", bits as i64), ("A", a as i64), ("B", b as i64), ("L", l as i64)],
+        params,
         bits,
         signed: false,
         in_lanes: a,
         out_lanes: b,
         inputs: beats(&codes, a),
         expected: beats(&codes, b),
-        model: vec![Part::Dwc { a, b, l }],
+        model: vec![Part::Dwc { a, b, l, hold }],
     }
 }
 
@@ -642,7 +649,7 @@ fn argmax_gather_case(rng: &mut ChaCha8Rng) -> Case {
         inputs: beats(&codes, a),
         expected,
         // Its handshakes are the gather's.
-        model: vec![Part::Dwc { a, b: l, l }],
+        model: vec![Part::Dwc { a, b: l, l, hold: false }],
     }
 }
 
@@ -941,7 +948,7 @@ fn impossible_parameters_are_refused_at_elaboration() {
     if !have("iverilog") {
         return;
     }
-    let cases: [(&str, &str, &str, &str); 10] = [
+    let cases: [(&str, &str, &str, &str); 11] = [
         ("sk_addtree", ".N(5), .IW(4), .H(2)", "[19:0] x; wire [5:0] y", ".x(x), .y(y)"),
         (
             "sk_argmax",
@@ -957,6 +964,7 @@ fn impossible_parameters_are_refused_at_elaboration() {
         ("sk_uart_rx", ".CLKS(3)", "", ""),
         ("sk_mvu", ".SIMD(2), .H(1), .KIND(0), .CODE(5), .DSP(1)", "", ""),
         ("sk_argmax_pipe", ".N(4), .BITS(4), .IW(2), .LEVELS(0)", "", ""),
+        ("sk_dwc", ".BITS(4), .A(2), .B(4), .L(4), .HOLD(1)", "", ""),
     ];
     let needs = [
         "sk_addtree_needs_N_at_most_2_pow_H",
@@ -969,6 +977,7 @@ fn impossible_parameters_are_refused_at_elaboration() {
         "sk_uart_rx_needs_CLKS_at_least_4",
         "sk_mvu_needs_DSP_lanes_fixed_with_16_bit_operands",
         "sk_argmax_pipe_needs_N_at_least_2_and_LEVELS_at_least_1",
+        "sk_dwc_holds_only_a_beat_split_into_narrower_beats",
     ];
     let tools: Vec<&str> =
         ["iverilog", "verilator"].into_iter().filter(|t| *t == "iverilog" || have(t)).collect();

@@ -89,11 +89,21 @@ fn stream_config(net: &IntNetwork, seed: u64) -> HdlConfig {
         .map(|(name, _, _)| name)
         .collect();
     // Half aim at a slow target: the window generators of units that take
-    // several beats a window then keep one window register (COMPACT).
+    // several beats a window then keep one window register (COMPACT), and
+    // converters splitting a beat hold it (HOLD).
     let cycles = rng.gen_bool(0.5).then_some(1 << 20);
+    // Half of the flat outputs leave in narrower beats.
+    let output_lanes = match net.output() {
+        Shape::Flat(n) if rng.gen_bool(0.5) => {
+            let d = divisors(n);
+            Some(d[rng.gen_range(0..d.len())])
+        }
+        _ => None,
+    };
     HdlConfig {
         argmax,
         cycles,
+        output_lanes,
         levels_per_stage: rng.gen_range(1..=3),
         folds,
         input_lanes,
@@ -234,7 +244,7 @@ fn random_streaming_designs_are_lint_clean() {
     if !have("verilator") {
         return;
     }
-    let (mut with_spram, mut compact, mut serial, mut dsp) = (0, 0, 0, 0);
+    let (mut with_spram, mut compact, mut serial, mut dsp, mut hold) = (0, 0, 0, 0, 0);
     for seed in 0..12u64 {
         let net =
             if seed.is_multiple_of(2) { random_stream_network(seed) } else { random_network(seed) };
@@ -246,6 +256,7 @@ fn random_streaming_designs_are_lint_clean() {
         compact += usize::from(design.files.iter().any(|(_, t)| t.contains(".COMPACT(1)")));
         serial += usize::from(design.files.iter().any(|(n, _)| n == "sk_maxpool_serial.v"));
         dsp += usize::from(design.manifest.cost.dsps > 0);
+        hold += usize::from(design.files.iter().any(|(_, t)| t.contains(".HOLD(1)")));
         let long = design.files.iter().flat_map(|(_, t)| t.lines()).find(|l| l.len() > 100);
         assert_eq!(long, None, "seed {seed}: lines stay within 100 columns");
         // The library files the plan lists are exactly those the Verilog
@@ -261,6 +272,7 @@ fn random_streaming_designs_are_lint_clean() {
     assert!(compact > 0, "no design kept one window register");
     assert!(serial > 0, "no design pooled the channels as they arrive");
     assert!(dsp > 0, "no design multiplied on DSP blocks");
+    assert!(hold > 0, "no converter held its beat");
 }
 
 #[test]

@@ -72,7 +72,10 @@ pub(super) fn dwc_inst(d: &Dwc, name: &str, from: &str, to: &str) -> Vec<String>
         Inst {
             module: "sk_dwc".into(),
             name: name.into(),
-            params: vec![("BITS", int(d.bits)), ("A", int(d.a)), ("B", int(d.b)), ("L", int(d.l))],
+            params: [("BITS", int(d.bits)), ("A", int(d.a)), ("B", int(d.b)), ("L", int(d.l))]
+                .into_iter()
+                .chain(d.hold.then(|| ("HOLD", int(1))))
+                .collect(),
             ports: stream_ports(from, to),
         }
         .lines(),

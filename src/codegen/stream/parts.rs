@@ -43,16 +43,28 @@ pub struct Dwc {
     pub a: usize,
     pub b: usize,
     pub l: usize,
+    /// A beat split where it waits (`HOLD` of `sk_dwc`): no word register,
+    /// a word in `l / b + 1` cycles.
+    pub hold: bool,
 }
 
 impl Dwc {
     /// `None` when the widths already agree.
     pub fn between(bits: u32, a: usize, b: usize) -> Option<Dwc> {
-        (a != b).then(|| Dwc { bits, a, b, l: lcm(a, b) })
+        (a != b).then(|| Dwc { bits, a, b, l: lcm(a, b), hold: false })
+    }
+
+    /// The converter, holding its beat instead of a word register where it
+    /// may: a beat split into narrower ones whose `beats` an image, at a
+    /// word in `l / b + 1` cycles, take no more than `cycles`.
+    pub fn held_within(self, beats: usize, cycles: u64) -> Dwc {
+        let split = self.l == self.a && self.b < self.a;
+        let hold = split && (beats as u64) * (self.l / self.b + 1) as u64 <= cycles;
+        Dwc { hold, ..self }
     }
 
     pub(super) fn part(&self) -> Part {
-        Part::Dwc { a: self.a, b: self.b, l: self.l }
+        Part::Dwc { a: self.a, b: self.b, l: self.l, hold: self.hold }
     }
 }
 

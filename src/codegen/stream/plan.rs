@@ -436,9 +436,11 @@ pub fn plan(net: &IntNetwork, config: &PlanConfig, memo: &Memo) -> Result<Plan, 
         None => stream.len,
     };
     let output_dwc = Dwc::between(stream.format.bits(), stream.lanes, output_lanes);
-    let narrow = config
-        .output_lanes
-        .and_then(|k| Dwc::between(stream.format.bits() + config.argmax_bits, output_lanes, k));
+    // The top's narrowing converter takes a word an image.
+    let narrow = config.output_lanes.and_then(|k| {
+        Dwc::between(stream.format.bits() + config.argmax_bits, output_lanes, k)
+            .map(|d| d.held_within(stream.len / output_lanes, target))
+    });
     let mut plan = Plan {
         input,
         layers: planned,
@@ -562,6 +564,13 @@ fn assign_dsps(layers: &mut [LayerPlan], config: &PlanConfig) {
             left -= dsp;
         }
     }
+}
+
+/// The converter in front of a layer taking beats of `lanes` codes from
+/// `input`: one that holds its beat where splitting it so does not slow the
+/// stream below `target` cycles an image.
+fn converter(bits: u32, input: Stream, lanes: usize, target: u64) -> Option<Dwc> {
+    Dwc::between(bits, input.lanes, lanes).map(|d| d.held_within(input.beats(), target))
 }
 
 /// The unit of weighted layer `index` folded `fold`, with `weights` its
@@ -695,7 +704,7 @@ fn plan_layer(
                 image: out_image,
             };
             let hw =
-                LayerHw::Conv { dwc: Dwc::between(bits, input.lanes, c), window, mvu, positions };
+                LayerHw::Conv { dwc: converter(bits, input, c, target), window, mvu, positions };
             Ok(done(hw, output, Some(fold), cycles))
         }
         IntOp::Dense(w) => {
@@ -715,7 +724,7 @@ fn plan_layer(
                 image: None,
             };
             let hw = LayerHw::Dense {
-                dwc: Dwc::between(bits, input.lanes, fold.simd),
+                dwc: converter(bits, input, fold.simd, target),
                 vecbuf: (nf > 1).then_some((sf, nf)),
                 mvu,
             };
@@ -751,7 +760,7 @@ fn plan_layer(
             };
             let (dwc, cycles) = match serial {
                 Some(_) => (None, input.beats() as u64),
-                None => (Dwc::between(bits, input.lanes, c), window.steps()),
+                None => (converter(bits, input, c, target), window.steps()),
             };
             let hw = LayerHw::Pool { dwc, window, signed: input.format.signed(), serial };
             Ok(done(hw, output, None, cycles))

@@ -293,11 +293,15 @@ pub fn top_module(plan: &Plan, top: &str, header: &str) -> String {
         Some(d) => {
             body.push(String::new());
             body.push(format!(
-                "// Narrow output: beats of {} value(s){}, from the beat of all {}.",
-                d.b,
-                if iw > 0 { ", each lane with the index of the largest" } else { "" },
-                d.a
+                "// Narrow output: beats of {} value(s), from the beat of all {}.",
+                d.b, d.a
             ));
+            if iw > 0 {
+                body.push("// Each lane carries the index of the largest beside its value.".into());
+            }
+            if d.hold {
+                body.push("// The beat waits while its parts leave (no word register).".into());
+            }
             let lane = d.bits as usize;
             body.push(format!("wire [{}:0] all_data;", d.a * lane - 1));
             for i in 0..d.a {

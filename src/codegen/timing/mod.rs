@@ -22,8 +22,16 @@ pub enum Part {
     Skid,
     /// `sk_fifo`: `depth` beats in RAM and a two-entry output queue.
     Fifo { depth: usize },
-    /// `sk_dwc`: beats of `a` codes to beats of `b` through words of `l`.
-    Dwc { a: usize, b: usize, l: usize },
+    /// `sk_dwc`: beats of `a` codes to beats of `b` through words of `l`;
+    /// `hold`: a beat split where it waits, with no word register (a word in
+    /// `l / b + 1` cycles).
+    Dwc {
+        a: usize,
+        b: usize,
+        l: usize,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        hold: bool,
+    },
     /// `sk_window` (also inside `sk_maxpool`): `beats` output beats per window,
     /// each window sent `repeat` times; `compact`: one window register, which
     /// no step moves while it is being sent (but in its last beat when
@@ -70,6 +78,12 @@ enum State {
         gathered: usize,
         per_word: usize,
         left: usize,
+        beats: usize,
+    },
+    /// `sk_dwc` with HOLD: sending part `beat` of the waiting beat.
+    Hold {
+        busy: bool,
+        beat: usize,
         beats: usize,
     },
     Window(Window),
@@ -206,8 +220,11 @@ impl State {
             Part::Fifo { depth } => {
                 State::Fifo(Fifo { depth, count: 0, out: ReadQueue::default(), peak: 0 })
             }
-            Part::Dwc { a, b, l } if l == b => State::Gather { count: 0, full: l / a },
-            Part::Dwc { a, b, l } => {
+            Part::Dwc { a, b, l, .. } if l == b => State::Gather { count: 0, full: l / a },
+            Part::Dwc { b, l, hold: true, .. } => {
+                State::Hold { busy: false, beat: 0, beats: l / b }
+            }
+            Part::Dwc { a, b, l, hold: false } => {
                 State::Split { gathered: 0, per_word: l / a, left: 0, beats: l / b }
             }
             Part::Window { h, w, kh, kw, sh, sw, ph, pw, beats, repeat, compact } => {
@@ -259,6 +276,7 @@ impl State {
                 let send_free = *left == 0 || (*left == 1 && out_ready);
                 (*gathered + 1 < *per_word || send_free, *left > 0)
             }
+            State::Hold { busy, beat, beats } => (*busy && *beat + 1 == *beats && out_ready, *busy),
             State::Window(w) => (w.in_image() && w.can_step(out_ready), w.left > 0),
             State::PoolSerial(p) => (!p.emits() || !p.valid || out_ready, p.valid),
             State::Vecbuf(v) => (!v.full[v.wbank], v.out.out_valid()),
@@ -303,6 +321,15 @@ impl State {
                     *left = *beats;
                 } else if out_fire {
                     *left -= 1;
+                }
+            }
+            State::Hold { busy, beat, beats } => {
+                if !*busy {
+                    *busy = in_valid;
+                } else if out_ready {
+                    let last = *beat + 1 == *beats;
+                    *busy = !last;
+                    *beat = if last { 0 } else { *beat + 1 };
                 }
             }
             State::Window(w) => {
