@@ -93,12 +93,9 @@ pub fn dwc(d: &Dwc) -> Cost {
     let out = (d.b * d.bits as usize) as u64;
     if d.hold {
         // The part counter and, per output bit, the multiplexer of the
-        // waiting beat's parts: a LUT a 2:1 step (Yosys, 12 bits from 10
-        // parts: 101 LUTs).
+        // waiting beat's parts (2:1 steps, priced as every multiplexer bit).
         let parts = (d.l / d.b) as u64;
-        let lut_tables = out * (parts - 1);
-        return regs(clog2(parts as usize) as u64 + 1)
-            + Cost { lut_tables, luts: lut_tables, ..Cost::default() };
+        return regs(clog2(parts as usize) as u64 + 1) + muxes(out * (parts - 1));
     }
     let word = (d.l * d.bits as usize) as u64;
     let gather = if d.l == d.a { 0 } else { ((d.l - d.a) * d.bits as usize) as u64 };
