@@ -433,23 +433,28 @@ struct Icetime {
     worst_path: Vec<String>,
 }
 
+/// The devices icetime knows (`-d`), whose nextpnr-ice40 flags are the
+/// same names (`--up5k`).
+const ICETIME_DEVICES: [&str; 12] =
+    ["lp384", "lp1k", "hx1k", "lp4k", "hx4k", "lp8k", "hx8k", "up3k", "up5k", "u1k", "u2k", "u4k"];
+
 /// icetime's device and package flags for `device`, from its nextpnr flags
-/// (nextpnr-ice40's `--up5k` is icetime's `-d up5k`).
+/// (nextpnr-ice40's `--up5k --package sg48` is icetime's `-d up5k -P sg48`;
+/// other nextpnr flags are not icetime's).
 fn icetime_flags(device: &Device) -> Vec<String> {
     let mut flags = Vec::new();
     let mut args = device.nextpnr.iter();
     while let Some(a) = args.next() {
-        match a.as_str() {
-            "--package" => {
+        match a.strip_prefix("--") {
+            Some("package") => {
                 if let Some(p) = args.next() {
                     flags.extend(["-P".to_string(), p.clone()]);
                 }
             }
-            _ => {
-                if let Some(d) = a.strip_prefix("--") {
-                    flags.extend(["-d".to_string(), d.to_string()]);
-                }
+            Some(d) if ICETIME_DEVICES.contains(&d) => {
+                flags.extend(["-d".to_string(), d.to_string()]);
             }
+            _ => {}
         }
     }
     flags
@@ -518,6 +523,14 @@ mod tests {
         assert_eq!(icetime_flags(&up5k), ["-d", "up5k", "-P", "sg48"]);
         let hx8k = Device::resolve("ice40-hx8k").unwrap();
         assert_eq!(icetime_flags(&hx8k), ["-d", "hx8k", "-P", "ct256"]);
+        // Flags of nextpnr's own stay out.
+        let tuned = Device {
+            nextpnr: ["--opt-timing", "--up5k", "--package", "sg48", "--seed", "3"]
+                .map(String::from)
+                .to_vec(),
+            ..up5k
+        };
+        assert_eq!(icetime_flags(&tuned), ["-d", "up5k", "-P", "sg48"]);
     }
 
     #[test]
