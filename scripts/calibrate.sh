@@ -13,7 +13,8 @@
 # Usage: scripts/calibrate.sh [OUT_DIR]   (default: target/calibrate)
 # About 25 minutes on two cores (the LeNet-5 rows take most of it; they need
 # Fashion-MNIST: SKIP_LENET=1 leaves them out). Results are cached per design.
-# The least-squares fit needs numpy (pip install numpy).
+# The least-squares fit needs numpy (pip install numpy); without it the
+# script prints the table and says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-target/calibrate}
@@ -184,7 +185,11 @@ if timed:
 # Least squares of Yosys LUTs on the model's terms, per family (the
 # coefficients of src/codegen/fit.rs), and of nextpnr's logic cells on LUTs
 # and FFs (the share of lone flip-flops).
-import numpy as np
+try:
+    import numpy as np
+except ImportError:
+    print("the least-squares fit of the model's coefficients needs numpy (pip install numpy)")
+    sys.exit(0)
 terms = ("adder_bits", "mux_bits", "loose_ffs", "units")
 # Registers other than the pipeline registers behind their logic.
 for t in table:
