@@ -60,7 +60,10 @@ for d in "${designs[@]}"; do
   read -r name m form clock <<< "$d"
   dir="$out/$name"
   rows+=("$name $form")
-  [ -s "$dir/report.json" ] && continue
+  if [ -s "$dir/report.json" ]; then
+    icetime_mhz "$dir" top.json top.asc
+    continue
+  fi
   rm -rf "$dir"
   case $form in
     # The second layer unrolled, the first folded to one output at a time.
@@ -86,16 +89,13 @@ print(m['inputs'] * m['input_format']['bits'], m['outputs'] * m['output_format']
     # nextpnr exits 1 when it misses the clock; the report is written.
     nextpnr-ice40 --up5k --package sg48 --json top.json --freq "$ask" --report report.tmp.json \
       --asc top.asc -q -l pnr.log 2> /dev/null || true
-    # nextpnr does not time paths through DSP blocks; icetime does (as `build`).
-    if grep -q '"type": "SB_MAC16"' top.json && [ -s top.asc ]; then
-      icetime -d up5k -P sg48 -m -i -t top.asc > icetime.log 2>&1 || true
-    fi
     [ -s report.tmp.json ] && mv report.tmp.json report.json
   )
+  icetime_mhz "$dir" top.json top.asc
 done
 
 python3 - "$out" "${rows[@]}" <<'EOF'
-import json, re, sys
+import json, os, sys
 out, rows = sys.argv[1], sys.argv[2:]
 print(f"{'design':<14} {'form':<10} {'asked for':>9} {'model MHz':>9} {'achieved':>8} "
       f"{'model err':>9} {'cells':>6} {'FFs (model)':>11}")
@@ -110,11 +110,8 @@ for r in rows:
         print(f"{name:<14} {form:<10} no placement (see {out}/{name}/pnr.log)")
         continue
     a = min(c["achieved"] for c in rep["fmax"].values())
-    try:
-        t = open(f"{out}/{name}/icetime.log").read()
-        a = min(a, float(re.findall(r"Total path delay: .* \(([0-9.]+) MHz\)", t)[-1]))
-    except (OSError, IndexError):
-        pass
+    if os.path.exists(f"{out}/{name}/icetime.mhz"):
+        a = min(a, float(open(f"{out}/{name}/icetime.mhz").read()))
     cells = rep["utilization"]["ICESTORM_LC"]["used"]
     clock = name.rsplit("_", 1)[1]
     err = 100 * (m["model_mhz"] - a) / a

@@ -106,7 +106,7 @@ for d in "${designs[@]}"; do
   if [ "$device" = ice40-up5k ] && { [ ! -s "$dir/pnr.json" ] || [ ! -s "$dir/shiftkit_top.asc" ]; }; then
     # Asked for the timing model's clock, as `build` asks; nextpnr exits 1
     # when it misses it (the report is written) and stops at 10 minutes.
-    rm -f "$dir/pnr.json" "$dir/icetime.log"
+    rm -f "$dir/pnr.json" "$dir/icetime.mhz"
     ask=$(python3 -c "import json; print(round(json.load(open('$dir.hdl.json'))
       ['manifest'].get('model_mhz') or 12, 1))")
     # HeAP first, then simulated annealing when HeAP did not finish (as `build`).
@@ -117,16 +117,12 @@ for d in "${designs[@]}"; do
         -l pnr.log 2> /dev/null || true)
     done
   fi
-  # nextpnr does not time paths through DSP blocks; icetime does (as `build`).
-  if [ -s "$dir/shiftkit_top.asc" ] && [ ! -s "$dir/icetime.log" ] && grep -q SB_MAC16 \
-       "$dir/yosys_stat.json"; then
-    (cd "$dir" && icetime -d up5k -P sg48 -m -i -t shiftkit_top.asc > icetime.log 2>&1 || true)
-  fi
+  [ "$device" = ice40-up5k ] && icetime_mhz "$dir" shiftkit_top.json shiftkit_top.asc
   rows+=("$name $device")
 done
 
 python3 - "$out" "${rows[@]}" <<'PY'
-import json, re, sys
+import json, os, re, sys
 out, rows = sys.argv[1], sys.argv[2:]
 def stat(path):
     t = open(path).read()
@@ -146,11 +142,8 @@ for r in rows:
             pnr = json.load(open(f"{out}/{name}/pnr.json"))
             lc = pnr["utilization"]["ICESTORM_LC"]["used"]
             fmax = min(c["achieved"] for c in pnr["fmax"].values())
-            try:
-                t = open(f"{out}/{name}/icetime.log").read()
-                fmax = min(fmax, float(re.findall(r"Total path delay: .* \(([0-9.]+) MHz\)", t)[-1]))
-            except (OSError, IndexError):
-                pass
+            if os.path.exists(f"{out}/{name}/icetime.mhz"):
+                fmax = min(fmax, float(open(f"{out}/{name}/icetime.mhz").read()))
         except Exception:
             lc = fmax = None
     else:

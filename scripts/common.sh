@@ -23,3 +23,18 @@ run() {
   mv "$out/$name.tmp" "$out/$name.json"
   echo "$name done" >&2
 }
+
+# `icetime_mhz DIR NETLIST ASC`: nextpnr does not time paths through DSP
+# blocks; icetime does (as `build`). When the Yosys netlist DIR/NETLIST has
+# DSP blocks and the placed DIR/ASC exists, icetime's clock goes to
+# DIR/icetime.mhz (its report in DIR/icetime.log); the scripts take the lower
+# of it and nextpnr's.
+icetime_mhz() {
+  local dir=$1 netlist=$2 asc=$3
+  [ -s "$dir/icetime.mhz" ] && return
+  grep -q '"type": "SB_MAC16"' "$dir/$netlist" && [ -s "$dir/$asc" ] || return 0
+  (cd "$dir" && icetime -d up5k -P sg48 -m -i -t "$asc" > icetime.log 2>&1 || true)
+  local mhz
+  mhz=$(sed -n 's/^Total path delay: .* (\([0-9.]*\) MHz)$/\1/p' "$dir/icetime.log" | tail -1)
+  [ -z "$mhz" ] || echo "$mhz" > "$dir/icetime.mhz"
+}
