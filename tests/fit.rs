@@ -47,8 +47,17 @@ fn the_block_ram_rule_is_the_one_yosys_applies() {
     if !have("yosys") {
         return;
     }
-    let shapes =
-        [(16, 256), (9, 257), (3, 9000), (5, 1000), (5, 640), (1, 9000), (33, 100), (10, 2560)];
+    let shapes = [
+        (16, 256),
+        (9, 257),
+        (3, 9000),
+        (5, 1000),
+        (5, 640),
+        (1, 9000),
+        (33, 100),
+        (10, 2560),
+        (80, 64),
+    ];
     let mut v = String::new();
     for (w, d) in shapes {
         v += &format!(
@@ -63,30 +72,47 @@ fn the_block_ram_rule_is_the_one_yosys_applies() {
         );
     }
     // One top holds them all; synthesis keeps the hierarchy.
-    v += "module top (input clk, input we, input [15:0] wa, input [15:0] ra, input [63:0] wd, \
-          output [511:0] rd);\n";
+    v += "module top (input clk, input we, input [15:0] wa, input [15:0] ra, input [127:0] wd, \
+          output [1279:0] rd);\n";
     for (i, (w, d)) in shapes.iter().enumerate() {
         v += &format!(
             "m_{w}_{d} u{i} (clk, we, wa, ra, wd[{}:0], rd[{}:{}]);\n",
             w - 1,
-            i * 64 + *w as usize - 1,
-            i * 64
+            i * 128 + *w as usize - 1,
+            i * 128
         );
     }
     v += "endmodule\n";
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("m.v"), v).unwrap();
-    let script =
-        "read_verilog m.v; synth_ice40 -noflatten -top top; tee -q -o stat.json stat -json";
-    let o =
-        Command::new("yosys").args(["-q", "-p", script]).current_dir(dir.path()).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let stat = std::fs::read_to_string(dir.path().join("stat.json")).unwrap();
-    let got = blocks_per_module(&stat, "SB_RAM40_4K");
-    for (w, d) in shapes {
-        let name = format!("\\m_{w}_{d}");
-        let (_, n) = got.iter().find(|(m, _)| *m == name).unwrap();
-        assert_eq!(*n, Family::Ice40.ram_blocks(w, d), "{w} x {d}");
+    // ECP5: synthesis up to the block cells (all of it takes long).
+    for (family, synth, cells) in [
+        (Family::Ice40, "synth_ice40", &["SB_RAM40_4K"][..]),
+        (
+            Family::Ecp5,
+            "synth_ecp5 -run begin:map_ffram",
+            &["DP16KD", "PDPW16KD", "$__ECP5_DP16KD_", "$__ECP5_PDPW16KD_"][..],
+        ),
+    ] {
+        let script = format!(
+            "read_verilog m.v; {synth} -noflatten -top top; tee -q -o stat.json stat -json"
+        );
+        let o = Command::new("yosys")
+            .args(["-q", "-p", &script])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let stat = std::fs::read_to_string(dir.path().join("stat.json")).unwrap();
+        let counts: Vec<_> = cells.iter().map(|c| blocks_per_module(&stat, c)).collect();
+        for (w, d) in shapes {
+            let name = format!("\\m_{w}_{d}");
+            let n: u64 = counts
+                .iter()
+                .map(|got| got.iter().find(|(m, _)| *m == name).map_or(0, |(_, n)| *n))
+                .sum();
+            assert_eq!(n, family.ram_blocks(w, d), "{family} {w} x {d}");
+        }
     }
 }
 
