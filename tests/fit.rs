@@ -429,9 +429,11 @@ fn have_ecp5_tools() -> bool {
     ok
 }
 
-/// The small ECP5 place and route of CI: the digits MLP on the ULX3S's
-/// smallest listed part, to a timed bitstream, its counts nextpnr-ecp5's;
-/// and the ECP5 tools missing, named with the pip package to install.
+/// The small ECP5 place and route of CI: the digits MLP on the ULX3S (its
+/// 25F), with its board top, to a timed bitstream at the clock the build
+/// chose, reached by the ECP5 PLL; its counts nextpnr-ecp5's; its ports on
+/// the board's pins; the simulated board answering bit-exactly. And the
+/// ECP5 tools missing: named, with the pip package to install.
 #[test]
 fn build_places_routes_and_packs_on_ecp5() {
     if !have("yosys") {
@@ -463,12 +465,18 @@ fn build_places_routes_and_packs_on_ecp5() {
     if !have_ecp5_tools() {
         return;
     }
-    let o = shiftkit(&["build", &q, "-o", o_s, "--target", "ecp5-25f", "--json"]);
+    let o = shiftkit(&["build", &q, "-o", o_s, "--board", "ulx3s-25f", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let b: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(b["device"], "ecp5-25f");
     assert_eq!(b["timing_met"], true, "{b}");
-    let bit = out.join("shiftkit_top.bit");
+    assert_eq!(b["clock_chosen"], true, "{b}");
+    // Above the 25 MHz oscillator: the EHXPLLL's clock, which nextpnr met.
+    let pll = &b["board"]["pll"];
+    let clock = b["board"]["clock_mhz"].as_f64().unwrap();
+    assert!(clock > 25.0 && pll["clkop_div"].as_u64().is_some(), "{b}");
+    assert!(b["achieved_mhz"].as_f64().unwrap() >= clock, "{b}");
+    let bit = out.join("shiftkit_top_board.bit");
     assert!(std::fs::metadata(&bit).unwrap().len() > 100_000, "a bitstream");
     assert_eq!(b["bitstream"].as_str().unwrap(), bit.to_str().unwrap());
     // The counts are nextpnr-ecp5's: LUT4s and flip-flops placed.
@@ -480,12 +488,28 @@ fn build_places_routes_and_packs_on_ecp5() {
     assert_eq!(row("LUTs")["used"].as_u64().unwrap(), used("TRELLIS_COMB"), "{b}");
     assert_eq!(row("FFs")["used"].as_u64().unwrap(), used("TRELLIS_FF"), "{b}");
     assert_eq!(row("RAM blocks")["used"].as_u64().unwrap(), used("DP16KD"), "{b}");
-    assert_eq!(row("RAM blocks")["estimate"], row("RAM blocks")["used"], "{b}");
+    assert_eq!(used("EHXPLLL"), 1, "{b}");
     assert!(b["tools"]["nextpnr-ecp5"].as_str().unwrap().contains("nextpnr"), "{b}");
-    // The built design is a verified one.
+    // Every port on its ULX3S pin (ulx3s_v20.lpf), and nextpnr took them.
+    let lpf = std::fs::read_to_string(out.join("shiftkit_top_board.lpf")).unwrap();
+    for (port, site) in [("clk_osc", "G2"), ("uart_rx", "M1"), ("uart_tx", "L4"), ("button", "R1")]
+    {
+        assert!(lpf.contains(&format!("LOCATE COMP \"{port}\" SITE \"{site}\";")), "{lpf}");
+    }
+    let log = std::fs::read_to_string(out.join("nextpnr.log")).unwrap();
+    for port in ["clk_osc", "uart_rx", "uart_tx", "led_heartbeat", "led_error", "button"] {
+        assert!(log.contains(&format!("pin '{port}$tr_io' constrained to Bel")), "{port}");
+    }
+    // The built design is a verified one, and the board answers as the
+    // simulator does.
     if have("verilator") {
         let o = shiftkit(&["verify", &q, o_s, "--vectors", "20"]);
         assert!(o.status.success(), "{}", stderr(&o));
+        let o = shiftkit(&["run", &q, "--sim", o_s, "--limit", "20", "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(r["images"].as_u64(), Some(20), "{r}");
+        assert_eq!(r["exact"].as_u64(), Some(20), "{r}");
     }
 }
 

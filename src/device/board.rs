@@ -16,9 +16,13 @@ use super::pll;
 use super::{Device, DeviceError, Family};
 
 /// The built-in boards: name and TOML text.
-const BUILTIN: [(&str, &str); 2] = [
+const BUILTIN: [(&str, &str); 6] = [
     ("icebreaker", include_str!("../../boards/icebreaker.toml")),
     ("upduino3", include_str!("../../boards/upduino3.toml")),
+    ("ulx3s-85f", include_str!("../../boards/ulx3s-85f.toml")),
+    ("ulx3s-45f", include_str!("../../boards/ulx3s-45f.toml")),
+    ("ulx3s-25f", include_str!("../../boards/ulx3s-25f.toml")),
+    ("orangecrab-25f", include_str!("../../boards/orangecrab-25f.toml")),
 ];
 
 /// A board's oscillator.
@@ -121,6 +125,11 @@ pub struct Board {
     pub hold: Vec<Hold>,
     #[serde(default)]
     pub spi_flash: Option<SpiFlash>,
+    /// nextpnr's device flags of the board's part when they differ from its
+    /// device file's (the same die in another package or speed grade, like
+    /// the OrangeCrab's `--25k --package CSFBGA285 --speed 8`).
+    #[serde(default)]
+    pub nextpnr: Option<Vec<String>>,
     /// A handlebars template of the board top of the user's own (a path
     /// relative to the board file; default: shiftkit's).
     #[serde(default)]
@@ -201,20 +210,28 @@ impl Board {
         let err = |source| BoardError::Device { board: self.name.clone(), source };
         let path = Path::new(&self.device);
         let relative = self.device.ends_with(".toml") && path.is_relative();
-        match &self.dir {
-            Some(dir) if relative => Device::load(&dir.join(path)).map_err(err),
-            _ => Device::resolve(&self.device).map_err(err),
+        let mut device = match &self.dir {
+            Some(dir) if relative => Device::load(&dir.join(path)).map_err(err)?,
+            _ => Device::resolve(&self.device).map_err(err)?,
+        };
+        if let Some(flags) = &self.nextpnr {
+            device.nextpnr = flags.clone();
+            device.check().map_err(|message| BoardError::File {
+                path: PathBuf::from(format!("(board `{}`'s nextpnr flags)", self.name)),
+                message,
+            })?;
         }
+        Ok(device)
     }
 
     fn check(&self) -> Result<(), String> {
         if self.name.trim().is_empty() {
             return Err("`name` is empty".into());
         }
-        let (lo, hi) = pll::IN_MHZ;
+        let hi = pll::MAX_IN_MHZ;
         if !(self.clock.mhz > 0.0 && self.clock.mhz <= hi) {
             return Err(format!(
-                "clock `mhz` {} is outside (0, {hi}] MHz (a PLL takes {lo} MHz and more)",
+                "clock `mhz` {} is outside (0, {hi}] MHz (no PLL takes more)",
                 self.clock.mhz
             ));
         }
@@ -272,12 +289,20 @@ impl Board {
     }
 
     /// Checks that the board's device is one whose board top shiftkit
-    /// makes (iCE40: its PLL and its pins).
+    /// makes (iCE40 and ECP5: their PLLs and pin constraints).
     pub fn check_device(&self, device: &Device) -> Result<(), String> {
-        if device.family != Family::Ice40 {
+        if !matches!(device.family, Family::Ice40 | Family::Ecp5) {
             return Err(format!(
-                "board `{}`: its device {} is of the {} family; board tops are made for iCE40",
+                "board `{}`: its device {} is of the {} family; board tops are made for iCE40 \
+                 and ECP5",
                 self.name, device.name, device.family
+            ));
+        }
+        if self.spi_flash.is_some() && device.family != Family::Ice40 {
+            return Err(format!(
+                "board `{}`: [spi_flash] feeds weights kept in SPRAM, which only iCE40 \
+                 UltraPlus parts have; leave it out for a {} device",
+                self.name, device.family
             ));
         }
         Ok(())

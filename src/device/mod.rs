@@ -214,6 +214,12 @@ pub struct Delays {
     /// out of the block; none on a device whose lanes get no DSP blocks.
     #[serde(default)]
     pub dsp: f64,
+    /// One LUT level of a lane's LUT multiplier (fixed-point and shared
+    /// weights), where the family's synthesis makes it slower than a plain
+    /// level (ECP5: wide functions of LUT4s and PFUMX/L6MUX21 multiplexers,
+    /// far apart); 0: as `lut`.
+    #[serde(default)]
+    pub mul_lut: f64,
     /// The slowest control path of the other parts (handshakes, counters,
     /// the argmax's comparator), which pipelining the units does not
     /// shorten: the model's ceiling for a design.

@@ -13,12 +13,14 @@ use serde_json::json;
 
 use crate::codegen::{library_file, Manifest};
 use crate::device::pll::{self, Pll};
-use crate::device::{Board, Resources};
+use crate::device::{Board, Family, Resources};
 use crate::link::{answer_len, line_bits, request_len, Info, VERSION};
 
-/// The built-in board top and constraint templates (iCE40).
-const TOP_TEMPLATE: &str = include_str!("../../templates/board/ice40_top.v.hbs");
+/// The built-in board top (iCE40 and ECP5) and constraint templates (an
+/// iCE40 PCF, an ECP5 LPF).
+const TOP_TEMPLATE: &str = include_str!("../../templates/board/board_top.v.hbs");
 const PCF_TEMPLATE: &str = include_str!("../../templates/board/ice40.pcf.hbs");
+const LPF_TEMPLATE: &str = include_str!("../../templates/board/ecp5.lpf.hbs");
 /// The SPI flash's simulation model, for the simulated board.
 const FLASH_MODEL: &str = include_str!("../../sim/spi_flash.v");
 
@@ -198,17 +200,21 @@ pub fn uart_rate(board: &Board, mhz: f64, baud: Option<u64>) -> Result<(u32, u64
 /// The design clock a board gives for `mhz` asked: the oscillator itself
 /// when that is what is asked (or the PLL cannot go that low), else the
 /// PLL's nearest.
-pub fn board_clock(board: &Board, mhz: Option<f64>) -> Result<(f64, Option<Pll>), BoardTopError> {
+pub fn board_clock(
+    board: &Board,
+    family: Family,
+    mhz: Option<f64>,
+) -> Result<(f64, Option<Pll>), BoardTopError> {
     let osc = board.clock.mhz;
     match mhz {
         None => Ok((osc, None)),
         Some(f) if (f - osc).abs() < 1e-9 => Ok((osc, None)),
         Some(f) => {
-            let p = pll::ice40(osc, f).map_err(|e| BoardTopError::Setting {
+            let p = pll::nearest(family, osc, f).map_err(|e| BoardTopError::Setting {
                 board: board.name.clone(),
                 reason: format!("clock {f} MHz from the {osc} MHz oscillator: {e}"),
             })?;
-            Ok((p.out_mhz, Some(p)))
+            Ok((p.out_mhz(), Some(p)))
         }
     }
 }
@@ -237,14 +243,15 @@ fn images_per_second(m: &Manifest, clock_mhz: f64, baud: u64) -> (f64, f64) {
 /// makes), the faster clock on ties. The link is most often the slower: on
 /// the iCEBreaker 36 MHz makes 4 Mbaud where 36.75 makes 1 (the digits
 /// design's board build, before and after this choice).
-pub fn board_clock_at_most(m: &Manifest, board: &Board, mhz: f64) -> f64 {
+pub fn board_clock_at_most(m: &Manifest, board: &Board, family: Family, mhz: f64) -> f64 {
     let osc = board.clock.mhz;
     let mut clocks = vec![osc];
-    clocks.extend(pll::ice40_at_most(osc, mhz).map(|p| p.out_mhz));
+    clocks.extend(pll::at_most(family, osc, mhz).map(|p| p.out_mhz()));
     for baud in BAUDS.into_iter().filter(|&b| b <= board.uart.max_baud) {
         for clks in SAFE_CLKS..=64 {
             let f = baud as f64 * clks as f64 / 1e6;
-            let exact = f <= mhz && pll::ice40(osc, f).is_ok_and(|p| (p.out_mhz - f).abs() < 1e-9);
+            let exact = f <= mhz
+                && pll::nearest(family, osc, f).is_ok_and(|p| (p.out_mhz() - f).abs() < 1e-6);
             if exact {
                 clocks.push(f);
             }
@@ -265,11 +272,12 @@ pub fn board_clock_at_most(m: &Manifest, board: &Board, mhz: f64) -> f64 {
         .map_or(osc, |(_, f)| f)
 }
 
-/// The role of an LED: a heartbeat, the error lamp, or off.
+/// The role of an LED by its name: a heartbeat (`green`, `heartbeat`), the
+/// error lamp (`red`, `error`), or off.
 fn led_signal(name: &str) -> (&'static str, &'static str) {
     match name {
-        "green" => ("heartbeat", "heartbeat"),
-        "red" => ("error_lamp", "lit on an error answer"),
+        "green" | "heartbeat" => ("heartbeat", "heartbeat"),
+        "red" | "error" => ("error_lamp", "lit on an error answer"),
         _ => ("1'b0", "off"),
     }
 }
@@ -315,7 +323,8 @@ pub fn board_top(
     if settings.window == 0 {
         return Err(err("the window (requests in flight) must be at least 1".into()));
     }
-    let (clock_mhz, pll) = board_clock(board, mhz)?;
+    let device = board.device().map_err(|e| err(e.to_string()))?;
+    let (clock_mhz, pll) = board_clock(board, device.family, mhz)?;
     let (clks, baud) = uart_rate(board, clock_mhz, settings.baud)?;
     let frame = request_len(m.inputs, m.input_format.bits());
     let fifo_depth = (settings.window as usize - 1) * frame + 16;
@@ -411,6 +420,8 @@ pub fn board_top(
             "button": board.button.as_ref().map(|b| json!({"pin": b.pin, "active_low": b.active_low})),
         },
         "pll": pll,
+        "ice40_pll": matches!(pll, Some(Pll::Ice40(_))),
+        "ecp5_pll": matches!(pll, Some(Pll::Ecp5(_))),
         "flash": flash,
         "clock_mhz": format!("{clock_mhz:.3}"),
         "reset_bits": 11,
@@ -444,10 +455,14 @@ pub fn board_top(
         },
     });
     let (top_text, top_path) = template_of(board, "top_template", TOP_TEMPLATE)?;
-    let (pcf_text, pcf_path) = template_of(board, "pcf_template", PCF_TEMPLATE)?;
+    let (constraints, extension) = match device.family {
+        Family::Ecp5 => (LPF_TEMPLATE, "lpf"),
+        _ => (PCF_TEMPLATE, "pcf"),
+    };
+    let (pcf_text, pcf_path) = template_of(board, "pcf_template", constraints)?;
     let top = render("top", &top_text, &top_path, &data)?;
     let pcf = render("pcf", &pcf_text, &pcf_path, &data)?;
-    let pcf_name = format!("{module}.pcf");
+    let pcf_name = format!("{module}.{extension}");
     let reader = weights.map(|_| "sk_flash_reader");
     let library = BOARD_LIBRARY
         .iter()
@@ -563,7 +578,7 @@ impl BoardTop {
     pub fn to_text(&self, bitstream: Option<&Path>, dir: &Path) -> String {
         let mut s = String::new();
         let clock = match &self.pll {
-            Some(p) => format!("{:.3} MHz from the PLL ({} MHz in)", p.out_mhz, p.in_mhz),
+            Some(p) => format!("{:.3} MHz from the PLL ({} MHz in)", p.out_mhz(), p.in_mhz()),
             None => format!("{:.3} MHz, the oscillator's", self.clock_mhz),
         };
         let _ = writeln!(

@@ -110,7 +110,8 @@ impl Target {
     /// device's (when the build chooses, the timing model's replaces it).
     pub fn clock(&self) -> f64 {
         match &self.board {
-            Some(b) => board_clock(&b.board, self.clock_mhz).map_or(b.board.clock.mhz, |c| c.0),
+            Some(b) => board_clock(&b.board, self.device.family, self.clock_mhz)
+                .map_or(b.board.clock.mhz, |c| c.0),
             None => self.clock_mhz.unwrap_or(self.device.clock_mhz),
         }
     }
@@ -160,7 +161,7 @@ impl Target {
                     b.board.name
                 )));
             }
-            let (mhz, _) = board_clock(&b.board, self.clock_mhz)?;
+            let (mhz, _) = board_clock(&b.board, self.device.family, self.clock_mhz)?;
             uart_rate(&b.board, mhz, b.baud)?;
         }
         Ok(())
@@ -378,7 +379,12 @@ fn build_in(
                     let board = match &target.board {
                         Some(b) => {
                             let mhz = match target.chooses_clock() {
-                                true => Some(board_clock_at_most(&design.manifest, &b.board, ask)),
+                                true => Some(board_clock_at_most(
+                                    &design.manifest,
+                                    &b.board,
+                                    target.device.family,
+                                    ask,
+                                )),
                                 false => target.clock_mhz,
                             };
                             let written = write_board_top(&design.manifest, b, mhz, staging)?;
@@ -537,6 +543,13 @@ fn build_in(
     Ok(outcome)
 }
 
+/// A clock for the text: to the kHz, without trailing zeros (a PLL's
+/// 57.142857 MHz as 57.143, 40 as 40).
+fn mhz_text(mhz: f64) -> String {
+    let s = format!("{mhz:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// The directory a build writes into before it replaces `dir`: beside it,
 /// so the last step is a rename. A `dir` that holds something other than a
 /// build is refused, so a build never deletes a user's files.
@@ -613,7 +626,7 @@ impl BuildOutcome {
                     "timing met: {f:.1} MHz achieved{} for {} MHz requested{}; {:.0} images/s \
                      at {f:.1} MHz",
                     self.timed_by(),
-                    self.requested_mhz,
+                    mhz_text(self.requested_mhz),
                     self.clock_note(),
                     self.images_per_second.unwrap_or(0.0)
                 );
@@ -624,7 +637,7 @@ impl BuildOutcome {
                     "TIMING FAILED: {f:.1} MHz achieved{}, {} MHz requested{} (ask for a clock \
                      of {:.0} MHz or less); worst path:",
                     self.timed_by(),
-                    self.requested_mhz,
+                    mhz_text(self.requested_mhz),
                     self.clock_note(),
                     f.floor()
                 );

@@ -13,7 +13,12 @@ use super::{Simulator, VerifyError};
 /// The harness's C++ main.
 const HARNESS: &str = include_str!("../../sim/board_harness.cpp");
 /// The PLL's simulation model.
-const PLL_MODEL: &str = include_str!("../../sim/sb_pll40_pad.v");
+/// Simulation models of the PLLs a board top instantiates (iCE40, ECP5);
+/// both are compiled, the board top uses its family's.
+const PLL_MODELS: [(&str, &str); 2] = [
+    ("sb_pll40_pad.v", include_str!("../../sim/sb_pll40_pad.v")),
+    ("ehxplll.v", include_str!("../../sim/ehxplll.v")),
+];
 
 /// A board top to simulate: the board build's directory, the top module,
 /// its Verilog files (in that directory), and the UART's baud rate and
@@ -68,17 +73,20 @@ impl BoardSim {
             .max();
         let built = std::fs::metadata(&binary).and_then(|m| m.modified()).ok();
         let harness = dir.join("board_harness.cpp");
-        let pll = dir.join("sb_pll40_pad.v");
+        let plls: Vec<(PathBuf, &str)> =
+            PLL_MODELS.iter().map(|(name, text)| (dir.join(name), *text)).collect();
         let same = |path: &Path, text: &str| std::fs::read_to_string(path).is_ok_and(|t| t == text);
         if matches!((built, newest), (Some(b), Some(n)) if b > n)
             && same(&harness, HARNESS)
-            && same(&pll, PLL_MODEL)
+            && plls.iter().all(|(path, text)| same(path, text))
         {
             return Ok(binary);
         }
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         std::fs::write(&harness, HARNESS).map_err(io(&harness))?;
-        std::fs::write(&pll, PLL_MODEL).map_err(io(&pll))?;
+        for (path, text) in &plls {
+            std::fs::write(path, text).map_err(io(path))?;
+        }
         let mut cmd = Command::new("verilator");
         cmd.current_dir(&dir).args([
             "--cc",
@@ -101,7 +109,7 @@ impl BoardSim {
             "--top-module",
             &self.module,
         ]);
-        cmd.args(&sources).arg(&pll).arg(&harness);
+        cmd.args(&sources).args(plls.iter().map(|(path, _)| path)).arg(&harness);
         run_tool(&mut cmd, "verilator build of the simulated board")?;
         Ok(binary)
     }

@@ -79,19 +79,21 @@ impl PipeRule {
 /// multiplexer (measured: a level a value bit, one adder, 50.4 ns from the
 /// ROM for 8-bit values behind 5-bit indices in a k-means digits design).
 pub fn lane_path(code: &WeightCode, lane_w: u32) -> LanePath {
-    let (luts, adders, carry) = match code {
+    let (luts, adders, carry, mul) = match code {
         // The code is {nonzero, negative, shift}.
-        WeightCode::Pow2 { .. } => (2 + (code.bits() - 2).div_ceil(2), 0, 0),
-        WeightCode::Binary | WeightCode::Ternary => (1, 0, 0),
-        WeightCode::Fixed { bits } => (bits.div_ceil(2) + 2, 0, lane_w),
-        WeightCode::Shared { value_bits, .. } => (code.bits().div_ceil(2) + value_bits, 1, lane_w),
+        WeightCode::Pow2 { .. } => (2 + (code.bits() - 2).div_ceil(2), 0, 0, false),
+        WeightCode::Binary | WeightCode::Ternary => (1, 0, 0, false),
+        WeightCode::Fixed { bits } => (bits.div_ceil(2) + 2, 0, lane_w, true),
+        WeightCode::Shared { value_bits, .. } => {
+            (code.bits().div_ceil(2) + value_bits, 1, lane_w, true)
+        }
     };
-    LanePath { luts, adders, carry, dsp: false }
+    LanePath { luts, adders, carry, dsp: false, mul }
 }
 
 /// The path of a lane whose product a DSP block makes (`sk_mul16`): the
 /// block's multiplier and the routing into and out of it (`Delays::dsp`).
-pub const DSP_LANE: LanePath = LanePath { luts: 0, adders: 0, carry: 0, dsp: true };
+pub const DSP_LANE: LanePath = LanePath { luts: 0, adders: 0, carry: 0, dsp: true, mul: false };
 
 /// One lane's product, as far as timing goes (see [`lane_path`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -101,6 +103,8 @@ pub struct LanePath {
     pub carry: u32,
     /// Through a DSP block.
     pub dsp: bool,
+    /// A LUT multiplier, whose levels take `Delays::mul_lut`.
+    pub mul: bool,
 }
 
 impl LanePath {
@@ -108,7 +112,8 @@ impl LanePath {
     /// bits of its carry chain.
     fn after_rom(&self, d: &Delays) -> (f64, u32) {
         let dsp = if self.dsp { d.dsp } else { 0.0 };
-        (d.ram + self.luts as f64 * d.lut + self.adders as f64 * d.adder + dsp, self.carry)
+        let lut = if self.mul && d.mul_lut > 0.0 { d.mul_lut } else { d.lut };
+        (d.ram + self.luts as f64 * lut + self.adders as f64 * d.adder + dsp, self.carry)
     }
 
     /// The slower of two lanes side by side (a unit with some lanes on DSP
@@ -271,11 +276,12 @@ mod tests {
         carry: 0.2,
         graph_adder: 6.8,
         dsp: 10.2,
+        mul_lut: 0.0,
         control: 20.0,
     };
     // The digits design's fc1: power-of-two lanes of 17 bits, 16 lanes.
     const FC1: UnitShape = UnitShape {
-        lane: LanePath { luts: 4, adders: 0, carry: 0, dsp: false },
+        lane: LanePath { luts: 4, adders: 0, carry: 0, dsp: false, mul: false },
         lane_w: 17,
         h: 4,
         tail_adders: 2,
