@@ -108,23 +108,41 @@ print(f"DP16KD blocks: the model's count is nextpnr's on {ram} of {len(table)}")
 clk = [pct(t["model"], t["fmax"]) for t in table]
 print(f"timing model against nextpnr-ecp5: {min(clk):+.0f}% to {max(clk):+.0f}%, "
       f"{sum(abs(x) <= 15 for x in clk)} of {len(clk)} within 15%")
-# Least squares of nextpnr's LUTs on the model's terms (relative errors),
-# by the normal equations: the ECP5 coefficients of src/codegen/fit.rs.
-terms = ("adder_bits", "mux_bits", "loose_ffs", "units")
+# Non-negative least squares of nextpnr's LUTs on the model's terms
+# (relative errors; the best of every subset of terms whose solution is
+# non-negative): the ECP5 coefficients of src/codegen/fit.rs.
+import itertools
+terms = ("adder_bits", "mux_bits", "loose_ffs", "units", "lut_tables")
 for t in table:
     t["c"]["loose_ffs"] = t["c"]["ffs"] - t["c"]["packed_ffs"]
-X = [[t["c"][k] / t["luts"] for k in terms] for t in table]
-y = [(t["luts"] - t["c"]["lut_tables"]) / t["luts"] for t in table]
-n = len(terms)
-A = [[sum(x[i] * x[j] for x in X) for j in range(n)] + [sum(x[i] * v for x, v in zip(X, y))]
-     for i in range(n)]
-for i in range(n):
-    p = max(range(i, n), key=lambda r: abs(A[r][i]))
-    A[i], A[p] = A[p], A[i]
-    for r in range(n):
-        if r != i and A[i][i]:
-            f = A[r][i] / A[i][i]
-            A[r] = [a - f * b for a, b in zip(A[r], A[i])]
-coef = [A[i][n] / A[i][i] if A[i][i] else 0.0 for i in range(n)]
-print("least squares, LUTs per " + ", ".join(f"{k} {c:.2f}" for k, c in zip(terms, coef)))
+def solve(idx):
+    n = len(idx)
+    X = [[t["c"][terms[i]] / t["luts"] for i in idx] for t in table]
+    A = [[sum(x[i] * x[j] for x in X) for j in range(n)] + [sum(x[i] for x in X)]
+         for i in range(n)]
+    for i in range(n):
+        p = max(range(i, n), key=lambda r: abs(A[r][i]))
+        A[i], A[p] = A[p], A[i]
+        if abs(A[i][i]) < 1e-12:
+            return None
+        for r in range(n):
+            if r != i:
+                f = A[r][i] / A[i][i]
+                A[r] = [a - f * b for a, b in zip(A[r], A[i])]
+    return [A[i][n] / A[i][i] for i in range(n)]
+best = None
+for k in range(1, len(terms) + 1):
+    for idx in itertools.combinations(range(len(terms)), k):
+        co = solve(idx)
+        if co is None or min(co) < 0:
+            continue
+        coef = [0.0] * len(terms)
+        for i, c in zip(idx, co):
+            coef[i] = c
+        res = sum((sum(c * t["c"][k] for c, k in zip(coef, terms)) / t["luts"] - 1) ** 2
+                  for t in table)
+        if best is None or res < best[0]:
+            best = (res, coef)
+print("non-negative least squares, LUTs per " +
+      ", ".join(f"{k} {c:.2f}" for k, c in zip(terms, best[1])))
 PY
