@@ -651,6 +651,54 @@ mod tests {
     }
 
     #[test]
+    fn ecp5_counts_are_nextpnr_ecp5_s_cells() {
+        // Yosys's cells of the digits design on the 25F: a LUT each LUT4,
+        // two each CCU2C, six each 16x4 distributed RAM (nextpnr's log:
+        // 2,493 logic, 994 carry, 288 RAM and 144 RAMW LUTs for these).
+        let cells: BTreeMap<String, u64> = [
+            ("LUT4", 2493),
+            ("CCU2C", 497),
+            ("TRELLIS_DPR16X4", 72),
+            ("TRELLIS_FF", 2051),
+            ("DP16KD", 4),
+            ("PFUMX", 329),
+            ("L6MUX21", 62),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let r = count(Family::Ecp5, &cells);
+        assert_eq!((r.luts, r.ffs, r.ram_blocks, r.dsps), (2493 + 994 + 288 + 144, 2051, 4, 0));
+        // nextpnr-ecp5's report names.
+        let used = |n: u64| (n, 0);
+        let p = PlaceRoute {
+            utilization: [
+                ("TRELLIS_COMB", used(4161)),
+                ("TRELLIS_FF", used(2051)),
+                ("DP16KD", used(4)),
+                ("TRELLIS_IO", used(28)),
+                ("MULT18X18D", used(0)),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+            achieved_mhz: 58.4,
+            nextpnr_mhz: 58.4,
+            icetime_mhz: None,
+            requested_mhz: 50.0,
+            worst_path: Vec::new(),
+            seed: 1,
+            placer: Placer::Heap,
+            seconds: 1.0,
+        };
+        let r = p.resources(Family::Ecp5);
+        assert_eq!((r.luts, r.cells, r.ffs, r.ram_blocks, r.io), (4161, 4161, 2051, 4, 28));
+        assert_eq!(p.resources(Family::Ice40).cells, 0, "iCE40's names are not ECP5's");
+        assert_eq!(bitstream_name(Family::Ecp5, "t"), "t.bit");
+        assert_eq!(bitstream_name(Family::Ice40, "t"), "t.bin");
+    }
+
+    #[test]
     fn a_tool_past_its_time_limit_is_stopped_and_named() {
         let dir = tempfile::tempdir().unwrap();
         let start = Instant::now();

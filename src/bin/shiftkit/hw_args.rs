@@ -81,7 +81,7 @@ pub struct HdlArgs {
 #[derive(clap::Args, Debug)]
 pub struct TargetArgs {
     /// The clock to ask of place and route, in MHz; the folded units are pipelined for it.
-    /// Default: on a device with a timing model (ice40-up5k) the build chooses it (units
+    /// Default: on a device with a timing model (ice40-up5k, ecp5-*) the build chooses it (units
     /// pipelined for the model's ceiling, nextpnr asked for the model's clock, a slower one
     /// if nextpnr misses it; on a board, the PLL's clock with the most images a second, unless
     /// --baud is given: then the oscillator's); else the device's.
@@ -101,7 +101,8 @@ pub struct TargetArgs {
     /// are read from its SPI flash at power-up (written there beside the bitstream).
     #[arg(long, value_name = "LAYER,...", value_delimiter = ',')]
     pub spram: Vec<String>,
-    /// A board (icebreaker, upduino3, or a board file .toml): the design gets a board
+    /// A board (icebreaker, upduino3, ulx3s-85f, ulx3s-45f, ulx3s-25f, orangecrab-25f, or a
+    /// board file .toml): the design gets a board
     /// top (the PLL clock, a reset, a UART link to the host, LEDs) and the board's pins;
     /// implies its device.
     #[arg(long, value_name = "BOARD")]
@@ -119,8 +120,8 @@ pub struct BuildArgs {
     /// Output directory (replaced when it holds an earlier build).
     #[arg(short, long)]
     pub output: PathBuf,
-    /// The device: ice40-up5k, ice40-hx8k, xc7a35t, or a device file (.toml); not
-    /// needed with --board.
+    /// The device: ice40-up5k, ice40-hx8k, ecp5-25f, ecp5-45f, ecp5-85f, xc7a35t, or a
+    /// device file (.toml); not needed with --board.
     #[arg(long, value_name = "DEVICE")]
     pub target: Option<String>,
     #[command(flatten)]
@@ -191,7 +192,8 @@ pub struct FlowArgs {
     #[arg(long, default_value_t = 2000)]
     pub vectors: usize,
     /// Build for this device: the fastest design that fits, verified, placed, routed
-    /// and packed into a bitstream (ice40-up5k, ice40-hx8k, xc7a35t or a .toml file).
+    /// and packed into a bitstream (ice40-up5k, ice40-hx8k, ecp5-25f, ecp5-45f, ecp5-85f,
+    /// xc7a35t or a .toml file).
     #[arg(long, value_name = "DEVICE")]
     pub target: Option<String>,
     #[command(flatten)]
