@@ -540,6 +540,23 @@ fn bad_build_requests_are_refused_by_name_and_leave_nothing() {
     if tools {
         cases.push((vec!["--target", tiny_s], "does not fit tiny"));
     }
+    // An ECP5 part too small, and one nextpnr-ecp5 does not make.
+    let tiny5 = dir.path().join("tiny5.toml");
+    std::fs::write(
+        &tiny5,
+        "name = \"tiny5\"\nfamily = \"ecp5\"\nnextpnr = [\"--25k\", \"--package\", \"CABGA381\"]\n\
+         luts = 100\nffs = 100\nram_blocks = 1\ndsps = 0\nio = 197\nclock_mhz = 25.0\n",
+    )
+    .unwrap();
+    let tiny5_s = tiny5.to_str().unwrap();
+    if have("yosys") && have_ecp5_tools() {
+        cases.push((vec!["--target", tiny5_s], "does not fit tiny5"));
+    }
+    let wrong = dir.path().join("wrong5.toml");
+    let text = include_str!("../devices/ecp5-85f.toml").replace("CABGA381", "TQFP144");
+    std::fs::write(&wrong, text).unwrap();
+    let wrong_s = wrong.to_str().unwrap();
+    cases.push((vec!["--target", wrong_s], "85k part in package `TQFP144`"));
     for (flags, says) in cases {
         let mut args = vec!["build", q.as_str(), "-o", o_s];
         args.extend(flags);

@@ -120,8 +120,7 @@ impl Target {
     /// beside the board top (if any), no faster than `min_cycles` per image.
     pub fn budget(&self, min_cycles: u64) -> Budget {
         let family = self.device.family;
-        let reserve =
-            self.board.as_ref().map(|b| board::overhead(b, family)).unwrap_or_default();
+        let reserve = self.board.as_ref().map(|b| board::overhead(b, family)).unwrap_or_default();
         // A board top feeds the weight port from the board's flash; on a
         // board without one, every weight is in the bitstream.
         let spram = self.board.as_ref().is_none_or(|b| b.board.spi_flash.is_some());
