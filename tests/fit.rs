@@ -490,6 +490,7 @@ fn build_places_routes_and_packs_on_ecp5() {
     assert_eq!(row("RAM blocks")["used"].as_u64().unwrap(), used("DP16KD"), "{b}");
     assert_eq!(used("EHXPLLL"), 1, "{b}");
     assert!(b["tools"]["nextpnr-ecp5"].as_str().unwrap().contains("nextpnr"), "{b}");
+    assert!(b["tools"]["ecppack"].as_str().unwrap().contains("Trellis ecppack Version"), "{b}");
     // Every port on its ULX3S pin (ulx3s_v20.lpf), and nextpnr took them.
     let lpf = std::fs::read_to_string(out.join("shiftkit_top_board.lpf")).unwrap();
     for (port, site) in [("clk_osc", "G2"), ("uart_rx", "M1"), ("uart_tx", "L4"), ("button", "R1")]

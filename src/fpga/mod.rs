@@ -142,7 +142,13 @@ impl Tool {
                 first_line(Path::new("dpkg-query"), &["-W", "-f", "${Version}", package])
                     .map(|v| format!("{package} {v} (Debian)"))
             }
-            ("ecppack", _) => Some(format!("{} (ecppack)", path.display())),
+            // "Project Trellis ecppack Version 1.4-82-g3afe7b5" (it then
+            // exits 1, asking for its input file).
+            ("ecppack", _) => Command::new(&path).arg("--version").output().ok().and_then(|o| {
+                let text = String::from_utf8_lossy(&o.stdout).into_owned()
+                    + &String::from_utf8_lossy(&o.stderr);
+                text.lines().find(|l| l.contains("Version")).map(|l| l.trim().to_string())
+            }),
             ("nextpnr-ice40" | "nextpnr-ecp5", _) => first_line(&path, &["--version"]),
             _ => first_line(&path, &["-V"]),
         };
