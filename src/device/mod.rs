@@ -118,10 +118,12 @@ impl Family {
     /// the ratio's width, its depth in pieces of the ratio's depth, the
     /// fewest over the ratios. Yosys 0.23's mapping on ECP5 for every RAM
     /// of one read and one write port of 324 shapes (8 to 400 bits, 16 to
-    /// 4,096 words) and every ROM up to 1,024 words deep of 132; deeper
-    /// ROMs it may pack in fewer blocks than this (mixing ratios: 6 blocks
-    /// for 19 x 4,763 where this says 9), so there the count is an upper
-    /// bound (`tests/fit.rs` checks shapes of both kinds).
+    /// 4,096 words) and every ROM up to 1,024 words deep of 122; deeper
+    /// ROMs it packed in fewer blocks than this on 20 of 40 shapes (mixing
+    /// ratios: 6 blocks for 19 x 4,763 where this says 9), never more.
+    /// Odd RAM shapes past 1,500 words: 5 of 68 differ, one of them more
+    /// (144 blocks for 69 x 35,025 where this says 138). `tests/fit.rs`
+    /// checks ten shapes against Yosys.
     fn one_ratio_blocks(self, width: u64, depth: u64) -> u64 {
         self.aspect_ratios()
             .iter()
