@@ -19,18 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-target/calibrate}
 source scripts/common.sh
-model digits $bin train --arch mlp:64-32-10 --data digits --epochs 30
-model d_inq5 $bin compress "$out/digits.skm" --method inq --bits 5
-model d_binary $bin compress "$out/digits.skm" --method binary
-model d_ternary $bin compress "$out/digits.skm" --method ternary
-model d_fixed8 $bin quantize "$out/digits.skm" --weights fixed8
-model d_kmeans $bin compress "$out/digits.skm" --recipe recipes/deep-compression.toml
-echo '{"input":[1,8,8],"layers":[{"op":"conv2d","out_channels":8,"kernel":3,"padding":1},
-  {"op":"relu"},{"op":"maxpool2d","kernel":2},{"op":"flatten"},{"op":"dense","out":10}]}' \
-  > "$out/cnn.json"
-model cnn $bin train --arch "$out/cnn.json" --data digits --epochs 20
-model cnn_inq5 $bin compress "$out/cnn.skm" --method inq --bits 5
-model cnn_ternary $bin compress "$out/cnn.skm" --method ternary
+calibration_models
 if [ -z "${SKIP_LENET:-}" ]; then
   model lenet $bin train --arch lenet5 --data fashion-mnist --epochs 10 --lr 0.02
   model lenet_binary $bin compress "$out/lenet.skm" --method binary --keep-first-last fixed8

@@ -53,3 +53,21 @@ ecp5_tool() {
     "or in SHIFTKIT_TOOLS)" >&2
   return 1
 }
+
+# `calibration_models`: the models the calibration scripts (calibrate.sh,
+# calibrate-ecp5.sh) generate designs of, in $out: the digits MLP and a small
+# digits CNN, and their compressed kinds.
+calibration_models() {
+  model digits $bin train --arch mlp:64-32-10 --data digits --epochs 30
+  model d_inq5 $bin compress "$out/digits.skm" --method inq --bits 5
+  model d_binary $bin compress "$out/digits.skm" --method binary
+  model d_ternary $bin compress "$out/digits.skm" --method ternary
+  model d_fixed8 $bin quantize "$out/digits.skm" --weights fixed8
+  model d_kmeans $bin compress "$out/digits.skm" --recipe recipes/deep-compression.toml
+  echo '{"input":[1,8,8],"layers":[{"op":"conv2d","out_channels":8,"kernel":3,"padding":1},
+    {"op":"relu"},{"op":"maxpool2d","kernel":2},{"op":"flatten"},{"op":"dense","out":10}]}' \
+    > "$out/cnn.json"
+  model cnn $bin train --arch "$out/cnn.json" --data digits --epochs 20
+  model cnn_inq5 $bin compress "$out/cnn.skm" --method inq --bits 5
+  model cnn_ternary $bin compress "$out/cnn.skm" --method ternary
+}

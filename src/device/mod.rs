@@ -138,12 +138,12 @@ impl Family {
             // SB_RAM40_4K: 256x16, 512x8, 1024x4, 2048x2; Yosys adds a 4096x1
             // by selecting between the two bits of 2048x2.
             Family::Ice40 => &[(256, 16), (512, 8), (1024, 4), (2048, 2), (4096, 1)],
-            // DP16KD (18 kbit): 1Kx18, 2Kx9, 4Kx4, 8Kx2, 16Kx1, and 512x36
-            // as PDPW16KD (one read and one write port).
-            Family::Ecp5 => &[(512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)],
-            // RAMB18E1 in simple dual port mode: 512x36, 1Kx18, 2Kx9, 4Kx4,
-            // 8Kx2, 16Kx1.
-            Family::Xc7 => &[(512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)],
+            // RAMB18E1 in simple dual port mode and the ECP5's DP16KD (18
+            // kbit; 512x36 as PDPW16KD, one read and one write port) alike:
+            // 512x36, 1Kx18, 2Kx9, 4Kx4, 8Kx2, 16Kx1.
+            Family::Xc7 | Family::Ecp5 => {
+                &[(512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)]
+            }
         }
     }
 }
@@ -419,10 +419,10 @@ const ECP5_PARTS: [(&str, &[&str]); 4] = [
     ("85k", &["CABGA381", "CABGA554", "CABGA756", "CSFBGA285"]),
 ];
 
-/// The part and package of an ECP5 device's nextpnr flags (`--85k --package
-/// CABGA381 --speed 6`), checked: one part nextpnr-ecp5 knows, a package
+/// Checks the part and package of an ECP5 device's nextpnr flags (`--85k
+/// --package CABGA381 --speed 6`): one part nextpnr-ecp5 knows, a package
 /// that part comes in, a speed grade of 6, 7 or 8.
-fn ecp5_part(flags: &[String]) -> Result<(&'static str, String), String> {
+fn ecp5_part(flags: &[String]) -> Result<(), String> {
     let names = || ECP5_PARTS.iter().map(|(p, _)| format!("--{p}")).collect::<Vec<_>>().join(", ");
     let mut part = None;
     let mut package = None;
@@ -459,7 +459,7 @@ fn ecp5_part(flags: &[String]) -> Result<(&'static str, String), String> {
             packages.join(", ")
         ));
     }
-    Ok((part, package))
+    Ok(())
 }
 
 fn known() -> String {

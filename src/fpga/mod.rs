@@ -158,9 +158,10 @@ impl Tool {
 
 /// The tools a build on `device` needs, checked before anything runs.
 pub fn tools_for(device: &Device) -> Result<Vec<Tool>, FpgaError> {
+    let flow = Flow::of(device.family);
     let tools = match device.family {
-        Family::Ice40 => vec![YOSYS, NEXTPNR_ICE40, ICEPACK, ICETIME],
-        Family::Ecp5 => vec![YOSYS, NEXTPNR_ECP5, ECPPACK],
+        Family::Ice40 => vec![YOSYS, flow.nextpnr, flow.packer, ICETIME],
+        Family::Ecp5 => vec![YOSYS, flow.nextpnr, flow.packer],
         Family::Xc7 => vec![YOSYS],
     };
     for t in &tools {
@@ -452,15 +453,13 @@ pub fn place_route(
     let start = Instant::now();
     let PnrAsk { mhz, pcf, seed, placer, limit } = *ask;
     let mut args = device.nextpnr.clone();
-    let (tool, constraints, routed) = match device.family {
-        Family::Ecp5 => (NEXTPNR_ECP5, "--lpf", ["--textcfg".to_string(), format!("{top}.config")]),
-        _ => (NEXTPNR_ICE40, "--pcf", ["--asc".to_string(), format!("{top}.asc")]),
-    };
+    let flow = Flow::of(device.family);
+    let tool = flow.nextpnr;
     if let Some(pins) = pcf {
-        args.extend([constraints.to_string(), pins.to_string()]);
+        args.extend([flow.pins_flag.to_string(), pins.to_string()]);
     }
     args.extend(["--placer".to_string(), placer.as_str().to_string()]);
-    args.extend(routed);
+    args.extend([flow.routed_flag.to_string(), format!("{top}.{}", flow.routed_ext)]);
     args.extend(
         [
             "--json",
@@ -600,32 +599,59 @@ fn parse_icetime_mhz(text: &str) -> Option<f64> {
     inner.parse().ok().filter(|f: &f64| f.is_finite() && *f > 0.0)
 }
 
+/// How a family's routed design goes to a bitstream: nextpnr's variant,
+/// its flag for the pin constraints and for the routed output, the packer,
+/// and the files' extensions.
+struct Flow {
+    nextpnr: Tool,
+    pins_flag: &'static str,
+    routed_flag: &'static str,
+    routed_ext: &'static str,
+    packer: Tool,
+    bitstream_ext: &'static str,
+}
+
+impl Flow {
+    fn of(family: Family) -> Flow {
+        match family {
+            Family::Ecp5 => Flow {
+                nextpnr: NEXTPNR_ECP5,
+                pins_flag: "--lpf",
+                routed_flag: "--textcfg",
+                routed_ext: "config",
+                packer: ECPPACK,
+                bitstream_ext: "bit",
+            },
+            _ => Flow {
+                nextpnr: NEXTPNR_ICE40,
+                pins_flag: "--pcf",
+                routed_flag: "--asc",
+                routed_ext: "asc",
+                packer: ICEPACK,
+                bitstream_ext: "bin",
+            },
+        }
+    }
+}
+
 /// The bitstream's file name of a design `top` on `family`.
 pub fn bitstream_name(family: Family, top: &str) -> String {
-    match family {
-        Family::Ecp5 => format!("{top}.bit"),
-        _ => format!("{top}.bin"),
-    }
+    format!("{top}.{}", Flow::of(family).bitstream_ext)
 }
 
 /// The packer of a family's bitstreams.
 pub fn packer(family: Family) -> Tool {
-    match family {
-        Family::Ecp5 => ECPPACK,
-        _ => ICEPACK,
-    }
+    Flow::of(family).packer
 }
 
 /// Packs the routed design (iCE40: `top.asc`, ECP5: `top.config`) into
 /// its bitstream ([`bitstream_name`]).
 pub fn pack(dir: &Path, top: &str, family: Family) -> Result<PathBuf, FpgaError> {
+    let flow = Flow::of(family);
     let bit = bitstream_name(family, top);
-    let (tool, routed) = match family {
-        Family::Ecp5 => (ECPPACK, format!("{top}.config")),
-        _ => (ICEPACK, format!("{top}.asc")),
-    };
-    let log = format!("{}.log", tool.name);
-    run(tool, dir, &[routed, bit.clone()], &log, None)?;
+    let routed = format!("{top}.{}", flow.routed_ext);
+    let log = format!("{}.log", flow.packer.name);
+    run(flow.packer, dir, &[routed, bit.clone()], &log, None)?;
     Ok(dir.join(bit))
 }
 

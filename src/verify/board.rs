@@ -12,7 +12,6 @@ use super::{Simulator, VerifyError};
 
 /// The harness's C++ main.
 const HARNESS: &str = include_str!("../../sim/board_harness.cpp");
-/// The PLL's simulation model.
 /// Simulation models of the PLLs a board top instantiates (iCE40, ECP5);
 /// both are compiled, the board top uses its family's.
 const PLL_MODELS: [(&str, &str); 2] = [
